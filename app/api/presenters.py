@@ -1,0 +1,64 @@
+"""ORM rows → response documents (kept apart from the routers so every router presents alike)."""
+
+from __future__ import annotations
+
+from app.api import schemas as s
+from app.persistence import models as m
+from app.services.operations import CompletionOutcome
+from app.services.traceability import BirthRecord, UnitRow
+
+
+def unit_out(row: UnitRow) -> s.UnitOut:
+    u = row.unit
+    return s.UnitOut(
+        serial=u.serial, product_model=row.product_model_code, work_order=row.work_order_number,
+        status=u.status, next_step=u.next_step, reentry_step=u.reentry_step,  # type: ignore[arg-type]
+        rework_loops=u.rework_loops, created_at=u.created_at, updated_at=u.updated_at,
+    )
+
+
+def attempt_out(attempt: m.OperationAttempt) -> s.AttemptOut:
+    return s.AttemptOut.model_validate(attempt)
+
+
+def hold_out(hold: m.Hold, serial: str | None = None) -> s.HoldOut:
+    out = s.HoldOut.model_validate(hold)
+    out.serial = serial
+    return out
+
+
+def completion_out(outcome: CompletionOutcome, *, product_model_code: str, work_order_number: str) -> s.CompletionResponse:
+    return s.CompletionResponse(
+        attempt=attempt_out(outcome.attempt),
+        checks=[s.CheckOut.model_validate(c) for c in outcome.checks],
+        unit=unit_out(UnitRow(outcome.unit, product_model_code, work_order_number)),
+        duplicate=outcome.duplicate,
+    )
+
+
+def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOut:
+    attempts = []
+    for rec in record.attempts:
+        base = s.AttemptOut.model_validate(rec.attempt).model_dump()
+        attempts.append(
+            s.AttemptDetailOut(
+                **base,
+                measurements=[s.MeasurementOut.model_validate(x) for x in rec.measurements],
+                traces=[
+                    s.TraceSummaryOut(
+                        channel=t.channel, n_samples=t.n_samples, t_start_s=t.t_start_s, t_end_s=t.t_end_s,
+                        value_min=t.value_min, value_max=t.value_max, value_first=t.value_first,
+                        value_last=t.value_last,
+                        href=f"{api_prefix}/attempts/{rec.attempt.id}/traces/{t.channel}",
+                    )
+                    for t in rec.traces
+                ],
+                components=[s.ComponentOut.model_validate(c) for c in rec.components],
+                checks=[s.CheckOut.model_validate(c) for c in rec.checks],
+            )
+        )
+    return s.BirthRecordOut(
+        unit=unit_out(UnitRow(record.unit, record.product_model_code, record.work_order_number)),
+        attempts=attempts,
+        holds=[hold_out(h, record.unit.serial) for h in record.holds],
+    )

@@ -1,0 +1,101 @@
+"""Starting and completing operations at stations (PLCs over HTTP, operators, integrations)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+from app.api import presenters, schemas
+from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.results import CheckResult, Component, Measurement, StationResult, Trace
+from app.persistence import repositories as repo
+from app.services import operations
+
+router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
+
+_REFUSALS = {
+    404: {"model": schemas.Problem, "description": "Unknown station or serial"},
+    409: {"model": schemas.Problem, "description": "Refused: the reason says why in plant words"},
+    422: {"model": schemas.Problem, "description": "Malformed input"},
+}
+
+
+@router.get(
+    "/interlock",
+    operation_id="checkInterlock",
+    summary="May this unit start here? (dry run)",
+    response_model=schemas.InterlockOut,
+    responses=_REFUSALS,
+)
+def check_interlock(
+    station_id: str, session: SessionDep, serial_format: SerialFormatDep,
+    serial: str = Query(max_length=64, description="Serial number to check"),
+) -> schemas.InterlockOut:
+    """Runs the route interlock without opening anything: for tablets before a start."""
+    decision = operations.check_interlock(
+        session=session, serial_format=serial_format, station_id=station_id, serial=serial
+    )
+    return schemas.InterlockOut(serial=serial, station_id=station_id, allowed=decision.allowed, reason=decision.reason)
+
+
+@router.post(
+    "/start",
+    operation_id="startOperation",
+    summary="Start a unit at a station",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.StartResponse,
+    responses=_REFUSALS,
+)
+def start_operation(
+    station_id: str, body: schemas.StartRequest, session: SessionDep, serial_format: SerialFormatDep
+) -> schemas.StartResponse:
+    """Opens the unit's attempt at this station if its route allows it; otherwise 409 with the reason.
+
+    Asking again for a unit whose attempt here is still open answers with that same attempt.
+    A release here closes another unit's open attempt at this station as aborted.
+    """
+    with session.begin():
+        outcome = operations.start_operation(
+            session=session, serial_format=serial_format, station_id=station_id, serial=body.serial,
+            operator=body.operator, origin="operator" if body.operator else "rest",
+        )
+        return schemas.StartResponse(
+            attempt=presenters.attempt_out(outcome.attempt), resumed=outcome.resumed,
+            aborted_serials=list(outcome.aborted_serials),
+        )
+
+
+def to_station_result(body: schemas.CompleteRequest) -> StationResult:
+    return StationResult(
+        measurements=tuple(Measurement(x.name, x.value, x.unit) for x in body.measurements),
+        traces=tuple(Trace(t.channel, tuple(t.t_s), tuple(t.values)) for t in body.traces),
+        components=tuple(Component(c.kind, c.identifier, c.model) for c in body.components),
+    )
+
+
+@router.post(
+    "/complete",
+    operation_id="completeOperation",
+    summary="Record the result of a unit's cycle at a station",
+    response_model=schemas.CompletionResponse,
+    responses=_REFUSALS,
+)
+def complete_operation(
+    station_id: str, body: schemas.CompleteRequest, session: SessionDep, serial_format: SerialFormatDep
+) -> schemas.CompletionResponse:
+    """Stores measurements, traces, consumed components and checks with the verdict, in one
+    transaction, and moves the unit along its route (or into rework or hold).
+
+    Refused with 409 when the unit has no open attempt at this station. Delivering the same
+    ``result_id`` again records nothing new and answers the same (``duplicate: true``).
+    """
+    completion = operations.Completion(
+        serial=body.serial, result_key=body.result_id, result=to_station_result(body), verdict=body.verdict,
+        checks=tuple(CheckResult(**c.model_dump()) for c in body.checks), failure_mode=body.failure_mode,
+        spec_revision_id=body.spec_revision_id, model_version=body.model_version, operator=body.operator,
+    )
+    with session.begin():
+        outcome = operations.complete_operation(
+            session=session, serial_format=serial_format, station_id=station_id, completion=completion,
+            origin="operator" if body.operator else "rest",
+        )
+        code, number = repo.unit_labels(session, outcome.unit)
+        return presenters.completion_out(outcome, product_model_code=code, work_order_number=number)

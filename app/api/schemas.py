@@ -1,0 +1,350 @@
+"""Request and response documents of the REST API. Every field is described for the integrator.
+
+Numbers must be finite: "not measured" is ``null``; NaN and infinity are refused as malformed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+
+from app.domain.results import ComponentKind, Verdict
+
+MAX_TRACE_SAMPLES = 20_000
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+Operator = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+SerialText = Annotated[str, Field(max_length=64, description="Serial number, e.g. HP26-0000123 (plant format)")]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+class StartRequest(Input):
+    """Ask to start a unit at this station (the route interlock decides)."""
+
+    serial: SerialText
+    operator: Operator | None = Field(default=None, description="Who starts it (badge or user), if a person")
+
+
+class MeasurementIn(Input):
+    name: Name = Field(description="Measurement name as in the PLC contract, e.g. ChargedMass_g")
+    value: FiniteFloat | StrictBool | Annotated[str, StringConstraints(max_length=255)] | None = Field(
+        description="Number, boolean, text (identifiers, ISO-8601 UTC instants) or null for 'not measured'"
+    )
+    unit: Annotated[str, StringConstraints(max_length=16)] | None = Field(default=None, description="e.g. g, Pa, kN")
+
+
+class TraceIn(Input):
+    channel: Name = Field(description="Trace channel, e.g. Pressure_Pa")
+    t_s: Annotated[list[FiniteFloat], Field(max_length=MAX_TRACE_SAMPLES)] = Field(
+        description="Seconds since cycle start, strictly increasing"
+    )
+    values: Annotated[list[FiniteFloat], Field(max_length=MAX_TRACE_SAMPLES)] = Field(
+        description="One sample per time stamp"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TraceIn:
+        if len(self.t_s) != len(self.values):
+            raise ValueError(
+                f"trace {self.channel}: {len(self.t_s)} time stamps but {len(self.values)} values"
+            )
+        for i in range(1, len(self.t_s)):
+            if self.t_s[i] <= self.t_s[i - 1]:
+                raise ValueError(
+                    f"trace {self.channel}: time must increase, but sample {i} is at "
+                    f"{self.t_s[i]} s after {self.t_s[i - 1]} s"
+                )
+        return self
+
+
+class ComponentIn(Input):
+    kind: ComponentKind = Field(description="What was consumed")
+    identifier: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
+        description="Component serial or lot id (printable ASCII, no spaces)"
+    )
+    model: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Component model as scanned, e.g. RSC-19-EVI"
+    )
+
+
+class CheckIn(Input):
+    name: Name
+    verdict: Verdict
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    measured: FiniteFloat | None = None
+    expected: FiniteFloat | None = None
+    limit_low: FiniteFloat | None = None
+    limit_high: FiniteFloat | None = None
+    uncertainty: FiniteFloat | None = None
+    failure_mode: Name | None = None
+
+
+class CompleteRequest(Input):
+    """The result of a cycle. ``result_id`` makes delivery idempotent: the same id at the same
+    station records one result and answers the same."""
+
+    serial: SerialText
+    result_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
+        description="Unique id of this result at this station (the PLC's Result.Id)"
+    )
+    operator: Operator | None = None
+    measurements: Annotated[list[MeasurementIn], Field(max_length=500)] = []
+    traces: Annotated[list[TraceIn], Field(max_length=50)] = []
+    components: Annotated[list[ComponentIn], Field(max_length=50)] = []
+    checks: Annotated[list[CheckIn], Field(max_length=200)] = []
+    verdict: Verdict = Field(description="The verdict of this result")
+    failure_mode: Name | None = Field(default=None, description="e.g. leak or moisture: picks the rework path")
+    spec_revision_id: Annotated[int, Field(ge=1)] | None = None
+    model_version: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CompleteRequest:
+        for label, names in (
+            ("measurement", [x.name for x in self.measurements]),
+            ("trace channel", [x.channel for x in self.traces]),
+            ("check", [x.name for x in self.checks]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{label} {name} appears twice")
+                seen.add(name)
+        return self
+
+
+class AttemptOut(Output):
+    """One attempt of a unit at a station."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    id: int
+    station_id: str
+    station_type: str
+    status: Literal["open", "passed", "failed", "retest", "aborted"]
+    verdict: Verdict | None
+    retest_index: int = Field(description="0 for the first measurement, n for the n-th retest")
+    started_at: datetime
+    completed_at: datetime | None
+    started_by: str | None
+    completed_by: str | None
+    origin: str = Field(description="rest, plc or operator")
+    result_id: str | None = Field(validation_alias="result_key")
+    summary: str | None = Field(description="Why it failed, aborted or needs a retest, in plant words")
+    failure_mode: str | None
+    alarm: str | None
+    instruction: str | None = Field(description="What to do with the unit next")
+    spec_revision_id: int | None
+    model_version: str | None
+    use_as_is: bool
+
+
+class UnitOut(Output):
+    serial: str
+    product_model: str
+    work_order: str
+    status: Literal["in_process", "on_hold", "finished", "scrapped"]
+    next_step: str | None = Field(description="Station type the route expects next (repair during rework)")
+    reentry_step: str | None = Field(description="Where the unit re-enters its route after repair")
+    rework_loops: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CheckOut(Output):
+    name: str
+    verdict: Verdict
+    rule: str
+    message: str
+    measured: float | None
+    expected: float | None
+    limit_low: float | None
+    limit_high: float | None
+    uncertainty: float | None
+    failure_mode: str | None
+
+
+class StartResponse(BaseModel):
+    attempt: AttemptOut
+    resumed: bool = Field(description="True when the unit already had this attempt open here")
+    aborted_serials: list[str] = Field(description="Units whose open attempt here was closed as aborted")
+
+
+class CompletionResponse(BaseModel):
+    attempt: AttemptOut
+    checks: list[CheckOut]
+    unit: UnitOut
+    duplicate: bool = Field(description="True when this result id had already been recorded")
+
+
+class InterlockOut(BaseModel):
+    serial: str
+    station_id: str
+    allowed: bool
+    reason: str = Field(description="Why not, in plant words; empty when allowed")
+
+
+# --- traceability -----------------------------------------------------------------------------
+
+
+class MeasurementOut(Output):
+    name: str
+    kind: Literal["number", "string", "bool", "datetime"]
+    value: float | None
+    text: str | None
+    unit: str | None
+
+
+class TraceSummaryOut(BaseModel):
+    channel: str
+    n_samples: int
+    t_start_s: float | None
+    t_end_s: float | None
+    value_min: float | None
+    value_max: float | None
+    value_first: float | None
+    value_last: float | None
+    href: str = Field(description="Where to fetch the samples")
+
+
+class ComponentOut(Output):
+    kind: str
+    identifier: str
+    model: str | None
+
+
+class HoldOut(Output):
+    id: int
+    serial: str | None = None
+    reason: str
+    scope: str = Field(description="unit, component (a lot hold) or verdict (put by a FAIL)")
+    scope_ref: str | None
+    attempt_id: int | None
+    created_at: datetime
+    created_by: str | None
+    released_at: datetime | None
+    released_by: str | None
+    disposition: str | None
+    release_reason: str | None
+
+
+class AttemptDetailOut(AttemptOut):
+    measurements: list[MeasurementOut]
+    traces: list[TraceSummaryOut]
+    components: list[ComponentOut]
+    checks: list[CheckOut]
+
+
+class BirthRecordOut(BaseModel):
+    unit: UnitOut
+    attempts: list[AttemptDetailOut] = Field(description="Every attempt at every station, in time order")
+    holds: list[HoldOut]
+
+
+class TraceSamplesOut(BaseModel):
+    attempt_id: int
+    channel: str
+    t_s: list[float]
+    values: list[float]
+
+
+class GenealogyUnitOut(BaseModel):
+    serial: str
+    status: str
+    product_model: str
+    work_order: str
+    kind: str
+    identifier: str
+    component_model: str | None
+    station_id: str
+    attempt_id: int
+    consumed_at: datetime
+
+
+class GenealogyOut(BaseModel):
+    identifier: str
+    kind: str | None
+    count: int
+    units: list[GenealogyUnitOut]
+
+
+class UnitPage(BaseModel):
+    items: list[UnitOut]
+    next_cursor: str | None = Field(description="Pass as 'cursor' to get the next page; null on the last page")
+
+
+# --- holds ------------------------------------------------------------------------------------
+
+
+class HoldRequest(Input):
+    reason: Reason
+    by: Operator | None = None
+
+
+class LotHoldRequest(Input):
+    identifier: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
+        description="Component serial, lot, furnace run or cylinder lot"
+    )
+    kind: ComponentKind | None = Field(default=None, description="Restrict to one kind of component")
+    reason: Reason
+    by: Operator | None = None
+
+
+class LotHoldOut(BaseModel):
+    identifier: str
+    kind: str | None
+    held: list[HoldOut]
+    skipped_scrapped: list[str]
+
+
+class ReleaseRequest(Input):
+    disposition: Literal["rework", "scrap", "use_as_is"]
+    reason: Reason
+    by: Operator | None = None
+    reenter_at: Name | None = Field(
+        default=None, description="For rework: the station type where the unit re-enters its route (or repair)"
+    )
+
+
+# --- work orders ------------------------------------------------------------------------------
+
+
+class WorkOrderIn(Input):
+    number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    product_model: Annotated[str, StringConstraints(max_length=64)]
+    first_serial: SerialText
+    quantity: Annotated[int, Field(ge=1, le=100_000)]
+
+
+class WorkOrderOut(BaseModel):
+    number: str
+    product_model: str
+    quantity: int
+    first_serial: str
+    last_serial: str
+    created_at: datetime
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, object]] | None = None

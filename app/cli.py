@@ -1,0 +1,102 @@
+"""The `mes` command: serve, db upgrade, demo, masterdata (subsystems add their own commands)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.config import get_settings
+
+
+def _upgrade(_args: argparse.Namespace) -> int:
+    from app.persistence import migrate
+
+    url = get_settings().resolved_database_url()
+    migrate.upgrade(url)
+    print(f"database at head: {_safe(url)}")
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from app.persistence.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    return make_session_factory(make_engine(settings.resolved_database_url()))()
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    from app.services.demo import load_demo
+
+    with _session() as session, session.begin():
+        counts = load_demo(session=session, serial_format=get_settings().serial.format())
+    print("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _masterdata(args: argparse.Namespace) -> int:
+    from app.services import master_data
+
+    document = master_data.read_document(Path(args.file))
+    with _session() as session, session.begin():
+        counts = master_data.load_document(session=session, document=document)
+    print("master data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mes", description="ASHP line MES")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API on HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to the newest revision").set_defaults(func=_upgrade)
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    demo_sub.add_parser("load", help="load the demo line, products and work orders (idempotent)").set_defaults(
+        func=_demo
+    )
+
+    md = sub.add_parser("masterdata", help="master data")
+    md_sub = md.add_subparsers(dest="md_command", required=True)
+    load = md_sub.add_parser("load", help="upsert a master-data JSON document")
+    load.add_argument("file")
+    load.set_defaults(func=_masterdata)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from app.domain.errors import DomainError
+
+    try:
+        return int(args.func(args))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""One Settings object for the whole service (environment prefix ``MES_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.serials import SerialFormat
+
+
+class SerialSettings(BaseModel):
+    pattern: str = r"HP(?P<year>\d{2})-(?P<seq>\d{7})"
+    description: str = "HP + two-digit year + '-' + seven digits, e.g. HP26-0000123"
+
+    def format(self) -> SerialFormat:
+        return SerialFormat(pattern=self.pattern, description=self.description)
+
+
+class ApiSettings(BaseModel):
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    page_size_max: int = Field(default=500, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MES_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: SQLite in data_dir
+    db_pool_size: int = 20
+    serial: SerialSettings = SerialSettings()
+    api: ApiSettings = ApiSettings()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mes.db').as_posix()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

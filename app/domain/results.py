@@ -1,0 +1,101 @@
+"""What a station reports and what judging makes of it: plain values, no framework types.
+
+A measurement has one of four kinds (see plc-interface.md): numbers are Doubles, strings are
+identifiers or codes, booleans are pass/fail flags from the station, datetimes are UTC instants.
+"Not measured" is ``None`` (the PLC's NaN or null DateTime is mapped to ``None`` at the boundary).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+MeasurementKind = Literal["number", "string", "bool", "datetime"]
+MeasurementValue = float | str | bool | datetime | None
+
+
+class Verdict(enum.StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    RETEST = "RETEST"
+
+    @property
+    def plc_code(self) -> int:
+        """The Int32 the MES writes to ``Result.Verdict`` (0 is 'none yet')."""
+        return {Verdict.PASS: 1, Verdict.FAIL: 2, Verdict.RETEST: 3}[self]
+
+    @staticmethod
+    def worst(verdicts: list[Verdict]) -> Verdict:
+        """FAIL beats RETEST beats PASS; an empty list is a PASS."""
+        if Verdict.FAIL in verdicts:
+            return Verdict.FAIL
+        if Verdict.RETEST in verdicts:
+            return Verdict.RETEST
+        return Verdict.PASS
+
+
+class ComponentKind(enum.StrEnum):
+    COMPRESSOR = "compressor"
+    INVERTER = "inverter"
+    EVI_VALVE = "evi_valve"
+    CYLINDER_LOT = "cylinder_lot"
+    FURNACE_RUN = "furnace_run"
+    FILLER_LOT = "filler_lot"
+    COIL_BATCH = "coil_batch"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    name: str
+    value: MeasurementValue
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    channel: str
+    t_s: tuple[float, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    kind: ComponentKind
+    identifier: str
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One judged check: enough to explain and re-derive the verdict later."""
+
+    name: str
+    verdict: Verdict
+    message: str
+    rule: str
+    measured: float | None = None
+    expected: float | None = None
+    limit_low: float | None = None
+    limit_high: float | None = None
+    uncertainty: float | None = None
+    failure_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StationResult:
+    """A completed cycle as delivered by a PLC or an HTTP client."""
+
+    measurements: tuple[Measurement, ...] = ()
+    traces: tuple[Trace, ...] = ()
+    components: tuple[Component, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    verdict: Verdict
+    checks: tuple[CheckResult, ...] = field(default_factory=tuple)
+    failure_mode: str | None = None
+    spec_revision_id: int | None = None
+    model_version: str | None = None

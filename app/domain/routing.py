@@ -1,0 +1,320 @@
+"""Routes and the route interlock: which station a unit may start at, and where a verdict sends it.
+
+Pure functions over plain data. The services load a unit, its route and its attempt history,
+ask ``check_start`` or ``after_verdict``, and persist what they answer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.results import Verdict
+
+REPAIR = "repair"
+
+
+class UnitStatus(enum.StrEnum):
+    IN_PROCESS = "in_process"
+    ON_HOLD = "on_hold"
+    FINISHED = "finished"
+    SCRAPPED = "scrapped"
+
+
+class AttemptStatus(enum.StrEnum):
+    OPEN = "open"
+    PASSED = "passed"
+    FAILED = "failed"
+    RETEST = "retest"
+    ABORTED = "aborted"
+
+    @staticmethod
+    def from_verdict(verdict: Verdict) -> AttemptStatus:
+        return {
+            Verdict.PASS: AttemptStatus.PASSED,
+            Verdict.FAIL: AttemptStatus.FAILED,
+            Verdict.RETEST: AttemptStatus.RETEST,
+        }[verdict]
+
+
+class ReworkAction(enum.StrEnum):
+    HOLD = "hold"  # a quality engineer decides
+    REPAIR = "repair"  # to the repair bench, then re-enter the route
+    REPEAT = "repeat"  # straight back to a station of the route
+
+
+class Disposition(enum.StrEnum):
+    REWORK = "rework"
+    SCRAP = "scrap"
+    USE_AS_IS = "use_as_is"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStep:
+    position: int
+    station_type: str
+    required: bool = True
+    retest_cap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReworkRule:
+    """Where a FAIL at ``failed_at`` sends the unit; ``failure_mode`` None matches any mode."""
+
+    failed_at: str
+    action: ReworkAction
+    reenter_at: str | None
+    failure_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDef:
+    code: str
+    steps: tuple[RouteStep, ...]
+    rework: tuple[ReworkRule, ...]
+    loop_cap: int
+
+    def step(self, station_type: str) -> RouteStep | None:
+        return next((s for s in self.steps if s.station_type == station_type), None)
+
+    def following(self, station_type: str) -> str | None:
+        """The station type after ``station_type`` on this route (None: the route is done)."""
+        types = [s.station_type for s in self.steps]
+        index = types.index(station_type)
+        return types[index + 1] if index + 1 < len(types) else None
+
+    def rework_for(self, station_type: str, failure_mode: str | None) -> ReworkRule | None:
+        exact = [r for r in self.rework if r.failed_at == station_type and r.failure_mode == failure_mode]
+        if exact and failure_mode is not None:
+            return exact[0]
+        return next((r for r in self.rework if r.failed_at == station_type and r.failure_mode is None), None)
+
+    def startable_types(self, next_step: str) -> list[str]:
+        """Station types a unit whose next step is ``next_step`` may start: optional steps may be skipped."""
+        if next_step == REPAIR or self.step(next_step) is None:
+            return [next_step]
+        allowed = []
+        for step in self.steps[self.steps.index(self.step(next_step)) :]:  # type: ignore[arg-type]
+            allowed.append(step.station_type)
+            if step.required:
+                break
+        return allowed
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    """One attempt of a unit at a station, as the interlock needs to see it."""
+
+    station_type: str
+    station_id: str
+    status: AttemptStatus
+    summary: str | None = None  # the failing checks' sentence, or the abort reason
+    failure_mode: str | None = None
+    use_as_is: bool = False
+    started_at: datetime | None = None
+
+    @property
+    def counts_as_passed(self) -> bool:
+        return self.status is AttemptStatus.PASSED or (self.status is AttemptStatus.FAILED and self.use_as_is)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView:
+    serial: str
+    status: UnitStatus
+    next_step: str | None
+    reentry_step: str | None
+    rework_loops: int
+    hold_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StartDecision:
+    allowed: bool
+    reason: str
+    resume_open_attempt: bool = False
+    retest_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The unit's state after a verdict; ``hold_reason`` set means: put the unit on hold."""
+
+    status: UnitStatus
+    next_step: str | None
+    reentry_step: str | None
+    rework_loops: int
+    hold_reason: str | None = None
+    instruction: str = ""
+
+
+def _latest(history: Sequence[AttemptView], station_type: str) -> AttemptView | None:
+    closed = [a for a in history if a.station_type == station_type and a.status is not AttemptStatus.OPEN]
+    return closed[-1] if closed else None
+
+
+def _describe(attempt: AttemptView) -> str:
+    word = {
+        AttemptStatus.FAILED: "FAIL",
+        AttemptStatus.RETEST: "RETEST",
+        AttemptStatus.ABORTED: "aborted",
+        AttemptStatus.PASSED: "PASS",
+        AttemptStatus.OPEN: "open",
+    }[attempt.status]
+    return f"{word}, {attempt.summary}" if attempt.summary else word
+
+
+def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> int:
+    """RETEST results at ``station_type`` since its last attempt with another outcome."""
+    count = 0
+    for attempt in reversed(history):
+        if attempt.station_type != station_type or attempt.status is AttemptStatus.OPEN:
+            continue
+        if attempt.status is not AttemptStatus.RETEST:
+            break
+        count += 1
+    return count
+
+
+def check_start(
+    *,
+    route: RouteDef,
+    unit: UnitView,
+    history: Sequence[AttemptView],
+    station_type: str,
+    station_id: str,
+) -> StartDecision:
+    """May ``unit`` start at station ``station_id`` of type ``station_type``? If not, say why."""
+    serial = unit.serial
+    if unit.status is UnitStatus.SCRAPPED:
+        return StartDecision(False, f"{serial} was scrapped; it cannot start anywhere")
+    if unit.status is UnitStatus.ON_HOLD:
+        reasons = "; ".join(unit.hold_reasons) or "no reason recorded"
+        return StartDecision(False, f"{serial} is on hold ({reasons}); a quality engineer must release it")
+    if unit.status is UnitStatus.FINISHED:
+        return StartDecision(False, f"{serial} has finished its route; it cannot start again without rework")
+
+    open_attempts = [a for a in history if a.status is AttemptStatus.OPEN]
+    if open_attempts:
+        current = open_attempts[-1]
+        if current.station_id == station_id:
+            return StartDecision(True, "", resume_open_attempt=True)
+        return StartDecision(
+            False,
+            f"{serial} is still in process at {current.station_id} ({current.station_type}) "
+            "with no result yet; finish or abort it there first",
+        )
+
+    next_step = unit.next_step
+    if next_step is None:
+        return StartDecision(False, f"{serial} has no next step on route {route.code}")
+
+    if station_type == REPAIR:
+        if next_step == REPAIR:
+            return StartDecision(True, "")
+        return StartDecision(False, f"{serial} has no repair pending; its next step is {next_step}")
+
+    step = route.step(station_type)
+    if step is None:
+        return StartDecision(False, f"{station_type} is not a step of route {route.code} that {serial} follows")
+
+    for earlier in route.steps:
+        if earlier.position >= step.position or not earlier.required:
+            continue
+        latest = _latest(history, earlier.station_type)
+        if latest is None:
+            return StartDecision(False, f"{serial} has not passed {earlier.station_type} (no attempt yet)")
+        if not latest.counts_as_passed:
+            return StartDecision(
+                False, f"{serial} has not passed {earlier.station_type} (last attempt: {_describe(latest)})"
+            )
+
+    if next_step == REPAIR:
+        failed_at = next((a for a in reversed(history) if a.status is AttemptStatus.FAILED), None)
+        why = f" (last failure at {failed_at.station_type}: {_describe(failed_at)})" if failed_at else ""
+        return StartDecision(False, f"{serial} must go to repair first{why}")
+
+    if station_type not in route.startable_types(next_step):
+        latest = _latest(history, station_type)
+        if latest is not None and latest.counts_as_passed:
+            return StartDecision(
+                False,
+                f"{serial} has already passed {station_type}; its next step is {next_step} "
+                "(running a passed station again needs a rework decision)",
+            )
+        return StartDecision(False, f"{serial} is expected at {next_step}, not {station_type}")
+
+    retests = consecutive_retests(history, station_type)
+    if retests:
+        if retests > step.retest_cap:
+            return StartDecision(
+                False, f"{serial} reached the retest cap at {station_type} ({step.retest_cap}); it needs a decision"
+            )
+        return StartDecision(True, "", retest_index=retests)
+    return StartDecision(True, "")
+
+
+def after_verdict(
+    *,
+    route: RouteDef,
+    unit: UnitView,
+    station_type: str,
+    verdict: Verdict,
+    failure_mode: str | None,
+    summary: str | None,
+) -> Transition:
+    """Where the unit goes after ``verdict`` at ``station_type`` (line.md's rework table, as route data)."""
+    loops = unit.rework_loops
+    if station_type == REPAIR:
+        if verdict is Verdict.PASS:
+            target = unit.reentry_step
+            return Transition(UnitStatus.IN_PROCESS, target, None, loops, instruction=f"re-enter at {target}")
+        if verdict is Verdict.RETEST:
+            return Transition(UnitStatus.IN_PROCESS, REPAIR, unit.reentry_step, loops, instruction="repeat repair")
+        return Transition(
+            UnitStatus.ON_HOLD, unit.reentry_step, unit.reentry_step, loops,
+            hold_reason=f"repair failed{': ' + summary if summary else ''}",
+            instruction="hold for a quality engineer",
+        )
+
+    if verdict is Verdict.PASS:
+        following = route.following(station_type)
+        if following is None:
+            return Transition(UnitStatus.FINISHED, None, None, loops, instruction="route complete")
+        return Transition(UnitStatus.IN_PROCESS, following, None, loops, instruction=f"next: {following}")
+    if verdict is Verdict.RETEST:
+        return Transition(
+            UnitStatus.IN_PROCESS, station_type, None, loops, instruction=f"measure again at {station_type}"
+        )
+
+    what = f"FAIL at {station_type}" + (f": {summary}" if summary else "")
+    rule = route.rework_for(station_type, failure_mode)
+    if rule is None:
+        return Transition(
+            UnitStatus.ON_HOLD, None, None, loops,
+            hold_reason=f"{what} (no rework path on route {route.code}; quality engineer decides)",
+            instruction="hold for a quality engineer",
+        )
+    if rule.action is ReworkAction.HOLD:
+        return Transition(
+            UnitStatus.ON_HOLD, rule.reenter_at, rule.reenter_at, loops,
+            hold_reason=f"{what} (quality engineer decides)",
+            instruction="hold for a quality engineer",
+        )
+    loops += 1
+    next_step = REPAIR if rule.action is ReworkAction.REPAIR else rule.reenter_at
+    reentry = rule.reenter_at if rule.action is ReworkAction.REPAIR else None
+    if loops > route.loop_cap:
+        return Transition(
+            UnitStatus.ON_HOLD, next_step, rule.reenter_at, loops,
+            hold_reason=f"{what} (rework loop cap {route.loop_cap} reached)",
+            instruction="hold for a quality engineer: rework loop cap reached",
+        )
+    instruction = (
+        f"to repair, then re-enter at {rule.reenter_at}"
+        if rule.action is ReworkAction.REPAIR
+        else f"repeat {rule.reenter_at}"
+    )
+    return Transition(UnitStatus.IN_PROCESS, next_step, reentry, loops, instruction=instruction)

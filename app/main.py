@@ -1,0 +1,57 @@
+"""create_app(): the FastAPI application. The lifespan will start and stop the OPC UA supervisor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import errors, limits
+from app.api.routers import holds, master_data, operations, traceability
+from app.config import Settings, get_settings
+from app.persistence.db import make_engine, make_session_factory
+
+DESCRIPTION = """
+Manufacturing execution for air-source heat pump lines: master data, work orders and serials,
+the route interlock at every station, results with measurements, traces and consumed components,
+holds and dispositions, and traceability (birth records, reverse genealogy).
+
+Errors are RFC 9457 problem details (`application/problem+json`); `detail` is written for the
+person who has to act on it. Numbers must be finite: "not measured" is `null`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ASHP line MES", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        openapi_tags=[
+            {"name": "operations", "description": "Route interlock, starts and results at stations"},
+            {"name": "traceability", "description": "Units, birth records, traces, reverse genealogy"},
+            {"name": "holds", "description": "Holds and dispositions"},
+            {"name": "master data", "description": "Products, routes, market rules, stations, work orders"},
+            {"name": "service", "description": "Health"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.serial_format = settings.serial.format()
+    errors.install(app)
+    app.add_middleware(limits.BodySizeLimit, max_bytes=settings.api.max_request_bytes)
+    for router in (operations.router, traceability.router, holds.router, master_data.router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/api/v1/health", operation_id="health", summary="Liveness", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,314 @@
+"""One supervised client per endpoint: connect, check, subscribe, serve, watch, and reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from asyncua import Client, Node, ua
+from asyncua.client.ua_client import UaClientState
+from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent, Subscription
+
+from app.opcua.backend import StationBackend
+from app.opcua.handshake import AlarmLatch, StationHandshakes
+from app.opcua.link import UaLink, read_operation_limits
+from app.opcua.live import LiveBus, LiveValue
+from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
+from app.opcua.nodes import NAMESPACE_URI, StationNodes
+from app.opcua.security import EndpointRefused, configure_client_security, explain_connect_failure
+from app.opcua.station_types import StationTypeLookup, StationTypeSpec
+from app.opcua.status import StatusBoard
+
+logger = logging.getLogger(__name__)
+
+
+class LinkLost(Exception):
+    """The session stopped delivering: transport down, subscription gone, or data gone stale."""
+
+
+class EndpointRunner:
+    """Keeps one endpoint's stations served: a fresh session after every loss, never reusing a session."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        stations: tuple[StationEndpoint, ...],
+        lookup: StationTypeLookup,
+        backend: StationBackend,
+        security: SecuritySettings,
+        timing: AdapterTiming,
+        board: StatusBoard,
+        live_bus: LiveBus,
+        alarms: AlarmLatch,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.stations = stations
+        self._lookup = lookup
+        self._backend = backend
+        self._security = security
+        self._timing = timing
+        self._board = board
+        self._live_bus = live_bus
+        self._alarms = alarms
+        self.sessions_started = 0
+        self.gaps_detected = 0
+
+    def _specs(self) -> dict[str, StationTypeSpec | None]:
+        specs: dict[str, StationTypeSpec | None] = {}
+        for station in self.stations:
+            try:
+                specs[station.station_id] = self._lookup(station.station_type)
+            except KeyError:
+                specs[station.station_id] = None
+        return specs
+
+    def _set_link(self, link: Any, problem: str = "") -> None:
+        for station in self.stations:
+            self._board.set_link(station_id=station.station_id, link=link, problem=problem)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        delay_s = self._timing.reconnect_min_delay_s
+        while True:
+            self._set_link("connecting")
+            started = time.monotonic()
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                self._set_link("disconnected", "MES stopped")
+                raise
+            except Exception as exc:
+                await self._on_session_end(exc)
+            if time.monotonic() - started > 10 * self._timing.reconnect_min_delay_s + 5:
+                delay_s = self._timing.reconnect_min_delay_s  # the session had been up: start over
+            await asyncio.sleep(delay_s * random.uniform(0.8, 1.2))
+            delay_s = min(delay_s * 2, self._timing.reconnect_max_delay_s)
+
+    async def _on_session_end(self, exc: BaseException) -> None:
+        security_problem = explain_connect_failure(exc)
+        if security_problem is not None:
+            self._set_link("refused", security_problem)
+            for station in self.stations:
+                await self._alarms.raise_once(
+                    station_id=station.station_id, key="link", message=security_problem
+                )
+            logger.warning("endpoint %s refused: %s", self.endpoint_url, security_problem)
+        else:
+            self._set_link("disconnected", f"{type(exc).__name__}: {exc}")
+            logger.info("endpoint %s lost: %r", self.endpoint_url, exc)
+
+    async def _session(self) -> None:
+        client = Client(self.endpoint_url, timeout=self._timing.request_timeout_s, watchdog_intervall=1.0)
+        client.session_timeout = 600_000
+        try:
+            await configure_client_security(client=client, settings=self._security)
+            await asyncio.wait_for(client.connect(auto_reconnect=False), self._timing.request_timeout_s * 2)
+            self.sessions_started += 1
+            await self._serve(client)
+        finally:
+            await _close_quietly(client)
+
+    async def _serve(self, client: Client) -> None:
+        link = UaLink(client=client, timeout_s=self._timing.request_timeout_s)
+        link.max_nodes_per_read, link.max_nodes_per_write = await read_operation_limits(link)
+        namespace_index = await _namespace_index(link)
+        specs = self._specs()
+        handlers = {
+            s.station_id: StationHandshakes(
+                endpoint=s,
+                spec=specs[s.station_id],
+                link=link,
+                backend=self._backend,
+                board=self._board,
+                alarms=self._alarms,
+                nodes=StationNodes(
+                    station_id=s.station_id,
+                    namespace_index=namespace_index,
+                    station_type=specs[s.station_id] or StationTypeSpec(s.station_type, ()),
+                ),
+            )
+            for s in self.stations
+        }
+        for handler in handlers.values():
+            await handler.check_identification()
+        handshake_sub, routes = await self._subscribe_handshakes(client, handlers)
+        live_sub = await self._subscribe_live(client, handlers)
+        self._set_link("connected")
+        for station in self.stations:
+            self._alarms.clear(station_id=station.station_id, key="link")
+        tasks: list[Coroutine[Any, Any, None]] = [
+            self._consume_handshakes(handshake_sub, routes),
+            self._watch(client, link, handshake_sub, handlers),
+        ]
+        if live_sub is not None:
+            tasks.append(self._consume_live(live_sub))
+        for handler in handlers.values():
+            tasks += [handler.request_worker(), handler.result_worker()]
+        await _run_until_first_failure(tasks)
+
+    def _subscription_parameters(self) -> ua.CreateSubscriptionParameters:
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = self._timing.publishing_interval_ms
+        params.RequestedMaxKeepAliveCount = self._timing.keepalive_count
+        params.RequestedLifetimeCount = self._timing.lifetime_count
+        params.MaxNotificationsPerPublish = 0
+        params.PublishingEnabled = True
+        params.Priority = 0
+        return params
+
+    async def _subscribe_handshakes(
+        self, client: Client, handlers: dict[str, StationHandshakes]
+    ) -> tuple[Subscription, dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]]]:
+        routes: dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]] = {}
+        for handler in handlers.values():
+            n = handler.nodes
+            routes[n.request_counter] = _kick(handler.kick_request)
+            routes[n.result_counter] = _kick(handler.kick_result)
+            routes[n.boot_id] = _boot_id_route(handler)
+            routes[n.state] = _state_route(self._board, handler.station_id)
+        sub = await client.create_subscription(
+            self._subscription_parameters(),
+            handler=None,
+            queue_maxsize=10_000,
+            overflow=OverflowPolicy.DISCONNECT,
+        )
+        await _monitor(sub, [client.get_node(node_id) for node_id in routes])
+        return sub, routes
+
+    async def _subscribe_live(
+        self, client: Client, handlers: dict[str, StationHandshakes]
+    ) -> Subscription | None:
+        nodes = [
+            client.get_node(h.nodes.live(channel))
+            for h in handlers.values()
+            if h.spec is not None and h.identification_problem is None
+            for channel in h.spec.live_channels
+        ]
+        if not nodes:
+            return None
+        sub = await client.create_subscription(
+            self._subscription_parameters(),
+            handler=None,
+            queue_maxsize=self._timing.live_queue_size,
+            overflow=OverflowPolicy.DROP_OLDEST,
+        )
+        await _monitor(sub, nodes)
+        return sub
+
+    async def _consume_handshakes(
+        self, sub: Subscription, routes: dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]]
+    ) -> None:
+        async for event in sub:
+            if isinstance(event, DataChangeEvent):
+                route = routes.get(event.node.nodeid)
+                if route is not None:
+                    await route(event.value)
+            elif isinstance(event, StatusChangeEvent) and not event.notification.Status.is_good():
+                raise LinkLost(f"subscription status {event.notification.Status.name}")
+        raise LinkLost("handshake subscription closed")
+
+    async def _consume_live(self, sub: Subscription) -> None:
+        publish = self._live_bus.publish
+        async for event in sub:
+            if not isinstance(event, DataChangeEvent):
+                continue
+            station_id, _, path = str(event.node.nodeid.Identifier).partition(".Live.")
+            value = event.value
+            dv = event.data.monitored_item.Value
+            at = dv.SourceTimestamp if dv is not None else None
+            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+            publish(LiveValue(station_id=station_id, channel=path, value=number, at=at))
+        raise LinkLost("live subscription closed")
+
+    async def _watch(
+        self, client: Client, link: UaLink, sub: Subscription, handlers: dict[str, StationHandshakes]
+    ) -> None:
+        """Reconcile every station now and periodically; end the session when the data goes stale."""
+        subscription_id = sub.subscription_id
+        counter_nodes = [node for h in handlers.values() for node in h.nodes.counters]
+        while True:
+            read = await link.read(counter_nodes)
+            for i, handler in enumerate(handlers.values()):
+                await handler.reconcile(read[5 * i : 5 * i + 5])
+            next_reconcile = time.monotonic() + self._timing.reconcile_interval_s
+            while time.monotonic() < next_reconcile:
+                await asyncio.sleep(min(0.25, self._timing.reconcile_interval_s))
+                if client.uaclient.state is not UaClientState.CONNECTED:
+                    raise LinkLost(f"client state {client.uaclient.state.value}")
+                last = sub.last_publish_at
+                if last is not None and time.monotonic() - last > self._timing.stale_after_s:
+                    raise LinkLost(f"no publish response for {time.monotonic() - last:.1f} s")
+                if sub.subscription_id != subscription_id:
+                    # asyncua recreated the subscription behind our back: notifications may be lost
+                    self.gaps_detected += 1
+                    subscription_id = sub.subscription_id
+                    break
+
+
+def _kick(kick: Callable[[], None]) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def route(_value: Any) -> None:
+        kick()
+
+    return route
+
+
+def _boot_id_route(handler: StationHandshakes) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def route(value: Any) -> None:
+        if isinstance(value, str):
+            await handler.note_boot_id(value)
+
+    return route
+
+
+def _state_route(board: StatusBoard, station_id: str) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def route(value: Any) -> None:
+        board.update(station_id=station_id, state=value if isinstance(value, int) else None)
+
+    return route
+
+
+async def _monitor(sub: Subscription, nodes: list[Node]) -> None:
+    results = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=ua.Double(0.0))
+    bad = [r for r in results if isinstance(r, ua.StatusCode)]
+    if bad:
+        raise LinkLost(f"{len(bad)} monitored items refused (first: {bad[0].name})")
+
+
+async def _namespace_index(link: UaLink) -> int:
+    (array_dv,) = await link.read([ua.NodeId(ua.Int32(ua.ObjectIds.Server_NamespaceArray))])
+    namespaces = array_dv.Value.Value if array_dv.Value is not None else None
+    if not isinstance(namespaces, list) or NAMESPACE_URI not in namespaces:
+        raise EndpointRefused(f"the server does not publish the namespace {NAMESPACE_URI}")
+    return namespaces.index(NAMESPACE_URI)
+
+
+async def _run_until_first_failure(coroutines: list[Coroutine[Any, Any, None]]) -> None:
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc is not None:
+                raise exc
+        raise LinkLost("a session task ended")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _close_quietly(client: Client) -> None:
+    with contextlib.suppress(Exception):
+        if client.uaclient.state is UaClientState.CONNECTED:
+            await asyncio.wait_for(client.disconnect(), 2.0)
+            return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.close_session(), 1.0)
+    with contextlib.suppress(Exception):
+        client.disconnect_socket()

@@ -1,0 +1,258 @@
+"""The counter handshakes of one station (plc-interface.md): request → release, result → verdict → Ack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from asyncua import ua
+
+from app.opcua import codec
+from app.opcua.backend import PlcResult, PlcValue, ReleaseAnswer, StationBackend
+from app.opcua.link import UaLink
+from app.opcua.master_data import StationEndpoint
+from app.opcua.nodes import StationNodes
+from app.opcua.station_types import StationTypeSpec
+from app.opcua.status import HandshakeEvent, StatusBoard, now_utc
+
+logger = logging.getLogger(__name__)
+
+REASON_MAX_CHARS = 254
+RECIPE_MAX_CHARS = 64
+
+
+class StationHandshakes:
+    """Serves the request and result handshakes of one station over one connected session.
+
+    Every step re-reads what it acts on, so it is idempotent: notifications and the periodic
+    reconciliation only *kick* the two workers, which then decide from what they read.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: StationEndpoint,
+        spec: StationTypeSpec | None,
+        nodes: StationNodes,
+        link: UaLink,
+        backend: StationBackend,
+        board: StatusBoard,
+        alarms: AlarmLatch,
+    ) -> None:
+        self.endpoint = endpoint
+        self.spec = spec
+        self.nodes = nodes
+        self._link = link
+        self._backend = backend
+        self._board = board
+        self._alarms = alarms
+        self._request_kick = asyncio.Event()
+        self._result_kick = asyncio.Event()
+        self.identification_problem: str | None = "not checked yet"
+        self.boot_id: str | None = None
+
+    @property
+    def station_id(self) -> str:
+        return self.endpoint.station_id
+
+    # --- identification ---------------------------------------------------------------
+
+    async def check_identification(self) -> bool:
+        """Compare ``Identification.*`` with the master data; a mismatch alarms and blocks release."""
+        n = self.nodes
+        type_dv, version_dv, boot_dv = await self._link.read(
+            [n.station_type_code, n.interface_version, n.boot_id]
+        )
+        plc_type, plc_version = codec.read_str(type_dv), codec.raw_value(version_dv)
+        self.boot_id = codec.read_str(boot_dv)
+        problem = None
+        if self.spec is None:
+            problem = (
+                f"station type '{self.endpoint.station_type}' of the master data is not a registered type"
+            )
+        elif plc_type != self.endpoint.station_type or plc_version != self.endpoint.interface_version:
+            problem = (
+                f"PLC identifies as '{plc_type}' interface version {plc_version}, master data expects "
+                f"'{self.endpoint.station_type}' version {self.endpoint.interface_version}: no release"
+            )
+        self.identification_problem = problem
+        self._board.update(
+            station_id=self.station_id, identification_ok=problem is None, boot_id=self.boot_id
+        )
+        if problem is not None:
+            await self._alarms.raise_once(station_id=self.station_id, key="identification", message=problem)
+        else:
+            self._alarms.clear(station_id=self.station_id, key="identification")
+        return problem is None
+
+    async def note_boot_id(self, boot_id: str) -> None:
+        """A BootId seen in a notification or read: a new one means forget counters, recheck, reconcile."""
+        if self.boot_id is not None and boot_id == self.boot_id:
+            return
+        if self.boot_id is not None:
+            logger.info("station %s restarted (BootId %s -> %s)", self.station_id, self.boot_id, boot_id)
+        self.boot_id = boot_id
+        self._board.update(station_id=self.station_id, boot_id=boot_id)
+        await self.check_identification()
+        self.kick_request()
+        self.kick_result()
+
+    # --- reconciliation ---------------------------------------------------------------
+
+    def kick_request(self) -> None:
+        self._request_kick.set()
+
+    def kick_result(self) -> None:
+        self._result_kick.set()
+
+    async def reconcile(self, counters: Sequence[ua.DataValue]) -> None:
+        """Apply one read of ``nodes.counters``: note the BootId and kick whatever is pending."""
+        request, response, result, ack = (codec.read_uint(dv) for dv in counters[:4])
+        self._board.update(
+            station_id=self.station_id,
+            request_counter=request,
+            response_counter=response,
+            result_counter=result,
+            result_ack=ack,
+        )
+        await self.note_boot_id(codec.read_str(counters[4]))
+        if codec.is_pending(counter=request, answered=response):
+            self.kick_request()
+        if codec.is_pending(counter=result, answered=ack):
+            self.kick_result()
+
+    # --- workers ------------------------------------------------------------------------
+
+    async def request_worker(self) -> None:
+        """Serve requests whenever kicked; link failures propagate and end the session."""
+        while True:
+            await self._request_kick.wait()
+            self._request_kick.clear()
+            await self.serve_request()
+
+    async def result_worker(self) -> None:
+        """Serve results whenever kicked; link failures propagate and end the session."""
+        while True:
+            await self._result_kick.wait()
+            self._result_kick.clear()
+            await self.serve_result()
+
+    async def serve_request(self) -> None:
+        """Answer a pending request: Release/Reason/Recipe in one Write, then Response.Counter in its own."""
+        n = self.nodes
+        counter_dv, answered_dv, serial_dv, boot_dv = await self._link.read(
+            [n.request_counter, n.response_counter, n.request_serial, n.boot_id]
+        )
+        await self.note_boot_id(codec.read_str(boot_dv))
+        counter, answered = codec.read_uint(counter_dv), codec.read_uint(answered_dv)
+        self._board.update(station_id=self.station_id, request_counter=counter, response_counter=answered)
+        if not codec.is_pending(counter=counter, answered=answered):
+            return
+        serial = codec.read_str(serial_dv)
+        if self.identification_problem is not None:
+            answer = ReleaseAnswer(release=False, reason=f"MES: {self.identification_problem}", recipe="")
+        else:
+            try:
+                answer = await self._backend.handle_request(station_id=self.station_id, serial=serial)
+            except Exception as exc:  # the MES cannot decide: no answer, the PLC times out and may ask again
+                logger.exception("request %s at %s: backend failed", counter, self.station_id)
+                await self._alarms.raise_once(
+                    station_id=self.station_id, key="request", message=f"MES could not answer request: {exc}"
+                )
+                return
+            self._alarms.clear(station_id=self.station_id, key="request")
+        await self._link.write(
+            [
+                (n.response_release, codec.boolean(answer.release)),
+                (n.response_reason, codec.string("" if answer.release else answer.reason[:REASON_MAX_CHARS])),
+                (n.response_recipe, codec.string(answer.recipe[:RECIPE_MAX_CHARS] if answer.release else "")),
+            ]
+        )
+        await self._link.write([(n.response_counter, codec.uint32(counter))])
+        outcome = "released" if answer.release else f"refused: {answer.reason}"
+        self._board.update(
+            station_id=self.station_id,
+            response_counter=counter,
+            last_request=HandshakeEvent(counter=counter, serial=serial, outcome=outcome, at=now_utc()),
+        )
+
+    async def serve_result(self) -> None:
+        """Read a pending result set, have it stored and judged, then write Verdict and, on its own, Ack."""
+        spec = self.spec
+        if spec is None or self.identification_problem is not None:
+            return  # never acknowledge what cannot be interpreted; the alarm is already raised
+        n = self.nodes
+        header = [n.result_counter, n.result_ack, n.boot_id, n.result_id, n.result_serial]
+        value_nodes = [n.value(v.name) for v in spec.values]
+        read = await self._link.read(header + value_nodes)
+        counter, ack = codec.read_uint(read[0]), codec.read_uint(read[1])
+        await self.note_boot_id(codec.read_str(read[2]))
+        self._board.update(station_id=self.station_id, result_counter=counter, result_ack=ack)
+        if not codec.is_pending(counter=counter, answered=ack) or self.identification_problem is not None:
+            return
+        result = PlcResult(
+            result_id=codec.read_str(read[3]),
+            serial=codec.read_str(read[4]),
+            values=self._values(spec, read[len(header) :]),
+            traces=await self._traces(spec),
+        )
+        try:
+            stored = await self._backend.handle_result(station_id=self.station_id, result=result)
+        except Exception as exc:  # not committed: no Verdict, no Ack; the result is read again later
+            logger.warning("result %s at %s not stored: %r", result.result_id, self.station_id, exc)
+            await self._alarms.raise_once(
+                station_id=self.station_id,
+                key="result",
+                message=f"result {result.result_id} of {result.serial} could not be stored ({exc}); retrying",
+            )
+            return
+        self._alarms.clear(station_id=self.station_id, key="result")
+        await self._link.write([(n.result_verdict, codec.int32(stored.verdict.plc_code))])
+        await self._link.write([(n.result_ack, codec.uint32(counter))])
+        outcome = stored.verdict.value + (" (already stored)" if stored.duplicate else "")
+        self._board.update(
+            station_id=self.station_id,
+            result_ack=counter,
+            last_result=HandshakeEvent(counter=counter, serial=result.serial, outcome=outcome, at=now_utc()),
+        )
+
+    @staticmethod
+    def _values(spec: StationTypeSpec, read: Sequence[ua.DataValue]) -> dict[str, PlcValue]:
+        return {v.name: codec.to_plc_value(dv, v.kind) for v, dv in zip(spec.values, read, strict=True)}
+
+    async def _traces(self, spec: StationTypeSpec) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+        if not spec.trace_channels:
+            return {}
+        nodes: list[ua.NodeId] = []
+        for channel in spec.trace_channels:
+            nodes += [self.nodes.trace_time(channel), self.nodes.trace(channel)]
+        read = await self._link.read(nodes)
+        traces = {}
+        for i, channel in enumerate(spec.trace_channels):
+            t_s, values = codec.to_samples(read[2 * i]), codec.to_samples(read[2 * i + 1])
+            if t_s is not None and values is not None and len(t_s) == len(values):
+                traces[channel] = (t_s, values)
+            else:  # an unreadable or inconsistent trace counts as not recorded
+                logger.warning("station %s: trace %s unreadable or inconsistent", self.station_id, channel)
+        return traces
+
+
+class AlarmLatch:
+    """Raises each distinct alarm once per station and key until it is cleared (no alarm storms)."""
+
+    def __init__(self, backend: StationBackend) -> None:
+        self._backend = backend
+        self._active: dict[tuple[str, str], str] = {}
+
+    async def raise_once(self, *, station_id: str, key: str, message: str) -> None:
+        if self._active.get((station_id, key)) == message:
+            return
+        self._active[(station_id, key)] = message
+        try:
+            await self._backend.raise_alarm(station_id=station_id, message=message)
+        except Exception:
+            logger.exception("could not raise alarm on %s: %s", station_id, message)
+
+    def clear(self, *, station_id: str, key: str) -> None:
+        self._active.pop((station_id, key), None)

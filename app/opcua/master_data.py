@@ -1,0 +1,63 @@
+"""Station master data and security settings the app's configuration is mapped onto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class StationEndpoint:
+    """One station as the MES knows it: which endpoint hosts it, and what it must identify as."""
+
+    station_id: str
+    station_type: str
+    endpoint_url: str
+    interface_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """How the MES connects to station endpoints.
+
+    Production: ``Basic256Sha256``/``SignAndEncrypt`` with the MES application certificate, a user name
+    and password, and server certificates trusted only when they are in ``trust_dir``.
+    ``allow_none`` lets the MES connect without security (simulator, tests) and must be set explicitly.
+    """
+
+    allow_none: bool = False
+    certificate_path: Path | None = None
+    private_key_path: Path | None = None
+    trust_dir: Path | None = None
+    username: str | None = None
+    password: str | None = None
+    application_uri: str = "urn:ashp-line:mes"
+    application_name: str = "ASHP line MES"
+
+    @property
+    def has_certificate(self) -> bool:
+        return self.certificate_path is not None and self.private_key_path is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterTiming:
+    """Timing of the adapter; defaults follow the contract, tests shorten them."""
+
+    publishing_interval_ms: float = 50.0
+    keepalive_count: int = 20
+    lifetime_count: int = 200
+    reconcile_interval_s: float = 5.0
+    request_timeout_s: float = 5.0
+    stale_after_s: float = 4.0
+    reconnect_min_delay_s: float = 0.5
+    reconnect_max_delay_s: float = 30.0
+    live_queue_size: int = 10_000
+
+
+def group_by_endpoint(stations: Iterable[StationEndpoint]) -> Mapping[str, tuple[StationEndpoint, ...]]:
+    """Stations grouped by endpoint URL: one client per endpoint hosting one or more stations."""
+    grouped: dict[str, list[StationEndpoint]] = {}
+    for station in stations:
+        grouped.setdefault(station.endpoint_url, []).append(station)
+    return {url: tuple(group) for url, group in grouped.items()}

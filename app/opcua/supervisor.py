@@ -1,0 +1,104 @@
+"""The OPC UA supervisor the app lifespan starts: one runner per endpoint, status and live values."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from app.opcua.backend import StationBackend
+from app.opcua.connection import EndpointRunner
+from app.opcua.handshake import AlarmLatch
+from app.opcua.live import LiveBus
+from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint, group_by_endpoint
+from app.opcua.nodes import STATION_ID_PATTERN
+from app.opcua.station_types import StationTypeLookup, default_lookup
+from app.opcua.status import StationStatus, StatusBoard
+
+ASYNCUA_LOGGERS = ("asyncua",)
+
+
+def quiet_asyncua_logging() -> None:
+    """asyncua logs whole publish results at INFO (and doubles CPU): keep it at WARNING."""
+    for name in ASYNCUA_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class OpcuaSupervisor:
+    """Connects the MES to every station endpoint of the master data and serves their handshakes.
+
+    Usage in the app lifespan::
+
+        supervisor = OpcuaSupervisor(stations=..., backend=..., security=...)
+        await supervisor.start()
+        ...
+        await supervisor.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        stations: Iterable[StationEndpoint],
+        backend: StationBackend,
+        security: SecuritySettings,
+        station_types: StationTypeLookup | None = None,
+        timing: AdapterTiming | None = None,
+        live_bus: LiveBus | None = None,
+    ) -> None:
+        self.stations = tuple(stations)
+        for station in self.stations:
+            if not STATION_ID_PATTERN.fullmatch(station.station_id):
+                raise ValueError(
+                    f"station id {station.station_id!r} does not match {STATION_ID_PATTERN.pattern}"
+                )
+        if len({s.station_id for s in self.stations}) != len(self.stations):
+            raise ValueError("station ids must be unique")
+        self.timing = timing or AdapterTiming()
+        self.live_bus = live_bus or LiveBus()
+        self.board = StatusBoard()
+        self._alarms = AlarmLatch(backend)
+        lookup = station_types or default_lookup()
+        for station in self.stations:
+            self.board.register(
+                station_id=station.station_id,
+                station_type=station.station_type,
+                endpoint_url=station.endpoint_url,
+            )
+        self.runners = [
+            EndpointRunner(
+                endpoint_url=url,
+                stations=group,
+                lookup=lookup,
+                backend=backend,
+                security=security,
+                timing=self.timing,
+                board=self.board,
+                live_bus=self.live_bus,
+                alarms=self._alarms,
+            )
+            for url, group in group_by_endpoint(self.stations).items()
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start one supervised client per endpoint; returns at once."""
+        quiet_asyncua_logging()
+        self._tasks = [asyncio.create_task(r.run(), name=f"opcua:{r.endpoint_url}") for r in self.runners]
+
+    async def stop(self) -> None:
+        """Disconnect from every endpoint."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    def statuses(self) -> tuple[StationStatus, ...]:
+        """Every station's link and handshake status (for the API)."""
+        return self.board.all()
+
+    def status(self, station_id: str) -> StationStatus:
+        """One station's status; raises KeyError for an unknown station id."""
+        return self.board.get(station_id)

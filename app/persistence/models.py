@@ -1,0 +1,255 @@
+"""ORM models. The schema itself is owned by the alembic revisions in migrations/.
+
+Designed for tens of millions of measurement rows: measurements, check results and traces are
+keyed by (attempt_id, name) so the birth record reads them with one index range scan per attempt
+list; traces are stored as compressed float64 blobs, one row per channel, with a summary beside
+the blob so listing never loads samples.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+# SQLite only autoincrements INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC instants on every backend (SQLite stores no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; the MES stores UTC instants only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class ProductModel(Base):
+    __tablename__ = "product_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    construction: Mapped[str] = mapped_column(String(32))
+    refrigerant: Mapped[str] = mapped_column(String(16))
+    gwp: Mapped[int] = mapped_column(Integer)
+    nominal_charge_g: Mapped[float | None] = mapped_column(Float)
+    charge_tolerance_g: Mapped[float | None] = mapped_column(Float)
+    evi: Mapped[bool] = mapped_column(Boolean)
+    internal_volume_l: Mapped[float] = mapped_column(Float)
+    max_allowable_pressure_bar_g: Mapped[float] = mapped_column(Float)
+    market: Mapped[str] = mapped_column(String(32))
+    route_id: Mapped[int] = mapped_column(ForeignKey("route.id"))
+    heating_a7w35_kw: Mapped[float] = mapped_column(Float)
+    cop_a7w35: Mapped[float] = mapped_column(Float)
+    heating_am7w35_kw: Mapped[float] = mapped_column(Float)
+    cop_am7w35: Mapped[float] = mapped_column(Float)
+    cooling_a35w7_kw: Mapped[float] = mapped_column(Float)
+    eer_a35w7: Mapped[float] = mapped_column(Float)
+    bom_compressor_model: Mapped[str] = mapped_column(String(64))
+    bom_inverter_model: Mapped[str] = mapped_column(String(64))
+    bom_evi_valve_model: Mapped[str | None] = mapped_column(String(64))
+
+
+class Route(Base):
+    __tablename__ = "route"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    rework_loop_cap: Mapped[int] = mapped_column(Integer)
+
+
+class RouteStep(Base):
+    __tablename__ = "route_step"
+
+    route_id: Mapped[int] = mapped_column(ForeignKey("route.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_type: Mapped[str] = mapped_column(String(64))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    retest_cap: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReworkRule(Base):
+    __tablename__ = "rework_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("route.id", ondelete="CASCADE"), index=True)
+    failed_at: Mapped[str] = mapped_column(String(64))
+    failure_mode: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    reenter_at: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class MarketRule(Base):
+    __tablename__ = "market_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32))
+    refrigerant: Mapped[str] = mapped_column(String(16))
+    construction: Mapped[str] = mapped_column(String(32))
+    max_charge_g: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class Station(Base):
+    __tablename__ = "station"
+
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    station_type: Mapped[str] = mapped_column(String(64))
+    line_code: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    opcua_endpoint: Mapped[str | None] = mapped_column(String(255))
+
+
+class WorkOrder(Base):
+    __tablename__ = "work_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    product_model_id: Mapped[int] = mapped_column(ForeignKey("product_model.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    first_serial: Mapped[str] = mapped_column(String(32))
+    last_serial: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Unit(Base):
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(32), unique=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id"))
+    product_model_id: Mapped[int] = mapped_column(ForeignKey("product_model.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    next_step: Mapped[str | None] = mapped_column(String(64))
+    reentry_step: Mapped[str | None] = mapped_column(String(64))
+    rework_loops: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OperationAttempt(Base):
+    __tablename__ = "operation_attempt"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    station_id: Mapped[str] = mapped_column(ForeignKey("station.station_id"))
+    station_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str | None] = mapped_column(String(8))
+    retest_index: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16))
+    result_key: Mapped[str | None] = mapped_column(String(64))
+    failure_mode: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)
+    alarm: Mapped[str | None] = mapped_column(Text)
+    instruction: Mapped[str | None] = mapped_column(Text)
+    spec_revision_id: Mapped[int | None] = mapped_column(Integer)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    use_as_is: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Measurement(Base):
+    __tablename__ = "measurement"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))
+    unit: Mapped[str | None] = mapped_column(String(16))
+
+
+class TraceRow(Base):
+    __tablename__ = "trace"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    t_start_s: Mapped[float | None] = mapped_column(Float)
+    t_end_s: Mapped[float | None] = mapped_column(Float)
+    value_min: Mapped[float | None] = mapped_column(Float)
+    value_max: Mapped[float | None] = mapped_column(Float)
+    value_first: Mapped[float | None] = mapped_column(Float)
+    value_last: Mapped[float | None] = mapped_column(Float)
+    encoding: Mapped[str] = mapped_column(String(16))
+    t_blob: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    value_blob: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+
+
+class ComponentUse(Base):
+    __tablename__ = "component_use"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    identifier: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+
+
+class CheckResultRow(Base):
+    __tablename__ = "check_result"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(8))
+    rule: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    measured: Mapped[float | None] = mapped_column(Float)
+    expected: Mapped[float | None] = mapped_column(Float)
+    limit_low: Mapped[float | None] = mapped_column(Float)
+    limit_high: Mapped[float | None] = mapped_column(Float)
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    failure_mode: Mapped[str | None] = mapped_column(String(64))
+
+
+class Hold(Base):
+    __tablename__ = "hold"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(16))  # unit | component | verdict
+    scope_ref: Mapped[str | None] = mapped_column(String(128))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("operation_attempt.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    release_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,48 @@
+"""The judging engine: pure functions from (spec, station result, expectations) to a judgement."""
+
+from .context import components_of, guard_band
+from .engine import EVALUATORS, judge, station_alarms
+from .nameplate import Nameplate, nameplate_data, passed_charge_mass_g
+from .product import ProductData, RatingPoint
+from .routing import ReworkRule, RouteDecision, default_rework_rules, route_failure
+from .spec import (
+    Limit,
+    Spec,
+    SpecError,
+    build_spec,
+    product_from_document,
+    product_to_document,
+    spec_from_document,
+    spec_to_document,
+)
+from .vacuum import RiseFit, classify_rise
+from .validation import ResultProblem, validate_result
+
+__all__ = [
+    "EVALUATORS",
+    "Limit",
+    "Nameplate",
+    "ProductData",
+    "RatingPoint",
+    "ResultProblem",
+    "ReworkRule",
+    "RiseFit",
+    "RouteDecision",
+    "Spec",
+    "SpecError",
+    "build_spec",
+    "classify_rise",
+    "components_of",
+    "default_rework_rules",
+    "guard_band",
+    "judge",
+    "nameplate_data",
+    "passed_charge_mass_g",
+    "product_from_document",
+    "product_to_document",
+    "route_failure",
+    "spec_from_document",
+    "spec_to_document",
+    "station_alarms",
+    "validate_result",
+]

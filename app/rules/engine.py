@@ -1,0 +1,155 @@
+"""judge(): one station result against one specification, as pure data in and out.
+
+Nothing escapes: a check that cannot be decided is a FAIL that says why. A RETEST at a station whose
+retest cap is reached becomes a FAIL ("retest cap reached"). Re-judging a stored unit against another
+revision is the same call with another :class:`Spec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from app.domain.expectations import CycleExpectations
+from app.domain.results import CheckResult, Judgement, StationResult, Verdict
+from stations import StationType, get_station_type
+from stations import _checks as kinds
+
+from . import checks_basic, checks_model, vacuum
+from .context import JudgeContext, NotJudgeable
+from .spec import Spec
+
+Evaluator = Callable[[Any, JudgeContext], CheckResult | tuple[CheckResult, ...]]
+
+#: Check kind -> evaluator. A new kind is a new dataclass in stations._checks plus one entry here.
+EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
+    kinds.RangeCheck: checks_basic.range_check,
+    kinds.DifferenceCheck: checks_basic.difference_check,
+    kinds.TraceEachCheck: checks_basic.trace_each_check,
+    kinds.TracePeakCheck: checks_basic.trace_peak_check,
+    kinds.PresenceCheck: checks_basic.presence_check,
+    kinds.OneOfCheck: checks_basic.one_of_check,
+    kinds.FlagCheck: checks_basic.flag_check,
+    kinds.SequenceCheck: checks_basic.sequence_check,
+    kinds.BomCheck: checks_basic.bom_check,
+    kinds.CheckAgeCheck: checks_basic.check_age_check,
+    kinds.RatioCheck: checks_basic.ratio_check,
+    kinds.TimeBelowCheck: vacuum.time_below_check,
+    kinds.RiseTestCheck: vacuum.rise_test_check,
+    kinds.LeakRateCheck: checks_model.leak_rate_check,
+    kinds.SteadyWindowCheck: checks_model.steady_window_check,
+    kinds.ResidualCheck: checks_model.residual_check,
+    kinds.EviStepCheck: checks_model.evi_step_check,
+    kinds.RecoveryCheck: checks_model.recovery_check,
+}
+
+#: Check kinds whose verdict depends on the cycle model: their judgement records its version.
+MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
+
+
+def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:
+    if check.evi_only and not ctx.spec.product.evi:
+        return (
+            CheckResult(
+                name=check.name,
+                verdict=Verdict.PASS,
+                rule="not_applicable",
+                message=f"{check.label}: not applicable, {ctx.spec.product_model_code} has no EVI",
+            ),
+        )
+    evaluator = EVALUATORS.get(type(check))
+    try:
+        if evaluator is None:
+            raise NotJudgeable(
+                f"no evaluator for check kind {type(check).__name__}", rule="unknown_check_kind"
+            )
+        outcome = evaluator(check, ctx)
+    except NotJudgeable as problem:
+        return (
+            CheckResult(
+                name=check.name,
+                verdict=Verdict.FAIL,
+                rule=problem.rule,
+                message=f"{check.label}: {problem.message}",
+            ),
+        )
+    except Exception as exc:  # a judging bug must give a FAIL that says so, never a lost result
+        return (
+            CheckResult(
+                name=check.name,
+                verdict=Verdict.FAIL,
+                rule="internal_error",
+                message=f"{check.label}: could not be judged ({type(exc).__name__}: {exc})",
+            ),
+        )
+    return outcome if isinstance(outcome, tuple) else (outcome,)
+
+
+def _apply_retest_cap(result: CheckResult, *, retest_count: int, retest_cap: int) -> CheckResult:
+    if result.verdict is not Verdict.RETEST or retest_count < retest_cap:
+        return result
+    return replace(
+        result,
+        verdict=Verdict.FAIL,
+        rule=f"{result.rule}+retest_cap_reached",
+        message=f"{result.message} — retest cap reached ({retest_count} of {retest_cap} retests used)",
+    )
+
+
+def _model_version(ctx: JudgeContext, checks: Iterable[kinds.CheckSpec]) -> str | None:
+    if ctx.expectations is None or not any(isinstance(c, MODEL_KINDS) for c in checks):
+        return None
+    try:
+        return ctx.expectations.model_version(ctx.spec.product_model_code)
+    except Exception:  # the version is a record, not a reason to lose the verdict
+        return None
+
+
+def judge(
+    *,
+    station_type: StationType | str,
+    spec: Spec,
+    result: StationResult,
+    expectations: CycleExpectations | None,
+    retest_count: int,
+    now: datetime,
+) -> Judgement:
+    """Judge one station result: every check's CheckResult, the worst verdict, the first failure mode.
+
+    ``retest_count`` is how many RETESTs this attempt already had at this station; ``now`` is the
+    judging instant (UTC) for time-dependent checks such as an instrument check's age.
+    """
+    st = get_station_type(station_type) if isinstance(station_type, str) else station_type
+    if spec.station_type != st.code:
+        check = CheckResult(
+            name="specification",
+            verdict=Verdict.FAIL,
+            rule="spec_mismatch",
+            message=f"the specification is for {spec.station_type}, the result is from {st.code}",
+        )
+        return Judgement(verdict=Verdict.FAIL, checks=(check,), spec_revision_id=spec.revision_id)
+    ctx = JudgeContext(station_type=st, spec=spec, result=result, expectations=expectations, now=now)
+    results = tuple(
+        _apply_retest_cap(r, retest_count=retest_count, retest_cap=spec.retest_cap)
+        for check in st.checks
+        for r in _evaluate(check, ctx)
+    )
+    verdict = Verdict.worst([r.verdict for r in results])
+    first_fail = next((r for r in results if r.verdict is Verdict.FAIL), None)
+    return Judgement(
+        verdict=verdict,
+        checks=results,
+        failure_mode=first_fail.failure_mode if first_fail else None,
+        spec_revision_id=spec.revision_id,
+        model_version=_model_version(ctx, st.checks),
+    )
+
+
+def station_alarms(judgement: Judgement) -> tuple[str, ...]:
+    """Alarms for the station raised while judging (e.g. the PLC's own figure disagrees with the trace).
+
+    They never change the unit's verdict; they are carried as PASS checks whose rule starts ``alarm:``.
+    """
+    return tuple(c.message for c in judgement.checks if c.rule.startswith("alarm:"))

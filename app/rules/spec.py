@@ -1,0 +1,242 @@
+"""Specifications: the limits (each with its U) one station type judges one product model against.
+
+A revision is drafted as *overrides* of the station's defaults (a JSON mapping), resolved into a
+:class:`Spec` by :func:`build_spec`, and frozen for ever with :func:`spec_to_document` (store that
+document with the approved revision: re-judging from it gives the same limits even after the code's
+defaults change). :func:`spec_from_document` turns the stored document back into a :class:`Spec`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from stations import StationType, get_station_type
+from stations._schema import LimitDefault
+
+from .product import ProductData, RatingPoint
+
+SPEC_DOCUMENT_VERSION = 1
+_LIMIT_OVERRIDE_KEYS = frozenset({"low", "high", "uncertainty", "nominal", "tolerance", "tolerance_fraction"})
+
+
+class SpecError(ValueError):
+    """A specification override or stored document is not usable; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limit:
+    """A resolved limit: inclusive bounds (None: open side; both None: no limit applies) and U (k = 2)."""
+
+    name: str
+    unit: str
+    low: float | None
+    high: float | None
+    uncertainty: float
+    origin: str  # seed / public / plant / product / revision
+
+    @property
+    def applies(self) -> bool:
+        return self.low is not None or self.high is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """Limits for one station type × product model, as of one specification revision."""
+
+    station_type: str
+    product: ProductData
+    limits: Mapping[str, Limit]
+    retest_cap: int
+    revision_id: int | None = None
+
+    @property
+    def product_model_code(self) -> str:
+        return self.product.model_code
+
+
+def _resolve_default(default: LimitDefault, product: ProductData) -> Limit:
+    bounds: tuple[float | None, float | None] | None = (default.low, default.high)
+    if default.from_product is not None:
+        bounds = default.from_product(product.view())
+    elif product.refrigerant in default.by_refrigerant:
+        bounds = default.by_refrigerant[product.refrigerant]
+    low, high = bounds if bounds is not None else (None, None)
+    return Limit(
+        name=default.name,
+        unit=default.unit,
+        low=low,
+        high=high,
+        uncertainty=default.uncertainty,
+        origin=default.origin,
+    )
+
+
+def _number(value: Any, *, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SpecError(f"{where} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _apply_override(limit: Limit, override: Any) -> Limit:
+    where = f"limit {limit.name!r}"
+    if not isinstance(override, Mapping):
+        raise SpecError(f"{where}: override must be an object with {sorted(_LIMIT_OVERRIDE_KEYS)}")
+    unknown = set(override) - _LIMIT_OVERRIDE_KEYS
+    if unknown:
+        raise SpecError(f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_LIMIT_OVERRIDE_KEYS)}")
+    low, high, uncertainty = limit.low, limit.high, limit.uncertainty
+    if "nominal" in override:
+        nominal = _number(override["nominal"], where=f"{where}.nominal")
+        if "tolerance" in override:
+            tolerance = _number(override["tolerance"], where=f"{where}.tolerance")
+        elif "tolerance_fraction" in override:
+            tolerance = abs(nominal) * _number(
+                override["tolerance_fraction"], where=f"{where}.tolerance_fraction"
+            )
+        else:
+            raise SpecError(f"{where}: a nominal needs a tolerance or a tolerance_fraction")
+        low, high = nominal - abs(tolerance), nominal + abs(tolerance)
+    elif "tolerance" in override or "tolerance_fraction" in override:
+        raise SpecError(f"{where}: a tolerance needs a nominal")
+    if "low" in override:
+        low = None if override["low"] is None else _number(override["low"], where=f"{where}.low")
+    if "high" in override:
+        high = None if override["high"] is None else _number(override["high"], where=f"{where}.high")
+    if "uncertainty" in override:
+        uncertainty = _number(override["uncertainty"], where=f"{where}.uncertainty")
+    if uncertainty < 0:
+        raise SpecError(f"{where}: uncertainty U must not be negative")
+    if low is not None and high is not None and low > high:
+        raise SpecError(f"{where}: low {low} is above high {high}")
+    return Limit(
+        name=limit.name, unit=limit.unit, low=low, high=high, uncertainty=uncertainty, origin="revision"
+    )
+
+
+def build_spec(
+    *,
+    station_type: StationType | str,
+    product: ProductData,
+    overrides: Mapping[str, Any] | None = None,
+    revision_id: int | None = None,
+) -> Spec:
+    """Resolve the station's default limits for a product, then apply a revision's overrides.
+
+    ``overrides`` (JSON): ``{"retest_cap": 1, "limits": {"o2_ppm": {"high": 40, "uncertainty": 1.5},
+    "belt_speed_mm_min": {"nominal": 310, "tolerance_fraction": 0.05}}}``. Raises :class:`SpecError`.
+    """
+    st = get_station_type(station_type) if isinstance(station_type, str) else station_type
+    limits = {default.name: _resolve_default(default, product) for default in st.limits}
+    retest_cap = st.retest_cap
+    overrides = overrides or {}
+    unknown_top = set(overrides) - {"limits", "retest_cap"}
+    if unknown_top:
+        raise SpecError(f"unknown keys {sorted(unknown_top)}; a revision overrides 'limits' and 'retest_cap'")
+    limit_overrides = overrides.get("limits") or {}
+    if not isinstance(limit_overrides, Mapping):
+        raise SpecError("'limits' must be an object keyed by limit name")
+    for name, override in limit_overrides.items():
+        if name not in limits:
+            raise SpecError(f"{st.code} has no limit {name!r}; it has {sorted(limits)}")
+        limits[name] = _apply_override(limits[name], override)
+    if "retest_cap" in overrides:
+        cap = overrides["retest_cap"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            raise SpecError(f"retest_cap must be a whole number ≥ 0, got {cap!r}")
+        retest_cap = cap
+    return Spec(
+        station_type=st.code,
+        product=product,
+        limits=MappingProxyType(limits),
+        retest_cap=retest_cap,
+        revision_id=revision_id,
+    )
+
+
+def product_to_document(product: ProductData) -> dict[str, Any]:
+    """Product data as plain JSON."""
+    return {
+        "model_code": product.model_code,
+        "refrigerant": product.refrigerant,
+        "gwp": product.gwp,
+        "construction": product.construction,
+        "market": product.market,
+        "evi": product.evi,
+        "circuit_volume_l": product.circuit_volume_l,
+        "max_allowable_pressure_bar_g": product.max_allowable_pressure_bar_g,
+        "nominal_charge_g": product.nominal_charge_g,
+        "charge_tolerance_g": product.charge_tolerance_g,
+        "market_cap_g": product.market_cap_g,
+        "market_cap_source": product.market_cap_source,
+        "bom": dict(product.bom),
+        "ratings": [
+            {"point": r.point, "mode": r.mode, "capacity_kw": r.capacity_kw, "efficiency": r.efficiency}
+            for r in product.ratings
+        ],
+    }
+
+
+def product_from_document(document: Mapping[str, Any]) -> ProductData:
+    """Inverse of :func:`product_to_document`."""
+    try:
+        fields = {key: value for key, value in document.items() if key not in {"bom", "ratings"}}
+        return ProductData(
+            **fields,
+            bom=MappingProxyType(dict(document.get("bom") or {})),
+            ratings=tuple(RatingPoint(**r) for r in document.get("ratings") or ()),
+        )
+    except TypeError as exc:
+        raise SpecError(f"product document is not valid: {exc}") from exc
+
+
+def spec_to_document(spec: Spec) -> dict[str, Any]:
+    """The fully resolved spec as plain JSON, to store with an approved (immutable) revision."""
+    return {
+        "version": SPEC_DOCUMENT_VERSION,
+        "station_type": spec.station_type,
+        "revision_id": spec.revision_id,
+        "retest_cap": spec.retest_cap,
+        "product": product_to_document(spec.product),
+        "limits": {
+            name: {
+                "unit": lim.unit,
+                "low": lim.low,
+                "high": lim.high,
+                "uncertainty": lim.uncertainty,
+                "origin": lim.origin,
+            }
+            for name, lim in spec.limits.items()
+        },
+    }
+
+
+def spec_from_document(document: Mapping[str, Any], *, revision_id: int | None = None) -> Spec:
+    """Rebuild a :class:`Spec` from :func:`spec_to_document` output; checks it still fits the station type."""
+    if document.get("version") != SPEC_DOCUMENT_VERSION:
+        raise SpecError(f"spec document version {document.get('version')!r} is not {SPEC_DOCUMENT_VERSION}")
+    st = get_station_type(str(document["station_type"]))
+    limits = {
+        name: Limit(
+            name=name,
+            unit=str(body["unit"]),
+            low=body["low"],
+            high=body["high"],
+            uncertainty=float(body["uncertainty"]),
+            origin=str(body["origin"]),
+        )
+        for name, body in dict(document["limits"]).items()
+    }
+    missing = {lim.name for lim in st.limits} - set(limits)
+    if missing:
+        raise SpecError(f"spec document lacks limits {sorted(missing)} that {st.code} judges against")
+    return Spec(
+        station_type=st.code,
+        product=product_from_document(document["product"]),
+        limits=MappingProxyType(limits),
+        retest_cap=int(document["retest_cap"]),
+        revision_id=revision_id if revision_id is not None else document.get("revision_id"),
+    )

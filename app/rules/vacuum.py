@@ -1,0 +1,250 @@
+"""Vacuum dehydration: time below target from the trace, and the pressure-rise classifier.
+
+The rise after isolation is fitted as ``p(t) = a + b·t + c·(1 − exp(−t/τ))`` (b, c ≥ 0) over a grid of
+τ: the linear part is gas entering through a leak (Q = b·V), the saturating part is water evaporating
+until its vapour pressure is reached. The rise is *tight* when it stays under the limit; otherwise it
+is a *leak* when the linear part alone would exceed the limit (or when the saturating part levels
+off above water's vapour pressure, which only air can do), and *moisture* otherwise. A moisture
+rise with τ longer than about a third of the test window looks linear and is reported as a leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from app.cyclemodel.vacuum import leak_rate_from_rise_mbar_l_s
+from app.domain.results import CheckResult, Verdict
+from stations._checks import RiseTestCheck, TimeBelowCheck
+
+from .checks_basic import failed, judged, passed
+from .context import FloatArray, JudgeContext, NotJudgeable, fmt, guard_band
+
+RiseShape = Literal["tight", "moisture", "leak"]
+_TAU_FRACTIONS = np.geomspace(0.01, 0.6, 18)  # τ as a fraction of the window
+
+
+@dataclass(frozen=True, slots=True)
+class RiseFit:
+    """The fitted rise over the test window; leak rate in mbar·l/s from Q = ΔP·V/Δt of the linear part."""
+
+    shape: RiseShape
+    total_rise_pa: float
+    leak_rise_pa: float
+    moisture_rise_pa: float
+    leak_rate_mbar_l_s: float
+    levels_off_at_pa: float | None
+    tau_s: float | None
+
+
+def _solve(design: FloatArray, p: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Batched least squares: design (k, n, m), p (n,) -> coefficients (k, m) and SSE (k,)."""
+    gram = np.einsum("kni,knj->kij", design, design)
+    rhs = np.einsum("kni,n->ki", design, p)
+    gram += np.eye(gram.shape[-1]) * 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None]
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    residual = p[None, :] - np.einsum("kni,ki->kn", design, coef)
+    return coef, np.einsum("kn,kn->k", residual, residual)
+
+
+def classify_rise(
+    *,
+    t_s: FloatArray,
+    pressure_pa: FloatArray,
+    duration_s: float,
+    tight_rise_pa: float,
+    vapour_pressure_pa: float,
+    circuit_volume_l: float,
+) -> RiseFit:
+    """Fit and classify a rise test (``t_s`` from isolation, ``0 … duration_s``)."""
+    x = t_s / duration_s
+    n = x.size
+    taus = _TAU_FRACTIONS
+    sat = 1.0 - np.exp(-x[None, :] / taus[:, None])  # (k, n)
+    ones = np.ones((taus.size, n))
+    lin = np.broadcast_to(x, (taus.size, n))
+    full_coef, full_sse = _solve(np.stack([ones, lin, sat], axis=-1), pressure_pa)
+    sat_coef, sat_sse = _solve(np.stack([ones, sat], axis=-1), pressure_pa)
+    line_coef, line_sse = _solve(np.stack([np.ones((1, n)), x[None, :]], axis=-1), pressure_pa)
+    # Candidates as (sse, offset, slope, amplitude, tau fraction); physically b, c >= 0.
+    candidates: list[tuple[float, float, float, float, float | None]] = [
+        (float(line_sse[0]), float(line_coef[0, 0]), max(float(line_coef[0, 1]), 0.0), 0.0, None)
+    ]
+    for k, tau in enumerate(taus):
+        a, b, c = full_coef[k]
+        if b >= 0 and c >= 0:
+            candidates.append((float(full_sse[k]), float(a), float(b), float(c), float(tau)))
+        a2, c2 = sat_coef[k]
+        if c2 >= 0:
+            candidates.append((float(sat_sse[k]), float(a2), 0.0, float(c2), float(tau)))
+    _, offset, slope, amplitude, tau_fraction = min(candidates, key=lambda cand: cand[0])
+    leak_rise = slope  # x runs 0..1 over the window, so the slope is the rise over the window
+    moisture_rise = amplitude * (1.0 - np.exp(-1.0 / tau_fraction)) if tau_fraction else 0.0
+    total = leak_rise + float(moisture_rise)
+    levels_off = offset + amplitude if tau_fraction else None
+    if total <= tight_rise_pa:
+        shape: RiseShape = "tight"
+    elif leak_rise > tight_rise_pa or (levels_off is not None and levels_off > vapour_pressure_pa):
+        shape = "leak"
+    else:
+        shape = "moisture"
+    # Q = ΔP·V/Δt of the linear part; of the whole rise when air levelled it off (a gross leak).
+    leaking_rise = total if shape == "leak" and leak_rise <= tight_rise_pa else leak_rise
+    leak_rate = leak_rate_from_rise_mbar_l_s(
+        rise_pa=leaking_rise, volume_l=circuit_volume_l, duration_s=duration_s
+    )
+    return RiseFit(
+        shape=shape,
+        total_rise_pa=total,
+        leak_rise_pa=leak_rise,
+        moisture_rise_pa=float(moisture_rise),
+        leak_rate_mbar_l_s=leak_rate,
+        levels_off_at_pa=levels_off,
+        tau_s=tau_fraction * duration_s if tau_fraction else None,
+    )
+
+
+def _run_below(t: FloatArray, p: FloatArray, *, end_s: float, threshold: float) -> float:
+    """Uninterrupted time at or below ``threshold`` that lasts until ``end_s`` (0 if above at the end)."""
+    last = int(np.searchsorted(t, end_s, side="right")) - 1
+    if last < 0:
+        return 0.0
+    above = np.flatnonzero(p[: last + 1] > threshold)
+    start = int(above[-1]) + 1 if above.size else 0
+    return 0.0 if start > last else end_s - float(t[start])
+
+
+def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckResult, ...]:
+    t, p = ctx.trace(check.channel)
+    isolation_s = ctx.number(check.end_measurement)
+    if not t[0] <= isolation_s <= t[-1]:
+        raise NotJudgeable(
+            f"isolation at {fmt(isolation_s)} s lies outside the trace ({fmt(t[0])}…{fmt(t[-1])} s)",
+            rule="bad_trace",
+        )
+    target = ctx.limit(check.threshold_limit)
+    duration = ctx.limit(check.duration_limit)
+    if target.high is None or duration.low is None:
+        raise NotJudgeable("target pressure and minimum time must both be set", rule="spec_incomplete")
+    u = target.uncertainty
+    measured = _run_below(t, p, end_s=isolation_s, threshold=target.high)
+    strict = _run_below(t, p, end_s=isolation_s, threshold=target.high - u)
+    lenient = _run_below(t, p, end_s=isolation_s, threshold=target.high + u)
+    # The gauge's U moves which samples count as "below": decide on both readings of the trace.
+    strict_gb = guard_band(value=strict, low=duration.low, high=None, uncertainty=duration.uncertainty)
+    lenient_gb = guard_band(value=lenient, low=duration.low, high=None, uncertainty=duration.uncertainty)
+    base = judged(
+        check,
+        value=measured,
+        limit=duration,
+        subject=f"time at or below {fmt(target.high)} Pa before isolation",
+        unit="s",
+    )
+    if strict_gb.verdict is Verdict.PASS:
+        verdict, rule = Verdict.PASS, "time_below:pass_at_target_minus_U"
+    elif lenient_gb.verdict is Verdict.FAIL:
+        verdict, rule = Verdict.FAIL, "time_below:fail_at_target_plus_U"
+    else:
+        verdict, rule = Verdict.RETEST, "time_below:inside_uncertainty"
+    message = (
+        f"{fmt(measured)} s at or below {fmt(target.high)} Pa before isolation "
+        f"({fmt(strict)} s below {fmt(target.high - u)} Pa, "
+        f"{fmt(lenient)} s below {fmt(target.high + u)} Pa); "
+        f"required ≥ {fmt(duration.low)} s (gauge U {fmt(u)} Pa)"
+    )
+    main = CheckResult(
+        name=check.name,
+        verdict=verdict,
+        message=message,
+        rule=rule,
+        measured=measured,
+        limit_low=duration.low,
+        uncertainty=u,
+        failure_mode=check.failure_mode if verdict is Verdict.FAIL else None,
+        expected=base.expected,
+    )
+    return main, _cross_check(check, ctx, measured_s=measured)
+
+
+def _cross_check(check: TimeBelowCheck, ctx: JudgeContext, *, measured_s: float) -> CheckResult:
+    """The station's own figure against the trace's: a disagreement is an alarm, not a verdict."""
+    name = f"{check.name}_station_cross_check"
+    tolerance = ctx.limit(check.disagreement_limit).high or 0.0
+    station_s = ctx.optional_number(check.station_figure_measurement)
+    if station_s is None:
+        message = f"ALARM: the station did not report {check.station_figure_measurement}"
+        return CheckResult(
+            name=name, verdict=Verdict.PASS, message=message, rule="alarm:station_figure_missing"
+        )
+    disagreement = abs(station_s - measured_s) / max(measured_s, 1.0)
+    words = (
+        f"station reports {fmt(station_s)} s below target, the trace shows {fmt(measured_s)} s "
+        f"({disagreement:.1%} apart, tolerance {tolerance:.0%})"
+    )
+    rule = "alarm:station_figure_disagrees" if disagreement > tolerance else "station_figure_agrees"
+    return CheckResult(
+        name=name,
+        verdict=Verdict.PASS,
+        message=("ALARM: " if rule.startswith("alarm") else "") + words,
+        rule=rule,
+        measured=station_s,
+        expected=measured_s,
+        limit_high=tolerance,
+    )
+
+
+def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
+    t, p = ctx.trace(check.channel)
+    isolation_s = ctx.number(check.isolation_measurement)
+    duration_s = ctx.number(check.duration_measurement)
+    min_duration = ctx.limit(check.duration_limit)
+    if min_duration.low is not None and duration_s < min_duration.low:
+        return failed(
+            check,
+            f"rise test lasted {fmt(duration_s)} s, shorter than {fmt(min_duration.low)} s: test not valid",
+            rule="rise_test:too_short",
+            measured=duration_s,
+        )
+    inside = (t >= isolation_s) & (t <= isolation_s + duration_s)
+    window_t = t[inside] - isolation_s
+    if window_t.size < 10 or window_t[-1] < 0.95 * duration_s:
+        raise NotJudgeable(
+            f"trace {check.channel} does not cover the {fmt(duration_s)} s rise test", rule="bad_trace"
+        )
+    rise_limit = ctx.limit(check.rise_limit)
+    if rise_limit.high is None:
+        raise NotJudgeable("the tight-rise limit is not set", rule="spec_incomplete")
+    fit = classify_rise(
+        t_s=window_t,
+        pressure_pa=p[inside],
+        duration_s=duration_s,
+        tight_rise_pa=rise_limit.high,
+        vapour_pressure_pa=ctx.limit(check.vapour_pressure_limit).high or np.inf,
+        circuit_volume_l=ctx.spec.product.circuit_volume_l,
+    )
+    base = judged(
+        check, value=fit.total_rise_pa, limit=rise_limit, subject=f"pressure rise over {fmt(duration_s)} s"
+    )
+    if base.verdict is Verdict.PASS:
+        return passed(check, f"{base.message}: tight", rule="rise_test:tight", measured=fit.total_rise_pa)
+    detail = {
+        "leak": f"steady linear rise: leak, Q ≈ {fmt(fit.leak_rate_mbar_l_s)} mbar·l/s "
+        f"(V {fmt(ctx.spec.product.circuit_volume_l)} l)",
+        "moisture": f"rise levels off (towards {fmt(fit.levels_off_at_pa)} Pa): moisture",
+        "tight": "within the limit",
+    }[fit.shape]
+    failure_mode = (
+        None if base.verdict is Verdict.RETEST else ("moisture" if fit.shape == "moisture" else "leak")
+    )
+    return CheckResult(
+        name=check.name,
+        verdict=base.verdict,
+        message=f"{base.message}; {detail}",
+        rule=f"rise_test:{fit.shape}",
+        measured=fit.total_rise_pa,
+        limit_high=rise_limit.high,
+        uncertainty=rise_limit.uncertainty,
+        failure_mode=failure_mode,
+    )

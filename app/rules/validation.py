@@ -1,0 +1,61 @@
+"""Shape validation of an incoming result, for a clear 4xx before anything is stored or judged.
+
+Judging never needs this to be safe (it FAILs what it cannot judge); the API uses it to refuse
+malformed input with a message the sender can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.results import StationResult
+from stations import StationType
+
+_KIND_CHECK = {
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "datetime": lambda v: isinstance(v, datetime),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultProblem:
+    field: str
+    message: str
+
+
+def validate_result(*, station_type: StationType, result: StationResult) -> tuple[ResultProblem, ...]:
+    """Unknown or duplicate names, wrong kinds or units, malformed traces (None = not measured is fine)."""
+    problems: list[ResultProblem] = []
+    seen: set[str] = set()
+    for m in result.measurements:
+        where = f"measurements.{m.name}"
+        schema = station_type.measurement(m.name)
+        if schema is None:
+            problems.append(ResultProblem(where, f"{station_type.code} reports no measurement {m.name!r}"))
+            continue
+        if m.name in seen:
+            problems.append(ResultProblem(where, "reported twice"))
+        seen.add(m.name)
+        if m.value is not None and not _KIND_CHECK[schema.kind](m.value):
+            problems.append(ResultProblem(where, f"should be a {schema.kind}, got {type(m.value).__name__}"))
+        if m.unit is not None and schema.unit is not None and m.unit != schema.unit:
+            problems.append(ResultProblem(where, f"unit {m.unit!r} given, the contract says {schema.unit!r}"))
+    channels = {t.channel for t in station_type.traces}
+    for trace in result.traces:
+        where = f"traces.{trace.channel}"
+        if trace.channel not in channels:
+            problems.append(ResultProblem(where, f"{station_type.code} records no trace {trace.channel!r}"))
+            continue
+        if len(trace.t_s) != len(trace.values):
+            problems.append(
+                ResultProblem(where, f"{len(trace.values)} samples but {len(trace.t_s)} time stamps")
+            )
+        if any(not math.isfinite(x) for x in (*trace.t_s, *trace.values)):
+            problems.append(ResultProblem(where, "holds NaN or infinite samples"))
+        elif any(b <= a for a, b in zip(trace.t_s, trace.t_s[1:], strict=False)):
+            problems.append(ResultProblem(where, "time stamps do not strictly increase"))
+    return tuple(problems)

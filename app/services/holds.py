@@ -1,0 +1,125 @@
+"""Holds: on a unit, or on every unit that consumed a component serial or lot; release with a disposition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain import routing
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.routing import Disposition, UnitStatus
+from app.persistence import models as m
+from app.persistence import repositories as repo
+from app.services.clock import utcnow
+
+
+def place_hold(*, session: Session, serial: str, reason: str, by: str | None) -> m.Hold:
+    """Put one unit on hold. A scrapped unit cannot be held (it is already out of production)."""
+    unit = repo.unit_by_serial(session, serial, for_update=True)
+    if unit.status == UnitStatus.SCRAPPED:
+        raise Conflict(f"{serial} was scrapped; there is nothing to hold")
+    return _hold(session, unit=unit, reason=reason, by=by, scope="unit", scope_ref=None)
+
+
+def _hold(session: Session, *, unit: m.Unit, reason: str, by: str | None, scope: str, scope_ref: str | None) -> m.Hold:
+    now = utcnow()
+    hold = m.Hold(unit_id=unit.id, reason=reason, scope=scope, scope_ref=scope_ref, created_at=now, created_by=by)
+    session.add(hold)
+    unit.status = UnitStatus.ON_HOLD.value
+    unit.updated_at = now
+    session.flush()
+    return hold
+
+
+@dataclass(frozen=True, slots=True)
+class LotHoldOutcome:
+    identifier: str
+    kind: str | None
+    held: list[tuple[str, int]]  # (serial, hold id)
+    skipped_scrapped: list[str]
+
+
+def hold_by_component(
+    *, session: Session, identifier: str, kind: str | None, reason: str, by: str | None
+) -> LotHoldOutcome:
+    """Hold every unit that consumed ``identifier`` (a component serial, lot, furnace run, cylinder lot)."""
+    query = select(m.ComponentUse.unit_id).where(m.ComponentUse.identifier == identifier)
+    if kind is not None:
+        query = query.where(m.ComponentUse.kind == kind)
+    unit_ids = sorted(set(session.scalars(query)))
+    if not unit_ids:
+        what = f"{kind} {identifier}" if kind else identifier
+        raise NotFound(f"no unit has consumed {what}", identifier=identifier)
+    units = session.scalars(select(m.Unit).where(m.Unit.id.in_(unit_ids)).order_by(m.Unit.id).with_for_update()).all()
+    scope_ref = f"{kind}:{identifier}" if kind else identifier
+    held, skipped = [], []
+    for unit in units:
+        if unit.status == UnitStatus.SCRAPPED:
+            skipped.append(unit.serial)
+            continue
+        hold = _hold(session, unit=unit, reason=reason, by=by, scope="component", scope_ref=scope_ref)
+        held.append((unit.serial, hold.id))
+    return LotHoldOutcome(identifier=identifier, kind=kind, held=held, skipped_scrapped=skipped)
+
+
+def release_hold(
+    *,
+    session: Session,
+    hold_id: int,
+    disposition: Disposition,
+    reason: str,
+    by: str | None,
+    reenter_at: str | None = None,
+) -> m.Hold:
+    """Release a hold with a disposition: rework (re-enter the route), scrap, or use as is."""
+    hold = session.get(m.Hold, hold_id)
+    if hold is None:
+        raise NotFound(f"hold {hold_id} does not exist")
+    unit = session.scalars(select(m.Unit).where(m.Unit.id == hold.unit_id).with_for_update()).one()
+    if hold.released_at is not None:
+        raise Conflict(f"hold {hold_id} on {unit.serial} was already released ({hold.disposition})")
+    model = session.get(m.ProductModel, unit.product_model_id)
+    assert model is not None
+    route = repo.route_def(session, model.route_id)
+    now = utcnow()
+    failed = session.get(m.OperationAttempt, hold.attempt_id) if hold.attempt_id else None
+
+    if disposition is Disposition.REWORK:
+        target = reenter_at or unit.reentry_step or unit.next_step
+        if target is None or (target != routing.REPAIR and route.step(target) is None):
+            raise InvalidInput(
+                f"say where {unit.serial} re-enters route {route.code}: reenter_at must be one of "
+                f"{', '.join(s.station_type for s in route.steps)} or repair"
+            )
+        if target == routing.REPAIR and unit.reentry_step is None:
+            raise InvalidInput("a rework through repair needs the station where the unit re-enters afterwards")
+        if target != routing.REPAIR:
+            unit.reentry_step = None
+        unit.next_step = target
+    elif disposition is Disposition.USE_AS_IS and failed is not None and failed.status == "failed":
+        # A concession: the failed attempt counts as passed and the unit goes on along its route.
+        failed.use_as_is = True
+        unit.next_step = route.following(failed.station_type) if route.step(failed.station_type) else unit.reentry_step
+        unit.reentry_step = None
+
+    hold.released_at = now
+    hold.released_by = by
+    hold.disposition = disposition.value
+    hold.release_reason = reason
+    unit.updated_at = now
+    session.flush()
+
+    if disposition is Disposition.SCRAP:
+        for other in repo.active_holds(session, unit.id):
+            if other.id != hold.id:
+                other.released_at, other.released_by = now, by
+                other.disposition, other.release_reason = disposition.value, f"unit scrapped (hold {hold.id})"
+        unit.status = UnitStatus.SCRAPPED.value
+    elif any(h.id != hold.id for h in repo.active_holds(session, unit.id)):
+        unit.status = UnitStatus.ON_HOLD.value
+    else:
+        unit.status = (UnitStatus.FINISHED if unit.next_step is None else UnitStatus.IN_PROCESS).value
+    session.flush()
+    return hold

@@ -1,0 +1,275 @@
+"""Master data: product models, routes, market rules, stations; loading a master-data document.
+
+A master-data document (JSON) is how a plant describes its line; ``load_document`` upserts it by
+code, so loading the same document twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.domain import routing
+from app.domain.errors import Conflict, InvalidInput
+from app.persistence import models as m
+from app.persistence import repositories as repo
+
+DEMO_DOCUMENT = Path(__file__).with_name("demo_master_data.json")
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+StationTypeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+StationId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RatingIn(_Strict):
+    """EN 14511 rating points of a model (the cycle model is fitted to them)."""
+
+    heating_a7w35_kw: PositiveFloat
+    cop_a7w35: PositiveFloat
+    heating_am7w35_kw: PositiveFloat
+    cop_am7w35: PositiveFloat
+    cooling_a35w7_kw: PositiveFloat
+    eer_a35w7: PositiveFloat
+
+
+class BomIn(_Strict):
+    """Bill of materials: the models that sub-base assembly must scan."""
+
+    compressor_model: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    inverter_model: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    evi_valve_model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class ProductModelIn(_Strict):
+    """A product model as master data."""
+
+    code: Code
+    description: str = ""
+    construction: Literal["monobloc_sealed", "split_outdoor"]
+    refrigerant: Literal["R290", "R32"]
+    gwp: Annotated[int, Field(ge=0, le=30000)]
+    nominal_charge_g: PositiveFloat | None = Field(
+        default=None, description="Charged on the line; null for units charged on site (split)."
+    )
+    charge_tolerance_g: NonNegativeFloat | None = None
+    evi: bool
+    internal_volume_l: PositiveFloat
+    max_allowable_pressure_bar_g: PositiveFloat = Field(description="PS, high side, gauge")
+    market: Code
+    route: Code
+    rating: RatingIn
+    bom: BomIn
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProductModelIn:
+        if (self.nominal_charge_g is None) != (self.charge_tolerance_g is None):
+            raise ValueError("nominal_charge_g and charge_tolerance_g go together (both set or both null)")
+        if self.evi and not self.bom.evi_valve_model:
+            raise ValueError("an EVI model needs bom.evi_valve_model")
+        if not self.evi and self.bom.evi_valve_model:
+            raise ValueError("a model without EVI has no EVI valve in its bill of materials")
+        return self
+
+
+class ReworkRuleIn(_Strict):
+    failed_at: StationTypeCode
+    failure_mode: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = None
+    action: Literal["hold", "repair", "repeat"]
+    reenter_at: StationTypeCode | None = None
+    note: str = ""
+
+
+class RouteStepIn(_Strict):
+    station_type: StationTypeCode
+    required: bool = True
+    retest_cap: Annotated[int, Field(ge=0, le=10)] = 0
+
+
+class RouteIn(_Strict):
+    """An ordered list of operations by station type, with rework rules and a rework loop cap."""
+
+    code: Code
+    description: str = ""
+    rework_loop_cap: Annotated[int, Field(ge=0, le=20)]
+    steps: Annotated[list[RouteStepIn], Field(min_length=1, max_length=50)]
+    rework: list[ReworkRuleIn] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RouteIn:
+        types = [s.station_type for s in self.steps]
+        if len(set(types)) != len(types):
+            raise ValueError("a station type appears twice in the route's steps")
+        if routing.REPAIR in types:
+            raise ValueError("repair is not a route step; it is reached through rework rules")
+        for rule in self.rework:
+            if rule.failed_at not in types:
+                raise ValueError(f"rework rule for {rule.failed_at}, which is not a step of the route")
+            if rule.reenter_at is not None and rule.reenter_at not in types:
+                raise ValueError(f"rework rule re-enters at {rule.reenter_at}, which is not a step of the route")
+            if rule.action == "repeat" and rule.reenter_at is None:
+                raise ValueError("a 'repeat' rework rule needs reenter_at")
+            if rule.action == "repair" and rule.reenter_at is None:
+                raise ValueError("a 'repair' rework rule needs reenter_at")
+        return self
+
+
+class MarketRuleIn(_Strict):
+    """Market × refrigerant × construction → the largest charge allowed, with its source."""
+
+    market: Code
+    refrigerant: Literal["R290", "R32"]
+    construction: Literal["monobloc_sealed", "split_outdoor"]
+    max_charge_g: PositiveFloat
+    source: Annotated[str, StringConstraints(min_length=3)]
+
+
+class StationIn(_Strict):
+    station_id: StationId
+    station_type: StationTypeCode
+    line: Code
+    description: str = ""
+    opcua_endpoint: Annotated[str, StringConstraints(pattern=r"^opc\.tcp://\S+$", max_length=255)] | None = None
+
+
+class MasterDataDocument(_Strict):
+    routes: list[RouteIn] = []
+    product_models: list[ProductModelIn] = []
+    market_rules: list[MarketRuleIn] = []
+    stations: list[StationIn] = []
+
+
+def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
+    route = session.scalars(select(m.Route).where(m.Route.code == route_in.code)).one_or_none()
+    if route is None:
+        route = m.Route(code=route_in.code)
+        session.add(route)
+    route.description = route_in.description
+    route.rework_loop_cap = route_in.rework_loop_cap
+    session.flush()
+    session.execute(delete(m.RouteStep).where(m.RouteStep.route_id == route.id))
+    session.execute(delete(m.ReworkRule).where(m.ReworkRule.route_id == route.id))
+    for position, step in enumerate(route_in.steps, start=1):
+        session.add(
+            m.RouteStep(
+                route_id=route.id, position=position, station_type=step.station_type,
+                required=step.required, retest_cap=step.retest_cap,
+            )
+        )
+    for rule in route_in.rework:
+        session.add(
+            m.ReworkRule(
+                route_id=route.id, failed_at=rule.failed_at, failure_mode=rule.failure_mode,
+                action=rule.action, reenter_at=rule.reenter_at, note=rule.note,
+            )
+        )
+    session.flush()
+    return route
+
+
+def upsert_product_model(*, session: Session, model_in: ProductModelIn) -> m.ProductModel:
+    route = repo.route_by_code(session, model_in.route)
+    model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == model_in.code)).one_or_none()
+    if model is None:
+        model = m.ProductModel(code=model_in.code)
+        session.add(model)
+    fields = model_in.model_dump(exclude={"code", "route", "rating", "bom"})
+    for name, value in fields.items():
+        setattr(model, name, value)
+    for name, value in model_in.rating.model_dump().items():
+        setattr(model, name, value)
+    model.bom_compressor_model = model_in.bom.compressor_model
+    model.bom_inverter_model = model_in.bom.inverter_model
+    model.bom_evi_valve_model = model_in.bom.evi_valve_model
+    model.route_id = route.id
+    session.flush()
+    return model
+
+
+def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn) -> m.MarketRule:
+    rule = session.scalars(
+        select(m.MarketRule).where(
+            m.MarketRule.market == rule_in.market,
+            m.MarketRule.refrigerant == rule_in.refrigerant,
+            m.MarketRule.construction == rule_in.construction,
+        )
+    ).one_or_none()
+    if rule is None:
+        rule = m.MarketRule(market=rule_in.market, refrigerant=rule_in.refrigerant, construction=rule_in.construction)
+        session.add(rule)
+    rule.max_charge_g = rule_in.max_charge_g
+    rule.source = rule_in.source
+    session.flush()
+    return rule
+
+
+def upsert_station(*, session: Session, station_in: StationIn, known_types: set[str] | None = None) -> m.Station:
+    if known_types is not None and station_in.station_type not in known_types:
+        raise InvalidInput(
+            f"station type {station_in.station_type!r} is not a known station type "
+            f"({', '.join(sorted(known_types))})"
+        )
+    station = session.get(m.Station, station_in.station_id)
+    if station is None:
+        station = m.Station(station_id=station_in.station_id)
+        session.add(station)
+    elif station.station_type != station_in.station_type:
+        used = session.scalars(
+            select(m.OperationAttempt.id).where(m.OperationAttempt.station_id == station.station_id).limit(1)
+        ).first()
+        if used is not None:
+            raise Conflict(
+                f"station {station.station_id} has recorded attempts as {station.station_type}; "
+                "its type cannot change (create a new station id)"
+            )
+    station.station_type = station_in.station_type
+    station.line_code = station_in.line
+    station.description = station_in.description
+    station.opcua_endpoint = station_in.opcua_endpoint
+    session.flush()
+    return station
+
+
+def market_cap_g(session: Session, *, market: str, refrigerant: str, construction: str) -> m.MarketRule | None:
+    return session.scalars(
+        select(m.MarketRule).where(
+            m.MarketRule.market == market,
+            m.MarketRule.refrigerant == refrigerant,
+            m.MarketRule.construction == construction,
+        )
+    ).one_or_none()
+
+
+def load_document(*, session: Session, document: MasterDataDocument) -> dict[str, int]:
+    """Upsert every record of a master-data document; returns how many of each it holds."""
+    for route_in in document.routes:
+        upsert_route(session=session, route_in=route_in)
+    for model_in in document.product_models:
+        upsert_product_model(session=session, model_in=model_in)
+    for rule_in in document.market_rules:
+        upsert_market_rule(session=session, rule_in=rule_in)
+    for station_in in document.stations:
+        upsert_station(session=session, station_in=station_in)
+    return {
+        "routes": len(document.routes),
+        "product_models": len(document.product_models),
+        "market_rules": len(document.market_rules),
+        "stations": len(document.stations),
+    }
+
+
+def read_document(path: Path) -> MasterDataDocument:
+    try:
+        return MasterDataDocument.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"master-data document {path} is not valid: {exc}") from exc

@@ -1,0 +1,181 @@
+"""Traceability: a unit's birth record, reverse genealogy, unit lists, trace samples.
+
+Every query here is bounded by an index: the birth record reads each table once by attempt id
+(primary-key range scans), the genealogy reads ix_component_identifier, lists page by unit id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
+
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.serials import SerialFormat
+from app.persistence import models as m
+from app.persistence import repositories as repo
+from app.persistence import trace_codec
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    attempt: m.OperationAttempt
+    measurements: list[m.Measurement] = field(default_factory=list)
+    traces: list[m.TraceRow] = field(default_factory=list)
+    components: list[m.ComponentUse] = field(default_factory=list)
+    checks: list[m.CheckResultRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BirthRecord:
+    unit: m.Unit
+    product_model_code: str
+    work_order_number: str
+    attempts: list[AttemptRecord]
+    holds: list[m.Hold]
+
+
+def birth_record(*, session: Session, serial_format: SerialFormat, serial: str) -> BirthRecord:
+    serial_format.validate(serial)
+    unit = repo.unit_by_serial(session, serial)
+    model_code, order_number = repo.unit_labels(session, unit)
+    attempts = session.scalars(
+        select(m.OperationAttempt).where(m.OperationAttempt.unit_id == unit.id).order_by(m.OperationAttempt.id)
+    ).all()
+    records = {a.id: AttemptRecord(attempt=a) for a in attempts}
+    if records:
+        ids = list(records)
+        for row in session.scalars(select(m.Measurement).where(m.Measurement.attempt_id.in_(ids))):
+            records[row.attempt_id].measurements.append(row)
+        for trace in session.scalars(select(m.TraceRow).where(m.TraceRow.attempt_id.in_(ids))):
+            records[trace.attempt_id].traces.append(trace)
+        for comp in session.scalars(select(m.ComponentUse).where(m.ComponentUse.attempt_id.in_(ids))):
+            records[comp.attempt_id].components.append(comp)
+        for check in session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id.in_(ids))):
+            records[check.attempt_id].checks.append(check)
+    holds = session.scalars(select(m.Hold).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
+    return BirthRecord(
+        unit=unit, product_model_code=model_code, work_order_number=order_number,
+        attempts=list(records.values()), holds=list(holds),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSamples:
+    attempt_id: int
+    channel: str
+    t_s: list[float]
+    values: list[float]
+
+
+def trace_samples(*, session: Session, attempt_id: int, channel: str) -> TraceSamples:
+    row = session.get(m.TraceRow, (attempt_id, channel))
+    if row is None:
+        raise NotFound(f"attempt {attempt_id} has no trace {channel!r}")
+    return TraceSamples(
+        attempt_id=attempt_id, channel=channel,
+        t_s=trace_codec.decode(row.t_blob, row.encoding), values=trace_codec.decode(row.value_blob, row.encoding),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GenealogyEntry:
+    serial: str
+    status: str
+    product_model_code: str
+    work_order_number: str
+    kind: str
+    identifier: str
+    component_model: str | None
+    station_id: str
+    attempt_id: int
+    consumed_at: datetime
+
+
+def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[GenealogyEntry]:
+    """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot)."""
+    conditions = [m.ComponentUse.identifier == identifier]
+    if kind is not None:
+        conditions.append(m.ComponentUse.kind == kind)
+    rows = session.execute(
+        select(
+            m.Unit.serial, m.Unit.status, m.ProductModel.code, m.WorkOrder.number, m.ComponentUse.kind,
+            m.ComponentUse.identifier, m.ComponentUse.model, m.OperationAttempt.station_id,
+            m.OperationAttempt.id, m.OperationAttempt.started_at,
+        )
+        .select_from(m.ComponentUse)
+        .join(m.Unit, m.Unit.id == m.ComponentUse.unit_id)
+        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
+        .join(m.OperationAttempt, m.OperationAttempt.id == m.ComponentUse.attempt_id)
+        .where(*conditions)
+        .order_by(m.Unit.serial, m.OperationAttempt.id)
+    ).all()
+    return [GenealogyEntry(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFilter:
+    work_order: str | None = None
+    status: str | None = None
+    product_model: str | None = None
+    station_id: str | None = None
+    verdict: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    unit: m.Unit
+    product_model_code: str
+    work_order_number: str
+
+
+def list_units(*, session: Session, flt: UnitFilter, after_id: int | None, limit: int) -> tuple[list[UnitRow], int | None]:
+    """Units matching the filter, by id; returns the page and the cursor of the next page (or None).
+
+    Station, verdict and the time range apply to one and the same attempt: "units that had a FAIL
+    at VAC-01 between these times".
+    """
+    if flt.since and flt.until and flt.since >= flt.until:
+        raise InvalidInput("the time range is empty: 'since' must be before 'until'")
+    query = (
+        select(m.Unit, m.ProductModel.code, m.WorkOrder.number)
+        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
+    )
+    if flt.work_order is not None:
+        query = query.where(m.WorkOrder.number == flt.work_order)
+    if flt.status is not None:
+        query = query.where(m.Unit.status == flt.status)
+    if flt.product_model is not None:
+        query = query.where(m.ProductModel.code == flt.product_model)
+    attempt_conditions = []
+    if flt.station_id is not None:
+        attempt_conditions.append(m.OperationAttempt.station_id == flt.station_id)
+    if flt.verdict is not None:
+        attempt_conditions.append(m.OperationAttempt.verdict == flt.verdict)
+    if flt.since is not None:
+        attempt_conditions.append(m.OperationAttempt.started_at >= flt.since)
+    if flt.until is not None:
+        attempt_conditions.append(m.OperationAttempt.started_at < flt.until)
+    if attempt_conditions:
+        query = query.where(
+            exists().where(and_(m.OperationAttempt.unit_id == m.Unit.id, *attempt_conditions))
+        )
+    if after_id is not None:
+        query = query.where(m.Unit.id > after_id)
+    rows = session.execute(query.order_by(m.Unit.id).limit(limit + 1)).all()
+    page = [UnitRow(unit=u, product_model_code=code, work_order_number=number) for u, code, number in rows[:limit]]
+    next_cursor = page[-1].unit.id if len(rows) > limit else None
+    return page, next_cursor
+
+
+def unit_summary(*, session: Session, serial_format: SerialFormat, serial: str) -> UnitRow:
+    serial_format.validate(serial)
+    unit = repo.unit_by_serial(session, serial)
+    code, number = repo.unit_labels(session, unit)
+    return UnitRow(unit=unit, product_model_code=code, work_order_number=number)

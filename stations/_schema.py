@@ -1,0 +1,123 @@
+"""The vocabulary a station module uses to describe itself: frozen, declarative data only.
+
+A station module builds one :class:`StationType` from these pieces. Nothing here judges or talks to
+a PLC: ``app.rules`` evaluates the checks, ``app.opcua`` derives node ids through the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.domain.results import ComponentKind, MeasurementKind
+
+from ._checks import CheckSpec
+
+LimitOrigin = Literal["seed", "public", "plant", "product"]
+ReworkAction = Literal["hold", "repair", "repeat"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasurementSpec:
+    """One ``Result.Values.<name>`` of the contract; ``unit`` is None for strings, bools and datetimes."""
+
+    name: str
+    kind: MeasurementKind = "number"
+    unit: str | None = None
+    description: str = ""
+    required: bool = True  # False: may legitimately be empty/not measured (e.g. EVI parts on a non-EVI model)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceSpec:
+    """One ``Result.Traces.<channel>`` (plus its ``<channel>_t`` time base); also published live."""
+
+    channel: str
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComponentSpec:
+    """Which measurements name a component the unit is built from (its genealogy)."""
+
+    kind: ComponentKind
+    identifier: str
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductView:
+    """The product facts a default limit may be derived from (filled in by ``app.rules.spec``)."""
+
+    refrigerant: str
+    nominal_charge_g: float | None
+    charge_tolerance_g: float | None
+    market_cap_g: float | None
+    max_allowable_pressure_bar_g: float
+    circuit_volume_l: float
+
+
+Bounds = tuple[float | None, float | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitDefault:
+    """A default limit with its instrument's expanded uncertainty U (k = 2).
+
+    ``low``/``high`` are inclusive; either may be None (one-sided). ``by_refrigerant`` overrides the
+    bounds per refrigerant; ``from_product`` derives them from product data (None: no limit applies,
+    e.g. a market without a charge-cap rule). A specification revision may override any of it.
+    """
+
+    name: str
+    unit: str
+    uncertainty: float
+    origin: LimitOrigin
+    low: float | None = None
+    high: float | None = None
+    by_refrigerant: Mapping[str, Bounds] = field(default_factory=dict)
+    from_product: Callable[[ProductView], Bounds | None] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReworkDefault:
+    """Where a FAIL sends the unit (line.md's rework table); ``failure_mode`` "*" matches any."""
+
+    failure_mode: str
+    action: ReworkAction
+    reentry_station_type: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationType:
+    """Everything the MES knows about a kind of station, as data."""
+
+    code: str
+    title: str
+    has_plc: bool
+    measurements: tuple[MeasurementSpec, ...]
+    traces: tuple[TraceSpec, ...] = ()
+    extra_live_channels: tuple[str, ...] = ()
+    components: tuple[ComponentSpec, ...] = ()
+    checks: tuple[CheckSpec, ...] = ()
+    limits: tuple[LimitDefault, ...] = ()
+    retest_cap: int = 0
+    failure_modes: tuple[str, ...] = ()
+    rework: tuple[ReworkDefault, ...] = ()
+
+    def measurement(self, name: str) -> MeasurementSpec | None:
+        """The schema entry of a measurement, or None when the station does not report it."""
+        return next((m for m in self.measurements if m.name == name), None)
+
+    def limit(self, name: str) -> LimitDefault | None:
+        """The default limit of that name, or None."""
+        return next((lim for lim in self.limits if lim.name == name), None)
+
+    @property
+    def live_channels(self) -> tuple[str, ...]:
+        """Every ``Live.<channel>``: one per trace channel plus the extra ones."""
+        return tuple(t.channel for t in self.traces) + self.extra_live_channels

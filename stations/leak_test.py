@@ -1,0 +1,111 @@
+"""leak_test: tracer-gas leak test with the instrument's reference-leak check."""
+
+from ._checks import CheckAgeCheck, LeakRateCheck, OneOfCheck, PresenceCheck, RangeCheck, RatioCheck
+from ._schema import Bounds, LimitDefault, MeasurementSpec, ProductView, ReworkDefault, StationType
+
+ATMOSPHERE_BAR = 1.013
+
+
+def _quarter_ps(product: ProductView) -> Bounds:
+    return (product.max_allowable_pressure_bar_g / 4.0, None)
+
+
+STATION_TYPE = StationType(
+    code="leak_test",
+    title="Tracer-gas leak test",
+    has_plc=True,
+    measurements=(
+        MeasurementSpec(name="TracerGas", kind="string", description="R290, R32, He or H2N2"),
+        MeasurementSpec(
+            name="LeakSignal_mbar_l_s", unit="mbar·l/s", description="for the tracer at test pressure"
+        ),
+        MeasurementSpec(name="TestPressure_bar", unit="bar", description="absolute"),
+        MeasurementSpec(name="InstrumentId", kind="string"),
+        MeasurementSpec(name="RefLeakCheckAt", kind="datetime", description="UTC"),
+        MeasurementSpec(name="RefLeakNominal_mbar_l_s", unit="mbar·l/s"),
+        MeasurementSpec(name="RefLeakReading_mbar_l_s", unit="mbar·l/s"),
+    ),
+    extra_live_channels=("LeakSignal_mbar_l_s",),
+    checks=(
+        OneOfCheck(
+            name="tracer_gas",
+            label="tracer gas",
+            measurement="TracerGas",
+            allowed=("R290", "R32", "He", "H2N2"),
+            failure_mode="instrument",
+        ),
+        PresenceCheck(name="instrument_recorded", label="instrument id", measurement="InstrumentId"),
+        RangeCheck(
+            name="test_pressure",
+            label="test pressure (gauge)",
+            measurement="TestPressure_bar",
+            offset=-ATMOSPHERE_BAR,
+            limit="test_pressure_bar_g",
+            failure_mode="test_invalid",
+        ),
+        CheckAgeCheck(
+            name="reference_leak_age",
+            label="reference-leak check",
+            checked_at_measurement="RefLeakCheckAt",
+            limit="reference_check_age_h",
+            failure_mode="instrument",
+        ),
+        RatioCheck(
+            name="reference_leak_reading",
+            label="reference-leak reading",
+            reading_measurement="RefLeakReading_mbar_l_s",
+            nominal_measurement="RefLeakNominal_mbar_l_s",
+            limit="reference_leak_deviation",
+            failure_mode="instrument",
+        ),
+        LeakRateCheck(
+            name="leak_rate",
+            label="leak rate",
+            tracer_measurement="TracerGas",
+            signal_measurement="LeakSignal_mbar_l_s",
+            pressure_measurement="TestPressure_bar",
+            limit="leak_rate_g_per_year",
+            failure_mode="leak",
+        ),
+    ),
+    limits=(
+        LimitDefault(
+            name="leak_rate_g_per_year",
+            unit="g/yr",
+            high=3.0,
+            uncertainty=0.2,
+            origin="seed",
+            note="F-gas hermetically sealed level",
+        ),
+        LimitDefault(
+            name="test_pressure_bar_g",
+            unit="bar",
+            uncertainty=0.05,
+            origin="product",
+            from_product=_quarter_ps,
+            note="at least PS/4 (gauge) for the hermetic level to apply",
+        ),
+        LimitDefault(name="reference_check_age_h", unit="h", high=8.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="reference_leak_deviation", unit="1", low=-0.2, high=0.2, uncertainty=0.0, origin="plant"
+        ),
+    ),
+    retest_cap=2,
+    failure_modes=("leak", "test_invalid", "instrument"),
+    rework=(
+        ReworkDefault(
+            failure_mode="leak",
+            action="repair",
+            reentry_station_type="vacuum_dehydration",
+            note="re-braze the joint; monoblocs: recover the refrigerant first",
+        ),
+        ReworkDefault(failure_mode="test_invalid", action="repeat", reentry_station_type="leak_test"),
+        ReworkDefault(failure_mode="instrument", action="repeat", reentry_station_type="leak_test"),
+        ReworkDefault(
+            failure_mode="*",
+            action="repair",
+            reentry_station_type="vacuum_dehydration",
+            note="re-braze the joint; monoblocs: recover the refrigerant first",
+        ),
+    ),
+)

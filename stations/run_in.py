@@ -1,0 +1,291 @@
+"""run_in: final run-in in a climate chamber, judged against the cycle model at measured conditions."""
+
+from ._checks import (
+    PLATEAUS,
+    CheckSpec,
+    DifferenceCheck,
+    EviStepCheck,
+    OneOfCheck,
+    PlateauCode,
+    RangeCheck,
+    RecoveryCheck,
+    ResidualCheck,
+    SequenceCheck,
+    SteadyWindowCheck,
+    TracePeakCheck,
+)
+from ._schema import LimitDefault, MeasurementSpec, ReworkDefault, StationType, TraceSpec
+
+#: Per-plateau averages over the steady window: (suffix, unit).
+PLATEAU_VALUES: tuple[tuple[str, str], ...] = (
+    ("WindowStart_s", "s"),
+    ("WindowEnd_s", "s"),
+    ("AirTemp_C", "°C"),
+    ("WaterIn_C", "°C"),
+    ("WaterOut_C", "°C"),
+    ("WaterFlow_l_min", "l/min"),
+    ("CompSpeed_rps", "rps"),
+    ("SuctionP_bar", "bar"),
+    ("DischargeP_bar", "bar"),
+    ("SuctionT_C", "°C"),
+    ("DischargeT_C", "°C"),
+    ("LiquidT_C", "°C"),
+    ("CompPower_W", "W"),
+    ("UnitPower_W", "W"),
+    ("UnitAirSensor_C", "°C"),
+)
+
+EVI_VALUES: tuple[tuple[str, str], ...] = (
+    ("M10_EviStepAt_s", "s"),
+    ("M10_EviOff_Capacity_W", "W"),
+    ("M10_EviOn_Capacity_W", "W"),
+    ("M10_EviOff_DischargeT_C", "°C"),
+    ("M10_EviOn_DischargeT_C", "°C"),
+    ("M10_EviOn_InjectionT_C", "°C"),
+)
+
+DEFROST_ORDER: tuple[str, ...] = (
+    "compressor_stop",
+    "fan_stop",
+    "valve_reverse",
+    "compressor_start",
+    "compressor_stop",
+    "valve_restore",
+    "fan_start",
+    "compressor_start",
+)
+
+TEMPERATURE_CHANNELS: tuple[str, ...] = ("AirT_C", "DischargeT_C", "CoilT_C", "WaterOut_C")
+
+#: Cycle-model quantity -> (operator label, limit name, relative band?).
+RESIDUALS: tuple[tuple[str, str, str, bool], ...] = (
+    ("evaporating_temp_c", "evaporating temperature", "evaporating_temp_residual_k", False),
+    ("condensing_temp_c", "condensing temperature", "condensing_temp_residual_k", False),
+    ("discharge_temp_c", "discharge temperature", "discharge_temp_residual_k", False),
+    ("superheat_k", "superheat", "superheat_residual_k", False),
+    ("capacity_w", "capacity", "capacity_residual_fraction", True),
+    ("cop", "COP", "cop_residual_fraction", True),
+    ("compressor_power_w", "compressor power", "compressor_power_residual_fraction", True),
+)
+
+_MODEL_U = "U comes from the residual: instruments propagated through the model plus the model's own"
+
+
+def _plateau_checks(plateau: PlateauCode) -> tuple[CheckSpec, ...]:
+    steady = SteadyWindowCheck(
+        name=f"{plateau}_steady_window",
+        label=f"{plateau} plateau steadiness",
+        plateau=plateau,
+        channels=TEMPERATURE_CHANNELS,
+        slope_limit="plateau_slope_k_per_min",
+        spread_limit="plateau_spread_k",
+        failure_mode="not_steady",
+    )
+    residuals = tuple(
+        ResidualCheck(
+            name=f"{plateau}_{quantity}",
+            label=f"{plateau} {label}",
+            plateau=plateau,
+            quantity=quantity,
+            limit=limit,
+            relative=relative,
+            failure_mode="performance",
+        )
+        for quantity, label, limit, relative in RESIDUALS
+    )
+    drift = DifferenceCheck(
+        name=f"{plateau}_air_sensor_drift",
+        label=f"{plateau} unit air sensor against chamber air",
+        measurement=f"{plateau}_UnitAirSensor_C",
+        minus=f"{plateau}_AirTemp_C",
+        limit="air_sensor_drift_k",
+        failure_mode="sensor_drift",
+    )
+    return (steady, *residuals, drift)
+
+
+STATION_TYPE = StationType(
+    code="run_in",
+    title="Run-in in the climate chamber",
+    has_plc=True,
+    measurements=(
+        *(
+            MeasurementSpec(name=f"{plateau}_{suffix}", unit=unit)
+            for plateau in PLATEAUS
+            for suffix, unit in PLATEAU_VALUES
+        ),
+        *(MeasurementSpec(name=name, unit=unit, required=False) for name, unit in EVI_VALUES),
+        MeasurementSpec(name="Defrost_StartAt_s", unit="s"),
+        MeasurementSpec(name="Defrost_Duration_s", unit="s"),
+        MeasurementSpec(name="Defrost_EndedOn", kind="string", description="temperature or timeout"),
+        MeasurementSpec(name="Defrost_Sequence", kind="string", description="steps seen, comma-separated"),
+    ),
+    traces=(
+        TraceSpec(channel="AirT_C", unit="°C"),
+        TraceSpec(channel="DischargeT_C", unit="°C"),
+        TraceSpec(channel="SuctionP_bar", unit="bar"),
+        TraceSpec(channel="DischargeP_bar", unit="bar"),
+        TraceSpec(channel="CoilT_C", unit="°C"),
+        TraceSpec(channel="WaterOut_C", unit="°C"),
+    ),
+    checks=(
+        *(check for plateau in PLATEAUS for check in _plateau_checks(plateau)),
+        EviStepCheck(
+            name="evi_capacity_gain",
+            label="EVI capacity gain",
+            aspect="capacity",
+            limit="evi_gain_of_predicted_fraction",
+            off_measurement="M10_EviOff_Capacity_W",
+            on_measurement="M10_EviOn_Capacity_W",
+            failure_mode="evi_valve",
+            evi_only=True,
+        ),
+        EviStepCheck(
+            name="evi_discharge_change",
+            label="EVI discharge temperature change",
+            aspect="discharge",
+            limit="evi_discharge_rise_k",
+            off_measurement="M10_EviOff_DischargeT_C",
+            on_measurement="M10_EviOn_DischargeT_C",
+            failure_mode="evi_valve",
+            evi_only=True,
+        ),
+        SequenceCheck(
+            name="defrost_sequence",
+            label="defrost sequence",
+            measurement="Defrost_Sequence",
+            expected=DEFROST_ORDER,
+            failure_mode="defrost",
+        ),
+        OneOfCheck(
+            name="defrost_end",
+            label="defrost ended on",
+            measurement="Defrost_EndedOn",
+            allowed=("temperature",),
+            failure_mode="defrost",
+        ),
+        RangeCheck(
+            name="defrost_duration",
+            label="defrost duration",
+            measurement="Defrost_Duration_s",
+            limit="defrost_duration_s",
+            failure_mode="defrost",
+        ),
+        TracePeakCheck(
+            name="defrost_coil_temperature",
+            label="outdoor coil peak temperature during defrost",
+            channel="CoilT_C",
+            limit="defrost_coil_peak_c",
+            window_start="Defrost_StartAt_s",
+            window_duration="Defrost_Duration_s",
+            failure_mode="defrost",
+        ),
+        RecoveryCheck(
+            name="defrost_water_recovery",
+            label="water outlet recovery after defrost",
+            channel="WaterOut_C",
+            start_measurement="Defrost_StartAt_s",
+            duration_measurement="Defrost_Duration_s",
+            band_limit="water_recovery_band_k",
+            time_limit="water_recovery_time_s",
+            failure_mode="defrost",
+        ),
+    ),
+    limits=(
+        LimitDefault(name="plateau_slope_k_per_min", unit="K/min", high=0.5, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="plateau_spread_k",
+            unit="K",
+            high=0.3,
+            uncertainty=0.0,
+            origin="plant",
+            note="standard deviation about the window's linear trend",
+        ),
+        LimitDefault(
+            name="evaporating_temp_residual_k",
+            unit="K",
+            low=-1.5,
+            high=1.5,
+            uncertainty=0.0,
+            origin="public",
+            note=_MODEL_U,
+        ),
+        LimitDefault(
+            name="condensing_temp_residual_k",
+            unit="K",
+            low=-1.5,
+            high=1.5,
+            uncertainty=0.0,
+            origin="public",
+            note=_MODEL_U,
+        ),
+        LimitDefault(
+            name="discharge_temp_residual_k",
+            unit="K",
+            uncertainty=0.0,
+            origin="public",
+            by_refrigerant={"R290": (-5.0, 5.0), "R32": (-8.0, 8.0)},
+            note=_MODEL_U,
+        ),
+        LimitDefault(
+            name="superheat_residual_k", unit="K", low=-2.0, high=2.0, uncertainty=0.0, origin="public"
+        ),
+        LimitDefault(
+            name="capacity_residual_fraction",
+            unit="1",
+            low=-0.08,
+            high=0.08,
+            uncertainty=0.0,
+            origin="public",
+        ),
+        LimitDefault(
+            name="cop_residual_fraction", unit="1", low=-0.08, high=0.08, uncertainty=0.0, origin="public"
+        ),
+        LimitDefault(
+            name="compressor_power_residual_fraction",
+            unit="1",
+            low=-0.06,
+            high=0.06,
+            uncertainty=0.0,
+            origin="public",
+        ),
+        LimitDefault(name="air_sensor_drift_k", unit="K", low=-1.0, high=1.0, uncertainty=0.2, origin="seed"),
+        LimitDefault(
+            name="evi_gain_of_predicted_fraction",
+            unit="1",
+            low=0.5,
+            uncertainty=0.05,
+            origin="plant",
+            note="measured capacity gain at least half the model's predicted gain",
+        ),
+        LimitDefault(
+            name="evi_discharge_rise_k",
+            unit="K",
+            high=0.0,
+            uncertainty=0.5,
+            origin="plant",
+            note="discharge temperature must not rise when the valve opens",
+        ),
+        LimitDefault(name="defrost_duration_s", unit="s", high=600.0, uncertainty=0.0, origin="public"),
+        LimitDefault(
+            name="defrost_coil_peak_c",
+            unit="°C",
+            low=0.0,
+            uncertainty=0.5,
+            origin="public",
+            note="while reversed the outdoor coil is the condenser",
+        ),
+        LimitDefault(name="water_recovery_band_k", unit="K", high=1.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(name="water_recovery_time_s", unit="s", high=600.0, uncertainty=0.0, origin="plant"),
+    ),
+    retest_cap=1,
+    failure_modes=("not_steady", "performance", "sensor_drift", "evi_valve", "defrost"),
+    rework=(
+        ReworkDefault(
+            failure_mode="*",
+            action="hold",
+            reentry_station_type=None,
+            note="quality engineer diagnoses and decides where it re-enters",
+        ),
+    ),
+)

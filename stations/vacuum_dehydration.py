@@ -1,0 +1,75 @@
+"""vacuum_dehydration: evacuation of the refrigerant circuit and the pressure-rise test."""
+
+from ._checks import RiseTestCheck, TimeBelowCheck
+from ._schema import LimitDefault, MeasurementSpec, ReworkDefault, StationType, TraceSpec
+
+STATION_TYPE = StationType(
+    code="vacuum_dehydration",
+    title="Vacuum dehydration",
+    has_plc=True,
+    measurements=(
+        MeasurementSpec(
+            name="IsolationAt_s", unit="s", description="seconds since cycle start at pump isolation"
+        ),
+        MeasurementSpec(name="PressureAtIsolation_Pa", unit="Pa"),
+        MeasurementSpec(name="TimeBelowTarget_s", unit="s", description="the PLC's time at or below target"),
+        MeasurementSpec(name="RiseTestDuration_s", unit="s"),
+    ),
+    traces=(TraceSpec(channel="Pressure_Pa", unit="Pa", description="absolute, evacuation and rise test"),),
+    checks=(
+        TimeBelowCheck(
+            name="time_below_target",
+            label="time at or below target pressure before isolation",
+            channel="Pressure_Pa",
+            end_measurement="IsolationAt_s",
+            station_figure_measurement="TimeBelowTarget_s",
+            threshold_limit="target_pressure_pa",
+            duration_limit="time_below_target_s",
+            disagreement_limit="plc_time_disagreement_fraction",
+        ),
+        RiseTestCheck(
+            name="rise_test",
+            label="pressure rise after isolation",
+            channel="Pressure_Pa",
+            isolation_measurement="IsolationAt_s",
+            duration_measurement="RiseTestDuration_s",
+            rise_limit="tight_rise_pa",
+            duration_limit="rise_test_duration_s",
+            vapour_pressure_limit="water_vapour_pressure_pa",
+        ),
+    ),
+    limits=(
+        LimitDefault(name="target_pressure_pa", unit="Pa", high=50.0, uncertainty=3.0, origin="seed"),
+        LimitDefault(name="time_below_target_s", unit="s", low=1800.0, uncertainty=0.0, origin="seed"),
+        LimitDefault(
+            name="plc_time_disagreement_fraction",
+            unit="1",
+            high=0.05,
+            uncertainty=0.0,
+            origin="seed",
+            note="beyond it the station gets an alarm; the unit's verdict is unchanged",
+        ),
+        LimitDefault(name="tight_rise_pa", unit="Pa", high=30.0, uncertainty=2.0, origin="plant"),
+        LimitDefault(name="rise_test_duration_s", unit="s", low=600.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="water_vapour_pressure_pa",
+            unit="Pa",
+            high=2340.0,
+            uncertainty=0.0,
+            origin="public",
+            note="at 20 °C; a rise levelling off well above it is air, i.e. a leak",
+        ),
+    ),
+    retest_cap=1,
+    failure_modes=("leak", "moisture"),
+    rework=(
+        ReworkDefault(failure_mode="moisture", action="repeat", reentry_station_type="vacuum_dehydration"),
+        ReworkDefault(
+            failure_mode="leak",
+            action="repair",
+            reentry_station_type="vacuum_dehydration",
+            note="re-braze the joint",
+        ),
+        ReworkDefault(failure_mode="*", action="repeat", reentry_station_type="vacuum_dehydration"),
+    ),
+)

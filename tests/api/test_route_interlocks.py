@@ -1,0 +1,221 @@
+"""The route interlock and rework paths, through real HTTP on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.driver import MONOBLOC, Line
+
+
+@pytest.fixture
+def line(client: Any) -> Line:
+    return Line(client)
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["detail"]
+    return body
+
+
+def test_monobloc_unit_completes_full_route(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC:
+        assert line.unit(serial)["next_step"] == station_type
+        line.run(station_type, serial)
+    unit = line.unit(serial)
+    assert unit["status"] == "finished" and unit["next_step"] is None
+
+
+def test_split_unit_completes_route_without_charging(line: Line) -> None:
+    serial = line.work_order(model="HPS-10-R32", first="HP26-6000001")[0]
+    for station_type in ["coil_expansion", "brazing", "sub_base_assembly", "vacuum_dehydration"]:
+        line.run(station_type, serial)
+    refused = _problem(line.start("charging", serial), 409)
+    assert "charging is not a step of route SPLIT" in refused["detail"]
+    line.run("leak_test", serial)
+    line.run("run_in", serial)
+    assert line.unit(serial)["status"] == "finished"
+
+
+def test_unit_cannot_skip_a_station(line: Line) -> None:
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    body = _problem(line.start("sub_base_assembly", serial), 409)
+    assert body["detail"] == f"{serial} has not passed brazing (no attempt yet)"
+    assert body["type"].endswith("interlock-refused")
+
+
+def test_unit_cannot_skip_past_a_failed_station_and_reason_names_the_failure(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    line.run("vacuum_dehydration", serial, "FAIL", failure_mode="leak", message="leak suspected")
+    body = _problem(line.start("charging", serial), 409)
+    assert body["detail"] == f"{serial} has not passed vacuum_dehydration (last attempt: FAIL, leak suspected)"
+    body = _problem(line.start("vacuum_dehydration", serial), 409)
+    assert "must go to repair first" in body["detail"]
+
+
+def test_passed_station_cannot_run_again_without_rework(line: Line) -> None:
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    body = _problem(line.start("brazing", serial), 409)
+    assert "has already passed brazing" in body["detail"] and "next step is sub_base_assembly" in body["detail"]
+
+
+def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    r = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "dropped by forklift", "by": "qe1"})
+    assert r.status_code == 201, r.text
+    hold_id = r.json()["id"]
+    for station_type in ("coil_expansion", "brazing"):
+        body = _problem(line.start(station_type, serial), 409)
+        assert "on hold (dropped by forklift)" in body["detail"]
+    r = client.post(f"/api/v1/holds/{hold_id}/release",
+                    json={"disposition": "use_as_is", "reason": "inspected, no damage", "by": "qe1"})
+    assert r.status_code == 200, r.text
+    assert line.unit(serial)["status"] == "in_process"
+    line.run("coil_expansion", serial)
+
+
+def test_scrapped_unit_cannot_start(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    hold_id = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "crushed coil"}).json()["id"]
+    r = client.post(f"/api/v1/holds/{hold_id}/release", json={"disposition": "scrap", "reason": "not repairable"})
+    assert r.status_code == 200, r.text
+    assert line.unit(serial)["status"] == "scrapped"
+    body = _problem(line.start("coil_expansion", serial), 409)
+    assert "was scrapped" in body["detail"]
+
+
+def test_vacuum_leak_goes_to_repair_then_reenters_at_vacuum(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    result = line.run("vacuum_dehydration", serial, "FAIL", failure_mode="leak", message="linear rise: leak")
+    assert result["unit"]["next_step"] == "repair"
+    assert result["attempt"]["instruction"] == "to repair, then re-enter at vacuum_dehydration"
+    line.run("repair", serial)
+    assert line.unit(serial)["next_step"] == "vacuum_dehydration"
+    for station_type in MONOBLOC[3:]:
+        line.run(station_type, serial)
+    assert line.unit(serial)["status"] == "finished"
+
+
+def test_vacuum_moisture_repeats_vacuum_without_repair(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="rise levels off")
+    unit = line.unit(serial)
+    assert unit["next_step"] == "vacuum_dehydration" and unit["rework_loops"] == 1
+    _problem(line.start("repair", serial), 409)
+    line.run("vacuum_dehydration", serial)
+
+
+def test_exceeding_rework_loop_cap_puts_unit_on_hold(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    for _ in range(2):  # the demo cap is two loops
+        line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="wet")
+        assert line.unit(serial)["status"] == "in_process"
+    result = line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="wet")
+    assert result["unit"]["status"] == "on_hold"
+    body = _problem(line.start("vacuum_dehydration", serial), 409)
+    assert "rework loop cap 2 reached" in body["detail"]
+
+
+def test_retest_measures_again_until_the_station_cap_then_fails(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    # leak_test allows two retests (plant default in the demo route)
+    for expected_index in (0, 1):
+        result = line.run("leak_test", serial, "RETEST", message="signal near the limit")
+        assert result["attempt"]["retest_index"] == expected_index
+        assert result["attempt"]["verdict"] == "RETEST"
+    result = line.run("leak_test", serial, "RETEST", message="signal near the limit")
+    assert result["attempt"]["verdict"] == "FAIL"
+    assert any(c["name"] == "retest_cap" and c["verdict"] == "FAIL" for c in result["checks"])
+    assert result["unit"]["next_step"] == "repair"
+
+
+def test_run_in_fail_holds_and_rework_reenters_where_the_engineer_says(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:6]:
+        line.run(station_type, serial)
+    result = line.run("run_in", serial, "FAIL", message="COP 12 % below the model")
+    assert result["unit"]["status"] == "on_hold"
+    hold = next(h for h in client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"] if h["scope"] == "verdict")
+    r = client.post(f"/api/v1/holds/{hold['id']}/release", json={"disposition": "rework", "reason": "recheck"})
+    _problem(r, 422)  # the route has no re-entry for run_in: the engineer must say where
+    r = client.post(f"/api/v1/holds/{hold['id']}/release",
+                    json={"disposition": "rework", "reason": "refill and retest", "reenter_at": "leak_test"})
+    assert r.status_code == 200, r.text
+    assert line.unit(serial)["next_step"] == "leak_test"
+    line.run("leak_test", serial)
+    line.run("run_in", serial)
+    assert line.unit(serial)["status"] == "finished"
+
+
+def test_use_as_is_concession_lets_a_failed_unit_go_on(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial, "FAIL", message="fin pitch 1.87 mm")
+    hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
+    r = client.post(f"/api/v1/holds/{hold['id']}/release",
+                    json={"disposition": "use_as_is", "reason": "concession C-17"})
+    assert r.status_code == 200, r.text
+    assert line.unit(serial)["next_step"] == "brazing"
+    line.run("brazing", serial)
+    record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    assert record["attempts"][0]["use_as_is"] is True
+
+
+def test_station_moving_on_aborts_the_open_attempt(line: Line) -> None:
+    first, second = line.work_order()[:2]
+    assert line.start("coil_expansion", first).status_code == 201
+    r = line.start("coil_expansion", second)
+    assert r.status_code == 201 and r.json()["aborted_serials"] == [first]
+    line.complete("coil_expansion", second)
+    r = line.complete("coil_expansion", first)
+    assert _problem(r, 409)["detail"].endswith("start it there first")
+    line.run("coil_expansion", first)  # the aborted unit may start again
+
+
+def test_asking_again_for_the_same_open_attempt_resumes_it(line: Line) -> None:
+    serial = line.work_order()[0]
+    a = line.start("coil_expansion", serial).json()
+    b = line.start("coil_expansion", serial).json()
+    assert b["resumed"] is True and b["attempt"]["id"] == a["attempt"]["id"]
+
+
+def test_unit_in_process_elsewhere_cannot_start(line: Line) -> None:
+    serial = line.work_order()[0]
+    line.start("coil_expansion", serial)
+    body = _problem(line.start("brazing", serial), 409)
+    assert "still in process at CEX-01" in body["detail"]
+
+
+def test_same_completion_delivered_twice_records_one_result(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    line.start("coil_expansion", serial)
+    first = line.complete("coil_expansion", serial, result_id="BOOT1-7")
+    second = line.complete("coil_expansion", serial, result_id="BOOT1-7")
+    assert first.status_code == second.status_code == 200
+    assert second.json()["duplicate"] is True
+    assert first.json()["attempt"] == second.json()["attempt"]
+    assert len(client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"]) == 1
+
+
+def test_completion_without_open_attempt_is_refused(line: Line) -> None:
+    serial = line.work_order()[0]
+    body = _problem(line.complete("coil_expansion", serial), 409)
+    assert body["detail"] == f"{serial} has no open operation at CEX-01: start it there first"
+    assert line.unit(serial)["next_step"] == "coil_expansion"

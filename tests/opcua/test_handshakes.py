@@ -1,0 +1,85 @@
+"""Request and result handshakes against a real asyncua server on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from asyncua import ua
+
+from app.domain.results import Verdict
+from app.opcua.simulator.plc import ResultSet
+from tests.opcua.conftest import eventually, run
+from tests.opcua.harness import rig
+from tests.opcua.memory_backend import RECIPE, MemoryBackend
+
+
+def _result(plc, serial: str, **values) -> ResultSet:
+    base = {"Force_kN": 36.5, "Batch": "CB-7", "Passed": True, "CheckedAt": datetime(2026, 11, 27, 8, tzinfo=UTC)}
+    base.update(values)
+    return ResultSet(
+        result_id=plc.new_result_id(),
+        serial=serial,
+        values=base,
+        traces={"Force_kN": ([0.0, 0.5, 1.0], [0.0, 20.0, 36.5])},
+    )
+
+
+def test_unit_is_released_and_its_result_stored_judged_and_acknowledged():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            outcome = await plc.request_release("SN-1")
+            assert outcome.answered and outcome.release and outcome.recipe == RECIPE and outcome.reason == ""
+            await plc.publish_result(_result(plc, "SN-1", Force_kN=float("nan"), CheckedAt=None))
+            assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code
+            ((key, (stored, verdict)),) = backend.stored.items()
+            assert key == ("ST-1", f"{plc.boot_id}-1") and verdict == Verdict.PASS
+            assert stored.serial == "SN-1"
+            assert stored.values["Force_kN"].value is None and stored.values["Force_kN"].quality == "good"
+            assert stored.values["CheckedAt"].value is None
+            assert stored.values["Batch"].value == "CB-7" and stored.values["Passed"].value is True
+            assert stored.traces["Force_kN"] == ((0.0, 0.5, 1.0), (0.0, 20.0, 36.5))
+            status = r.supervisor.status("ST-1")
+            assert status.last_result is not None and status.last_result.serial == "SN-1"
+            assert not status.request_pending and not status.result_pending
+
+    run(scenario)
+
+
+def test_skip_request_is_refused_over_opcua_with_a_reason():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1", "ST-2"), serials={"SN-1"})
+        async with rig(["ST-1", "ST-2"], backend=backend) as r:
+            await eventually(lambda: r.supervisor.status("ST-2").link == "connected", what="connect")
+            outcome = await r.plcs["ST-2"].request_release("SN-1")
+            assert outcome.answered and not outcome.release
+            assert "must go to ST-1" in outcome.reason and outcome.recipe == ""
+
+    run(scenario)
+
+
+def test_writes_use_exact_builtin_types_and_carry_no_status_or_timestamps():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            await plc.request_release("SN-1")
+            await plc.publish_result(_result(plc, "SN-1"))
+            await plc.wait_for_ack(5.0)
+            expected = {
+                "Response.Counter": ua.VariantType.UInt32,
+                "Response.Release": ua.VariantType.Boolean,
+                "Response.Reason": ua.VariantType.String,
+                "Response.Recipe": ua.VariantType.String,
+                "Result.Verdict": ua.VariantType.Int32,
+                "Result.Ack": ua.VariantType.UInt32,
+            }
+            for path, variant_type in expected.items():
+                dv = r.server.read_data_value("ST-1", path)
+                assert dv.Value.VariantType == variant_type, path
+                assert dv.SourceTimestamp is None and dv.StatusCode in (None, ua.StatusCode()), path
+
+    run(scenario)
