@@ -12,7 +12,7 @@ from app.domain.serials import SerialFormat
 
 
 class SerialSettings(BaseModel):
-    pattern: str = r"HP(?P<year>\d{2})-(?P<seq>\d{7})"
+    pattern: str = r"HP(?P<year>[0-9]{2})-(?P<seq>[0-9]{7})"
     description: str = "HP + two-digit year + '-' + seven digits, e.g. HP26-0000123"
 
     def format(self) -> SerialFormat:

@@ -32,7 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(
-        title="ASHP line MES", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        title="ASHP line MES",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
         openapi_tags=[
             {"name": "operations", "description": "Route interlock, starts and results at stations"},
             {"name": "traceability", "description": "Units, birth records, traces, reverse genealogy"},

@@ -94,7 +94,7 @@ def _load_demo(url: str) -> None:
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class DbUnderTest:
     backend: str
     url: str
 
@@ -128,22 +128,22 @@ def _sqlite_clone(template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnderTest]:
     """A fresh database with the schema at head and the demo data, on each backend."""
     if request.param == "sqlite":
-        yield TestDatabase("sqlite", _sqlite_clone(request.getfixturevalue("sqlite_template"), tmp_path))
+        yield DbUnderTest("sqlite", _sqlite_clone(request.getfixturevalue("sqlite_template"), tmp_path))
         return
     template = request.getfixturevalue("pg_template")
     name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
     url = create_pg_database(name, template=template)
     try:
-        yield TestDatabase("postgres", url)
+        yield DbUnderTest("postgres", url)
     finally:
         drop_pg_database(name)
 
 
 @pytest.fixture
-def pg_database(tmp_path: Path) -> Iterator[TestDatabase]:
+def pg_database(tmp_path: Path) -> Iterator[DbUnderTest]:
     """PostgreSQL only (concurrency tests)."""
     require_postgres()
     name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
@@ -151,13 +151,13 @@ def pg_database(tmp_path: Path) -> Iterator[TestDatabase]:
     try:
         migrate.upgrade(url)
         _load_demo(url)
-        yield TestDatabase("postgres", url)
+        yield DbUnderTest("postgres", url)
     finally:
         drop_pg_database(name)
 
 
 @pytest.fixture
-def settings(database: TestDatabase, tmp_path: Path) -> Settings:
+def settings(database: DbUnderTest, tmp_path: Path) -> Settings:
     return Settings(database_url=database.url, data_dir=tmp_path)
 
 

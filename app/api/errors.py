@@ -21,7 +21,11 @@ def problem(
     *, status: int, title: str, detail: str, slug: str, instance: str | None, **extensions: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance,
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
     }
     body.update({k: v for k, v in extensions.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
@@ -50,8 +54,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem(
-            status=exc.status_code, title=exc.title, detail=exc.detail, slug=exc.slug,
-            instance=request.url.path, **exc.extensions,
+            status=exc.status_code,
+            title=exc.title,
+            detail=exc.detail,
+            slug=exc.slug,
+            instance=request.url.path,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -60,8 +68,12 @@ def install(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             detail = "The request body is not valid JSON (NaN and Infinity literals are not JSON either)"
         return problem(
-            status=422, title="Invalid input", detail=detail, slug="invalid-input",
-            instance=request.url.path, errors=items,
+            status=422,
+            title="Invalid input",
+            detail=detail,
+            slug="invalid-input",
+            instance=request.url.path,
+            errors=items,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -71,15 +83,20 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no {request.method} {request.url.path} in this API (see /docs)"
         return problem(
-            status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=detail,
-            slug=f"http-{exc.status_code}", instance=request.url.path,
+            status=exc.status_code,
+            title=titles.get(exc.status_code, "Error"),
+            detail=detail,
+            slug=f"http-{exc.status_code}",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(
-            status=500, title="Internal error",
+            status=500,
+            title="Internal error",
             detail="The MES hit an unexpected error; nothing was recorded. Tell the MES administrator.",
-            slug="internal-error", instance=request.url.path,
+            slug="internal-error",
+            instance=request.url.path,
         )

@@ -11,9 +11,15 @@ from app.services.traceability import BirthRecord, UnitRow
 def unit_out(row: UnitRow) -> s.UnitOut:
     u = row.unit
     return s.UnitOut(
-        serial=u.serial, product_model=row.product_model_code, work_order=row.work_order_number,
-        status=u.status, next_step=u.next_step, reentry_step=u.reentry_step,  # type: ignore[arg-type]
-        rework_loops=u.rework_loops, created_at=u.created_at, updated_at=u.updated_at,
+        serial=u.serial,
+        product_model=row.product_model_code,
+        work_order=row.work_order_number,
+        status=u.status,  # type: ignore[arg-type]
+        next_step=u.next_step,
+        reentry_step=u.reentry_step,
+        rework_loops=u.rework_loops,
+        created_at=u.created_at,
+        updated_at=u.updated_at,
     )
 
 
@@ -27,7 +33,9 @@ def hold_out(hold: m.Hold, serial: str | None = None) -> s.HoldOut:
     return out
 
 
-def completion_out(outcome: CompletionOutcome, *, product_model_code: str, work_order_number: str) -> s.CompletionResponse:
+def completion_out(
+    outcome: CompletionOutcome, *, product_model_code: str, work_order_number: str
+) -> s.CompletionResponse:
     return s.CompletionResponse(
         attempt=attempt_out(outcome.attempt),
         checks=[s.CheckOut.model_validate(c) for c in outcome.checks],
@@ -46,8 +54,13 @@ def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOu
                 measurements=[s.MeasurementOut.model_validate(x) for x in rec.measurements],
                 traces=[
                     s.TraceSummaryOut(
-                        channel=t.channel, n_samples=t.n_samples, t_start_s=t.t_start_s, t_end_s=t.t_end_s,
-                        value_min=t.value_min, value_max=t.value_max, value_first=t.value_first,
+                        channel=t.channel,
+                        n_samples=t.n_samples,
+                        t_start_s=t.t_start_s,
+                        t_end_s=t.t_end_s,
+                        value_min=t.value_min,
+                        value_max=t.value_max,
+                        value_first=t.value_first,
                         value_last=t.value_last,
                         href=f"{api_prefix}/attempts/{rec.attempt.id}/traces/{t.channel}",
                     )

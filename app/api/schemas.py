@@ -6,7 +6,7 @@ Numbers must be finite: "not measured" is ``null``; NaN and infinity are refused
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
@@ -59,9 +59,7 @@ class TraceIn(Input):
     @model_validator(mode="after")
     def _consistent(self) -> TraceIn:
         if len(self.t_s) != len(self.values):
-            raise ValueError(
-                f"trace {self.channel}: {len(self.t_s)} time stamps but {len(self.values)} values"
-            )
+            raise ValueError(f"trace {self.channel}: {len(self.t_s)} time stamps but {len(self.values)} values")
         for i in range(1, len(self.t_s)):
             if self.t_s[i] <= self.t_s[i - 1]:
                 raise ValueError(
@@ -348,3 +346,14 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, object]] | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
+    words = {
+        404: "Unknown station, serial or record",
+        409: "Refused: the detail says why in plant words",
+        413: "Payload too large",
+        422: "Malformed input",
+    }
+    return {code: {"model": Problem, "description": words.get(code, "Problem")} for code in codes}

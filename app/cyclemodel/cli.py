@@ -31,8 +31,10 @@ def _fit(args: argparse.Namespace) -> int:
         status = "ok" if outcome.max_rating_error <= args.tolerance and not out_of_bounds else "NOT OK"
         print(f"{code}: {ps.parameter_set_id}  worst rating error {outcome.max_rating_error:.3%}  {status}")
         for fit in ps.rating_fit:
-            print(f"  {fit.point:8s} capacity {fit.model_capacity_w:8.0f} W (rated {fit.rated_capacity_w:.0f})"
-                  f"  COP {fit.model_cop:.3f} (rated {fit.rated_cop:.2f})")  # fmt: skip
+            print(
+                f"  {fit.point:8s} capacity {fit.model_capacity_w:8.0f} W (rated {fit.rated_capacity_w:.0f})"
+                f"  COP {fit.model_cop:.3f} (rated {fit.rated_cop:.2f})"
+            )
         if outcome.at_bounds:
             print(f"  at a bound: {', '.join(outcome.at_bounds)}")
         if status != "ok":

@@ -109,9 +109,10 @@ class _States:
 
 def _efficiencies(params: CycleParameters, pr: Array) -> tuple[Array, Array]:
     eta_v = params.volumetric_eff_at_pr1 - params.volumetric_eff_slope * (pr - 1.0)
-    eta_is = params.isentropic_eff_peak - params.isentropic_eff_curvature * np.log(
-        pr / params.isentropic_eff_best_pr
-    ) ** 2
+    eta_is = (
+        params.isentropic_eff_peak
+        - params.isentropic_eff_curvature * np.log(pr / params.isentropic_eff_best_pr) ** 2
+    )
     return np.clip(eta_v, 0.2, 1.0), np.clip(eta_is, 0.2, 0.9)
 
 
@@ -124,6 +125,8 @@ def _states(
     c_water: Array,
     t_e: Array,
     t_c: Array,
+    *,
+    discharge: bool = True,
 ) -> _States:
     """Refrigerant- and secondary-side heat flows for given saturation temperatures (K)."""
     p_e, p_c = props.p_sat(t_e), props.p_sat(t_c)
@@ -167,9 +170,23 @@ def _states(
     else:
         q_sink = params.ua_air_coil_condensing_w_k * (t_c - t_air)
         q_source = c_water * eff_water * (t_wi - t_e)
-    t_2 = props.vapour_t_s_from_h(t_c, h_2)[0]
-    return _States(q_cond, q_evap, q_sink, q_source, p_e, p_c, p_i, t_e + pts.superheat_k, t_2, m_main, m_inj,
-                   w_shaft, h_2)  # fmt: skip
+    # The discharge temperature is not part of the balances: skip it while iterating.
+    t_2 = props.vapour_t_s_from_h(t_c, h_2)[0] if discharge else h_2
+    return _States(
+        q_cond,
+        q_evap,
+        q_sink,
+        q_source,
+        p_e,
+        p_c,
+        p_i,
+        t_e + pts.superheat_k,
+        t_2,
+        m_main,
+        m_inj,
+        w_shaft,
+        h_2,
+    )
 
 
 def _initial_guess(mode: Mode, pts: OperatingPoints) -> tuple[Array, Array]:
@@ -180,6 +197,20 @@ def _initial_guess(mode: Mode, pts: OperatingPoints) -> tuple[Array, Array]:
     return t_wi - 8.0, t_air + 10.0
 
 
+def _subset(pts: OperatingPoints, idx: Array) -> OperatingPoints:
+    return OperatingPoints(
+        pts.air_temp_c[idx], pts.water_in_c[idx], pts.water_flow_l_min[idx], pts.comp_speed_rps[idx],
+        pts.superheat_k[idx],
+    )  # fmt: skip
+
+
+def _as_points(points: OperatingPoints) -> OperatingPoints:
+    n = np.size(points.air_temp_c)
+    arrays = (points.air_temp_c, points.water_in_c, points.water_flow_l_min, points.comp_speed_rps,
+              points.superheat_k)  # fmt: skip
+    return OperatingPoints(*(np.broadcast_to(np.asarray(a, float), (n,)).copy() for a in arrays))
+
+
 def solve_cycle(
     *,
     props: RefrigerantProperties,
@@ -187,42 +218,66 @@ def solve_cycle(
     mode: Mode,
     evi_on: bool,
     points: OperatingPoints,
-    max_iterations: int = 40,
+    max_iterations: int = 30,
 ) -> CycleSolution:
-    """Solve N operating points: both heat-exchanger balances hold to 1e-6 K in the saturation temperatures."""
-    n = np.size(points.air_temp_c)
-    pts = OperatingPoints(*(np.broadcast_to(np.asarray(a, float), (n,)).copy() for a in (
-        points.air_temp_c, points.water_in_c, points.water_flow_l_min, points.comp_speed_rps, points.superheat_k)))  # fmt: skip
+    """Solve N operating points; both heat-exchanger balances hold to 1e-6 K in T_evap and T_cond.
+
+    Newton's method with a finite-difference Jacobian, refreshed by Broyden's update between
+    evaluations (one property evaluation per step instead of three); only points not yet converged
+    are evaluated again.
+    """
+    pts = _as_points(points)
+    n = np.size(pts.air_temp_c)
     c_water = water.capacity_rate_w_k(flow_l_min=pts.water_flow_l_min, temp_c=pts.water_in_c)
     t_lo, t_hi = props.t_sat_min_k + 0.5, props.t_sat_max_k - 0.5
     t_e, t_c = _initial_guess(mode, pts)
     t_e, t_c = np.clip(t_e, t_lo, t_hi), np.clip(t_c, t_lo, t_hi)
-    delta = 1e-3
-    stacked = OperatingPoints(*(np.concatenate([a, a, a]) for a in (
-        pts.air_temp_c, pts.water_in_c, pts.water_flow_l_min, pts.comp_speed_rps, pts.superheat_k)))  # fmt: skip
-    c3 = np.concatenate([c_water, c_water, c_water])
+
+    def residuals(idx: Array, te: Array, tc: Array) -> tuple[Array, Array]:
+        st = _states(props, params, mode, evi_on, _subset(pts, idx), c_water[idx], te, tc, discharge=False)
+        return st.q_cond - st.q_sink, st.q_evap - st.q_source
+
+    def jacobian(idx: Array, te: Array, tc: Array) -> tuple[Array, ...]:
+        delta = 1e-3
+        m = idx.size
+        idx3 = np.concatenate([idx, idx, idx])
+        f1, f2 = residuals(idx3, np.concatenate([te, te + delta, te]), np.concatenate([tc, tc, tc + delta]))
+        r1, r2 = f1[:m], f2[:m]
+        return (r1, r2, (f1[m : 2 * m] - r1) / delta, (f1[2 * m :] - r1) / delta,
+                (f2[m : 2 * m] - r2) / delta, (f2[2 * m :] - r2) / delta)  # fmt: skip
+
     converged = np.zeros(n, dtype=bool)
-    for _ in range(max_iterations):
-        # One batched evaluation gives the residuals and the finite-difference Jacobian.
-        st = _states(props, params, mode, evi_on, stacked, c3,
-                     np.concatenate([t_e, t_e + delta, t_e]), np.concatenate([t_c, t_c, t_c + delta]))  # fmt: skip
-        f1 = st.q_cond - st.q_sink
-        f2 = st.q_evap - st.q_source
-        r1, r1e, r1c = f1[:n], f1[n : 2 * n], f1[2 * n :]
-        r2, r2e, r2c = f2[:n], f2[n : 2 * n], f2[2 * n :]
-        j11, j12 = (r1e - r1) / delta, (r1c - r1) / delta
-        j21, j22 = (r2e - r2) / delta, (r2c - r2) / delta
+    active = np.arange(n)
+    r1, r2, j11, j12, j21, j22 = jacobian(active, t_e, t_c)
+    for iteration in range(max_iterations):
         det = j11 * j22 - j12 * j21
         det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-        d_e = -(r1 * j22 - r2 * j12) / det
-        d_c = -(j11 * r2 - j21 * r1) / det
-        d_e = np.clip(np.nan_to_num(d_e), -8.0, 8.0)
-        d_c = np.clip(np.nan_to_num(d_c), -8.0, 8.0)
-        t_e = np.clip(t_e + d_e, t_lo, t_hi)
-        t_c = np.clip(t_c + d_c, t_lo, t_hi)
-        converged = (np.abs(d_e) < 1e-6) & (np.abs(d_c) < 1e-6)
-        if converged.all():
+        d_e = np.clip(np.nan_to_num(-(r1 * j22 - r2 * j12) / det), -8.0, 8.0)
+        d_c = np.clip(np.nan_to_num(-(j11 * r2 - j21 * r1) / det), -8.0, 8.0)
+        new_e = np.clip(t_e[active] + d_e, t_lo, t_hi)
+        new_c = np.clip(t_c[active] + d_c, t_lo, t_hi)
+        s_e, s_c = new_e - t_e[active], new_c - t_c[active]
+        t_e[active], t_c[active] = new_e, new_c
+        done = (np.abs(d_e) < 1e-6) & (np.abs(d_c) < 1e-6)
+        converged[active[done]] = True
+        keep = ~done
+        active = active[keep]
+        if active.size == 0:
             break
+        r1, r2, j11, j12, j21, j22 = (a[keep] for a in (r1, r2, j11, j12, j21, j22))
+        s_e, s_c = s_e[keep], s_c[keep]
+        if iteration % 8 == 7:
+            # A fresh Jacobian now and then keeps Broyden's approximation honest on hard points.
+            r1, r2, j11, j12, j21, j22 = jacobian(active, t_e[active], t_c[active])
+            continue
+        n1, n2 = residuals(active, t_e[active], t_c[active])
+        # Broyden's update: J += (Δr - J·s)·sᵀ / (sᵀ·s)
+        ss = np.maximum(s_e * s_e + s_c * s_c, 1e-300)
+        u1 = (n1 - r1) - (j11 * s_e + j12 * s_c)
+        u2 = (n2 - r2) - (j21 * s_e + j22 * s_c)
+        j11, j12 = j11 + u1 * s_e / ss, j12 + u1 * s_c / ss
+        j21, j22 = j21 + u2 * s_e / ss, j22 + u2 * s_c / ss
+        r1, r2 = n1, n2
     return _solution(props, params, mode, evi_on, pts, c_water, t_e, t_c, converged, t_lo, t_hi)
 
 
@@ -243,16 +298,22 @@ def _solution(
     w_el = st.w_shaft / params.motor_inverter_eff
     aux = params.aux_power_heating_w if mode == "heating" else params.aux_power_cooling_w
     unit_power = w_el + aux
-    if mode == "heating":
-        capacity = st.q_cond
-        water_out = pts.water_in_c + st.q_cond / c_water
-    else:
-        capacity = st.q_evap
-        water_out = pts.water_in_c - st.q_evap / c_water
+    capacity = st.q_cond if mode == "heating" else st.q_evap
+    water_out = _water_outlet_c(mode, pts, capacity)
     reasons: list[str | None] = []
     for i in range(t_e.size):
-        reasons.append(_envelope_reason(t_e[i], t_c[i], st.p_c[i] / st.p_e[i], bool(converged[i]),
-                                        st.t_2[i], t_lo, t_hi, float(st.w_shaft[i])))  # fmt: skip
+        reasons.append(
+            _envelope_reason(
+                t_e[i],
+                t_c[i],
+                st.p_c[i] / st.p_e[i],
+                bool(converged[i]),
+                st.t_2[i],
+                t_lo,
+                t_hi,
+                float(st.w_shaft[i]),
+            )
+        )
     valid = np.array([r is None for r in reasons], dtype=bool)
     return CycleSolution(
         valid=valid,
@@ -274,6 +335,18 @@ def _solution(
         cop=capacity / unit_power,
         water_out_c=water_out,
     )
+
+
+def _water_outlet_c(mode: Mode, pts: OperatingPoints, heat_w: Array) -> Array:
+    """Water outlet temperature, with ρ·cp at the mean water temperature as the measured side uses it."""
+    sign = 1.0 if mode == "heating" else -1.0
+    water_out = pts.water_in_c
+    for _ in range(3):  # ρ·cp varies by < 0.1 % over a few kelvin: three passes settle it to 1e-9
+        c_mean = water.capacity_rate_w_k(
+            flow_l_min=pts.water_flow_l_min, temp_c=0.5 * (pts.water_in_c + water_out)
+        )
+        water_out = pts.water_in_c + sign * heat_w / c_mean
+    return water_out
 
 
 MAX_DISCHARGE_TEMP_C = 160.0

@@ -111,7 +111,11 @@ def predict_ratings(
             out.append((np.nan, np.nan))
             continue
         # The rating's integrated defrost losses (see CycleParameters.rating_defrost_loss_fraction).
-        kept = 1.0 - parameters.rating_defrost_loss_fraction if point.mode == "heating" and point.air_temp_c < 2.0 else 1.0
+        kept = (
+            1.0 - parameters.rating_defrost_loss_fraction
+            if point.mode == "heating" and point.air_temp_c < 2.0
+            else 1.0
+        )
         out.append((float(sol.capacity_w[0]) * kept, float(sol.cop[0]) * kept))
     return out
 
@@ -150,16 +154,25 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
     parameters = params_of(result.x)
     predicted = predict_ratings(product=product, parameters=parameters, props=props)
     fits = tuple(
-        RatingFit(point=p.name, rated_capacity_w=p.capacity_w, model_capacity_w=round(c, 3),
-                  rated_cop=p.cop, model_cop=round(k, 5))
+        RatingFit(
+            point=p.name,
+            rated_capacity_w=p.capacity_w,
+            model_capacity_w=round(c, 3),
+            rated_cop=p.cop,
+            model_cop=round(k, 5),
+        )
         for p, (c, k) in zip(product.rating_points, predicted, strict=True)
-    )  # fmt: skip
-    worst = max(max(abs(f.model_capacity_w / f.rated_capacity_w - 1), abs(f.model_cop / f.rated_cop - 1)) for f in fits)
+    )
+    worst = max(
+        max(abs(f.model_capacity_w / f.rated_capacity_w - 1), abs(f.model_cop / f.rated_cop - 1))
+        for f in fits
+    )
     at_bounds = tuple(
-        name for name in FITTED
+        name
+        for name in FITTED
         if np.isclose(getattr(parameters, name), BOUNDS[name][0], rtol=1e-3)
         or np.isclose(getattr(parameters, name), BOUNDS[name][1], rtol=1e-3)
-    )  # fmt: skip
+    )
     parameter_set = ParameterSet(
         parameter_set_id=parameter_set_id(product_model_code=product.model_code, parameters=parameters),
         product_model_code=product.model_code,

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import CoolProp
 import numpy as np
@@ -45,12 +45,15 @@ class RefrigerantProperties(Protocol):
     def vapour(self, t_sat_k: Array, superheat_k: Array) -> tuple[Array, Array, Array]:
         """(h, s, rho) of vapour at p_sat(t_sat) and t_sat + superheat."""
         ...
+
     def vapour_h_from_s(self, t_sat_k: Array, s: Array) -> Array:
         """h of vapour at p_sat(t_sat) with entropy s (s at or above saturated vapour)."""
         ...
+
     def vapour_t_s_from_h(self, t_sat_k: Array, h: Array) -> tuple[Array, Array]:
         """(T, s) of vapour at p_sat(t_sat) with enthalpy h."""
         ...
+
     def liquid_h(self, t_sat_k: Array, subcooling_k: Array) -> Array:
         """h of liquid at p_sat(t_sat) and t_sat - subcooling."""
         ...
@@ -126,7 +129,7 @@ class HeosProperties:
         res = res.reshape((*t.shape, 3))
         return res[..., 0], res[..., 1], res[..., 2]
 
-    def _flash(self, pair: int, t_sat: float, value: float, *, gas: bool) -> tuple[float, float, float]:
+    def _flash(self, pair: Any, t_sat: float, value: float, *, gas: bool) -> tuple[float, float, float]:
         p = self._sat(t_sat)[0]
         st = self._state
         if gas:
@@ -139,7 +142,7 @@ class HeosProperties:
             st.update(pair, value, p)
         return st.hmass(), st.T(), st.smass()
 
-    def _flash_or_nan(self, pair: int, t_sat: float, value: float) -> tuple[float, float, float]:
+    def _flash_or_nan(self, pair: Any, t_sat: float, value: float) -> tuple[float, float, float]:
         try:
             return self._flash(pair, t_sat, value, gas=True)
         except ValueError:

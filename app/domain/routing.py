@@ -274,7 +274,10 @@ def after_verdict(
         if verdict is Verdict.RETEST:
             return Transition(UnitStatus.IN_PROCESS, REPAIR, unit.reentry_step, loops, instruction="repeat repair")
         return Transition(
-            UnitStatus.ON_HOLD, unit.reentry_step, unit.reentry_step, loops,
+            UnitStatus.ON_HOLD,
+            unit.reentry_step,
+            unit.reentry_step,
+            loops,
             hold_reason=f"repair failed{': ' + summary if summary else ''}",
             instruction="hold for a quality engineer",
         )
@@ -293,13 +296,19 @@ def after_verdict(
     rule = route.rework_for(station_type, failure_mode)
     if rule is None:
         return Transition(
-            UnitStatus.ON_HOLD, None, None, loops,
+            UnitStatus.ON_HOLD,
+            None,
+            None,
+            loops,
             hold_reason=f"{what} (no rework path on route {route.code}; quality engineer decides)",
             instruction="hold for a quality engineer",
         )
     if rule.action is ReworkAction.HOLD:
         return Transition(
-            UnitStatus.ON_HOLD, rule.reenter_at, rule.reenter_at, loops,
+            UnitStatus.ON_HOLD,
+            rule.reenter_at,
+            rule.reenter_at,
+            loops,
             hold_reason=f"{what} (quality engineer decides)",
             instruction="hold for a quality engineer",
         )
@@ -308,7 +317,10 @@ def after_verdict(
     reentry = rule.reenter_at if rule.action is ReworkAction.REPAIR else None
     if loops > route.loop_cap:
         return Transition(
-            UnitStatus.ON_HOLD, next_step, rule.reenter_at, loops,
+            UnitStatus.ON_HOLD,
+            next_step,
+            rule.reenter_at,
+            loops,
             hold_reason=f"{what} (rework loop cap {route.loop_cap} reached)",
             instruction="hold for a quality engineer: rework loop cap reached",
         )

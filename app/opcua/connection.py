@@ -95,9 +95,7 @@ class EndpointRunner:
         if security_problem is not None:
             self._set_link("refused", security_problem)
             for station in self.stations:
-                await self._alarms.raise_once(
-                    station_id=station.station_id, key="link", message=security_problem
-                )
+                await self._alarms.raise_once(station_id=station.station_id, key="link", message=security_problem)
             logger.warning("endpoint %s refused: %s", self.endpoint_url, security_problem)
         else:
             self._set_link("disconnected", f"{type(exc).__name__}: {exc}")
@@ -181,9 +179,7 @@ class EndpointRunner:
         await _monitor(sub, [client.get_node(node_id) for node_id in routes])
         return sub, routes
 
-    async def _subscribe_live(
-        self, client: Client, handlers: dict[str, StationHandshakes]
-    ) -> Subscription | None:
+    async def _subscribe_live(self, client: Client, handlers: dict[str, StationHandshakes]) -> Subscription | None:
         nodes = [
             client.get_node(h.nodes.live(channel))
             for h in handlers.values()

@@ -61,25 +61,19 @@ class StationHandshakes:
     async def check_identification(self) -> bool:
         """Compare ``Identification.*`` with the master data; a mismatch alarms and blocks release."""
         n = self.nodes
-        type_dv, version_dv, boot_dv = await self._link.read(
-            [n.station_type_code, n.interface_version, n.boot_id]
-        )
+        type_dv, version_dv, boot_dv = await self._link.read([n.station_type_code, n.interface_version, n.boot_id])
         plc_type, plc_version = codec.read_str(type_dv), codec.raw_value(version_dv)
         self.boot_id = codec.read_str(boot_dv)
         problem = None
         if self.spec is None:
-            problem = (
-                f"station type '{self.endpoint.station_type}' of the master data is not a registered type"
-            )
+            problem = f"station type '{self.endpoint.station_type}' of the master data is not a registered type"
         elif plc_type != self.endpoint.station_type or plc_version != self.endpoint.interface_version:
             problem = (
                 f"PLC identifies as '{plc_type}' interface version {plc_version}, master data expects "
                 f"'{self.endpoint.station_type}' version {self.endpoint.interface_version}: no release"
             )
         self.identification_problem = problem
-        self._board.update(
-            station_id=self.station_id, identification_ok=problem is None, boot_id=self.boot_id
-        )
+        self._board.update(station_id=self.station_id, identification_ok=problem is None, boot_id=self.boot_id)
         if problem is not None:
             await self._alarms.raise_once(station_id=self.station_id, key="identification", message=problem)
         else:

@@ -86,9 +86,7 @@ def make_certificate(
     private_key_path.parent.mkdir(parents=True, exist_ok=True)
     certificate_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
     private_key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     private_key_path.chmod(0o600)
     return cert
@@ -190,8 +188,7 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
     wanted = [
         e
         for e in endpoints
-        if e.SecurityPolicyUri == BASIC256SHA256_URI
-        and e.SecurityMode == ua.MessageSecurityMode.SignAndEncrypt
+        if e.SecurityPolicyUri == BASIC256SHA256_URI and e.SecurityMode == ua.MessageSecurityMode.SignAndEncrypt
     ]
     if not wanted:
         if settings.allow_none and any(e.SecurityMode == ua.MessageSecurityMode.None_ for e in endpoints):
@@ -239,7 +236,11 @@ def explain_connect_failure(exc: BaseException) -> str | None:
             "BadSecurityPolicyRejected",
             "BadNoValidCertificates",
         }:
-            return f"security refused ({name}): check the MES certificate and the trust lists on both sides"
+            # the MES checked the server certificate before connecting, so this refusal is the PLC's
+            return (
+                f"the PLC refused the MES certificate ({name}): install the MES certificate "
+                "(exported by 'mes opcua make-cert') in the PLC's trust list"
+            )
         if name in {
             "BadUserAccessDenied",
             "BadIdentityTokenRejected",

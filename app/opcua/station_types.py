@@ -73,17 +73,21 @@ def lookup_from_specs(specs: Iterable[StationTypeSpec]) -> StationTypeLookup:
 
 
 def registry_lookup() -> StationTypeLookup | None:
-    """The lookup over the ``stations`` registry, or None while that registry does not exist yet."""
+    """The lookup over the ``stations`` registry, or None when that package cannot be imported."""
     try:
-        registry = importlib.import_module("stations.registry")
+        stations = importlib.import_module("stations")
     except ImportError:
         return None
-    get = getattr(registry, "get_station_type", None) or getattr(registry, "get", None)
-    if get is None:
-        return None
+    get_station_type = stations.get_station_type
 
     def lookup(code: str) -> StationTypeSpec:
-        return spec_from_registered(get(code))
+        try:
+            station_type = get_station_type(code)
+        except LookupError as exc:
+            raise KeyError(code) from exc
+        if not station_type.has_plc:
+            raise KeyError(code)
+        return spec_from_registered(station_type)
 
     return lookup
 
@@ -172,9 +176,7 @@ def contract_v1_specs() -> tuple[StationTypeSpec, ...]:
         ),
         StationTypeSpec(
             code="vacuum_dehydration",
-            values=_numbers(
-                "IsolationAt_s", "PressureAtIsolation_Pa", "TimeBelowTarget_s", "RiseTestDuration_s"
-            ),
+            values=_numbers("IsolationAt_s", "PressureAtIsolation_Pa", "TimeBelowTarget_s", "RiseTestDuration_s"),
             trace_channels=("Pressure_Pa",),
         ),
         StationTypeSpec(

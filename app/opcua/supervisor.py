@@ -49,9 +49,7 @@ class OpcuaSupervisor:
         self.stations = tuple(stations)
         for station in self.stations:
             if not STATION_ID_PATTERN.fullmatch(station.station_id):
-                raise ValueError(
-                    f"station id {station.station_id!r} does not match {STATION_ID_PATTERN.pattern}"
-                )
+                raise ValueError(f"station id {station.station_id!r} does not match {STATION_ID_PATTERN.pattern}")
         if len({s.station_id for s in self.stations}) != len(self.stations):
             raise ValueError("station ids must be unique")
         self.timing = timing or AdapterTiming()

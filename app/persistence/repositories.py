@@ -59,9 +59,7 @@ def route_def(session: Session, route_id: int) -> routing.RouteDef:
     rules = session.scalars(select(m.ReworkRule).where(m.ReworkRule.route_id == route_id)).all()
     return routing.RouteDef(
         code=route.code,
-        steps=tuple(
-            routing.RouteStep(s.position, s.station_type, s.required, s.retest_cap) for s in steps
-        ),
+        steps=tuple(routing.RouteStep(s.position, s.station_type, s.required, s.retest_cap) for s in steps),
         rework=tuple(
             routing.ReworkRule(
                 failed_at=r.failed_at,
@@ -78,9 +76,7 @@ def route_def(session: Session, route_id: int) -> routing.RouteDef:
 def active_holds(session: Session, unit_id: int) -> list[m.Hold]:
     return list(
         session.scalars(
-            select(m.Hold)
-            .where(m.Hold.unit_id == unit_id, m.Hold.released_at.is_(None))
-            .order_by(m.Hold.id)
+            select(m.Hold).where(m.Hold.unit_id == unit_id, m.Hold.released_at.is_(None)).order_by(m.Hold.id)
         )
     )
 

@@ -45,7 +45,7 @@ def judged(
     unit_text = unit if unit is not None else limit.unit
     unit_text = "" if unit_text in ("", "1") else f" {unit_text}"
     what = subject or check.label
-    message = f"{what} {fmt(value)}{unit_text} {gb.relation}{unit_text} (U {fmt(u)})"
+    message = f"{what} {fmt(value)}{unit_text} {gb.relation(unit_text)} (U {fmt(u)})"
     if gb.verdict is Verdict.RETEST:
         message += ": measure again"
     return CheckResult(

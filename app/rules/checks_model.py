@@ -97,8 +97,8 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
     verdict = Verdict.worst([slope_gb.verdict, spread_gb.verdict])
     message = (
         f"{check.label}: steepest slope {fmt(worst_slope[0])} K/min ({worst_slope[1]}) "
-        f"{slope_gb.relation} K/min; largest spread {fmt(worst_spread[0])} K ({worst_spread[1]}) "
-        f"{spread_gb.relation} K"
+        f"{slope_gb.relation(' K/min')}; largest spread {fmt(worst_spread[0])} K ({worst_spread[1]}) "
+        f"{spread_gb.relation(' K')}"
     )
     decisive = slope_gb if slope_gb.verdict is verdict else spread_gb
     return CheckResult(
@@ -159,11 +159,12 @@ def residual_check(check: ResidualCheck, ctx: JudgeContext) -> CheckResult:
         unit=unit,
         rule_prefix="residual:",
     )
-    deviation = f"{value:+.1%}" if check.relative else f"{value:+.2f} {residual.unit}"
+    difference_unit = "K" if residual.unit == "°C" else residual.unit  # a temperature difference is in K
+    deviation = f"{value:+.1%}" if check.relative else f"{value:+.2f} {difference_unit}"
     band = (
         f"{fmt(limit.low and limit.low * 100)}…{fmt(limit.high and limit.high * 100)} % (U {u:.1%})"
         if check.relative
-        else f"{fmt(limit.low)}…{fmt(limit.high)} {residual.unit} (U {fmt(u)})"
+        else f"{fmt(limit.low)}…{fmt(limit.high)} {difference_unit} (U {fmt(u)})"
     )
     verdict_words = {
         Verdict.PASS: "within",

@@ -47,22 +47,31 @@ def fmt(value: float | None) -> str:
 class GuardBand:
     verdict: Verdict
     rule: str
-    relation: str  # words for the message
+    low: float | None
+    high: float | None
+    edge: float | None  # the bound that decided (FAIL / RETEST)
+
+    def relation(self, unit: str = "") -> str:
+        """Words for the message, e.g. "exceeds 3 g/yr", "is too close to 3 g/yr to decide"."""
+        if self.verdict is Verdict.PASS:
+            return f"is within {describe_bounds(self.low, self.high)}{unit}"
+        if self.verdict is Verdict.RETEST:
+            return f"is too close to {fmt(self.edge)}{unit} to decide"
+        return f"{'is below' if self.edge == self.low else 'exceeds'} {fmt(self.edge)}{unit}"
 
 
 def guard_band(*, value: float, low: float | None, high: float | None, uncertainty: float) -> GuardBand:
     """ISO 14253-1: PASS inside the limits shrunk by U, FAIL outside them widened by U, else RETEST."""
     u = abs(uncertainty)
     if low is not None and value < low - u:
-        return GuardBand(Verdict.FAIL, "guard_band:below_low", f"is below {fmt(low)}")
+        return GuardBand(Verdict.FAIL, "guard_band:below_low", low, high, low)
     if high is not None and value > high + u:
-        return GuardBand(Verdict.FAIL, "guard_band:above_high", f"exceeds {fmt(high)}")
-    if (low is not None and value < low + u) or (high is not None and value > high - u):
-        edge = low if low is not None and value < low + u else high
-        return GuardBand(
-            Verdict.RETEST, "guard_band:inside_uncertainty", f"is too close to {fmt(edge)} to decide"
-        )
-    return GuardBand(Verdict.PASS, "guard_band:inside", f"is within {describe_bounds(low, high)}")
+        return GuardBand(Verdict.FAIL, "guard_band:above_high", low, high, high)
+    if low is not None and value < low + u:
+        return GuardBand(Verdict.RETEST, "guard_band:inside_uncertainty", low, high, low)
+    if high is not None and value > high - u:
+        return GuardBand(Verdict.RETEST, "guard_band:inside_uncertainty", low, high, high)
+    return GuardBand(Verdict.PASS, "guard_band:inside", low, high, None)
 
 
 def describe_bounds(low: float | None, high: float | None) -> str:
@@ -97,7 +106,8 @@ class JudgeContext:
         except KeyError:
             raise NotJudgeable(f"the specification has no limit {name!r}", rule="spec_incomplete") from None
 
-    def _raw(self, name: str, kind: str) -> Any:
+    def value(self, name: str, kind: str) -> Any:
+        """The measured value of ``name``, checked for presence, kind and unit."""
         schema = self.station_type.measurement(name)
         m = self.measurements.get(name)
         if m is None:
@@ -121,7 +131,7 @@ class JudgeContext:
         return value
 
     def number(self, name: str) -> float:
-        value = float(self._raw(name, "number"))
+        value = float(self.value(name, "number"))
         if not math.isfinite(value):
             raise NotJudgeable(f"{name} is not a finite number", rule="not_measured")
         return value
@@ -133,7 +143,7 @@ class JudgeContext:
             return None
 
     def text(self, name: str, *, allow_empty: bool = False) -> str:
-        value = str(self._raw(name, "string")).strip()
+        value = str(self.value(name, "string")).strip()
         if not value and not allow_empty:
             raise NotJudgeable(f"{name} is empty", rule="not_measured")
         return value
@@ -146,10 +156,10 @@ class JudgeContext:
         return self.text(name, allow_empty=True)
 
     def flag(self, name: str) -> bool:
-        return bool(self._raw(name, "bool"))
+        return bool(self.value(name, "bool"))
 
     def instant(self, name: str) -> datetime:
-        value: datetime = self._raw(name, "datetime")
+        value: datetime = self.value(name, "datetime")
         if value == datetime.min:
             raise NotJudgeable(f"{name} was not measured (null DateTime)", rule="not_measured")
         return value

@@ -87,6 +87,36 @@ def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, .
     return outcome if isinstance(outcome, tuple) else (outcome,)
 
 
+def _completeness(ctx: JudgeContext) -> CheckResult:
+    """Every required value of the contract measured with its kind and unit, every trace valid."""
+    problems: list[str] = []
+    for schema in ctx.station_type.measurements:
+        if not schema.required:
+            continue
+        try:
+            ctx.value(schema.name, schema.kind)
+        except NotJudgeable as problem:
+            problems.append(problem.message)
+    for trace in ctx.station_type.traces:
+        try:
+            ctx.trace(trace.channel)
+        except NotJudgeable as problem:
+            problems.append(problem.message)
+    if problems:
+        return CheckResult(
+            name="result_complete",
+            verdict=Verdict.FAIL,
+            rule="schema:incomplete",
+            message="result incomplete: " + "; ".join(problems),
+        )
+    return CheckResult(
+        name="result_complete",
+        verdict=Verdict.PASS,
+        rule="schema:complete",
+        message="every contract value and trace reported",
+    )
+
+
 def _apply_retest_cap(result: CheckResult, *, retest_count: int, retest_cap: int) -> CheckResult:
     if result.verdict is not Verdict.RETEST or retest_count < retest_cap:
         return result
@@ -131,11 +161,12 @@ def judge(
         )
         return Judgement(verdict=Verdict.FAIL, checks=(check,), spec_revision_id=spec.revision_id)
     ctx = JudgeContext(station_type=st, spec=spec, result=result, expectations=expectations, now=now)
-    results = tuple(
+    judged = [
         _apply_retest_cap(r, retest_count=retest_count, retest_cap=spec.retest_cap)
         for check in st.checks
         for r in _evaluate(check, ctx)
-    )
+    ]
+    results = (_completeness(ctx), *judged)
     verdict = Verdict.worst([r.verdict for r in results])
     first_fail = next((r for r in results if r.verdict is Verdict.FAIL), None)
     return Judgement(

@@ -233,8 +233,10 @@ def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
         "leak": f"steady linear rise: leak, Q ≈ {fmt(fit.leak_rate_mbar_l_s)} mbar·l/s "
         f"(V {fmt(ctx.spec.product.circuit_volume_l)} l)",
         "moisture": f"rise levels off (towards {fmt(fit.levels_off_at_pa)} Pa): moisture",
-        "tight": "within the limit",
+        "tight": "",
     }[fit.shape]
+    if base.verdict is Verdict.RETEST:
+        detail = "repeat the rise test"
     failure_mode = (
         None if base.verdict is Verdict.RETEST else ("moisture" if fit.shape == "moisture" else "leak")
     )

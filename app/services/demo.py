@@ -29,15 +29,17 @@ DEMO_ORDERS = (
 
 def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int]:
     """Load the demo master data and work orders; running it again changes nothing."""
-    counts = master_data.load_document(
-        session=session, document=master_data.read_document(master_data.DEMO_DOCUMENT)
-    )
+    counts = master_data.load_document(session=session, document=master_data.read_document(master_data.DEMO_DOCUMENT))
     created = 0
     for order in DEMO_ORDERS:
         if session.scalars(select(m.WorkOrder.id).where(m.WorkOrder.number == order.number)).first() is None:
             work_orders.create_work_order(
-                session=session, serial_format=serial_format, number=order.number,
-                product_model_code=order.product_model, first_serial=order.first_serial, quantity=order.quantity,
+                session=session,
+                serial_format=serial_format,
+                number=order.number,
+                product_model_code=order.product_model,
+                first_serial=order.first_serial,
+                quantity=order.quantity,
             )
             created += 1
     counts["work_orders_created"] = created

@@ -162,15 +162,22 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
     for position, step in enumerate(route_in.steps, start=1):
         session.add(
             m.RouteStep(
-                route_id=route.id, position=position, station_type=step.station_type,
-                required=step.required, retest_cap=step.retest_cap,
+                route_id=route.id,
+                position=position,
+                station_type=step.station_type,
+                required=step.required,
+                retest_cap=step.retest_cap,
             )
         )
     for rule in route_in.rework:
         session.add(
             m.ReworkRule(
-                route_id=route.id, failed_at=rule.failed_at, failure_mode=rule.failure_mode,
-                action=rule.action, reenter_at=rule.reenter_at, note=rule.note,
+                route_id=route.id,
+                failed_at=rule.failed_at,
+                failure_mode=rule.failure_mode,
+                action=rule.action,
+                reenter_at=rule.reenter_at,
+                note=rule.note,
             )
         )
     session.flush()
@@ -216,8 +223,7 @@ def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn) -> m.MarketRu
 def upsert_station(*, session: Session, station_in: StationIn, known_types: set[str] | None = None) -> m.Station:
     if known_types is not None and station_in.station_type not in known_types:
         raise InvalidInput(
-            f"station type {station_in.station_type!r} is not a known station type "
-            f"({', '.join(sorted(known_types))})"
+            f"station type {station_in.station_type!r} is not a known station type ({', '.join(sorted(known_types))})"
         )
     station = session.get(m.Station, station_in.station_id)
     if station is None:

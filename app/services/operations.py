@@ -70,7 +70,9 @@ class CompletionOutcome:
     checks: list[m.CheckResultRow] = field(default_factory=list)
 
 
-def check_interlock(*, session: Session, serial_format: SerialFormat, station_id: str, serial: str) -> routing.StartDecision:
+def check_interlock(
+    *, session: Session, serial_format: SerialFormat, station_id: str, serial: str
+) -> routing.StartDecision:
     """What a start would answer, without starting (for tablets and dry runs)."""
     serial_format.validate(serial)
     station = repo.get_station(session, station_id)
@@ -114,9 +116,15 @@ def start_operation(
     now = utcnow()
     aborted = _abort_open_attempts_at(session, station_id=station_id, now=now)
     attempt = m.OperationAttempt(
-        unit_id=unit.id, station_id=station_id, station_type=station.station_type,
-        status=routing.AttemptStatus.OPEN.value, retest_index=decision.retest_index,
-        started_at=now, started_by=operator, origin=origin, use_as_is=False,
+        unit_id=unit.id,
+        station_id=station_id,
+        station_type=station.station_type,
+        status=routing.AttemptStatus.OPEN.value,
+        retest_index=decision.retest_index,
+        started_at=now,
+        started_by=operator,
+        origin=origin,
+        use_as_is=False,
     )
     session.add(attempt)
     unit.updated_at = now
@@ -193,9 +201,15 @@ def complete_operation(
         if not store_without_release:
             raise NoOpenAttempt(_no_open_reason(session, unit, station), serial=unit.serial, station_id=station_id)
         attempt = m.OperationAttempt(
-            unit_id=unit.id, station_id=station_id, station_type=station.station_type,
-            status=routing.AttemptStatus.OPEN.value, retest_index=0, started_at=now,
-            origin=origin, use_as_is=False, alarm=f"result for {unit.serial} without a release at {station_id}",
+            unit_id=unit.id,
+            station_id=station_id,
+            station_type=station.station_type,
+            status=routing.AttemptStatus.OPEN.value,
+            retest_index=0,
+            started_at=now,
+            origin=origin,
+            use_as_is=False,
+            alarm=f"result for {unit.serial} without a release at {station_id}",
         )
         session.add(attempt)
         session.flush()
@@ -223,9 +237,12 @@ def complete_operation(
     if verdict is Verdict.RETEST and attempt.retest_index >= retest_cap:
         checks.append(
             CheckResult(
-                name="retest_cap", verdict=Verdict.FAIL, rule="retest_cap",
+                name="retest_cap",
+                verdict=Verdict.FAIL,
+                rule="retest_cap",
                 message=f"retest cap reached ({retest_cap} at {station.station_type})",
-                measured=float(attempt.retest_index), limit_high=float(retest_cap),
+                measured=float(attempt.retest_index),
+                limit_high=float(retest_cap),
             )
         )
         verdict = Verdict.FAIL
@@ -249,15 +266,21 @@ def complete_operation(
     view = repo.unit_view(session, unit)
     if not released:
         transition = routing.Transition(
-            status=routing.UnitStatus.ON_HOLD, next_step=unit.next_step, reentry_step=unit.reentry_step,
+            status=routing.UnitStatus.ON_HOLD,
+            next_step=unit.next_step,
+            reentry_step=unit.reentry_step,
             rework_loops=unit.rework_loops,
             hold_reason=f"result at {station_id} without a release (alarm); quality engineer decides",
             instruction="hold for a quality engineer",
         )
     else:
         transition = routing.after_verdict(
-            route=route, unit=view, station_type=station.station_type,
-            verdict=verdict, failure_mode=failure_mode, summary=summary,
+            route=route,
+            unit=view,
+            station_type=station.station_type,
+            verdict=verdict,
+            failure_mode=failure_mode,
+            summary=summary,
         )
     _apply_transition(session, unit=unit, attempt=attempt, transition=transition, now=now)
     session.flush()
@@ -270,8 +293,7 @@ def _no_open_reason(session: Session, unit: m.Unit, station: m.Station) -> str:
     ).one_or_none()
     if elsewhere is not None:
         return (
-            f"{unit.serial} has no open operation at {station.station_id}; it is in process at "
-            f"{elsewhere.station_id}"
+            f"{unit.serial} has no open operation at {station.station_id}; it is in process at {elsewhere.station_id}"
         )
     return f"{unit.serial} has no open operation at {station.station_id}: start it there first"
 
@@ -287,8 +309,13 @@ def _apply_transition(
     if transition.hold_reason is not None:
         session.add(
             m.Hold(
-                unit_id=unit.id, reason=transition.hold_reason, scope="verdict", scope_ref=attempt.station_id,
-                attempt_id=attempt.id, created_at=now, created_by=attempt.completed_by or "mes",
+                unit_id=unit.id,
+                reason=transition.hold_reason,
+                scope="verdict",
+                scope_ref=attempt.station_id,
+                attempt_id=attempt.id,
+                created_at=now,
+                created_by=attempt.completed_by or "mes",
             )
         )
         unit.status = routing.UnitStatus.ON_HOLD.value
@@ -302,17 +329,26 @@ def _store_result(session: Session, *, attempt: m.OperationAttempt, unit_id: int
     for trace in result.traces:
         session.add(
             m.TraceRow(
-                attempt_id=attempt.id, channel=trace.channel, n_samples=len(trace.values),
-                encoding=trace_codec.ENCODING, t_blob=trace_codec.encode(trace.t_s),
-                value_blob=trace_codec.encode(trace.values), **trace_codec.summary(trace.t_s, trace.values),
+                attempt_id=attempt.id,
+                channel=trace.channel,
+                n_samples=len(trace.values),
+                encoding=trace_codec.ENCODING,
+                t_blob=trace_codec.encode(trace.t_s),
+                value_blob=trace_codec.encode(trace.values),
+                **trace_codec.summary(trace.t_s, trace.values),
             )
         )
     if result.components:
         session.execute(
             insert(m.ComponentUse),
             [
-                {"attempt_id": attempt.id, "unit_id": unit_id, "kind": c.kind.value,
-                 "identifier": c.identifier, "model": c.model}
+                {
+                    "attempt_id": attempt.id,
+                    "unit_id": unit_id,
+                    "kind": c.kind.value,
+                    "identifier": c.identifier,
+                    "model": c.model,
+                }
                 for c in result.components
             ],
         )
@@ -320,8 +356,13 @@ def _store_result(session: Session, *, attempt: m.OperationAttempt, unit_id: int
 
 def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, object]:
     value = measurement.value
-    row: dict[str, object] = {"attempt_id": attempt_id, "name": measurement.name, "unit": measurement.unit,
-                              "value": None, "text": None}
+    row: dict[str, object] = {
+        "attempt_id": attempt_id,
+        "name": measurement.name,
+        "unit": measurement.unit,
+        "value": None,
+        "text": None,
+    }
     if value is None:
         row["kind"] = "number"
     elif isinstance(value, bool):
@@ -342,10 +383,17 @@ def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult
         insert(m.CheckResultRow),
         [
             {
-                "attempt_id": attempt_id, "name": c.name, "verdict": c.verdict.value, "rule": c.rule,
-                "message": c.message, "measured": _finite(c.measured), "expected": _finite(c.expected),
-                "limit_low": _finite(c.limit_low), "limit_high": _finite(c.limit_high),
-                "uncertainty": _finite(c.uncertainty), "failure_mode": c.failure_mode,
+                "attempt_id": attempt_id,
+                "name": c.name,
+                "verdict": c.verdict.value,
+                "rule": c.rule,
+                "message": c.message,
+                "measured": _finite(c.measured),
+                "expected": _finite(c.expected),
+                "limit_low": _finite(c.limit_low),
+                "limit_high": _finite(c.limit_high),
+                "uncertainty": _finite(c.uncertainty),
+                "failure_mode": c.failure_mode,
             }
             for c in checks
         ],

@@ -57,8 +57,11 @@ def birth_record(*, session: Session, serial_format: SerialFormat, serial: str) 
             records[check.attempt_id].checks.append(check)
     holds = session.scalars(select(m.Hold).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
     return BirthRecord(
-        unit=unit, product_model_code=model_code, work_order_number=order_number,
-        attempts=list(records.values()), holds=list(holds),
+        unit=unit,
+        product_model_code=model_code,
+        work_order_number=order_number,
+        attempts=list(records.values()),
+        holds=list(holds),
     )
 
 
@@ -75,8 +78,10 @@ def trace_samples(*, session: Session, attempt_id: int, channel: str) -> TraceSa
     if row is None:
         raise NotFound(f"attempt {attempt_id} has no trace {channel!r}")
     return TraceSamples(
-        attempt_id=attempt_id, channel=channel,
-        t_s=trace_codec.decode(row.t_blob, row.encoding), values=trace_codec.decode(row.value_blob, row.encoding),
+        attempt_id=attempt_id,
+        channel=channel,
+        t_s=trace_codec.decode(row.t_blob, row.encoding),
+        values=trace_codec.decode(row.value_blob, row.encoding),
     )
 
 
@@ -101,9 +106,16 @@ def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[Ge
         conditions.append(m.ComponentUse.kind == kind)
     rows = session.execute(
         select(
-            m.Unit.serial, m.Unit.status, m.ProductModel.code, m.WorkOrder.number, m.ComponentUse.kind,
-            m.ComponentUse.identifier, m.ComponentUse.model, m.OperationAttempt.station_id,
-            m.OperationAttempt.id, m.OperationAttempt.started_at,
+            m.Unit.serial,
+            m.Unit.status,
+            m.ProductModel.code,
+            m.WorkOrder.number,
+            m.ComponentUse.kind,
+            m.ComponentUse.identifier,
+            m.ComponentUse.model,
+            m.OperationAttempt.station_id,
+            m.OperationAttempt.id,
+            m.OperationAttempt.started_at,
         )
         .select_from(m.ComponentUse)
         .join(m.Unit, m.Unit.id == m.ComponentUse.unit_id)
@@ -113,7 +125,14 @@ def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[Ge
         .where(*conditions)
         .order_by(m.Unit.serial, m.OperationAttempt.id)
     ).all()
-    return [GenealogyEntry(*row) for row in rows]
+    return [
+        GenealogyEntry(
+            serial=serial, status=status, product_model_code=code, work_order_number=number, kind=kind,
+            identifier=ident, component_model=model, station_id=station_id, attempt_id=attempt_id,
+            consumed_at=started_at,
+        )
+        for serial, status, code, number, kind, ident, model, station_id, attempt_id, started_at in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +153,9 @@ class UnitRow:
     work_order_number: str
 
 
-def list_units(*, session: Session, flt: UnitFilter, after_id: int | None, limit: int) -> tuple[list[UnitRow], int | None]:
+def list_units(
+    *, session: Session, flt: UnitFilter, after_id: int | None, limit: int
+) -> tuple[list[UnitRow], int | None]:
     """Units matching the filter, by id; returns the page and the cursor of the next page (or None).
 
     Station, verdict and the time range apply to one and the same attempt: "units that had a FAIL
@@ -163,9 +184,7 @@ def list_units(*, session: Session, flt: UnitFilter, after_id: int | None, limit
     if flt.until is not None:
         attempt_conditions.append(m.OperationAttempt.started_at < flt.until)
     if attempt_conditions:
-        query = query.where(
-            exists().where(and_(m.OperationAttempt.unit_id == m.Unit.id, *attempt_conditions))
-        )
+        query = query.where(exists().where(and_(m.OperationAttempt.unit_id == m.Unit.id, *attempt_conditions)))
     if after_id is not None:
         query = query.where(m.Unit.id > after_id)
     rows = session.execute(query.order_by(m.Unit.id).limit(limit + 1)).all()

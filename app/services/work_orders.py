@@ -41,8 +41,12 @@ def create_work_order(
     route = repo.route_def(session, model.route_id)
     now = utcnow()
     order = m.WorkOrder(
-        number=number, product_model_id=model.id, quantity=quantity,
-        first_serial=serials[0], last_serial=serials[-1], created_at=now,
+        number=number,
+        product_model_id=model.id,
+        quantity=quantity,
+        first_serial=serials[0],
+        last_serial=serials[-1],
+        created_at=now,
     )
     session.add(order)
     session.flush()
@@ -51,9 +55,15 @@ def create_work_order(
         insert(m.Unit),
         [
             {
-                "serial": serial, "work_order_id": order.id, "product_model_id": model.id,
-                "status": UnitStatus.IN_PROCESS.value, "next_step": first_step, "reentry_step": None,
-                "rework_loops": 0, "created_at": now, "updated_at": now,
+                "serial": serial,
+                "work_order_id": order.id,
+                "product_model_id": model.id,
+                "status": UnitStatus.IN_PROCESS.value,
+                "next_step": first_step,
+                "reentry_step": None,
+                "rework_loops": 0,
+                "created_at": now,
+                "updated_at": now,
             }
             for serial in serials
         ],

@@ -112,9 +112,7 @@ def upgrade() -> None:
         sa.Column("rework_loops", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        sa.CheckConstraint(
-            "status IN ('in_process', 'on_hold', 'finished', 'scrapped')", name="ck_unit_status"
-        ),
+        sa.CheckConstraint("status IN ('in_process', 'on_hold', 'finished', 'scrapped')", name="ck_unit_status"),
     )
     op.create_index("ix_unit_work_order", "unit", ["work_order_id", "id"])
     op.create_index("ix_unit_status", "unit", ["status", "id"])
@@ -140,9 +138,7 @@ def upgrade() -> None:
         sa.Column("spec_revision_id", sa.Integer),
         sa.Column("model_version", sa.String(128)),
         sa.Column("use_as_is", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.CheckConstraint(
-            "status IN ('open', 'passed', 'failed', 'retest', 'aborted')", name="ck_attempt_status"
-        ),
+        sa.CheckConstraint("status IN ('open', 'passed', 'failed', 'retest', 'aborted')", name="ck_attempt_status"),
         sa.CheckConstraint("verdict IS NULL OR verdict IN ('PASS', 'FAIL', 'RETEST')", name="ck_attempt_verdict"),
         sa.UniqueConstraint("station_id", "result_key", name="uq_attempt_station_result_key"),
     )
@@ -151,12 +147,20 @@ def upgrade() -> None:
     op.create_index("ix_attempt_completed", "operation_attempt", ["completed_at"])
     # At most one open attempt per unit and per station: the database, not only the code, says so.
     op.create_index(
-        "uq_attempt_open_unit", "operation_attempt", ["unit_id"], unique=True,
-        postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"),
+        "uq_attempt_open_unit",
+        "operation_attempt",
+        ["unit_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'open'"),
+        sqlite_where=sa.text("status = 'open'"),
     )
     op.create_index(
-        "uq_attempt_open_station", "operation_attempt", ["station_id"], unique=True,
-        postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"),
+        "uq_attempt_open_station",
+        "operation_attempt",
+        ["station_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'open'"),
+        sqlite_where=sa.text("status = 'open'"),
     )
     op.create_table(
         "measurement",
@@ -224,14 +228,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_hold_unit", "hold", ["unit_id"])
     op.create_index(
-        "ix_hold_active", "hold", ["created_at"],
-        postgresql_where=sa.text("released_at IS NULL"), sqlite_where=sa.text("released_at IS NULL"),
+        "ix_hold_active",
+        "hold",
+        ["created_at"],
+        postgresql_where=sa.text("released_at IS NULL"),
+        sqlite_where=sa.text("released_at IS NULL"),
     )
 
 
 def downgrade() -> None:
     for table in (
-        "hold", "check_result", "component_use", "trace", "measurement", "operation_attempt", "unit",
-        "work_order", "station", "market_rule", "product_model", "rework_rule", "route_step", "route",
+        "hold",
+        "check_result",
+        "component_use",
+        "trace",
+        "measurement",
+        "operation_attempt",
+        "unit",
+        "work_order",
+        "station",
+        "market_rule",
+        "product_model",
+        "rework_rule",
+        "route_step",
+        "route",
     ):
         op.drop_table(table)

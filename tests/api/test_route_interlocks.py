@@ -77,8 +77,10 @@ def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: A
     for station_type in ("coil_expansion", "brazing"):
         body = _problem(line.start(station_type, serial), 409)
         assert "on hold (dropped by forklift)" in body["detail"]
-    r = client.post(f"/api/v1/holds/{hold_id}/release",
-                    json={"disposition": "use_as_is", "reason": "inspected, no damage", "by": "qe1"})
+    r = client.post(
+        f"/api/v1/holds/{hold_id}/release",
+        json={"disposition": "use_as_is", "reason": "inspected, no damage", "by": "qe1"},
+    )
     assert r.status_code == 200, r.text
     assert line.unit(serial)["status"] == "in_process"
     line.run("coil_expansion", serial)
@@ -153,11 +155,15 @@ def test_run_in_fail_holds_and_rework_reenters_where_the_engineer_says(line: Lin
         line.run(station_type, serial)
     result = line.run("run_in", serial, "FAIL", message="COP 12 % below the model")
     assert result["unit"]["status"] == "on_hold"
-    hold = next(h for h in client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"] if h["scope"] == "verdict")
+    hold = next(
+        h for h in client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"] if h["scope"] == "verdict"
+    )
     r = client.post(f"/api/v1/holds/{hold['id']}/release", json={"disposition": "rework", "reason": "recheck"})
     _problem(r, 422)  # the route has no re-entry for run_in: the engineer must say where
-    r = client.post(f"/api/v1/holds/{hold['id']}/release",
-                    json={"disposition": "rework", "reason": "refill and retest", "reenter_at": "leak_test"})
+    r = client.post(
+        f"/api/v1/holds/{hold['id']}/release",
+        json={"disposition": "rework", "reason": "refill and retest", "reenter_at": "leak_test"},
+    )
     assert r.status_code == 200, r.text
     assert line.unit(serial)["next_step"] == "leak_test"
     line.run("leak_test", serial)
@@ -169,8 +175,9 @@ def test_use_as_is_concession_lets_a_failed_unit_go_on(line: Line, client: Any) 
     serial = line.work_order()[0]
     line.run("coil_expansion", serial, "FAIL", message="fin pitch 1.87 mm")
     hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
-    r = client.post(f"/api/v1/holds/{hold['id']}/release",
-                    json={"disposition": "use_as_is", "reason": "concession C-17"})
+    r = client.post(
+        f"/api/v1/holds/{hold['id']}/release", json={"disposition": "use_as_is", "reason": "concession C-17"}
+    )
     assert r.status_code == 200, r.text
     assert line.unit(serial)["next_step"] == "brazing"
     line.run("brazing", serial)

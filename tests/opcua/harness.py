@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
 from app.opcua.simulator.plc import SimulatedPlc

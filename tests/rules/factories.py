@@ -195,13 +195,13 @@ class FakeCycleExpectations:
             "compressor_power_w": x["CompPower_W"],
         }
         expected = self.expected[plateau]
-        units = {"capacity_w": "W", "cop": "1", "compressor_power_w": "W"}
+        units = {"capacity_w": "W", "cop": "1", "compressor_power_w": "W", "superheat_k": "K"}
         quantities = {
             q: Residual(
                 measured=measured[q],
                 expected=expected[q],
                 uncertainty=RESIDUAL_U.get(q) or RESIDUAL_U_FRACTION[q] * expected[q],
-                unit=units.get(q, "K"),
+                unit=units.get(q, "°C"),
             )
             for q in expected
         }
@@ -279,10 +279,10 @@ def run_in_traces(
     coil_peak_c: float = 12.0,
     seed: int = 2,
 ) -> tuple[Trace, ...]:
-    """One run-in cycle at 1 Hz: M10 window 600–1200 s, defrost, P07 2400–3000 s, P45 3600–4200 s."""
+    """One run-in cycle at 1 Hz: M10 window 600–1200 s, defrost, P07 3000–3600 s, P45 4100–4700 s."""
     rng = np.random.default_rng(seed)
-    t = np.arange(0.0, 4500.0)
-    segments = [(0.0, "M10"), (2000.0, "P07"), (3300.0, "P45")]
+    t = np.arange(0.0, 4800.0)
+    segments = [(0.0, "M10"), (2700.0, "P07"), (3700.0, "P45")]
 
     def plateau_signal(pick: Callable[[str], float]) -> np.ndarray:
         out = np.empty_like(t)
@@ -307,7 +307,7 @@ def run_in_traces(
     coil[in_defrost] = coil[in_defrost] + (coil_peak_c - coil[in_defrost]) * np.sin(np.pi * phase) ** 0.5
     before = water[int(defrost_start_s) - 1]
     water[in_defrost] = before - 5.0 * np.sin(np.pi * phase / 2)
-    recovering = (t > end) & (t <= end + recovery_s * 2)
+    recovering = (t > end) & (t < 2640.0)  # until the ramp to P07 starts
     water[recovering] = before - 5.0 * np.exp(-(t[recovering] - end) / (recovery_s / 3.0))
     noisy = {
         "AirT_C": air,
@@ -322,7 +322,7 @@ def run_in_traces(
 
 def _run_in_values(product: ProductData) -> tuple[Measurement, ...]:
     named: dict[str, MeasurementValue] = {}
-    windows = {"M10": (600.0, 1200.0), "P07": (2400.0, 3000.0), "P45": (3600.0, 4200.0)}
+    windows = {"M10": (600.0, 1200.0), "P07": (3000.0, 3600.0), "P45": (4100.0, 4700.0)}
     for plateau, cycle in TRUE_CYCLE.items():
         water_dt = cycle["capacity_w"] / (WATER_FLOW_L_MIN / 60.0 * 4186.0)
         cooling = plateau == "P45"

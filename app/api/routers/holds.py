@@ -12,14 +12,20 @@ from app.persistence import models as m
 from app.services import holds
 
 router = APIRouter(tags=["holds"])
-_ERRORS = {404: {"model": schemas.Problem}, 409: {"model": schemas.Problem}, 422: {"model": schemas.Problem}}
+_ERRORS = schemas.problem_responses(404, 409, 422)
 
 
 @router.post(
-    "/units/{serial}/holds", operation_id="holdUnit", summary="Put a unit on hold",
-    status_code=status.HTTP_201_CREATED, response_model=schemas.HoldOut, responses=_ERRORS,
+    "/units/{serial}/holds",
+    operation_id="holdUnit",
+    summary="Put a unit on hold",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.HoldOut,
+    responses=_ERRORS,
 )
-def hold_unit(serial: str, body: schemas.HoldRequest, session: SessionDep, serial_format: SerialFormatDep) -> schemas.HoldOut:
+def hold_unit(
+    serial: str, body: schemas.HoldRequest, session: SessionDep, serial_format: SerialFormatDep
+) -> schemas.HoldOut:
     """A unit on hold cannot start anywhere until every hold on it is released."""
     serial_format.validate(serial)
     with session.begin():
@@ -28,27 +34,38 @@ def hold_unit(serial: str, body: schemas.HoldRequest, session: SessionDep, seria
 
 
 @router.post(
-    "/holds/by-component", operation_id="holdByComponent",
+    "/holds/by-component",
+    operation_id="holdByComponent",
     summary="Hold every unit that consumed a component serial or lot",
-    status_code=status.HTTP_201_CREATED, response_model=schemas.LotHoldOut, responses=_ERRORS,
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.LotHoldOut,
+    responses=_ERRORS,
 )
 def hold_by_component(body: schemas.LotHoldRequest, session: SessionDep) -> schemas.LotHoldOut:
     with session.begin():
         outcome = holds.hold_by_component(
-            session=session, identifier=body.identifier, kind=body.kind.value if body.kind else None,
-            reason=body.reason, by=body.by,
+            session=session,
+            identifier=body.identifier,
+            kind=body.kind.value if body.kind else None,
+            reason=body.reason,
+            by=body.by,
         )
         held = {hid: serial for serial, hid in outcome.held}
         rows = session.scalars(select(m.Hold).where(m.Hold.id.in_(list(held)))).all() if held else []
         return schemas.LotHoldOut(
-            identifier=outcome.identifier, kind=outcome.kind,
-            held=[presenters.hold_out(h, held[h.id]) for h in rows], skipped_scrapped=outcome.skipped_scrapped,
+            identifier=outcome.identifier,
+            kind=outcome.kind,
+            held=[presenters.hold_out(h, held[h.id]) for h in rows],
+            skipped_scrapped=outcome.skipped_scrapped,
         )
 
 
 @router.post(
-    "/holds/{hold_id}/release", operation_id="releaseHold", summary="Release a hold with a disposition",
-    response_model=schemas.HoldOut, responses=_ERRORS,
+    "/holds/{hold_id}/release",
+    operation_id="releaseHold",
+    summary="Release a hold with a disposition",
+    response_model=schemas.HoldOut,
+    responses=_ERRORS,
 )
 def release_hold(hold_id: int, body: schemas.ReleaseRequest, session: SessionDep) -> schemas.HoldOut:
     """rework: the unit re-enters its route (``reenter_at`` or where its rework rule said);
@@ -56,8 +73,12 @@ def release_hold(hold_id: int, body: schemas.ReleaseRequest, session: SessionDep
     attempt behind the hold counts as passed and the unit goes on."""
     with session.begin():
         hold = holds.release_hold(
-            session=session, hold_id=hold_id, disposition=Disposition(body.disposition), reason=body.reason,
-            by=body.by, reenter_at=body.reenter_at,
+            session=session,
+            hold_id=hold_id,
+            disposition=Disposition(body.disposition),
+            reason=body.reason,
+            by=body.by,
+            reenter_at=body.reenter_at,
         )
         serial = session.scalars(select(m.Unit.serial).where(m.Unit.id == hold.unit_id)).one()
         return presenters.hold_out(hold, serial)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
+
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
 from app.domain.results import CheckResult, Component, Measurement, StationResult, Trace
@@ -11,11 +12,7 @@ from app.services import operations
 
 router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
 
-_REFUSALS = {
-    404: {"model": schemas.Problem, "description": "Unknown station or serial"},
-    409: {"model": schemas.Problem, "description": "Refused: the reason says why in plant words"},
-    422: {"model": schemas.Problem, "description": "Malformed input"},
-}
+_REFUSALS = schemas.problem_responses(404, 409, 422)
 
 
 @router.get(
@@ -26,7 +23,9 @@ _REFUSALS = {
     responses=_REFUSALS,
 )
 def check_interlock(
-    station_id: str, session: SessionDep, serial_format: SerialFormatDep,
+    station_id: str,
+    session: SessionDep,
+    serial_format: SerialFormatDep,
     serial: str = Query(max_length=64, description="Serial number to check"),
 ) -> schemas.InterlockOut:
     """Runs the route interlock without opening anything: for tablets before a start."""
@@ -54,11 +53,16 @@ def start_operation(
     """
     with session.begin():
         outcome = operations.start_operation(
-            session=session, serial_format=serial_format, station_id=station_id, serial=body.serial,
-            operator=body.operator, origin="operator" if body.operator else "rest",
+            session=session,
+            serial_format=serial_format,
+            station_id=station_id,
+            serial=body.serial,
+            operator=body.operator,
+            origin="operator" if body.operator else "rest",
         )
         return schemas.StartResponse(
-            attempt=presenters.attempt_out(outcome.attempt), resumed=outcome.resumed,
+            attempt=presenters.attempt_out(outcome.attempt),
+            resumed=outcome.resumed,
             aborted_serials=list(outcome.aborted_serials),
         )
 
@@ -88,13 +92,22 @@ def complete_operation(
     ``result_id`` again records nothing new and answers the same (``duplicate: true``).
     """
     completion = operations.Completion(
-        serial=body.serial, result_key=body.result_id, result=to_station_result(body), verdict=body.verdict,
-        checks=tuple(CheckResult(**c.model_dump()) for c in body.checks), failure_mode=body.failure_mode,
-        spec_revision_id=body.spec_revision_id, model_version=body.model_version, operator=body.operator,
+        serial=body.serial,
+        result_key=body.result_id,
+        result=to_station_result(body),
+        verdict=body.verdict,
+        checks=tuple(CheckResult(**c.model_dump()) for c in body.checks),
+        failure_mode=body.failure_mode,
+        spec_revision_id=body.spec_revision_id,
+        model_version=body.model_version,
+        operator=body.operator,
     )
     with session.begin():
         outcome = operations.complete_operation(
-            session=session, serial_format=serial_format, station_id=station_id, completion=completion,
+            session=session,
+            serial_format=serial_format,
+            station_id=station_id,
+            completion=completion,
             origin="operator" if body.operator else "rest",
         )
         code, number = repo.unit_labels(session, outcome.unit)

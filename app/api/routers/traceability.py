@@ -15,7 +15,7 @@ from app.services import traceability
 
 router = APIRouter(tags=["traceability"])
 API_PREFIX = "/api/v1"
-_ERRORS = {404: {"model": schemas.Problem}, 422: {"model": schemas.Problem}}
+_ERRORS = schemas.problem_responses(404, 422)
 
 
 @router.get(
@@ -40,8 +40,13 @@ def list_units(
     rows, next_id = traceability.list_units(
         session=session,
         flt=traceability.UnitFilter(
-            work_order=work_order, status=status, product_model=product_model, station_id=station_id,
-            verdict=verdict.value if verdict else None, since=since, until=until,
+            work_order=work_order,
+            status=status,
+            product_model=product_model,
+            station_id=station_id,
+            verdict=verdict.value if verdict else None,
+            since=since,
+            until=until,
         ),
         after_id=int(cursor) if cursor else None,
         limit=min(limit, settings.api.page_size_max),
@@ -52,7 +57,10 @@ def list_units(
 
 
 @router.get(
-    "/units/{serial}", operation_id="getUnit", summary="One unit's state", response_model=schemas.UnitOut,
+    "/units/{serial}",
+    operation_id="getUnit",
+    summary="One unit's state",
+    response_model=schemas.UnitOut,
     responses=_ERRORS,
 )
 def get_unit(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> schemas.UnitOut:
@@ -96,17 +104,27 @@ def get_trace(attempt_id: int, channel: str, session: SessionDep) -> schemas.Tra
 )
 def reverse_genealogy(
     session: SessionDep,
-    identifier: str = Query(min_length=1, max_length=64, description="Component serial, lot, furnace run, cylinder lot"),
+    identifier: str = Query(
+        min_length=1, max_length=64, description="Component serial, lot, furnace run, cylinder lot"
+    ),
     kind: ComponentKind | None = Query(default=None),
 ) -> schemas.GenealogyOut:
     entries = traceability.genealogy(session=session, identifier=identifier, kind=kind.value if kind else None)
     return schemas.GenealogyOut(
-        identifier=identifier, kind=kind.value if kind else None, count=len(entries),
+        identifier=identifier,
+        kind=kind.value if kind else None,
+        count=len(entries),
         units=[
             schemas.GenealogyUnitOut(
-                serial=e.serial, status=e.status, product_model=e.product_model_code,
-                work_order=e.work_order_number, kind=e.kind, identifier=e.identifier,
-                component_model=e.component_model, station_id=e.station_id, attempt_id=e.attempt_id,
+                serial=e.serial,
+                status=e.status,
+                product_model=e.product_model_code,
+                work_order=e.work_order_number,
+                kind=e.kind,
+                identifier=e.identifier,
+                component_model=e.component_model,
+                station_id=e.station_id,
+                attempt_id=e.attempt_id,
                 consumed_at=e.consumed_at,
             )
             for e in entries

@@ -72,9 +72,7 @@ def contract_fields(
             Field(f"Result.Traces.{channel}", ua.VariantType.Double, []),
             Field(f"Result.Traces.{channel}_t", ua.VariantType.Double, []),
         ]
-    fields += [
-        Field(f"Live.{channel}", ua.VariantType.Double, float("nan")) for channel in spec.live_channels
-    ]
+    fields += [Field(f"Live.{channel}", ua.VariantType.Double, float("nan")) for channel in spec.live_channels]
     return fields
 
 
@@ -126,7 +124,5 @@ async def _folder(folders: dict[str, Node], station_id: str, path: str, namespac
         return folders[path]
     parent_path, _, name = path.rpartition(".")
     parent = await _folder(folders, station_id, parent_path, namespace_index)
-    folders[path] = await parent.add_object(
-        _object_id(station_id, path, namespace_index), _qn(name, namespace_index)
-    )
+    folders[path] = await parent.add_object(_object_id(station_id, path, namespace_index), _qn(name, namespace_index))
     return folders[path]

@@ -96,9 +96,7 @@ class SimulatedPlc:
         await self._write("Request.Serial", serial, ua.VariantType.String)
         counter = next_counter(int(self._read("Request.Counter")))
         await self._write("Request.Counter", counter, U32)
-        if not await self._wait_until(
-            lambda: self._read("Response.Counter") == counter, self.answer_timeout_s
-        ):
+        if not await self._wait_until(lambda: self._read("Response.Counter") == counter, self.answer_timeout_s):
             return RequestOutcome(answered=False)
         return RequestOutcome(
             answered=True,

@@ -1,0 +1,153 @@
+"""Birth records, trace samples, reverse genealogy, lot holds and unit lists."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tests.api.driver import MONOBLOC, Line
+
+
+@pytest.fixture
+def line(client: Any) -> Line:
+    return Line(client)
+
+
+def _vacuum_trace(n: int = 2700) -> dict[str, Any]:
+    t = [float(i) for i in range(n)]
+    p = [max(30.0, 1.0e5 * math.exp(-i / 60.0)) for i in range(n)]
+    return {"channel": "Pressure_Pa", "t_s": t, "values": p}
+
+
+def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    line.run(
+        "coil_expansion",
+        serial,
+        measurements=[
+            {"name": "LengthLoss_mm", "value": 2.1, "unit": "mm"},
+            {"name": "FinPitch_mm", "value": None, "unit": "mm"},
+            {"name": "CoilBatch", "value": "CB-77"},
+        ],
+        components=[{"kind": "coil_batch", "identifier": "CB-77"}],
+    )
+    line.run(
+        "brazing",
+        serial,
+        "FAIL",
+        message="dew point -41 °C above -50 °C",
+        components=[{"kind": "furnace_run", "identifier": "FR-2026-1127-03"}],
+    )
+    line.run("repair", serial)
+    line.run("brazing", serial)
+    line.run(
+        "sub_base_assembly",
+        serial,
+        components=[
+            {"kind": "compressor", "identifier": "CMP-0001", "model": "RSC-19-EVI"},
+            {"kind": "inverter", "identifier": "INV-0001", "model": "INV-06"},
+        ],
+        measurements=[{"name": "HipotPassed", "value": True}],
+    )
+    trace = _vacuum_trace()
+    line.run("vacuum_dehydration", serial, traces=[trace])
+
+    record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    assert record["unit"]["serial"] == serial and record["unit"]["product_model"] == "HPM-06-R290-EVI"
+    types = [a["station_type"] for a in record["attempts"]]
+    assert types == [
+        "coil_expansion",
+        "brazing",
+        "repair",
+        "brazing",
+        "sub_base_assembly",
+        "vacuum_dehydration",
+    ]
+    started = [a["started_at"] for a in record["attempts"]]
+    assert started == sorted(started)
+    coil = record["attempts"][0]
+    by_name = {m["name"]: m for m in coil["measurements"]}
+    assert by_name["LengthLoss_mm"]["value"] == 2.1 and by_name["LengthLoss_mm"]["unit"] == "mm"
+    assert by_name["FinPitch_mm"]["value"] is None  # not measured stays not measured
+    assert by_name["CoilBatch"]["kind"] == "string" and by_name["CoilBatch"]["text"] == "CB-77"
+    assert record["attempts"][1]["verdict"] == "FAIL"
+    assert record["attempts"][1]["checks"][0]["message"] == "dew point -41 °C above -50 °C"
+    assert record["attempts"][4]["measurements"][0]["kind"] == "bool"
+    assert {c["identifier"] for c in record["attempts"][4]["components"]} == {"CMP-0001", "INV-0001"}
+    assert [h["scope"] for h in record["holds"]] == []
+
+    summary = record["attempts"][5]["traces"][0]
+    assert summary["n_samples"] == 2700 and summary["value_first"] == trace["values"][0]
+    assert summary["value_min"] == min(trace["values"])
+    samples = client.get(summary["href"]).json()
+    assert samples["t_s"] == trace["t_s"] and samples["values"] == trace["values"]
+
+
+def test_reverse_genealogy_finds_every_unit_of_a_lot_and_lot_hold_stops_them(line: Line, client: Any) -> None:
+    serials = line.work_order(quantity=4)
+    lot = {"kind": "cylinder_lot", "identifier": "CYL-R290-4411"}
+    for serial in serials:
+        for station_type in MONOBLOC[:4]:
+            line.run(station_type, serial)
+    for serial in serials[:3]:
+        line.run("charging", serial, components=[lot], measurements=[{"name": "ChargedMass_g", "value": 140.2}])
+    line.run("charging", serials[3], components=[{"kind": "cylinder_lot", "identifier": "CYL-OTHER"}])
+
+    found = client.get("/api/v1/genealogy", params={"identifier": "CYL-R290-4411"}).json()
+    assert found["count"] == 3 and sorted(u["serial"] for u in found["units"]) == serials[:3]
+    assert all(u["station_id"] == "CHG-01" for u in found["units"])
+    assert (
+        client.get("/api/v1/genealogy", params={"identifier": "CYL-R290-4411", "kind": "furnace_run"}).json()["count"]
+        == 0
+    )
+
+    r = client.post(
+        "/api/v1/holds/by-component",
+        json={"identifier": "CYL-R290-4411", "kind": "cylinder_lot", "reason": "supplier recall 7"},
+    )
+    assert r.status_code == 201, r.text
+    assert sorted(h["serial"] for h in r.json()["held"]) == serials[:3]
+    for serial in serials[:3]:
+        refused = line.start("leak_test", serial)
+        assert refused.status_code == 409 and "supplier recall 7" in refused.json()["detail"]
+    line.run("leak_test", serials[3])
+    active = client.get("/api/v1/holds").json()
+    assert {h["serial"] for h in active} == set(serials[:3])
+    assert all(h["scope_ref"] == "cylinder_lot:CYL-R290-4411" for h in active)
+
+
+def test_lot_hold_of_unknown_identifier_is_a_clear_404(client: Any) -> None:
+    r = client.post("/api/v1/holds/by-component", json={"identifier": "NOPE-1", "reason": "recall"})
+    assert r.status_code == 404 and "no unit has consumed NOPE-1" in r.json()["detail"]
+
+
+def test_unit_list_filters_by_station_verdict_status_and_pages(line: Line, client: Any) -> None:
+    serials = line.work_order(quantity=7, number="WO-LIST")
+    for serial in serials:
+        line.run("coil_expansion", serial)
+    for serial in serials[:3]:
+        line.run("brazing", serial, "FAIL", message="O2 80 ppm")
+    failed = client.get("/api/v1/units", params={"station_id": "BRZ-01", "verdict": "FAIL"}).json()
+    assert [u["serial"] for u in failed["items"]] == serials[:3]
+    by_order = client.get("/api/v1/units", params={"work_order": "WO-LIST", "limit": 3}).json()
+    seen = [u["serial"] for u in by_order["items"]]
+    while by_order["next_cursor"]:
+        by_order = client.get(
+            "/api/v1/units", params={"work_order": "WO-LIST", "limit": 3, "cursor": by_order["next_cursor"]}
+        ).json()
+        seen += [u["serial"] for u in by_order["items"]]
+    assert seen == serials
+    in_process = client.get("/api/v1/units", params={"work_order": "WO-LIST", "status": "in_process"}).json()
+    assert len(in_process["items"]) == 7
+    none_yet = client.get("/api/v1/units", params={"station_id": "BRZ-01", "since": "2099-01-01T00:00:00Z"}).json()
+    assert none_yet["items"] == []
+    r = client.get("/api/v1/units", params={"since": "2026-01-01T00:00:00"})
+    assert r.status_code == 422  # a time without an offset is ambiguous on a plant floor
+
+
+def test_demo_work_orders_release_the_serials_of_line_md(client: Any) -> None:
+    r = client.get("/api/v1/work-orders/WO-DEMO-R290").json()
+    assert r["first_serial"] == "HP26-0000001" and r["last_serial"] == "HP26-0000500"
+    assert client.get("/api/v1/units/HP26-0000123").json()["next_step"] == "coil_expansion"

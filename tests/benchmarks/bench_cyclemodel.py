@@ -1,0 +1,68 @@
+"""Coupled cycle solves per second: fast path (tables) vs HEOS, measured in the same run.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_cyclemodel.py`` (goal: ≥ 20,000 solves/s on one core
+for the fast path). A "solve" is one operating point's coupled evaporator/condenser balance; the fast
+path solves a batch of points per call (how plateau uncertainty and Monte Carlo use it), and the
+single-point latency is printed as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# One core, as the goal is stated: numpy must not spread a batch over threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+import numpy as np  # noqa: E402
+
+from app.cyclemodel.cycle import OperatingPoints, solve_cycle  # noqa: E402
+from app.cyclemodel.envelope import random_points  # noqa: E402
+from app.cyclemodel.paramsets import load_shipped  # noqa: E402
+from app.cyclemodel.products import DEMO_PRODUCTS  # noqa: E402
+from app.cyclemodel.properties import heos_properties, table_properties  # noqa: E402
+
+PRODUCT = "HPM-12-R32-EVI"
+
+
+def _rate(solve: object, points: OperatingPoints, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        solve(points)  # type: ignore[operator]
+        best = min(best, time.perf_counter() - start)
+    return np.size(points.air_temp_c) / best
+
+
+def main() -> None:
+    product = DEMO_PRODUCTS[PRODUCT]
+    params = load_shipped(product_model_code=PRODUCT).parameters
+    fast, heos = table_properties(product.refrigerant), heos_properties(product.refrigerant)
+    print(f"{PRODUCT} ({product.refrigerant}), heating envelope, EVI off")
+    for label, props, count, repeats in (("fast (tables)", fast, 20_000, 3), ("HEOS", heos, 200, 1)):
+        points = random_points(product=product, mode="heating", count=count, seed=7)
+
+        def solve(p: OperatingPoints, props=props) -> None:  # type: ignore[no-untyped-def]
+            solve_cycle(props=props, params=params, mode="heating", evi_on=False, points=p)
+
+        rate = _rate(solve, points, repeats)
+        print(f"  {label:14s} batch of {count:6d}: {rate:10.0f} solves/s")
+        if label.startswith("fast"):
+            fast_rate = rate
+        else:
+            heos_rate = rate
+    one = random_points(product=product, mode="heating", count=1, seed=3)
+    start = time.perf_counter()
+    for _ in range(200):
+        solve_cycle(props=fast, params=params, mode="heating", evi_on=False, points=one)
+    single_ms = (time.perf_counter() - start) / 200 * 1e3
+    print(f"  fast single-point latency: {single_ms:.2f} ms/solve")
+    print(f"fast/HEOS throughput ratio: {fast_rate / heos_rate:.0f}x")
+    print(f"goal >= 20,000 solves/s on one core: {'met' if fast_rate >= 20_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

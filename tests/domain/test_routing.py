@@ -1,0 +1,74 @@
+"""The interlock as pure functions: cases the HTTP tests do not reach."""
+
+from __future__ import annotations
+
+from app.domain.results import Verdict
+from app.domain.routing import (
+    AttemptStatus,
+    AttemptView,
+    ReworkAction,
+    ReworkRule,
+    RouteDef,
+    RouteStep,
+    UnitStatus,
+    UnitView,
+    after_verdict,
+    check_start,
+)
+
+ROUTE = RouteDef(
+    code="R",
+    steps=(RouteStep(1, "a"), RouteStep(2, "b", required=False), RouteStep(3, "c", retest_cap=1)),
+    rework=(ReworkRule("c", ReworkAction.REPAIR, "a"),),
+    loop_cap=1,
+)
+
+
+def _unit(next_step: str | None, loops: int = 0, status: UnitStatus = UnitStatus.IN_PROCESS) -> UnitView:
+    return UnitView("HP26-0000001", status, next_step, None, loops)
+
+
+def test_optional_step_may_be_skipped_but_not_a_required_one() -> None:
+    history = [AttemptView("a", "A-1", AttemptStatus.PASSED)]
+    assert check_start(route=ROUTE, unit=_unit("b"), history=history, station_type="c", station_id="C-1").allowed
+    assert check_start(route=ROUTE, unit=_unit("b"), history=history, station_type="b", station_id="B-1").allowed
+    refused = check_start(route=ROUTE, unit=_unit("a"), history=[], station_type="c", station_id="C-1")
+    assert not refused.allowed and refused.reason == "HP26-0000001 has not passed a (no attempt yet)"
+
+
+def test_second_rework_past_a_cap_of_one_goes_on_hold() -> None:
+    first = after_verdict(
+        route=ROUTE, unit=_unit("c"), station_type="c", verdict=Verdict.FAIL, failure_mode=None, summary="x"
+    )
+    assert (first.status, first.next_step, first.reentry_step, first.rework_loops) == (
+        UnitStatus.IN_PROCESS,
+        "repair",
+        "a",
+        1,
+    )
+    second = after_verdict(
+        route=ROUTE, unit=_unit("c", loops=1), station_type="c", verdict=Verdict.FAIL, failure_mode=None, summary="x"
+    )
+    assert second.status is UnitStatus.ON_HOLD and second.hold_reason and "loop cap 1" in second.hold_reason
+
+
+def test_fail_without_a_rework_rule_holds_for_a_quality_engineer() -> None:
+    t = after_verdict(
+        route=ROUTE, unit=_unit("a"), station_type="a", verdict=Verdict.FAIL, failure_mode=None, summary="bent fin"
+    )
+    assert t.status is UnitStatus.ON_HOLD and t.hold_reason and "no rework path" in t.hold_reason
+
+
+def test_use_as_is_attempt_counts_as_passed_for_later_steps() -> None:
+    history = [AttemptView("a", "A-1", AttemptStatus.FAILED, use_as_is=True)]
+    assert check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1").allowed
+
+
+def test_retest_past_the_cap_is_refused_at_start() -> None:
+    history = [
+        AttemptView("a", "A-1", AttemptStatus.PASSED),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+    ]
+    d = check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1")
+    assert not d.allowed and "retest cap" in d.reason

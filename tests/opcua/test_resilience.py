@@ -1,0 +1,189 @@
+"""Nothing is lost or duplicated when the database, the MES or the PLC goes away mid-handshake."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.domain.results import Verdict
+from app.opcua.master_data import SecuritySettings, StationEndpoint
+from app.opcua.simulator.plc import ResultSet
+from app.opcua.station_types import lookup_from_specs
+from app.opcua.supervisor import OpcuaSupervisor
+from tests.opcua.conftest import FAST, eventually, run
+from tests.opcua.harness import TEST_TYPE, rig
+from tests.opcua.memory_backend import MemoryBackend
+
+
+def _result(plc, serial: str) -> ResultSet:
+    return ResultSet(
+        result_id=plc.new_result_id(),
+        serial=serial,
+        values={"Force_kN": 38.0, "Batch": "CB-9", "Passed": True, "CheckedAt": None},
+        traces={"Force_kN": ([0.0, 1.0], [1.0, 38.0])},
+    )
+
+
+def test_result_is_not_acknowledged_while_the_database_is_down_and_stored_once_when_it_returns():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            assert (await plc.request_release("SN-1")).release
+            backend.database_up = False
+            await plc.publish_result(_result(plc, "SN-1"))
+            await eventually(lambda: backend.store_attempts >= 3, what="retries while the database is down")
+            assert r.server.read("ST-1", "Result.Ack") == 0
+            assert r.server.read("ST-1", "Result.Verdict") == 0
+            assert any("could not be stored" in message for _, message in backend.alarms)
+            backend.database_up = True
+            assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code
+            assert len(backend.stored) == 1
+
+    run(scenario)
+
+
+def test_mes_restarted_mid_handshake_answers_the_pending_request():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            await r.supervisor.stop()  # the MES dies
+            pending = asyncio.create_task(plc.request_release("SN-1"))
+            await asyncio.sleep(0.3)
+            assert not pending.done()
+            restarted = OpcuaSupervisor(
+                stations=[StationEndpoint("ST-1", TEST_TYPE.code, r.server.endpoint_url)],
+                backend=backend,
+                security=SecuritySettings(allow_none=True),
+                station_types=lookup_from_specs([TEST_TYPE]),
+                timing=FAST,
+            )
+            await restarted.start()
+            try:
+                outcome = await pending
+                assert outcome.answered and outcome.release
+            finally:
+                await restarted.stop()
+
+    run(scenario)
+
+
+def test_plc_restarted_mid_cycle_offers_its_result_again_and_it_is_stored_once():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            assert (await plc.request_release("SN-1")).release
+            old_boot = plc.boot_id
+            backend.database_up = False  # the MES cannot commit before the PLC goes down
+            result = _result(plc, "SN-1")
+            await plc.publish_result(result)
+            await eventually(lambda: backend.store_attempts >= 1, what="first store attempt")
+            await r.server.stop()  # power loss mid-cycle
+            await eventually(lambda: r.supervisor.status("ST-1").link != "connected", what="link loss seen")
+            backend.database_up = True
+            await r.server.start()
+            assert plc.boot_id != old_boot
+            await plc.after_restart()
+            assert await plc.wait_for_ack(10.0) == Verdict.PASS.plc_code
+            assert list(backend.stored) == [("ST-1", result.result_id)]
+            assert r.server.read("ST-1", "Result.Counter") == 1
+            await eventually(lambda: r.supervisor.status("ST-1").boot_id == plc.boot_id, what="new BootId")
+
+    run(scenario)
+
+
+def test_same_result_read_twice_is_stored_once_and_its_verdict_written_again():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"}, judge=lambda station_id, result: Verdict.RETEST)
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            assert (await plc.request_release("SN-1")).release
+            result = _result(plc, "SN-1")
+            await plc.publish_result(result)
+            assert await plc.wait_for_ack(5.0) == Verdict.RETEST.plc_code
+            # the Ack is lost (say, the PLC restarted before it latched it): the same result comes again
+            plc.retained = result
+            await r.server.stop()
+            await r.server.start()
+            await plc.after_restart()
+            assert r.server.read("ST-1", "Result.Verdict") == 0
+            assert await plc.wait_for_ack(10.0) == Verdict.RETEST.plc_code
+            assert len(backend.stored) == 1
+            assert backend.store_attempts == 2
+
+    run(scenario)
+
+
+def test_server_loss_is_followed_by_reconnect_and_service():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            await r.server.stop()
+            await eventually(lambda: r.supervisor.status("ST-1").link != "connected", what="loss seen")
+            await asyncio.sleep(0.5)
+            await r.server.start()
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="reconnect")
+            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            assert outcome.answered and outcome.release
+
+    run(scenario)
+
+
+def test_request_counter_wraps_from_max_to_one():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            from asyncua import ua
+
+            await r.server.write("ST-1", "Request.Counter", 4_294_967_295, ua.VariantType.UInt32)
+            await r.server.write("ST-1", "Response.Counter", 4_294_967_295, ua.VariantType.UInt32)
+            await r.supervisor.start()
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            assert outcome.answered and outcome.release
+            assert r.server.read("ST-1", "Response.Counter") == 1
+
+    run(scenario)
+
+
+def test_half_open_link_is_detected_and_the_mes_reconnects():
+    async def scenario():
+        from tests.opcua.conftest import free_port
+        from tests.opcua.proxy import BlackholeProxy
+
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            target_port = int(r.server.endpoint_url.rsplit(":", 1)[1].split("/")[0])
+            proxy = BlackholeProxy(listen_port=free_port(), target_port=target_port)
+            await proxy.start()
+            supervisor = OpcuaSupervisor(
+                stations=[StationEndpoint("ST-1", TEST_TYPE.code, f"opc.tcp://127.0.0.1:{proxy.listen_port}/plc/")],
+                backend=backend,
+                security=SecuritySettings(allow_none=True),
+                station_types=lookup_from_specs([TEST_TYPE]),
+                timing=FAST,
+            )
+            await supervisor.start()
+            try:
+                await eventually(lambda: supervisor.status("ST-1").link == "connected", what="connect")
+                proxy.blackhole()
+                pending = asyncio.create_task(r.plcs["ST-1"].request_release("SN-1"))
+                await eventually(
+                    lambda: supervisor.status("ST-1").link != "connected",
+                    timeout_s=10,
+                    what="half-open detected",
+                )
+                outcome = await pending
+                assert outcome.answered and outcome.release
+                assert supervisor.runners[0].sessions_started == 2
+            finally:
+                await supervisor.stop()
+                await proxy.stop()
+
+    run(scenario)

@@ -1,0 +1,144 @@
+"""Guard bands, retest caps, failure modes, alarms and what a judgement records."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.results import Verdict
+from app.rules import build_spec, guard_band, judge, station_alarms
+from tests.rules.factories import HPM_06, HPM_12, NOW, FakeCycleExpectations, good_result, with_values
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [
+        (2.7, Verdict.PASS),  # inside the limit shrunk by U
+        (2.8, Verdict.PASS),  # exactly on the shrunk limit: inclusive
+        (2.81, Verdict.RETEST),
+        (3.0, Verdict.RETEST),
+        (3.2, Verdict.RETEST),  # exactly on the widened limit: not yet outside it
+        (3.21, Verdict.FAIL),
+    ],
+)
+def test_upper_limit_is_guard_banded_by_u(value: float, verdict: Verdict) -> None:
+    assert guard_band(value=value, low=None, high=3.0, uncertainty=0.2).verdict is verdict
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [(9.7, Verdict.FAIL), (9.9, Verdict.RETEST), (10.1, Verdict.RETEST), (10.3, Verdict.PASS)],
+)
+def test_lower_limit_is_guard_banded_by_u(value: float, verdict: Verdict) -> None:
+    assert guard_band(value=value, low=10.0, high=None, uncertainty=0.2).verdict is verdict
+
+
+def test_a_band_narrower_than_twice_u_can_never_pass() -> None:
+    verdicts = {guard_band(value=v / 100, low=1.0, high=1.1, uncertainty=0.06).verdict for v in range(95, 116)}
+    assert Verdict.PASS not in verdicts
+
+
+def test_zero_uncertainty_is_a_plain_inclusive_limit() -> None:
+    assert guard_band(value=8.0, low=None, high=8.0, uncertainty=0.0).verdict is Verdict.PASS
+    assert guard_band(value=8.0001, low=None, high=8.0, uncertainty=0.0).verdict is Verdict.FAIL
+
+
+def _judge(code: str, retest_count: int, **changes: object):  # type: ignore[no-untyped-def]
+    spec = build_spec(station_type=code, product=HPM_06)
+    result = with_values(good_result(code), **changes)  # type: ignore[arg-type]
+    return judge(station_type=code, spec=spec, result=result, expectations=FakeCycleExpectations(),
+                 retest_count=retest_count, now=NOW)
+
+
+def test_retest_below_the_cap_stays_a_retest() -> None:
+    judgement = _judge("charging", 0, ChargedMass_g=141.7)
+    assert judgement.verdict is Verdict.RETEST
+
+
+def test_retest_at_the_cap_is_a_fail_that_says_so() -> None:
+    judgement = _judge("charging", 1, ChargedMass_g=141.7)
+    assert judgement.verdict is Verdict.FAIL
+    check = next(c for c in judgement.checks if c.name == "charged_mass")
+    assert check.rule.endswith("+retest_cap_reached")
+    assert "retest cap reached" in check.message
+    assert judgement.failure_mode == "charge_mass"
+
+
+@pytest.mark.parametrize(("code", "changes"), [
+    ("coil_expansion", {"LengthLoss_mm": 3.05}),
+    ("brazing", {"O2_ppm": 51.0}),
+])
+def test_a_station_with_retest_cap_zero_turns_any_retest_into_a_fail(code: str, changes: dict[str, float]) -> None:
+    judgement = _judge(code, 0, **changes)
+    assert judgement.verdict is Verdict.FAIL
+    assert any("retest cap reached" in c.message for c in judgement.checks)
+
+
+def test_leak_test_allows_two_retests() -> None:
+    signal = 5.1e-5  # about 2.9 g/yr of R290: inside the guard band
+    assert _judge("leak_test", 1, LeakSignal_mbar_l_s=signal).verdict is Verdict.RETEST
+    assert _judge("leak_test", 2, LeakSignal_mbar_l_s=signal).verdict is Verdict.FAIL
+
+
+def test_a_spec_revision_can_change_the_retest_cap() -> None:
+    spec = build_spec(station_type="charging", product=HPM_06, overrides={"retest_cap": 3})
+    result = with_values(good_result("charging"), ChargedMass_g=141.7)
+    judgement = judge(station_type="charging", spec=spec, result=result, expectations=None, retest_count=2,
+                      now=NOW)
+    assert judgement.verdict is Verdict.RETEST
+
+
+def test_failure_mode_is_that_of_the_first_failing_check() -> None:
+    judgement = _judge("brazing", 0, DewPoint_C=-40.0, BeltSpeed_mm_min=250.0)
+    assert judgement.failure_mode == "atmosphere"
+    assert _judge("brazing", 0).failure_mode is None
+
+
+def test_failure_mode_is_none_when_the_failing_check_has_no_specific_mode() -> None:
+    judgement = _judge("charging", 0, CylinderLot="")
+    assert judgement.verdict is Verdict.FAIL and judgement.failure_mode is None
+
+
+def test_judgement_records_spec_revision_and_model_version() -> None:
+    spec = build_spec(station_type="run_in", product=HPM_06, revision_id=17)
+    judgement = judge(station_type="run_in", spec=spec, result=good_result("run_in"),
+                      expectations=FakeCycleExpectations(), retest_count=0, now=NOW)
+    assert judgement.spec_revision_id == 17
+    assert judgement.model_version == "fake-0.1/HPM-06-R290-EVI"
+    no_model = judge(station_type="brazing", spec=build_spec(station_type="brazing", product=HPM_06),
+                     result=good_result("brazing"), expectations=FakeCycleExpectations(), retest_count=0, now=NOW)
+    assert no_model.model_version is None
+
+
+def test_every_check_result_explains_itself() -> None:
+    judgement = _judge("leak_test", 0, LeakSignal_mbar_l_s=6.0e-5)
+    check = next(c for c in judgement.checks if c.name == "leak_rate")
+    assert check.verdict is Verdict.FAIL
+    assert check.measured is not None and check.measured > 3.0
+    assert (check.limit_low, check.limit_high, check.uncertainty) == (None, 3.0, 0.2)
+    assert check.rule == "guard_band:above_high"
+    assert check.message.startswith("leak rate (R290) 3.4") and "exceeds 3 g/yr (U 0.2)" in check.message
+
+
+def test_station_figure_disagreeing_with_the_trace_raises_an_alarm_but_keeps_the_verdict() -> None:
+    judgement = _judge("vacuum_dehydration", 0, TimeBelowTarget_s=1700.0)
+    assert judgement.verdict is Verdict.PASS
+    alarms = station_alarms(judgement)
+    assert len(alarms) == 1 and "station reports 1700 s" in alarms[0]
+    assert station_alarms(_judge("vacuum_dehydration", 0, TimeBelowTarget_s=1850.0)) == ()
+
+
+def test_rejudging_is_judging_the_same_result_against_another_revision() -> None:
+    result = with_values(good_result("brazing"), O2_ppm=40.0)
+    default = build_spec(station_type="brazing", product=HPM_06, revision_id=1)
+    tighter = build_spec(station_type="brazing", product=HPM_06, revision_id=2,
+                         overrides={"limits": {"o2_ppm": {"high": 30.0}}})
+    before = judge(station_type="brazing", spec=default, result=result, expectations=None, retest_count=0, now=NOW)
+    after = judge(station_type="brazing", spec=tighter, result=result, expectations=None, retest_count=0, now=NOW)
+    assert (before.verdict, after.verdict) == (Verdict.PASS, Verdict.FAIL)
+    assert after.spec_revision_id == 2
+
+
+def test_the_same_discharge_residual_is_judged_by_the_refrigerants_band() -> None:
+    r290 = build_spec(station_type="run_in", product=HPM_06).limits["discharge_temp_residual_k"]
+    r32 = build_spec(station_type="run_in", product=HPM_12).limits["discharge_temp_residual_k"]
+    assert (r290.low, r290.high, r32.low, r32.high) == (-5.0, 5.0, -8.0, 8.0)

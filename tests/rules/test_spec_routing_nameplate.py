@@ -1,0 +1,170 @@
+"""Spec revisions (overrides, documents), rework routing and nameplate data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from app.domain.results import Judgement, Verdict
+from app.rules import (
+    ReworkRule,
+    SpecError,
+    build_spec,
+    default_rework_rules,
+    judge,
+    nameplate_data,
+    passed_charge_mass_g,
+    route_failure,
+    spec_from_document,
+    spec_to_document,
+)
+from tests.rules.factories import HPM_06, HPM_12, HPS_10, NOW, good_result, with_values
+
+
+def test_default_spec_takes_product_limits_from_the_product_model() -> None:
+    spec = build_spec(station_type="charging", product=HPM_06)
+    mass, cap = spec.limits["charged_mass_g"], spec.limits["market_cap_g"]
+    assert (mass.low, mass.high, mass.origin) == (138.0, 142.0, "product")
+    assert (cap.low, cap.high) == (None, 150.0)
+    assert not build_spec(station_type="charging", product=HPM_12).limits["market_cap_g"].applies
+    assert build_spec(station_type="leak_test", product=HPM_12).limits["test_pressure_bar_g"].low == 10.5
+
+
+def test_overrides_change_bounds_u_and_nominals() -> None:
+    spec = build_spec(
+        station_type="brazing",
+        product=HPM_06,
+        overrides={"limits": {
+            "o2_ppm": {"high": 40, "uncertainty": 1.5},
+            "belt_speed_mm_min": {"nominal": 320, "tolerance_fraction": 0.05},
+        }},
+        revision_id=4,
+    )
+    o2, belt = spec.limits["o2_ppm"], spec.limits["belt_speed_mm_min"]
+    assert (o2.high, o2.uncertainty, o2.origin) == (40.0, 1.5, "revision")
+    assert (belt.low, belt.high) == (304.0, 336.0)
+    assert spec.limits["dew_point_c"].origin == "public"
+    assert spec.revision_id == 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"limits": {"o2": {"high": 1}}}, "has no limit 'o2'"),
+        ({"limits": {"o2_ppm": {"hgh": 1}}}, "unknown keys"),
+        ({"limits": {"o2_ppm": {"high": "forty"}}}, "finite number"),
+        ({"limits": {"o2_ppm": {"high": float("nan")}}}, "finite number"),
+        ({"limits": {"o2_ppm": {"uncertainty": -1}}}, "must not be negative"),
+        ({"limits": {"belt_speed_mm_min": {"low": 400}}}, "is above high"),
+        ({"limits": {"belt_speed_mm_min": {"nominal": 300}}}, "needs a tolerance"),
+        ({"limits": {"belt_speed_mm_min": {"tolerance": 3}}}, "needs a nominal"),
+        ({"retest_cap": -1}, "retest_cap"),
+        ({"retest_cap": True}, "retest_cap"),
+        ({"limit": {}}, "unknown keys"),
+    ],
+)
+def test_bad_overrides_are_refused_with_a_message_that_says_what_to_fix(overrides: dict, words: str) -> None:
+    with pytest.raises(SpecError, match=words):
+        build_spec(station_type="brazing", product=HPM_06, overrides=overrides)
+
+
+@pytest.mark.parametrize("code", ["charging", "run_in", "sub_base_assembly", "leak_test", "vacuum_dehydration"])
+def test_a_spec_document_round_trips_through_json(code: str) -> None:
+    spec = build_spec(station_type=code, product=HPM_06, overrides={"retest_cap": 2}, revision_id=9)
+    document = json.loads(json.dumps(spec_to_document(spec)))
+    again = spec_from_document(document)
+    assert again == spec
+    result = good_result(code)
+    first = judge(station_type=code, spec=spec, result=result, expectations=None, retest_count=0, now=NOW)
+    second = judge(station_type=code, spec=again, result=result, expectations=None, retest_count=0, now=NOW)
+    assert first == second
+
+
+def test_a_stored_document_missing_a_limit_is_refused() -> None:
+    document = spec_to_document(build_spec(station_type="brazing", product=HPM_06))
+    del document["limits"]["o2_ppm"]
+    with pytest.raises(SpecError, match="o2_ppm"):
+        spec_from_document(document)
+
+
+RULES = default_rework_rules()
+
+
+@pytest.mark.parametrize(
+    ("station", "mode", "action", "reentry"),
+    [
+        ("coil_expansion", "length_loss", "hold", "coil_expansion"),
+        ("brazing", "atmosphere", "repair", "brazing"),
+        ("sub_base_assembly", "wrong_part", "repair", "sub_base_assembly"),
+        ("vacuum_dehydration", "moisture", "repeat", "vacuum_dehydration"),
+        ("vacuum_dehydration", "leak", "repair", "vacuum_dehydration"),
+        ("charging", "charge_cap", "repair", "vacuum_dehydration"),
+        ("leak_test", "leak", "repair", "vacuum_dehydration"),
+        ("leak_test", "instrument", "repeat", "leak_test"),
+        ("run_in", "evi_valve", "hold", None),
+        ("run_in", None, "hold", None),
+    ],
+)
+def test_a_failure_is_routed_per_the_rework_table(station: str, mode: str | None, action: str,
+                                                  reentry: str | None) -> None:
+    decision = route_failure(station_type=station, failure_mode=mode, rules=RULES, loops_done=0)
+    assert (decision.action, decision.reentry_station_type) == (action, reentry)
+    assert decision.reason
+
+
+def test_routing_takes_the_failure_mode_from_the_judgement() -> None:
+    result = with_values(good_result("charging"), ChargedMass_g=155.0)
+    judgement = judge(station_type="charging", spec=build_spec(station_type="charging", product=HPM_06),
+                      result=result, expectations=None, retest_count=0, now=NOW)
+    decision = route_failure(station_type="charging", failure_mode=judgement.failure_mode, rules=RULES,
+                             loops_done=0)
+    assert judgement.failure_mode == "charge_mass"
+    assert (decision.action, decision.reentry_station_type) == ("repair", "vacuum_dehydration")
+
+
+def test_past_the_loop_cap_a_unit_goes_on_hold() -> None:
+    decision = route_failure(station_type="vacuum_dehydration", failure_mode="moisture", rules=RULES,
+                             loops_done=2, loop_cap=2)
+    assert decision.action == "hold" and "loop cap" in decision.reason
+
+
+def test_a_route_specific_rule_overrides_the_catch_all() -> None:
+    table = {r.key: r for r in RULES}
+    custom = ReworkRule(station_type="brazing", failure_mode="belt_speed", action="repeat",
+                        reentry_station_type="brazing")
+    table[custom.key] = custom
+    assert route_failure(station_type="brazing", failure_mode="belt_speed", rules=table, loops_done=0).action \
+        == "repeat"
+    assert route_failure(station_type="brazing", failure_mode="temperature", rules=table, loops_done=0).action \
+        == "repair"
+
+
+def test_a_station_without_a_rule_holds_the_unit() -> None:
+    decision = route_failure(station_type="painting", failure_mode=None, rules=RULES, loops_done=0)
+    assert decision.action == "hold" and decision.rule is None
+
+
+def test_nameplate_of_a_charged_monobloc_carries_mass_and_co2_equivalent() -> None:
+    plate = nameplate_data(product=HPM_12, charged_mass_g=1203.0)
+    assert plate.charge_status == "factory_charged"
+    assert plate.charged_mass_kg == 1.203
+    assert plate.co2_equivalent_t == pytest.approx(1.203 * 675 / 1000)
+    assert "R32 1.203 kg, GWP 675, 0.8120 t CO2e" == plate.charge_text
+
+
+def test_nameplate_of_a_split_unit_says_charged_on_site() -> None:
+    plate = nameplate_data(product=HPS_10, charged_mass_g=None)
+    assert plate.charge_status == "charged_on_site" and plate.charged_mass_kg is None
+    assert "charged on site" in plate.charge_text
+
+
+def test_nameplate_uses_only_a_passed_charge() -> None:
+    result = good_result("charging")
+    passed = Judgement(verdict=Verdict.PASS)
+    failed = replace(passed, verdict=Verdict.FAIL)
+    assert passed_charge_mass_g(result=result, judgement=passed) == 140.0
+    assert passed_charge_mass_g(result=result, judgement=failed) is None
+    assert nameplate_data(product=HPM_06, charged_mass_g=None).charge_status == "not_charged_yet"
+    assert nameplate_data(product=HPM_06, charged_mass_g=140.0).ratings == HPM_06.ratings

@@ -1,0 +1,317 @@
+"""Table-driven judging per station type: both sides of every limit and inside every guard band.
+
+Each row changes one thing of a good result. The specs here allow retests (``retest_cap`` 5) so the
+guard band itself is visible; the retest cap has its own tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from app.cyclemodel import leak
+from app.domain.results import MeasurementValue, StationResult, Trace, Verdict
+from app.rules import ProductData, build_spec, judge
+from tests.rules.factories import (
+    HPM_06,
+    HPM_12,
+    HPS_10,
+    NOW,
+    FakeCycleExpectations,
+    good_result,
+    run_in_traces,
+    trace,
+    vacuum_pressure,
+    with_trace,
+    with_values,
+)
+
+P, R, F = Verdict.PASS, Verdict.RETEST, Verdict.FAIL
+
+
+@dataclass(frozen=True)
+class Row:
+    station: str
+    check: str
+    verdict: Verdict
+    values: dict[str, MeasurementValue] = field(default_factory=dict)
+    traces: tuple[Trace, ...] = ()
+    product: ProductData = HPM_06
+    failure_mode: str | None = None
+    message: str | None = None
+
+    def __str__(self) -> str:
+        changed = ",".join(f"{k}={v}" for k, v in self.values.items()) or ",".join(
+            t.channel for t in self.traces
+        )
+        return f"{self.station}:{self.check}:{changed}:{self.verdict.value}"
+
+
+def hairpins(*peaks: float) -> Trace:
+    return trace("HairpinPeakForce_kN", [36.0, *peaks])
+
+
+def part_profile(peak_c: float) -> Trace:
+    return trace("PartTemp_C", 25.0 + (peak_c - 25.0) * np.sin(np.linspace(0.0, np.pi, 301)))
+
+
+def torques(*values: float) -> Trace:
+    return trace("FastenerTorque_Nm", [6.0, *values])
+
+
+def r290_signal(g_per_year: float) -> float:
+    return leak.pv_flow_mbar_l_s(gas="R290", mass_rate_g_per_year=g_per_year)
+
+
+def gauge(bar_g: float) -> float:
+    return bar_g + 1.013
+
+
+def vacuum(**kwargs: object) -> Trace:
+    return vacuum_pressure(**kwargs)  # type: ignore[arg-type]
+
+
+HPM_06_NEAR_CAP = replace(HPM_06, nominal_charge_g=149.0, charge_tolerance_g=5.0)
+M10 = {"M10_DischargeT_C": 88.0, "M10_CompPower_W": 1250.0, "M10_UnitAirSensor_C": -9.8}
+
+ROWS = [
+    # coil_expansion: force 30–45 kN (U 0.5), length loss ≤ 3.0 mm (U 0.1), fin pitch 1.75–1.85 mm (U 0.01)
+    Row("coil_expansion", "peak_force", P, {"PeakForce_kN": 44.4}),
+    Row("coil_expansion", "peak_force", R, {"PeakForce_kN": 44.8}),
+    Row("coil_expansion", "peak_force", F, {"PeakForce_kN": 45.6}, failure_mode="expansion_force"),
+    Row("coil_expansion", "hairpin_peak_force", P, traces=(hairpins(30.6, 44.4),)),
+    Row("coil_expansion", "hairpin_peak_force", R, traces=(hairpins(30.2),)),
+    Row("coil_expansion", "hairpin_peak_force", F, traces=(hairpins(29.4),), message="hairpin 2 of 2"),
+    Row("coil_expansion", "hairpin_peak_force", F, traces=(hairpins(40.0, 45.8, 41.0),)),
+    Row("coil_expansion", "length_loss", P, {"LengthLoss_mm": 2.85}),
+    Row("coil_expansion", "length_loss", R, {"LengthLoss_mm": 2.95}),
+    Row("coil_expansion", "length_loss", R, {"LengthLoss_mm": 3.05}),
+    Row("coil_expansion", "length_loss", F, {"LengthLoss_mm": 3.15}, failure_mode="length_loss"),
+    Row("coil_expansion", "fin_pitch", P, {"FinPitch_mm": 1.835}),
+    Row("coil_expansion", "fin_pitch", R, {"FinPitch_mm": 1.845}),
+    Row("coil_expansion", "fin_pitch", F, {"FinPitch_mm": 1.865}),
+    Row("coil_expansion", "fin_pitch", R, {"FinPitch_mm": 1.755}),
+    Row("coil_expansion", "fin_pitch", F, {"FinPitch_mm": 1.735}),
+    Row("coil_expansion", "coil_batch_recorded", F, {"CoilBatch": "  "}),
+    # brazing: part peak 710–830 °C (U 3), dew point ≤ -50 °C (U 2), O2 ≤ 50 ppm (U 2), belt 285–315 (U 2)
+    Row("brazing", "part_peak_temperature", P, traces=(part_profile(826.0),)),
+    Row("brazing", "part_peak_temperature", R, traces=(part_profile(828.5),)),
+    Row("brazing", "part_peak_temperature", F, traces=(part_profile(834.0),), failure_mode="temperature"),
+    Row("brazing", "part_peak_temperature", P, traces=(part_profile(714.0),)),
+    Row("brazing", "part_peak_temperature", R, traces=(part_profile(711.0),)),
+    Row("brazing", "part_peak_temperature", F, traces=(part_profile(705.0),)),
+    Row("brazing", "dew_point", P, {"DewPoint_C": -52.5}),
+    Row("brazing", "dew_point", R, {"DewPoint_C": -51.0}),
+    Row("brazing", "dew_point", R, {"DewPoint_C": -49.0}),
+    Row("brazing", "dew_point", F, {"DewPoint_C": -47.5}, failure_mode="atmosphere"),
+    Row("brazing", "oxygen", P, {"O2_ppm": 47.5}),
+    Row("brazing", "oxygen", R, {"O2_ppm": 51.5}),
+    Row("brazing", "oxygen", F, {"O2_ppm": 52.5}, message="O2 52.5 ppm exceeds 50 ppm (U 2)"),
+    Row("brazing", "belt_speed", P, {"BeltSpeed_mm_min": 312.5}),
+    Row("brazing", "belt_speed", R, {"BeltSpeed_mm_min": 314.0}),
+    Row("brazing", "belt_speed", F, {"BeltSpeed_mm_min": 317.5}),
+    Row("brazing", "belt_speed", R, {"BeltSpeed_mm_min": 286.0}),
+    Row("brazing", "belt_speed", F, {"BeltSpeed_mm_min": 282.5}),
+    # sub_base_assembly: BOM, earth ≤ 0.1 Ω (U 0.005) at ≥ 10 A (U 0.2), torque 5.4–6.6 N·m (U 0.1), hi-pot
+    Row("sub_base_assembly", "compressor_bom", F, {"CompressorModel": "RSC-19"}, failure_mode="wrong_part"),
+    Row("sub_base_assembly", "inverter_bom", F, {"InverterModel": "INV-12"}),
+    Row("sub_base_assembly", "evi_valve_bom", F, {"EviValveModel": "EVV-3"}),
+    Row("sub_base_assembly", "evi_valve_bom", F, {"EviValveSerial": "", "EviValveModel": ""}),
+    Row("sub_base_assembly", "evi_valve_bom", P, product=HPS_10),
+    Row(
+        "sub_base_assembly",
+        "evi_valve_bom",
+        F,
+        {"EviValveSerial": "E1", "EviValveModel": "EVV-2"},
+        product=HPS_10,
+        message="has none in its BOM",
+    ),
+    Row("sub_base_assembly", "compressor_bom", F, {"CompressorModel": "RSC-19-EVI"}, product=HPS_10),
+    Row("sub_base_assembly", "earth_continuity", P, {"EarthContinuity_ohm": 0.094}),
+    Row("sub_base_assembly", "earth_continuity", R, {"EarthContinuity_ohm": 0.098}),
+    Row("sub_base_assembly", "earth_continuity", R, {"EarthContinuity_ohm": 0.103}),
+    Row("sub_base_assembly", "earth_continuity", F, {"EarthContinuity_ohm": 0.106}, failure_mode="earth"),
+    Row("sub_base_assembly", "earth_test_current", P, {"EarthTestCurrent_A": 10.3}),
+    Row("sub_base_assembly", "earth_test_current", R, {"EarthTestCurrent_A": 10.1}),
+    Row("sub_base_assembly", "earth_test_current", F, {"EarthTestCurrent_A": 9.7}),
+    Row("sub_base_assembly", "fastener_torque", P, traces=(torques(6.45, 5.55),)),
+    Row("sub_base_assembly", "fastener_torque", R, traces=(torques(6.55),)),
+    Row("sub_base_assembly", "fastener_torque", F, traces=(torques(6.75),), failure_mode="torque"),
+    Row("sub_base_assembly", "fastener_torque", R, traces=(torques(5.45),)),
+    Row("sub_base_assembly", "fastener_torque", F, traces=(torques(5.25),)),
+    Row("sub_base_assembly", "hipot", F, {"HipotPassed": False}, failure_mode="hipot"),
+    # vacuum_dehydration: ≤ 50 Pa (U 3) for ≥ 1800 s before isolation; rise ≤ 30 Pa (U 2) in ≥ 600 s
+    Row(
+        "vacuum_dehydration",
+        "time_below_target",
+        F,
+        {"IsolationAt_s": 1900.0},
+        traces=(vacuum(isolation_s=1900.0),),
+    ),
+    Row(
+        "vacuum_dehydration",
+        "time_below_target",
+        P,
+        {"IsolationAt_s": 2010.0},
+        traces=(vacuum(isolation_s=2010.0),),
+    ),
+    Row("vacuum_dehydration", "time_below_target", R, traces=(vacuum(hold_pa=48.5, noise_pa=0.1),)),
+    Row("vacuum_dehydration", "time_below_target", R, traces=(vacuum(hold_pa=52.0, noise_pa=0.1),)),
+    Row("vacuum_dehydration", "time_below_target", F, traces=(vacuum(hold_pa=54.0, noise_pa=0.1),)),
+    Row("vacuum_dehydration", "rise_test", P, traces=(vacuum(rise=lambda t: 0.04 * t),)),
+    Row("vacuum_dehydration", "rise_test", R, traces=(vacuum(rise=lambda t: 0.05 * t),)),
+    Row(
+        "vacuum_dehydration",
+        "rise_test",
+        F,
+        traces=(vacuum(rise=lambda t: 0.1 * t),),
+        failure_mode="leak",
+        message="leak, Q ≈",
+    ),
+    Row(
+        "vacuum_dehydration",
+        "rise_test",
+        F,
+        traces=(vacuum(rise=lambda t: 200.0 * (1 - np.exp(-t / 60.0))),),
+        failure_mode="moisture",
+    ),
+    Row("vacuum_dehydration", "rise_test", F, {"RiseTestDuration_s": 300.0}, message="test not valid"),
+    # charging: nominal ± tolerance (U 0.5 g), market cap (U 0.5 g) or none
+    Row("charging", "charged_mass", P, {"ChargedMass_g": 141.4}),
+    Row("charging", "charged_mass", R, {"ChargedMass_g": 141.7}),
+    Row("charging", "charged_mass", F, {"ChargedMass_g": 142.6}, failure_mode="charge_mass"),
+    Row("charging", "charged_mass", R, {"ChargedMass_g": 138.3}),
+    Row("charging", "charged_mass", F, {"ChargedMass_g": 137.4}),
+    Row("charging", "market_charge_cap", P, {"ChargedMass_g": 149.4}, product=HPM_06_NEAR_CAP),
+    Row("charging", "market_charge_cap", R, {"ChargedMass_g": 149.8}, product=HPM_06_NEAR_CAP),
+    Row(
+        "charging",
+        "market_charge_cap",
+        F,
+        {"ChargedMass_g": 151.0},
+        product=HPM_06_NEAR_CAP,
+        failure_mode="charge_cap",
+        message="exceeds 150 g",
+    ),
+    Row("charging", "market_charge_cap", P, product=HPM_12, message="market export has no charge-cap rule"),
+    Row("charging", "charged_mass", F, {"ChargedMass_g": 1200.0}, product=HPS_10, message="charged on site"),
+    Row("charging", "charged_mass", P, {"ChargedMass_g": 1209.4}, product=HPM_12),
+    Row("charging", "charged_mass", F, {"ChargedMass_g": 1211.0}, product=HPM_12),
+    Row("charging", "cylinder_lot_recorded", F, {"CylinderLot": ""}),
+    # leak_test: ≤ 3 g/yr (U 0.2) of the refrigerant, test pressure ≥ PS/4 gauge (U 0.05), reference leak
+    Row("leak_test", "leak_rate", P, {"LeakSignal_mbar_l_s": r290_signal(2.75)}),
+    Row("leak_test", "leak_rate", R, {"LeakSignal_mbar_l_s": r290_signal(2.9)}),
+    Row("leak_test", "leak_rate", R, {"LeakSignal_mbar_l_s": r290_signal(3.15)}),
+    Row(
+        "leak_test",
+        "leak_rate",
+        F,
+        {"LeakSignal_mbar_l_s": r290_signal(3.4)},
+        failure_mode="leak",
+        message="leak rate (R290) 3.4 g/yr exceeds 3 g/yr (U 0.2)",
+    ),
+    Row("leak_test", "leak_rate", F, {"TracerGas": "He", "LeakSignal_mbar_l_s": r290_signal(3.4) * 1.3}),
+    Row("leak_test", "leak_rate", P, {"TracerGas": "H2N2", "LeakSignal_mbar_l_s": 1e-5}),
+    Row("leak_test", "tracer_gas", F, {"TracerGas": "CO2"}),
+    Row("leak_test", "test_pressure", P, {"TestPressure_bar": gauge(6.35)}),
+    Row("leak_test", "test_pressure", R, {"TestPressure_bar": gauge(6.28)}),
+    Row("leak_test", "test_pressure", F, {"TestPressure_bar": gauge(6.1)}, failure_mode="test_invalid"),
+    Row("leak_test", "test_pressure", F, {"TestPressure_bar": gauge(10.0)}, product=HPM_12),
+    Row("leak_test", "reference_leak_age", P, {"RefLeakCheckAt": NOW - timedelta(hours=7.9)}),
+    Row(
+        "leak_test",
+        "reference_leak_age",
+        F,
+        {"RefLeakCheckAt": NOW - timedelta(hours=8.1)},
+        failure_mode="instrument",
+        message="instrument check expired",
+    ),
+    Row("leak_test", "reference_leak_age", F, {"RefLeakCheckAt": NOW + timedelta(hours=1)}),
+    Row("leak_test", "reference_leak_reading", P, {"RefLeakReading_mbar_l_s": 5.9e-5}),
+    Row(
+        "leak_test",
+        "reference_leak_reading",
+        F,
+        {"RefLeakReading_mbar_l_s": 6.1e-5},
+        message="out of tolerance",
+    ),
+    Row("leak_test", "reference_leak_reading", F, {"RefLeakReading_mbar_l_s": 3.9e-5}),
+    # run_in: residuals against the (fake) cycle model, EVI step, defrost, sensor drift
+    Row("run_in", "M10_discharge_temp_c", P, {"M10_DischargeT_C": 91.0}),
+    Row("run_in", "M10_discharge_temp_c", R, {"M10_DischargeT_C": 92.0}),
+    Row("run_in", "M10_discharge_temp_c", F, {"M10_DischargeT_C": 95.0}, failure_mode="performance"),
+    Row("run_in", "M10_discharge_temp_c", R, {"M10_DischargeT_C": 95.0}, product=HPM_12),
+    Row("run_in", "M10_discharge_temp_c", F, {"M10_DischargeT_C": 78.0}, product=HPM_12),
+    Row("run_in", "M10_compressor_power_w", P, {"M10_CompPower_W": 1250.0 * 1.03}),
+    Row("run_in", "M10_compressor_power_w", R, {"M10_CompPower_W": 1250.0 * 1.05}),
+    Row("run_in", "M10_compressor_power_w", F, {"M10_CompPower_W": 1250.0 * 1.09}),
+    Row("run_in", "P07_cop", F, {"P07_UnitPower_W": 1250.0 * 1.2}, message="P07 COP"),
+    Row("run_in", "P45_cop", F, {"P45_UnitPower_W": 1833.3 * 1.2}, message="P45 EER"),
+    Row("run_in", "P07_superheat_k", F, {"P07_SuctionT_C": 10.0}),
+    Row("run_in", "P07_evaporating_temp_c", R, {"P07_SuctionP_bar": 3.819}),
+    Row("run_in", "M10_air_sensor_drift", P, {"M10_UnitAirSensor_C": -9.3}),
+    Row("run_in", "M10_air_sensor_drift", R, {"M10_UnitAirSensor_C": -9.1}),
+    Row("run_in", "M10_air_sensor_drift", F, {"M10_UnitAirSensor_C": -8.7}, failure_mode="sensor_drift"),
+    Row("run_in", "P45_air_sensor_drift", F, {"P45_UnitAirSensor_C": 43.7}),
+    Row("run_in", "evi_capacity_gain", F, {"M10_EviOn_Capacity_W": 4200.0}, failure_mode="evi_valve"),
+    Row("run_in", "evi_capacity_gain", R, {"M10_EviOn_Capacity_W": 4330.0}),
+    Row("run_in", "evi_discharge_change", F, {"M10_EviOn_DischargeT_C": 96.0}, failure_mode="evi_valve"),
+    Row("run_in", "evi_discharge_change", R, {"M10_EviOn_DischargeT_C": 95.2}),
+    Row("run_in", "evi_capacity_gain", P, product=HPS_10, message="not applicable"),
+    Row(
+        "run_in",
+        "defrost_sequence",
+        F,
+        {"Defrost_Sequence": "fan_stop,compressor_stop,valve_reverse"},
+        failure_mode="defrost",
+        message="step 1 was fan_stop, expected compressor_stop",
+    ),
+    Row("run_in", "defrost_end", F, {"Defrost_EndedOn": "timeout"}),
+    Row("run_in", "defrost_duration", F, {"Defrost_Duration_s": 650.0}),
+    Row("run_in", "defrost_coil_temperature", F, traces=run_in_traces(coil_peak_c=-2.0)),
+    Row("run_in", "defrost_coil_temperature", R, traces=run_in_traces(coil_peak_c=0.3)),
+    Row("run_in", "defrost_water_recovery", F, traces=run_in_traces(recovery_s=1200.0)),
+]
+
+
+def _judge(row: Row) -> tuple[StationResult, Verdict, object]:
+    result = good_result(row.station, row.product)
+    if row.values:
+        result = with_values(result, **row.values)
+    for new in row.traces:
+        result = with_trace(result, new)
+    spec = build_spec(station_type=row.station, product=row.product, overrides={"retest_cap": 5})
+    judgement = judge(
+        station_type=row.station,
+        spec=spec,
+        result=result,
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+    )
+    return result, judgement.verdict, judgement
+
+
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_station_check_decides_each_side_of_its_limit(row: Row) -> None:
+    _, verdict, judgement = _judge(row)
+    check = next(c for c in judgement.checks if c.name == row.check)  # type: ignore[attr-defined]
+    assert check.verdict is row.verdict, check.message
+    others = [c for c in judgement.checks if c.name != row.check and c.verdict is not P]  # type: ignore[attr-defined]
+    assert verdict is Verdict.worst([row.verdict, *(c.verdict for c in others)])
+    if row.failure_mode is not None:
+        assert check.failure_mode == row.failure_mode
+    if row.message is not None:
+        assert row.message in check.message
+    assert check.message and check.rule
+
+
+def test_every_station_type_has_rows_on_both_sides_of_its_limits() -> None:
+    by_station: dict[str, set[Verdict]] = {}
+    for row in ROWS:
+        by_station.setdefault(row.station, set()).add(row.verdict)
+    assert all(verdicts >= {P, F} for verdicts in by_station.values())
+    assert len(by_station) == 7
