@@ -21,6 +21,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app stations tests migrations
+	$(VENV)/bin/ruff format --check app stations tests migrations
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

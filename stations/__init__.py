@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ._describe import describe_station_type
 from ._schema import StationType
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "StationType",
     "UnknownStationTypeError",
     "all_station_types",
+    "describe_station_type",
     "get_station_type",
     "node_ids",
     "refresh_station_types",
@@ -58,9 +60,7 @@ def _discover() -> dict[str, StationType]:
         if not isinstance(station_type, StationType):
             raise TypeError(f"stations/{info.name}.py must define STATION_TYPE = StationType(...)")
         if station_type.code != info.name:
-            raise ValueError(
-                f"stations/{info.name}.py declares code {station_type.code!r}; use the module name"
-            )
+            raise ValueError(f"stations/{info.name}.py declares code {station_type.code!r}; use the module name")
         found[station_type.code] = station_type
     return found
 

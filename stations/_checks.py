@@ -224,9 +224,7 @@ class RatioCheck(CheckSpec):
     limit: str
 
     def refs(self) -> CheckRefs:
-        return CheckRefs(
-            measurements=(self.reading_measurement, self.nominal_measurement), limits=(self.limit,)
-        )
+        return CheckRefs(measurements=(self.reading_measurement, self.nominal_measurement), limits=(self.limit,))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,9 +17,7 @@ STATION_TYPE = StationType(
         MeasurementSpec(name="O2_ppm", unit="ppm"),
         MeasurementSpec(name="BeltSpeed_mm_min", unit="mm/min"),
     ),
-    traces=(
-        TraceSpec(channel="PartTemp_C", unit="°C", description="the unit's profile through the furnace"),
-    ),
+    traces=(TraceSpec(channel="PartTemp_C", unit="°C", description="the unit's profile through the furnace"),),
     components=(
         ComponentSpec(kind=ComponentKind.FURNACE_RUN, identifier="FurnaceRun"),
         ComponentSpec(kind=ComponentKind.FILLER_LOT, identifier="FillerLot"),
@@ -41,9 +39,7 @@ STATION_TYPE = StationType(
             limit="dew_point_c",
             failure_mode="atmosphere",
         ),
-        RangeCheck(
-            name="oxygen", label="O2", measurement="O2_ppm", limit="o2_ppm", failure_mode="atmosphere"
-        ),
+        RangeCheck(name="oxygen", label="O2", measurement="O2_ppm", limit="o2_ppm", failure_mode="atmosphere"),
         RangeCheck(
             name="belt_speed",
             label="belt speed",
@@ -76,7 +72,5 @@ STATION_TYPE = StationType(
     ),
     retest_cap=0,
     failure_modes=("temperature", "atmosphere", "belt_speed"),
-    rework=(
-        ReworkDefault(failure_mode="*", action="repair", reentry_station_type="brazing", note="re-braze"),
-    ),
+    rework=(ReworkDefault(failure_mode="*", action="repair", reentry_station_type="brazing", note="re-braze"),),
 )

@@ -54,9 +54,7 @@ STATION_TYPE = StationType(
         ),
     ),
     limits=(
-        LimitDefault(
-            name="hairpin_peak_force_kn", unit="kN", low=30.0, high=45.0, uncertainty=0.5, origin="plant"
-        ),
+        LimitDefault(name="hairpin_peak_force_kn", unit="kN", low=30.0, high=45.0, uncertainty=0.5, origin="plant"),
         LimitDefault(name="length_loss_mm", unit="mm", high=3.0, uncertainty=0.1, origin="plant"),
         LimitDefault(name="fin_pitch_mm", unit="mm", low=1.75, high=1.85, uncertainty=0.01, origin="plant"),
     ),

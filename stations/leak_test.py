@@ -16,9 +16,7 @@ STATION_TYPE = StationType(
     has_plc=True,
     measurements=(
         MeasurementSpec(name="TracerGas", kind="string", description="R290, R32, He or H2N2"),
-        MeasurementSpec(
-            name="LeakSignal_mbar_l_s", unit="mbar·l/s", description="for the tracer at test pressure"
-        ),
+        MeasurementSpec(name="LeakSignal_mbar_l_s", unit="mbar·l/s", description="for the tracer at test pressure"),
         MeasurementSpec(name="TestPressure_bar", unit="bar", description="absolute"),
         MeasurementSpec(name="InstrumentId", kind="string"),
         MeasurementSpec(name="RefLeakCheckAt", kind="datetime", description="UTC"),
@@ -86,9 +84,7 @@ STATION_TYPE = StationType(
             note="at least PS/4 (gauge) for the hermetic level to apply",
         ),
         LimitDefault(name="reference_check_age_h", unit="h", high=8.0, uncertainty=0.0, origin="plant"),
-        LimitDefault(
-            name="reference_leak_deviation", unit="1", low=-0.2, high=0.2, uncertainty=0.0, origin="plant"
-        ),
+        LimitDefault(name="reference_leak_deviation", unit="1", low=-0.2, high=0.2, uncertainty=0.0, origin="plant"),
     ),
     retest_cap=2,
     failure_modes=("leak", "test_invalid", "instrument"),

@@ -10,24 +10,18 @@ STATION_TYPE = StationType(
     title="Repair bench",
     has_plc=False,
     measurements=(
-        MeasurementSpec(
-            name="RepairAction", kind="string", description="one of " + ", ".join(REPAIR_ACTIONS)
-        ),
+        MeasurementSpec(name="RepairAction", kind="string", description="one of " + ", ".join(REPAIR_ACTIONS)),
         MeasurementSpec(name="RepairDescription", kind="string", description="what was done, in words"),
         MeasurementSpec(name="ReplacedPartSerial", kind="string", required=False),
         MeasurementSpec(name="ReplacedPartModel", kind="string", required=False),
         MeasurementSpec(name="RecoveredMass_g", unit="g", required=False),
     ),
     checks=(
-        OneOfCheck(
-            name="repair_action", label="repair action", measurement="RepairAction", allowed=REPAIR_ACTIONS
-        ),
+        OneOfCheck(name="repair_action", label="repair action", measurement="RepairAction", allowed=REPAIR_ACTIONS),
         PresenceCheck(name="repair_described", label="repair description", measurement="RepairDescription"),
     ),
     retest_cap=0,
     rework=(
-        ReworkDefault(
-            failure_mode="*", action="hold", reentry_station_type=None, note="repair record incomplete"
-        ),
+        ReworkDefault(failure_mode="*", action="hold", reentry_station_type=None, note="repair record incomplete"),
     ),
 )

@@ -227,9 +227,7 @@ STATION_TYPE = StationType(
             by_refrigerant={"R290": (-5.0, 5.0), "R32": (-8.0, 8.0)},
             note=_MODEL_U,
         ),
-        LimitDefault(
-            name="superheat_residual_k", unit="K", low=-2.0, high=2.0, uncertainty=0.0, origin="public"
-        ),
+        LimitDefault(name="superheat_residual_k", unit="K", low=-2.0, high=2.0, uncertainty=0.0, origin="public"),
         LimitDefault(
             name="capacity_residual_fraction",
             unit="1",
@@ -238,9 +236,7 @@ STATION_TYPE = StationType(
             uncertainty=0.0,
             origin="public",
         ),
-        LimitDefault(
-            name="cop_residual_fraction", unit="1", low=-0.08, high=0.08, uncertainty=0.0, origin="public"
-        ),
+        LimitDefault(name="cop_residual_fraction", unit="1", low=-0.08, high=0.08, uncertainty=0.0, origin="public"),
         LimitDefault(
             name="compressor_power_residual_fraction",
             unit="1",

@@ -15,9 +15,7 @@ STATION_TYPE = StationType(
         MeasurementSpec(name="InverterSerial", kind="string"),
         MeasurementSpec(name="InverterModel", kind="string"),
         MeasurementSpec(name="InverterFirmware", kind="string"),
-        MeasurementSpec(
-            name="EviValveSerial", kind="string", required=False, description="empty without EVI"
-        ),
+        MeasurementSpec(name="EviValveSerial", kind="string", required=False, description="empty without EVI"),
         MeasurementSpec(name="EviValveModel", kind="string", required=False, description="empty without EVI"),
         MeasurementSpec(name="EarthContinuity_ohm", unit="Ω"),
         MeasurementSpec(name="EarthTestCurrent_A", unit="A"),
@@ -54,9 +52,7 @@ STATION_TYPE = StationType(
             model_measurement="EviValveModel",
             failure_mode="wrong_part",
         ),
-        PresenceCheck(
-            name="inverter_firmware_recorded", label="inverter firmware", measurement="InverterFirmware"
-        ),
+        PresenceCheck(name="inverter_firmware_recorded", label="inverter firmware", measurement="InverterFirmware"),
         RangeCheck(
             name="earth_continuity",
             label="earth continuity",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.api import schemas as s
 from app.persistence import models as m
+from app.persistence.repositories import AttemptState, UnitState
 from app.services.operations import CompletionOutcome
 from app.services.traceability import BirthRecord, UnitRow
 
@@ -23,7 +24,7 @@ def unit_out(row: UnitRow) -> s.UnitOut:
     )
 
 
-def attempt_out(attempt: m.OperationAttempt) -> s.AttemptOut:
+def attempt_out(attempt: m.OperationAttempt | AttemptState) -> s.AttemptOut:
     return s.AttemptOut.model_validate(attempt)
 
 
@@ -33,13 +34,25 @@ def hold_out(hold: m.Hold, serial: str | None = None) -> s.HoldOut:
     return out
 
 
-def completion_out(
-    outcome: CompletionOutcome, *, product_model_code: str, work_order_number: str
-) -> s.CompletionResponse:
+def unit_state_out(u: UnitState) -> s.UnitOut:
+    return s.UnitOut(
+        serial=u.serial,
+        product_model=u.product_model_code,
+        work_order=u.work_order_number,
+        status=u.status,  # type: ignore[arg-type]
+        next_step=u.next_step,
+        reentry_step=u.reentry_step,
+        rework_loops=u.rework_loops,
+        created_at=u.created_at,
+        updated_at=u.updated_at,
+    )
+
+
+def completion_out(outcome: CompletionOutcome) -> s.CompletionResponse:
     return s.CompletionResponse(
         attempt=attempt_out(outcome.attempt),
         checks=[s.CheckOut.model_validate(c) for c in outcome.checks],
-        unit=unit_out(UnitRow(outcome.unit, product_model_code, work_order_number)),
+        unit=unit_state_out(outcome.unit),
         duplicate=outcome.duplicate,
     )
 

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from app.cyclemodel import water
 from app.cyclemodel.properties import Array, RefrigerantProperties
+
+IndexArray = NDArray[np.intp]
 
 Mode = Literal["heating", "cooling"]
 ZERO_C_IN_K = 273.15
@@ -49,7 +52,9 @@ class CycleParameters:
     aux_power_cooling_w: float
     economiser_approach_k: float = 5.0
     injection_superheat_k: float = 5.0
-    injection_pressure_factor: float = 1.0
+    # p_i = k·√(p_e·p_c). A scroll's injection port opens a little before the two-stage optimum, so
+    # k sits slightly below 1; it is a design datum of the compressor, never fitted to EVI results.
+    injection_pressure_factor: float = 0.9
     # EN 14511 ratings below +2 °C air integrate frosting and defrost cycles; a run-in plateau's steady
     # window does not. This fraction of capacity (and of COP) is lost to them in the rating only.
     rating_defrost_loss_fraction: float = 0.0
@@ -110,8 +115,7 @@ class _States:
 def _efficiencies(params: CycleParameters, pr: Array) -> tuple[Array, Array]:
     eta_v = params.volumetric_eff_at_pr1 - params.volumetric_eff_slope * (pr - 1.0)
     eta_is = (
-        params.isentropic_eff_peak
-        - params.isentropic_eff_curvature * np.log(pr / params.isentropic_eff_best_pr) ** 2
+        params.isentropic_eff_peak - params.isentropic_eff_curvature * np.log(pr / params.isentropic_eff_best_pr) ** 2
     )
     return np.clip(eta_v, 0.2, 1.0), np.clip(eta_is, 0.2, 0.9)
 
@@ -197,7 +201,7 @@ def _initial_guess(mode: Mode, pts: OperatingPoints) -> tuple[Array, Array]:
     return t_wi - 8.0, t_air + 10.0
 
 
-def _subset(pts: OperatingPoints, idx: Array) -> OperatingPoints:
+def _subset(pts: OperatingPoints, idx: IndexArray) -> OperatingPoints:
     return OperatingPoints(
         pts.air_temp_c[idx], pts.water_in_c[idx], pts.water_flow_l_min[idx], pts.comp_speed_rps[idx],
         pts.superheat_k[idx],
@@ -233,11 +237,11 @@ def solve_cycle(
     t_e, t_c = _initial_guess(mode, pts)
     t_e, t_c = np.clip(t_e, t_lo, t_hi), np.clip(t_c, t_lo, t_hi)
 
-    def residuals(idx: Array, te: Array, tc: Array) -> tuple[Array, Array]:
+    def residuals(idx: IndexArray, te: Array, tc: Array) -> tuple[Array, Array]:
         st = _states(props, params, mode, evi_on, _subset(pts, idx), c_water[idx], te, tc, discharge=False)
         return st.q_cond - st.q_sink, st.q_evap - st.q_source
 
-    def jacobian(idx: Array, te: Array, tc: Array) -> tuple[Array, ...]:
+    def jacobian(idx: IndexArray, te: Array, tc: Array) -> tuple[Array, ...]:
         delta = 1e-3
         m = idx.size
         idx3 = np.concatenate([idx, idx, idx])
@@ -342,9 +346,7 @@ def _water_outlet_c(mode: Mode, pts: OperatingPoints, heat_w: Array) -> Array:
     sign = 1.0 if mode == "heating" else -1.0
     water_out = pts.water_in_c
     for _ in range(3):  # ρ·cp varies by < 0.1 % over a few kelvin: three passes settle it to 1e-9
-        c_mean = water.capacity_rate_w_k(
-            flow_l_min=pts.water_flow_l_min, temp_c=0.5 * (pts.water_in_c + water_out)
-        )
+        c_mean = water.capacity_rate_w_k(flow_l_min=pts.water_flow_l_min, temp_c=0.5 * (pts.water_in_c + water_out))
         water_out = pts.water_in_c + sign * heat_w / c_mean
     return water_out
 
@@ -356,12 +358,14 @@ def _envelope_reason(
     t_e: float, t_c: float, pr: float, converged: bool, t_2: float, t_lo: float, t_hi: float, w_shaft: float
 ) -> str | None:
     """Why a solved point is outside the model's envelope, in plain words (None when inside)."""
+    if t_c >= t_hi - 1e-6:
+        return f"the condensing temperature would exceed {t_hi - ZERO_C_IN_K:.0f} °C, beyond the cycle model's range"
+    if t_e <= t_lo + 1e-6 or t_c <= t_lo + 1e-6:
+        return f"the evaporating temperature would fall below {t_lo - ZERO_C_IN_K:.0f} °C, beyond the model's range"
     if not converged:
         return "the cycle model found no steady state at these conditions"
     if not pr > 1.0 or w_shaft <= 0.0:
         return "the modelled pressure ratio is not above 1: the unit cannot pump heat at these conditions"
-    if t_e <= t_lo or t_c >= t_hi or t_c <= t_lo:
-        return "the modelled saturation temperatures lie outside the refrigerant tables"
     if not t_2 - ZERO_C_IN_K <= MAX_DISCHARGE_TEMP_C:
         return f"the modelled discharge temperature exceeds {MAX_DISCHARGE_TEMP_C:.0f} °C"
     return None

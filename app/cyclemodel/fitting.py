@@ -112,9 +112,7 @@ def predict_ratings(
             continue
         # The rating's integrated defrost losses (see CycleParameters.rating_defrost_loss_fraction).
         kept = (
-            1.0 - parameters.rating_defrost_loss_fraction
-            if point.mode == "heating" and point.air_temp_c < 2.0
-            else 1.0
+            1.0 - parameters.rating_defrost_loss_fraction if point.mode == "heating" and point.air_temp_c < 2.0 else 1.0
         )
         out.append((float(sol.capacity_w[0]) * kept, float(sol.cop[0]) * kept))
     return out
@@ -151,7 +149,11 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
         return np.concatenate([rating, (x - x0) * PRIOR_WEIGHT])
 
     result = least_squares(residuals, x0, bounds=(lower, upper), x_scale=1.0, xtol=1e-10, ftol=1e-12)
-    parameters = params_of(result.x)
+    # Six significant figures: far finer than the physics, and a refit that differs only in the last
+    # bits of floating point gives the same numbers, hence the same parameter set id.
+    parameters = dataclasses.replace(
+        prior, **{name: float(f"{value:.6g}") for name, value in zip(FITTED, np.exp(result.x), strict=True)}
+    )
     predicted = predict_ratings(product=product, parameters=parameters, props=props)
     fits = tuple(
         RatingFit(
@@ -163,10 +165,7 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
         )
         for p, (c, k) in zip(product.rating_points, predicted, strict=True)
     )
-    worst = max(
-        max(abs(f.model_capacity_w / f.rated_capacity_w - 1), abs(f.model_cop / f.rated_cop - 1))
-        for f in fits
-    )
+    worst = max(max(abs(f.model_capacity_w / f.rated_capacity_w - 1), abs(f.model_cop / f.rated_cop - 1)) for f in fits)
     at_bounds = tuple(
         name
         for name in FITTED
@@ -186,6 +185,4 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
 
 def parameters_within_bounds(parameters: CycleParameters) -> list[str]:
     """Names of parameters outside ``BOUNDS`` (empty when all are inside)."""
-    return [
-        name for name, (lo, hi) in BOUNDS.items() if not lo - 1e-9 <= getattr(parameters, name) <= hi + 1e-9
-    ]
+    return [name for name, (lo, hi) in BOUNDS.items() if not lo - 1e-9 <= getattr(parameters, name) <= hi + 1e-9]

@@ -67,9 +67,7 @@ def _ratings(
     # Declared rating speeds of the demo units (illustrative, product data).
     return (
         RatingPoint("A7/W35", "heating", 7.0, 35.0, a7[0], a7[1], comp_speed_rps=60.0),
-        RatingPoint(
-            "A-7/W35", "heating", -7.0, 35.0, am7[0], am7[1], comp_speed_rps=66.0 if evi else 70.0, evi_on=evi
-        ),
+        RatingPoint("A-7/W35", "heating", -7.0, 35.0, am7[0], am7[1], comp_speed_rps=66.0 if evi else 70.0, evi_on=evi),
         RatingPoint("A35/W7", "cooling", 35.0, 7.0, a35[0], a35[1], comp_speed_rps=70.0),
     )
 

@@ -228,16 +228,23 @@ def _build_tables(refrigerant: str, grid: _Grid) -> dict[str, Array]:
 def _load_or_build(refrigerant: str) -> dict[str, Array]:
     grid = GRIDS[refrigerant]
     key = hashlib.sha256(f"{refrigerant}|{CoolProp.__version__}|{grid}|v1".encode()).hexdigest()[:16]
-    path = _cache_dir() / f"{refrigerant}-{key}.npz"
-    if path.exists():
+    try:
+        path: Path | None = _cache_dir() / f"{refrigerant}-{key}.npz"
+    except OSError:
+        path = None  # no writable cache (read-only home): build in memory, about a second per fluid
+    if path is not None and path.exists():
         with np.load(path) as data:
             return {name: data[name] for name in data.files}
     tables = _build_tables(refrigerant, grid)
-    # Write to a temporary file and rename, so concurrent test runs never read a half-written table.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, **tables)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+    if path is not None:
+        try:
+            # Write to a temporary file and rename, so concurrent runs never read a half-written table.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **tables)  # type: ignore[arg-type]
+            os.replace(tmp, path)
+        except OSError:
+            pass  # caching is an optimisation only
     return tables
 
 

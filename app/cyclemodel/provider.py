@@ -100,7 +100,7 @@ class CoolPropExpectations:
         inputs, problem = _plateau_inputs(plateau=plateau, values=values)
         if problem:
             return invalid(problem)
-        evi_on = mode == "heating" and product.evi_on_at(air_temp_c=inputs["AirTemp_C"])
+        evi_on = _evi_on_in_window(product=product, plateau=plateau, values=values, air_temp_c=inputs["AirTemp_C"])
         props = self._props(product.refrigerant)
         problem = _measured_state_problem(inputs=inputs, props=props)
         if problem:
@@ -112,9 +112,7 @@ class CoolPropExpectations:
         if not valid[0]:
             return invalid(reasons[0] or "outside the cycle model's envelope")
         if not valid.all():
-            return invalid(
-                "the conditions are at the edge of the cycle model's envelope: no uncertainty can be given"
-            )
+            return invalid("the conditions are at the edge of the cycle model's envelope: no uncertainty can be given")
         u_instruments = propagate(evaluated=evaluated, u=u)
         quantities = {}
         for quantity, (measured, expected) in evaluated.items():
@@ -134,9 +132,7 @@ class CoolPropExpectations:
             return EviStepExpectation(False, problem, math.nan, math.nan)
         assert product is not None and parameter_set is not None
         if not product.evi:
-            return EviStepExpectation(
-                False, f"{product_model_code} has no vapour injection (EVI)", math.nan, math.nan
-            )
+            return EviStepExpectation(False, f"{product_model_code} has no vapour injection (EVI)", math.nan, math.nan)
         names = ("AirTemp_C", "WaterIn_C", "WaterFlow_l_min", "CompSpeed_rps")
         inputs, problem = _plateau_inputs(plateau="M10", values=values, names=names)
         if problem:
@@ -211,6 +207,27 @@ def _plateau_inputs(
                 f"{plateau}_{name} = {value:g} is physically impossible (expected {low:g}…{high:g})",
             )
     return inputs, None
+
+
+def _evi_on_in_window(
+    *, product: ProductPhysics, plateau: str, values: Mapping[str, float | None], air_temp_c: float
+) -> bool:
+    """Whether injection ran during the plateau's steady window.
+
+    At M10 the EVI step opens the valve at ``M10_EviStepAt_s``: a window that starts at or after it
+    ran with injection, one that ends before it without. Otherwise the product's own rule applies.
+    """
+    if PLATEAU_MODES[plateau] != "heating" or not product.evi:
+        return False
+    step_at = values.get(f"{plateau}_EviStepAt_s")
+    start = values.get(f"{plateau}_WindowStart_s")
+    end = values.get(f"{plateau}_WindowEnd_s")
+    if not _missing(step_at) and not _missing(start) and not _missing(end):
+        if float(start) >= float(step_at):  # type: ignore[arg-type]
+            return True
+        if float(end) <= float(step_at):  # type: ignore[arg-type]
+            return False
+    return product.evi_on_at(air_temp_c=air_temp_c)
 
 
 def _missing(value: float | None) -> bool:

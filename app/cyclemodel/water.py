@@ -37,9 +37,7 @@ def capacity_rate_w_k(*, flow_l_min: ArrayLike, temp_c: ArrayLike) -> NDArray[np
     return flow_m3_s * volumetric_heat_capacity_j_m3_k(temp_c=temp_c)
 
 
-def heat_flow_w(
-    *, flow_l_min: ArrayLike, water_in_c: ArrayLike, water_out_c: ArrayLike
-) -> NDArray[np.float64]:
+def heat_flow_w(*, flow_l_min: ArrayLike, water_in_c: ArrayLike, water_out_c: ArrayLike) -> NDArray[np.float64]:
     """Heat taken up by the water, ṁ·cp·(out - in), with cp at the mean temperature (negative when cooled)."""
     t_in = np.asarray(water_in_c, dtype=float)
     t_out = np.asarray(water_out_c, dtype=float)

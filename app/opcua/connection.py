@@ -58,6 +58,7 @@ class EndpointRunner:
         self._alarms = alarms
         self.sessions_started = 0
         self.gaps_detected = 0
+        self.link: UaLink | None = None  # the current session's link (diagnostics)
 
     def _specs(self) -> dict[str, StationTypeSpec | None]:
         specs: dict[str, StationTypeSpec | None] = {}
@@ -115,6 +116,7 @@ class EndpointRunner:
     async def _serve(self, client: Client) -> None:
         link = UaLink(client=client, timeout_s=self._timing.request_timeout_s)
         link.max_nodes_per_read, link.max_nodes_per_write = await read_operation_limits(link)
+        self.link = link
         namespace_index = await _namespace_index(link)
         specs = self._specs()
         handlers = {

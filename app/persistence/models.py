@@ -86,6 +86,7 @@ class Route(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     rework_loop_cap: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class RouteStep(Base):

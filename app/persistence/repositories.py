@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
@@ -50,6 +53,38 @@ def route_by_code(session: Session, code: str) -> m.Route:
     return route
 
 
+_ROUTE_CACHE: dict[tuple[str, int, int], routing.RouteDef] = {}
+
+
+def route_def_cached(session: Session, route_id: int, revision: int) -> routing.RouteDef:
+    """The route as of ``revision``; a process keeps the ones it has read (routes change rarely)."""
+    key = (str(session.get_bind().engine.url), route_id, revision)
+    cached = _ROUTE_CACHE.get(key)
+    if cached is None:
+        cached = route_def(session, route_id)
+        if len(_ROUTE_CACHE) > 1000:
+            _ROUTE_CACHE.clear()
+        _ROUTE_CACHE[key] = cached
+    return cached
+
+
+def unit_and_route(session: Session, serial: str, *, for_update: bool = False) -> tuple[m.Unit, routing.RouteDef]:
+    """The unit (locked if asked) and its route, in one round trip when the route is cached."""
+    query = (
+        select(m.Unit, m.ProductModel.route_id, m.Route.revision)
+        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+        .join(m.Route, m.Route.id == m.ProductModel.route_id)
+        .where(m.Unit.serial == serial)
+    )
+    if for_update:
+        query = query.with_for_update(of=m.Unit)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise NotFound(f"{serial} has not been released by any work order", serial=serial)
+    unit, route_id, revision = row
+    return unit, route_def_cached(session, route_id, revision)
+
+
 def route_def(session: Session, route_id: int) -> routing.RouteDef:
     route = session.get(m.Route, route_id)
     assert route is not None
@@ -94,21 +129,34 @@ def unit_view(session: Session, unit: m.Unit) -> routing.UnitView:
 
 
 def attempt_history(session: Session, unit_id: int) -> list[routing.AttemptView]:
-    rows = session.scalars(
-        select(m.OperationAttempt).where(m.OperationAttempt.unit_id == unit_id).order_by(m.OperationAttempt.id)
-    ).all()
+    rows = session.execute(_HISTORY, {"unit_id": unit_id}).all()
     return [
         routing.AttemptView(
-            station_type=a.station_type,
-            station_id=a.station_id,
-            status=routing.AttemptStatus(a.status),
-            summary=a.summary,
-            failure_mode=a.failure_mode,
-            use_as_is=a.use_as_is,
-            started_at=a.started_at,
+            station_type=station_type,
+            station_id=station_id,
+            status=routing.AttemptStatus(status),
+            summary=summary,
+            failure_mode=failure_mode,
+            use_as_is=use_as_is,
+            started_at=started_at,
         )
-        for a in rows
+        for station_type, station_id, status, summary, failure_mode, use_as_is, started_at in rows
     ]
+
+
+_HISTORY = (
+    select(
+        m.OperationAttempt.station_type,
+        m.OperationAttempt.station_id,
+        m.OperationAttempt.status,
+        m.OperationAttempt.summary,
+        m.OperationAttempt.failure_mode,
+        m.OperationAttempt.use_as_is,
+        m.OperationAttempt.started_at,
+    )
+    .where(m.OperationAttempt.unit_id == bindparam("unit_id"))
+    .order_by(m.OperationAttempt.id)
+)
 
 
 def unit_labels(session: Session, unit: m.Unit) -> tuple[str, str]:
@@ -121,3 +169,155 @@ def unit_labels(session: Session, unit: m.Unit) -> tuple[str, str]:
         .where(m.Unit.id == unit.id)
     ).one()
     return code, number
+
+
+# --- the station hot path: column reads and Core writes, no ORM instances -----------------------
+# An ORM entity load costs several times a round trip on this stack; the start/complete path
+# runs a dozen statements per request, so it reads columns into these plain records instead.
+
+
+@dataclass(slots=True)
+class UnitState:
+    id: int
+    serial: str
+    status: str
+    next_step: str | None
+    reentry_step: str | None
+    rework_loops: int
+    product_model_id: int
+    work_order_id: int
+    created_at: datetime
+    updated_at: datetime
+    product_model_code: str
+    work_order_number: str
+
+
+@dataclass(slots=True)
+class AttemptState:
+    id: int
+    unit_id: int
+    station_id: str
+    station_type: str
+    status: str
+    verdict: str | None
+    retest_index: int
+    started_at: datetime
+    completed_at: datetime | None
+    started_by: str | None
+    completed_by: str | None
+    origin: str
+    result_key: str | None
+    failure_mode: str | None
+    summary: str | None
+    alarm: str | None
+    instruction: str | None
+    spec_revision_id: int | None
+    model_version: str | None
+    use_as_is: bool
+
+
+_A = m.OperationAttempt
+ATTEMPT_COLUMNS = tuple(getattr(_A, f) for f in AttemptState.__dataclass_fields__)
+_UNIT_COLUMNS = (
+    m.Unit.id,
+    m.Unit.serial,
+    m.Unit.status,
+    m.Unit.next_step,
+    m.Unit.reentry_step,
+    m.Unit.rework_loops,
+    m.Unit.product_model_id,
+    m.Unit.work_order_id,
+    m.Unit.created_at,
+    m.Unit.updated_at,
+    m.ProductModel.code,
+    m.WorkOrder.number,
+)
+
+
+# Statements built once: SQLAlchemy memoises a statement's cache key, so re-executing a prebuilt
+# statement with new parameters skips the traversal a freshly built one costs.
+_STATION_TYPE = select(m.Station.station_type).where(m.Station.station_id == bindparam("station_id"))
+_STATION_TYPE_LOCKED = _STATION_TYPE.with_for_update()
+
+
+def lock_station(session: Session, station_id: str) -> str:
+    """Lock the station row (serialises everything that happens at one station); returns its type."""
+    station_type = session.execute(_STATION_TYPE_LOCKED, {"station_id": station_id}).scalar_one_or_none()
+    if station_type is None:
+        raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
+    return station_type
+
+
+def station_type_of(session: Session, station_id: str) -> str:
+    station_type = session.execute(_STATION_TYPE, {"station_id": station_id}).scalar_one_or_none()
+    if station_type is None:
+        raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
+    return station_type
+
+
+_UNIT_STATE = (
+    select(*_UNIT_COLUMNS, m.ProductModel.route_id, m.Route.revision)
+    .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+    .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
+    .join(m.Route, m.Route.id == m.ProductModel.route_id)
+    .where(m.Unit.serial == bindparam("serial"))
+)
+_UNIT_STATE_LOCKED = _UNIT_STATE.with_for_update(of=m.Unit)
+
+
+def unit_state(session: Session, serial: str, *, for_update: bool = False) -> tuple[UnitState, routing.RouteDef]:
+    """The unit (locked if asked), its labels and its route, in one round trip when the route is cached."""
+    row = session.execute(_UNIT_STATE_LOCKED if for_update else _UNIT_STATE, {"serial": serial}).one_or_none()
+    if row is None:
+        raise NotFound(f"{serial} has not been released by any work order", serial=serial)
+    *fields, route_id, revision = row
+    return UnitState(*fields), route_def_cached(session, route_id, revision)
+
+
+def unit_state_by_id(session: Session, unit_id: int) -> UnitState:
+    row = session.execute(
+        select(*_UNIT_COLUMNS)
+        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
+        .where(m.Unit.id == unit_id)
+    ).one()
+    return UnitState(*tuple(row))
+
+
+def hold_reasons(session: Session, unit_id: int) -> tuple[str, ...]:
+    return tuple(
+        session.execute(
+            select(m.Hold.reason).where(m.Hold.unit_id == unit_id, m.Hold.released_at.is_(None)).order_by(m.Hold.id)
+        ).scalars()
+    )
+
+
+def view_of(session: Session, unit: UnitState) -> routing.UnitView:
+    reasons = hold_reasons(session, unit.id) if unit.status == routing.UnitStatus.ON_HOLD else ()
+    return routing.UnitView(
+        serial=unit.serial,
+        status=routing.UnitStatus(unit.status),
+        next_step=unit.next_step,
+        reentry_step=unit.reentry_step,
+        rework_loops=unit.rework_loops,
+        hold_reasons=reasons,
+    )
+
+
+_OPEN_AT_STATION = select(*ATTEMPT_COLUMNS).where(_A.station_id == bindparam("station_id"), _A.status == "open")
+_OPEN_OR_STORED_AT_STATION = select(*ATTEMPT_COLUMNS).where(
+    _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
+)
+
+
+def attempts_at_station(session: Session, station_id: str, *, result_key: str | None) -> list[AttemptState]:
+    """The open attempt at a station and, if ``result_key`` is given, the attempt that stored it."""
+    if result_key is None:
+        rows = session.execute(_OPEN_AT_STATION, {"station_id": station_id}).all()
+    else:
+        rows = session.execute(_OPEN_OR_STORED_AT_STATION, {"station_id": station_id, "result_key": result_key}).all()
+    return [AttemptState(*row) for row in rows]
+
+
+def attempt_state(session: Session, attempt_id: int) -> AttemptState:
+    return AttemptState(*session.execute(select(*ATTEMPT_COLUMNS).where(_A.id == attempt_id)).one())

@@ -1,6 +1,6 @@
 """The judging engine: pure functions from (spec, station result, expectations) to a judgement."""
 
-from .context import components_of, guard_band
+from .context import ValueStatus, components_of, guard_band
 from .engine import EVALUATORS, judge, station_alarms
 from .nameplate import Nameplate, nameplate_data, passed_charge_mass_g
 from .product import ProductData, RatingPoint
@@ -30,6 +30,7 @@ __all__ = [
     "RouteDecision",
     "Spec",
     "SpecError",
+    "ValueStatus",
     "build_spec",
     "classify_rise",
     "components_of",

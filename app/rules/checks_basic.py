@@ -184,9 +184,7 @@ def bom_check(check: BomCheck, ctx: JudgeContext) -> CheckResult:
     bom = ctx.spec.product.bom
     key = check.component.value
     if key not in bom:
-        raise NotJudgeable(
-            f"product {ctx.spec.product_model_code} has no BOM entry for {key}", rule="spec_incomplete"
-        )
+        raise NotJudgeable(f"product {ctx.spec.product_model_code} has no BOM entry for {key}", rule="spec_incomplete")
     required = bom[key]
     component = ctx.component(check.component)
     serial = component.identifier if component else ctx.optional_text(check.serial_measurement)
@@ -195,8 +193,7 @@ def bom_check(check: BomCheck, ctx: JudgeContext) -> CheckResult:
         if serial or model:
             return failed(
                 check,
-                f"{check.label} {model or serial} fitted, but "
-                f"{ctx.spec.product_model_code} has none in its BOM",
+                f"{check.label} {model or serial} fitted, but {ctx.spec.product_model_code} has none in its BOM",
                 rule="bom",
             )
         return passed(check, f"no {check.label} fitted, none in the BOM", rule="bom")
@@ -219,9 +216,7 @@ def check_age_check(check: CheckAgeCheck, ctx: JudgeContext) -> CheckResult:
     age_h = (now - checked_at).total_seconds() / 3600.0
     limit = ctx.limit(check.limit)
     if age_h < -5 / 60:  # more than five minutes of clock skew
-        return failed(
-            check, f"{check.label} is dated {checked_at.isoformat()}, in the future", rule="check_age"
-        )
+        return failed(check, f"{check.label} is dated {checked_at.isoformat()}, in the future", rule="check_age")
     result = judged(check, value=max(age_h, 0.0), limit=limit, subject=f"{check.label} age")
     if result.verdict is Verdict.FAIL:
         message = f"instrument check expired: {result.message}"
@@ -236,9 +231,7 @@ def ratio_check(check: RatioCheck, ctx: JudgeContext) -> CheckResult:
         raise NotJudgeable(f"{check.nominal_measurement} must be positive", rule="not_measured")
     limit = ctx.limit(check.limit)
     deviation = reading / nominal - 1.0
-    result = judged(
-        check, value=deviation, limit=limit, subject=f"{check.label} deviation from nominal", expected=0.0
-    )
+    result = judged(check, value=deviation, limit=limit, subject=f"{check.label} deviation from nominal", expected=0.0)
     bounds = describe_bounds(limit.low, limit.high)
     message = (
         f"{check.label} {fmt(reading)} against nominal {fmt(nominal)}: {deviation:+.1%} "

@@ -19,9 +19,7 @@ _QUANTITY_WORDS_COOLING = {"capacity_w": "cooling capacity", "cop": "EER"}
 
 def _expectations(ctx: JudgeContext) -> CycleExpectations:
     if ctx.expectations is None:
-        raise NotJudgeable(
-            "no cycle-model expectations are available for this judgement", rule="no_expectations"
-        )
+        raise NotJudgeable("no cycle-model expectations are available for this judgement", rule="no_expectations")
     return ctx.expectations
 
 
@@ -29,9 +27,7 @@ def _numbers(ctx: JudgeContext) -> dict[str, float | None]:
     """Every numeric result value by contract name (None when not measured), as the cycle model takes them."""
     cached = ctx.cache.get("numbers")
     if cached is None:
-        cached = {
-            m.name: ctx.optional_number(m.name) for m in ctx.station_type.measurements if m.kind == "number"
-        }
+        cached = {m.name: ctx.optional_number(m.name) for m in ctx.station_type.measurements if m.kind == "number"}
         ctx.cache["numbers"] = cached
     return cached  # type: ignore[no-any-return]
 
@@ -41,9 +37,7 @@ def leak_rate_check(check: LeakRateCheck, ctx: JudgeContext) -> CheckResult:
     signal = ctx.number(check.signal_measurement)
     pressure_bar = ctx.number(check.pressure_measurement)
     if signal < 0:
-        raise NotJudgeable(
-            f"leak signal {fmt(signal)} mbar·l/s is negative: instrument fault", rule="not_measured"
-        )
+        raise NotJudgeable(f"leak signal {fmt(signal)} mbar·l/s is negative: instrument fault", rule="not_measured")
     refrigerant = ctx.spec.product.refrigerant
     try:
         rate = _expectations(ctx).leak_rate_g_per_year(
@@ -57,9 +51,7 @@ def leak_rate_check(check: LeakRateCheck, ctx: JudgeContext) -> CheckResult:
             f"cannot convert the {tracer} signal to {refrigerant}: {exc}", rule="conversion_failed"
         ) from exc
     if not math.isfinite(rate):
-        raise NotJudgeable(
-            f"the {tracer} signal could not be converted to {refrigerant}", rule="conversion_failed"
-        )
+        raise NotJudgeable(f"the {tracer} signal could not be converted to {refrigerant}", rule="conversion_failed")
     result = judged(check, value=rate, limit=ctx.limit(check.limit), subject=f"leak rate ({refrigerant})")
     return replace(
         result,
@@ -80,17 +72,17 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
         t, v = ctx.trace(channel)
         lo, hi = np.searchsorted(t, start, side="left"), np.searchsorted(t, end, side="right")
         if hi - lo < 5:
-            raise NotJudgeable(
-                f"trace {channel} has {hi - lo} samples in the {check.plateau} window", rule="bad_trace"
-            )
-        tw, vw = t[lo:hi] - t[lo:hi].mean(), v[lo:hi]
-        slope_per_s = float((tw * (vw - vw.mean())).sum() / (tw * tw).sum())
-        spread = float(np.std(vw - vw.mean() - slope_per_s * tw))
+            raise NotJudgeable(f"trace {channel} has {hi - lo} samples in the {check.plateau} window", rule="bad_trace")
+        tw, vw = t[lo:hi], v[lo:hi]
+        tw = tw - tw.mean()
+        vw = vw - vw.mean()
+        stt, stv, svv = float(tw @ tw), float(tw @ vw), float(vw @ vw)
+        slope_per_s = stv / stt
+        # Spread about the window's linear trend: residual variance = var(v) − slope²·var(t).
+        spread = math.sqrt(max(svv - slope_per_s * stv, 0.0) / tw.size)
         worst_slope = max(worst_slope, (abs(slope_per_s) * 60.0, channel))
         worst_spread = max(worst_spread, (spread, channel))
-    slope_gb = guard_band(
-        value=worst_slope[0], low=None, high=slope_limit.high, uncertainty=slope_limit.uncertainty
-    )
+    slope_gb = guard_band(value=worst_slope[0], low=None, high=slope_limit.high, uncertainty=slope_limit.uncertainty)
     spread_gb = guard_band(
         value=worst_spread[0], low=None, high=spread_limit.high, uncertainty=spread_limit.uncertainty
     )
@@ -137,18 +129,14 @@ def residual_check(check: ResidualCheck, ctx: JudgeContext) -> CheckResult:
         )
     residual = expectation.quantities.get(check.quantity)
     if residual is None:
-        raise NotJudgeable(
-            f"the cycle model gave no {check.quantity} for {check.plateau}", rule="no_expectations"
-        )
+        raise NotJudgeable(f"the cycle model gave no {check.quantity} for {check.plateau}", rule="no_expectations")
     if not (math.isfinite(residual.measured) and math.isfinite(residual.expected)):
         raise NotJudgeable(f"{label} is not a finite number", rule="not_measured")
     limit = ctx.limit(check.limit)
     value, u, unit = residual.residual, residual.uncertainty, residual.unit
     if check.relative:
         if residual.expected == 0:
-            raise NotJudgeable(
-                f"the model expects zero {check.quantity}: no relative band", rule="model_envelope"
-            )
+            raise NotJudgeable(f"the model expects zero {check.quantity}: no relative band", rule="model_envelope")
         value, u, unit = value / abs(residual.expected), u / abs(residual.expected), "1"
     result = judged(
         check,
@@ -206,9 +194,7 @@ def evi_step_check(check: EviStepCheck, ctx: JudgeContext) -> CheckResult:
         )
     gain = (on - off) / off
     share = gain / prediction.capacity_gain_fraction
-    result = judged(
-        check, value=share, limit=limit, expected=1.0, subject="EVI capacity gain as share of predicted"
-    )
+    result = judged(check, value=share, limit=limit, expected=1.0, subject="EVI capacity gain as share of predicted")
     return replace(
         result,
         message=f"{result.message}; capacity {fmt(off)} → {fmt(on)} W ({gain:+.1%}, "

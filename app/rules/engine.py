@@ -7,18 +7,18 @@ revision is the same call with another :class:`Spec`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from app.domain.expectations import CycleExpectations
 from app.domain.results import CheckResult, Judgement, StationResult, Verdict
-from stations import StationType, get_station_type
+from stations import StationType, UnknownStationTypeError, get_station_type
 from stations import _checks as kinds
 
 from . import checks_basic, checks_model, vacuum
-from .context import JudgeContext, NotJudgeable
+from .context import JudgeContext, NotJudgeable, ValueStatus
 from .spec import Spec
 
 Evaluator = Callable[[Any, JudgeContext], CheckResult | tuple[CheckResult, ...]]
@@ -60,11 +60,10 @@ def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, .
             ),
         )
     evaluator = EVALUATORS.get(type(check))
+    ctx.uncertain_used.clear()
     try:
         if evaluator is None:
-            raise NotJudgeable(
-                f"no evaluator for check kind {type(check).__name__}", rule="unknown_check_kind"
-            )
+            raise NotJudgeable(f"no evaluator for check kind {type(check).__name__}", rule="unknown_check_kind")
         outcome = evaluator(check, ctx)
     except NotJudgeable as problem:
         return (
@@ -84,7 +83,22 @@ def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, .
                 message=f"{check.label}: could not be judged ({type(exc).__name__}: {exc})",
             ),
         )
-    return outcome if isinstance(outcome, tuple) else (outcome,)
+    outcomes = outcome if isinstance(outcome, tuple) else (outcome,)
+    if ctx.uncertain_used:
+        # plc-interface.md: a value with Uncertain status gives at best a RETEST.
+        names = ", ".join(sorted(ctx.uncertain_used))
+        outcomes = tuple(
+            replace(
+                r,
+                verdict=Verdict.RETEST,
+                rule=f"{r.rule}+uncertain_status",
+                message=f"{r.message} — {names} had Uncertain status: measure again",
+            )
+            if r.verdict is Verdict.PASS and not r.rule.startswith(("alarm:", "station_figure"))
+            else r
+            for r in outcomes
+        )
+    return outcomes
 
 
 def _completeness(ctx: JudgeContext) -> CheckResult:
@@ -102,6 +116,7 @@ def _completeness(ctx: JudgeContext) -> CheckResult:
             ctx.trace(trace.channel)
         except NotJudgeable as problem:
             problems.append(problem.message)
+    ctx.uncertain_used.clear()  # presence is all this check asks; the checks using a value judge its status
     if problems:
         return CheckResult(
             name="result_complete",
@@ -145,13 +160,20 @@ def judge(
     expectations: CycleExpectations | None,
     retest_count: int,
     now: datetime,
+    value_status: Mapping[str, ValueStatus] | None = None,
 ) -> Judgement:
     """Judge one station result: every check's CheckResult, the worst verdict, the first failure mode.
 
     ``retest_count`` is how many RETESTs this attempt already had at this station; ``now`` is the
     judging instant (UTC) for time-dependent checks such as an instrument check's age.
+    ``value_status`` carries the OPC UA status of result values that were not Good: a "bad" value
+    cannot pass (FAIL, "measurement not valid"), an "uncertain" one gives at best a RETEST.
     """
-    st = get_station_type(station_type) if isinstance(station_type, str) else station_type
+    try:
+        st = get_station_type(station_type) if isinstance(station_type, str) else station_type
+    except UnknownStationTypeError as exc:
+        check = CheckResult(name="station_type", verdict=Verdict.FAIL, rule="unknown_station_type", message=str(exc))
+        return Judgement(verdict=Verdict.FAIL, checks=(check,), spec_revision_id=spec.revision_id)
     if spec.station_type != st.code:
         check = CheckResult(
             name="specification",
@@ -160,7 +182,14 @@ def judge(
             message=f"the specification is for {spec.station_type}, the result is from {st.code}",
         )
         return Judgement(verdict=Verdict.FAIL, checks=(check,), spec_revision_id=spec.revision_id)
-    ctx = JudgeContext(station_type=st, spec=spec, result=result, expectations=expectations, now=now)
+    ctx = JudgeContext(
+        station_type=st,
+        spec=spec,
+        result=result,
+        expectations=expectations,
+        now=now,
+        value_status=value_status or {},
+    )
     judged = [
         _apply_retest_cap(r, retest_count=retest_count, retest_cap=spec.retest_cap)
         for check in st.checks

@@ -59,9 +59,7 @@ def route_failure(
 ) -> RouteDecision:
     """Look up (station type, failure mode), falling back to (station type, "*"); past the loop cap: hold."""
     table = rules if isinstance(rules, Mapping) else {rule.key: rule for rule in rules}
-    rule = table.get((station_type, failure_mode or ANY_FAILURE_MODE)) or table.get(
-        (station_type, ANY_FAILURE_MODE)
-    )
+    rule = table.get((station_type, failure_mode or ANY_FAILURE_MODE)) or table.get((station_type, ANY_FAILURE_MODE))
     if rule is None:
         return RouteDecision(
             action="hold",

@@ -94,9 +94,7 @@ def _apply_override(limit: Limit, override: Any) -> Limit:
         if "tolerance" in override:
             tolerance = _number(override["tolerance"], where=f"{where}.tolerance")
         elif "tolerance_fraction" in override:
-            tolerance = abs(nominal) * _number(
-                override["tolerance_fraction"], where=f"{where}.tolerance_fraction"
-            )
+            tolerance = abs(nominal) * _number(override["tolerance_fraction"], where=f"{where}.tolerance_fraction")
         else:
             raise SpecError(f"{where}: a nominal needs a tolerance or a tolerance_fraction")
         low, high = nominal - abs(tolerance), nominal + abs(tolerance)
@@ -112,9 +110,7 @@ def _apply_override(limit: Limit, override: Any) -> Limit:
         raise SpecError(f"{where}: uncertainty U must not be negative")
     if low is not None and high is not None and low > high:
         raise SpecError(f"{where}: low {low} is above high {high}")
-    return Limit(
-        name=limit.name, unit=limit.unit, low=low, high=high, uncertainty=uncertainty, origin="revision"
-    )
+    return Limit(name=limit.name, unit=limit.unit, low=low, high=high, uncertainty=uncertainty, origin="revision")
 
 
 def build_spec(

@@ -51,9 +51,7 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
             problems.append(ResultProblem(where, f"{station_type.code} records no trace {trace.channel!r}"))
             continue
         if len(trace.t_s) != len(trace.values):
-            problems.append(
-                ResultProblem(where, f"{len(trace.values)} samples but {len(trace.t_s)} time stamps")
-            )
+            problems.append(ResultProblem(where, f"{len(trace.values)} samples but {len(trace.t_s)} time stamps"))
         if any(not math.isfinite(x) for x in (*trace.t_s, *trace.values)):
             problems.append(ResultProblem(where, "holds NaN or infinite samples"))
         elif any(b <= a for a, b in zip(trace.t_s, trace.t_s[1:], strict=False)):

@@ -152,8 +152,10 @@ class MasterDataDocument(_Strict):
 def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
     route = session.scalars(select(m.Route).where(m.Route.code == route_in.code)).one_or_none()
     if route is None:
-        route = m.Route(code=route_in.code)
+        route = m.Route(code=route_in.code, revision=1)
         session.add(route)
+    elif _route_changed(session, route, route_in):
+        route.revision += 1
     route.description = route_in.description
     route.rework_loop_cap = route_in.rework_loop_cap
     session.flush()
@@ -182,6 +184,21 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
         )
     session.flush()
     return route
+
+
+def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
+    current = repo.route_def(session, route.id)
+    wanted = (
+        route_in.rework_loop_cap,
+        [(s.station_type, s.required, s.retest_cap) for s in route_in.steps],
+        sorted((r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "") for r in route_in.rework),
+    )
+    have = (
+        current.loop_cap,
+        [(s.station_type, s.required, s.retest_cap) for s in current.steps],
+        sorted((r.failed_at, r.failure_mode or "", r.action.value, r.reenter_at or "") for r in current.rework),
+    )
+    return wanted != have or route.description != route_in.description
 
 
 def upsert_product_model(*, session: Session, model_in: ProductModelIn) -> m.ProductModel:

@@ -2,16 +2,20 @@
 
 Lock order, everywhere: the station row, then the unit row. Two stations starting the same unit
 serialise on the unit; two units arriving at one station serialise on the station.
+
+This is the line's hot path (every PLC request and result), so it reads columns into plain
+records and writes with Core statements; see repositories.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.domain import routing
@@ -21,23 +25,61 @@ from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
+from app.persistence.repositories import AttemptState, UnitState
 from app.services.clock import utcnow
 
 NO_RELEASE = "no release for this serial here"
 
+# Statements built once (their cache keys are memoised); parameters are bound per call.
+_A = m.OperationAttempt
+_INSERT_ATTEMPT = insert(_A).returning(_A.id)
+_INSERT_MEASUREMENTS = insert(m.Measurement)
+_INSERT_TRACES = insert(m.TraceRow)
+_INSERT_COMPONENTS = insert(m.ComponentUse)
+_INSERT_CHECKS = insert(m.CheckResultRow)
+_INSERT_HOLD = insert(m.Hold)
+_TOUCH_UNIT = update(m.Unit).where(m.Unit.id == bindparam("b_unit_id")).values(updated_at=bindparam("b_now"))
+_CLOSE_ATTEMPT = (
+    update(_A)
+    .where(_A.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        verdict=bindparam("b_verdict"),
+        completed_at=bindparam("b_completed_at"),
+        completed_by=bindparam("b_completed_by"),
+        result_key=bindparam("b_result_key"),
+        summary=bindparam("b_summary"),
+        failure_mode=bindparam("b_failure_mode"),
+        spec_revision_id=bindparam("b_spec_revision_id"),
+        model_version=bindparam("b_model_version"),
+        instruction=bindparam("b_instruction"),
+    )
+)
+_MOVE_UNIT = (
+    update(m.Unit)
+    .where(m.Unit.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        next_step=bindparam("b_next_step"),
+        reentry_step=bindparam("b_reentry_step"),
+        rework_loops=bindparam("b_rework_loops"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
 
 @dataclass(frozen=True, slots=True)
 class JudgeContext:
-    """What a judge needs besides the result: the unit, its model and the attempt being completed."""
+    """What a judge needs besides the result: where, which unit, which attempt, the retest cap."""
 
-    station: m.Station
-    unit: m.Unit
-    product_model: m.ProductModel
-    attempt: m.OperationAttempt
+    station_id: str
+    station_type: str
+    unit: UnitState
+    attempt: AttemptState
     retest_cap: int
 
 
-Judge = Callable[[JudgeContext, StationResult], Judgement]
+Judge = Callable[[Session, JudgeContext, StationResult], Judgement]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +99,18 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
-    attempt: m.OperationAttempt
+    attempt: AttemptState
+    unit: UnitState
     resumed: bool
     aborted_serials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class CompletionOutcome:
-    attempt: m.OperationAttempt
-    unit: m.Unit
+    attempt: AttemptState
+    unit: UnitState
     duplicate: bool
-    checks: list[m.CheckResultRow] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def check_interlock(
@@ -75,20 +118,20 @@ def check_interlock(
 ) -> routing.StartDecision:
     """What a start would answer, without starting (for tablets and dry runs)."""
     serial_format.validate(serial)
-    station = repo.get_station(session, station_id)
-    unit = repo.unit_by_serial(session, serial)
-    return _decide(session, station, unit)
+    station_type = repo.station_type_of(session, station_id)
+    unit, route = repo.unit_state(session, serial)
+    return _decide(session, station_id, station_type, unit, route)
 
 
-def _decide(session: Session, station: m.Station, unit: m.Unit) -> routing.StartDecision:
-    model = session.get(m.ProductModel, unit.product_model_id)
-    assert model is not None
+def _decide(
+    session: Session, station_id: str, station_type: str, unit: UnitState, route: routing.RouteDef
+) -> routing.StartDecision:
     return routing.check_start(
-        route=repo.route_def(session, model.route_id),
-        unit=repo.unit_view(session, unit),
+        route=route,
+        unit=repo.view_of(session, unit),
         history=repo.attempt_history(session, unit.id),
-        station_type=station.station_type,
-        station_id=station.station_id,
+        station_type=station_type,
+        station_id=station_id,
     )
 
 
@@ -103,66 +146,59 @@ def start_operation(
 ) -> StartOutcome:
     """Open an attempt of ``serial`` at ``station_id`` if the route allows it; else raise InterlockRefused."""
     serial_format.validate(serial)
-    station = repo.station_for_update(session, station_id)
-    unit = repo.unit_by_serial(session, serial, for_update=True)
-    decision = _decide(session, station, unit)
+    station_type = repo.lock_station(session, station_id)
+    unit, route = repo.unit_state(session, serial, for_update=True)
+    decision = _decide(session, station_id, station_type, unit, route)
     if not decision.allowed:
         raise InterlockRefused(decision.reason, serial=serial, station_id=station_id)
+    open_here = repo.attempts_at_station(session, station_id, result_key=None)
     if decision.resume_open_attempt:
-        attempt = _open_attempt(session, unit_id=unit.id, station_id=station_id)
-        assert attempt is not None
-        return StartOutcome(attempt=attempt, resumed=True)
+        return StartOutcome(attempt=next(a for a in open_here if a.unit_id == unit.id), unit=unit, resumed=True)
 
     now = utcnow()
-    aborted = _abort_open_attempts_at(session, station_id=station_id, now=now)
-    attempt = m.OperationAttempt(
+    aborted = _abort(session, [a for a in open_here if a.unit_id != unit.id], now=now)
+    attempt = AttemptState(
+        id=0,
         unit_id=unit.id,
         station_id=station_id,
-        station_type=station.station_type,
+        station_type=station_type,
         status=routing.AttemptStatus.OPEN.value,
+        verdict=None,
         retest_index=decision.retest_index,
         started_at=now,
+        completed_at=None,
         started_by=operator,
+        completed_by=None,
         origin=origin,
+        result_key=None,
+        failure_mode=None,
+        summary=None,
+        alarm=None,
+        instruction=None,
+        spec_revision_id=None,
+        model_version=None,
         use_as_is=False,
     )
-    session.add(attempt)
+    values = {k: v for k, v in dataclasses.asdict(attempt).items() if k != "id"}
+    attempt.id = session.execute(_INSERT_ATTEMPT, values).scalar_one()
+    session.execute(_TOUCH_UNIT, {"b_unit_id": unit.id, "b_now": now})
     unit.updated_at = now
-    session.flush()
-    return StartOutcome(attempt=attempt, resumed=False, aborted_serials=aborted)
+    return StartOutcome(attempt=attempt, unit=unit, resumed=False, aborted_serials=aborted)
 
 
-def _abort_open_attempts_at(session: Session, *, station_id: str, now: datetime) -> tuple[str, ...]:
+def _abort(session: Session, attempts: list[AttemptState], *, now: datetime) -> tuple[str, ...]:
     """A station handles one unit at a time: a new release closes any open attempt there as aborted."""
-    rows = session.execute(
-        select(m.OperationAttempt, m.Unit.serial)
-        .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
-        .where(m.OperationAttempt.station_id == station_id, m.OperationAttempt.status == "open")
-    ).all()
-    for attempt, _serial in rows:
-        attempt.status = routing.AttemptStatus.ABORTED.value
-        attempt.completed_at = now
-        attempt.summary = "station moved on without a result"
-    session.flush()
-    return tuple(serial for _attempt, serial in rows)
-
-
-def _open_attempt(session: Session, *, unit_id: int, station_id: str) -> m.OperationAttempt | None:
-    return session.scalars(
-        select(m.OperationAttempt).where(
-            m.OperationAttempt.unit_id == unit_id,
-            m.OperationAttempt.station_id == station_id,
-            m.OperationAttempt.status == "open",
+    if not attempts:
+        return ()
+    ids = [a.id for a in attempts]
+    session.execute(
+        update(m.OperationAttempt)
+        .where(m.OperationAttempt.id.in_(ids))
+        .values(
+            status=routing.AttemptStatus.ABORTED.value, completed_at=now, summary="station moved on without a result"
         )
-    ).one_or_none()
-
-
-def find_by_result_key(session: Session, *, station_id: str, result_key: str) -> m.OperationAttempt | None:
-    return session.scalars(
-        select(m.OperationAttempt).where(
-            m.OperationAttempt.station_id == station_id, m.OperationAttempt.result_key == result_key
-        )
-    ).one_or_none()
+    )
+    return tuple(session.execute(select(m.Unit.serial).where(m.Unit.id.in_([a.unit_id for a in attempts]))).scalars())
 
 
 def complete_operation(
@@ -182,45 +218,31 @@ def complete_operation(
     PLC's result must never be lost) stored as a FAIL with an alarm and the unit put on hold.
     """
     serial_format.validate(completion.serial)
-    station = repo.station_for_update(session, station_id)
-    if completion.result_key is not None:
-        stored = find_by_result_key(session, station_id=station_id, result_key=completion.result_key)
-        if stored is not None:
-            unit = session.get(m.Unit, stored.unit_id)
-            assert unit is not None
-            return CompletionOutcome(attempt=stored, unit=unit, duplicate=True, checks=_checks_of(session, stored.id))
+    station_type = repo.lock_station(session, station_id)
+    here = repo.attempts_at_station(session, station_id, result_key=completion.result_key)
+    stored = next((a for a in here if completion.result_key and a.result_key == completion.result_key), None)
+    if stored is not None:
+        unit = repo.unit_state_by_id(session, stored.unit_id)
+        return CompletionOutcome(attempt=stored, unit=unit, duplicate=True, checks=checks_of(session, stored.id))
 
-    unit = repo.unit_by_serial(session, completion.serial, for_update=True)
-    model = session.get(m.ProductModel, unit.product_model_id)
-    assert model is not None
-    route = repo.route_def(session, model.route_id)
+    unit, route = repo.unit_state(session, completion.serial, for_update=True)
     now = utcnow()
-    attempt = _open_attempt(session, unit_id=unit.id, station_id=station_id)
+    attempt = next((a for a in here if a.status == "open" and a.unit_id == unit.id), None)
     released = attempt is not None
     if attempt is None:
         if not store_without_release:
-            raise NoOpenAttempt(_no_open_reason(session, unit, station), serial=unit.serial, station_id=station_id)
-        attempt = m.OperationAttempt(
-            unit_id=unit.id,
-            station_id=station_id,
-            station_type=station.station_type,
-            status=routing.AttemptStatus.OPEN.value,
-            retest_index=0,
-            started_at=now,
-            origin=origin,
-            use_as_is=False,
-            alarm=f"result for {unit.serial} without a release at {station_id}",
+            raise NoOpenAttempt(_no_open_reason(session, unit, station_id), serial=unit.serial, station_id=station_id)
+        attempt = _unreleased_attempt(
+            session, unit=unit, station_id=station_id, station_type=station_type, origin=origin, now=now
         )
-        session.add(attempt)
-        session.flush()
 
-    step = route.step(station.station_type)
+    step = route.step(station_type)
     retest_cap = step.retest_cap if step is not None else 0
     if judge is not None:
-        judgement = judge(
-            JudgeContext(station=station, unit=unit, product_model=model, attempt=attempt, retest_cap=retest_cap),
-            completion.result,
+        context = JudgeContext(
+            station_id=station_id, station_type=station_type, unit=unit, attempt=attempt, retest_cap=retest_cap
         )
+        judgement = judge(session, context, completion.result)
     else:
         judgement = Judgement(
             verdict=completion.verdict or Verdict.FAIL,
@@ -240,31 +262,29 @@ def complete_operation(
                 name="retest_cap",
                 verdict=Verdict.FAIL,
                 rule="retest_cap",
-                message=f"retest cap reached ({retest_cap} at {station.station_type})",
+                message=f"retest cap reached ({retest_cap} at {station_type})",
                 measured=float(attempt.retest_index),
                 limit_high=float(retest_cap),
             )
         )
         verdict = Verdict.FAIL
 
-    _store_result(session, attempt=attempt, unit_id=unit.id, result=completion.result)
+    _store_result(session, attempt_id=attempt.id, unit_id=unit.id, result=completion.result)
     _store_checks(session, attempt_id=attempt.id, checks=checks)
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
     summary = "; ".join(c.message for c in failing if c.verdict is verdict) or None
     failure_mode = judgement.failure_mode or next((c.failure_mode for c in failing if c.failure_mode), None)
 
-    attempt.status = routing.AttemptStatus.from_verdict(verdict).value
-    attempt.verdict = verdict.value
-    attempt.completed_at = now
-    attempt.completed_by = completion.operator
-    attempt.result_key = completion.result_key
-    attempt.summary = summary
-    attempt.failure_mode = failure_mode if verdict is Verdict.FAIL else None
-    attempt.spec_revision_id = judgement.spec_revision_id
-    attempt.model_version = judgement.model_version
-
-    view = repo.unit_view(session, unit)
-    if not released:
+    if released:
+        transition = routing.after_verdict(
+            route=route,
+            unit=repo.view_of(session, unit),
+            station_type=station_type,
+            verdict=verdict,
+            failure_mode=failure_mode,
+            summary=summary,
+        )
+    else:
         transition = routing.Transition(
             status=routing.UnitStatus.ON_HOLD,
             next_step=unit.next_step,
@@ -273,42 +293,86 @@ def complete_operation(
             hold_reason=f"result at {station_id} without a release (alarm); quality engineer decides",
             instruction="hold for a quality engineer",
         )
-    else:
-        transition = routing.after_verdict(
-            route=route,
-            unit=view,
-            station_type=station.station_type,
-            verdict=verdict,
-            failure_mode=failure_mode,
-            summary=summary,
-        )
+    attempt = dataclasses.replace(
+        attempt,
+        status=routing.AttemptStatus.from_verdict(verdict).value,
+        verdict=verdict.value,
+        completed_at=now,
+        completed_by=completion.operator,
+        result_key=completion.result_key,
+        summary=summary,
+        failure_mode=failure_mode if verdict is Verdict.FAIL else None,
+        spec_revision_id=judgement.spec_revision_id,
+        model_version=judgement.model_version,
+        instruction=transition.instruction,
+    )
+    session.execute(
+        _CLOSE_ATTEMPT,
+        {
+            "b_id": attempt.id,
+            "b_status": attempt.status,
+            "b_verdict": attempt.verdict,
+            "b_completed_at": now,
+            "b_completed_by": attempt.completed_by,
+            "b_result_key": attempt.result_key,
+            "b_summary": summary,
+            "b_failure_mode": attempt.failure_mode,
+            "b_spec_revision_id": attempt.spec_revision_id,
+            "b_model_version": attempt.model_version,
+            "b_instruction": attempt.instruction,
+        },
+    )
     _apply_transition(session, unit=unit, attempt=attempt, transition=transition, now=now)
-    session.flush()
-    return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=_checks_of(session, attempt.id))
+    return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
 
 
-def _no_open_reason(session: Session, unit: m.Unit, station: m.Station) -> str:
-    elsewhere = session.scalars(
-        select(m.OperationAttempt).where(m.OperationAttempt.unit_id == unit.id, m.OperationAttempt.status == "open")
-    ).one_or_none()
-    if elsewhere is not None:
-        return (
-            f"{unit.serial} has no open operation at {station.station_id}; it is in process at {elsewhere.station_id}"
-        )
-    return f"{unit.serial} has no open operation at {station.station_id}: start it there first"
+def _unreleased_attempt(
+    session: Session, *, unit: UnitState, station_id: str, station_type: str, origin: str, now: datetime
+) -> AttemptState:
+    values = {
+        "unit_id": unit.id,
+        "station_id": station_id,
+        "station_type": station_type,
+        "status": routing.AttemptStatus.OPEN.value,
+        "retest_index": 0,
+        "started_at": now,
+        "origin": origin,
+        "use_as_is": False,
+        "alarm": f"result for {unit.serial} without a release at {station_id}",
+    }
+    # a stale open attempt of this unit elsewhere would block the partial unique index
+    _abort(session, [a for a in _open_attempts_of(session, unit.id)], now=now)
+    attempt_id = session.execute(
+        insert(m.OperationAttempt).values(**values).returning(m.OperationAttempt.id)
+    ).scalar_one()
+    return repo.attempt_state(session, attempt_id)
+
+
+def _open_attempts_of(session: Session, unit_id: int) -> list[AttemptState]:
+    rows = session.execute(
+        select(*repo.ATTEMPT_COLUMNS).where(m.OperationAttempt.unit_id == unit_id, m.OperationAttempt.status == "open")
+    ).all()
+    return [AttemptState(*row) for row in rows]
+
+
+def _no_open_reason(session: Session, unit: UnitState, station_id: str) -> str:
+    elsewhere = _open_attempts_of(session, unit.id)
+    if elsewhere:
+        return f"{unit.serial} has no open operation at {station_id}; it is in process at {elsewhere[0].station_id}"
+    return f"{unit.serial} has no open operation at {station_id}: start it there first"
 
 
 def _apply_transition(
-    session: Session, *, unit: m.Unit, attempt: m.OperationAttempt, transition: routing.Transition, now: datetime
+    session: Session, *, unit: UnitState, attempt: AttemptState, transition: routing.Transition, now: datetime
 ) -> None:
     unit.next_step = transition.next_step
     unit.reentry_step = transition.reentry_step
     unit.rework_loops = transition.rework_loops
     unit.updated_at = now
-    attempt.instruction = transition.instruction
     if transition.hold_reason is not None:
-        session.add(
-            m.Hold(
+        session.execute(
+            _INSERT_HOLD,
+            dict(
                 unit_id=unit.id,
                 reason=transition.hold_reason,
                 scope="verdict",
@@ -316,34 +380,49 @@ def _apply_transition(
                 attempt_id=attempt.id,
                 created_at=now,
                 created_by=attempt.completed_by or "mes",
-            )
+            ),
         )
         unit.status = routing.UnitStatus.ON_HOLD.value
     else:
         unit.status = transition.status.value
+    session.execute(
+        _MOVE_UNIT,
+        {
+            "b_id": unit.id,
+            "b_status": unit.status,
+            "b_next_step": unit.next_step,
+            "b_reentry_step": unit.reentry_step,
+            "b_rework_loops": unit.rework_loops,
+            "b_updated_at": now,
+        },
+    )
 
 
-def _store_result(session: Session, *, attempt: m.OperationAttempt, unit_id: int, result: StationResult) -> None:
+def _store_result(session: Session, *, attempt_id: int, unit_id: int, result: StationResult) -> None:
     if result.measurements:
-        session.execute(insert(m.Measurement), [_measurement_row(attempt.id, x) for x in result.measurements])
-    for trace in result.traces:
-        session.add(
-            m.TraceRow(
-                attempt_id=attempt.id,
-                channel=trace.channel,
-                n_samples=len(trace.values),
-                encoding=trace_codec.ENCODING,
-                t_blob=trace_codec.encode(trace.t_s),
-                value_blob=trace_codec.encode(trace.values),
-                **trace_codec.summary(trace.t_s, trace.values),
-            )
+        session.execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
+    if result.traces:
+        session.execute(
+            _INSERT_TRACES,
+            [
+                {
+                    "attempt_id": attempt_id,
+                    "channel": t.channel,
+                    "n_samples": len(t.values),
+                    "encoding": trace_codec.ENCODING,
+                    "t_blob": trace_codec.encode(t.t_s),
+                    "value_blob": trace_codec.encode(t.values),
+                    **trace_codec.summary(t.t_s, t.values),
+                }
+                for t in result.traces
+            ],
         )
     if result.components:
         session.execute(
-            insert(m.ComponentUse),
+            _INSERT_COMPONENTS,
             [
                 {
-                    "attempt_id": attempt.id,
+                    "attempt_id": attempt_id,
                     "unit_id": unit_id,
                     "kind": c.kind.value,
                     "identifier": c.identifier,
@@ -380,7 +459,7 @@ def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult
     if not checks:
         return
     session.execute(
-        insert(m.CheckResultRow),
+        _INSERT_CHECKS,
         [
             {
                 "attempt_id": attempt_id,
@@ -404,5 +483,20 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _checks_of(session: Session, attempt_id: int) -> list[m.CheckResultRow]:
-    return list(session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id)))
+def checks_of(session: Session, attempt_id: int) -> list[CheckResult]:
+    rows = session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id))
+    return [
+        CheckResult(
+            name=r.name,
+            verdict=Verdict(r.verdict),
+            message=r.message,
+            rule=r.rule,
+            measured=r.measured,
+            expected=r.expected,
+            limit_low=r.limit_low,
+            limit_high=r.limit_high,
+            uncertainty=r.uncertainty,
+            failure_mode=r.failure_mode,
+        )
+        for r in rows
+    ]

@@ -127,8 +127,15 @@ def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[Ge
     ).all()
     return [
         GenealogyEntry(
-            serial=serial, status=status, product_model_code=code, work_order_number=number, kind=kind,
-            identifier=ident, component_model=model, station_id=station_id, attempt_id=attempt_id,
+            serial=serial,
+            status=status,
+            product_model_code=code,
+            work_order_number=number,
+            kind=kind,
+            identifier=ident,
+            component_model=model,
+            station_id=station_id,
+            attempt_id=attempt_id,
             consumed_at=started_at,
         )
         for serial, status, code, number, kind, ident, model, station_id, attempt_id, started_at in rows

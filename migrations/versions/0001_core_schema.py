@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("code", sa.String(64), nullable=False, unique=True),
         sa.Column("description", sa.Text, nullable=False, server_default=""),
         sa.Column("rework_loop_cap", sa.Integer, nullable=False),
+        # bumped on every change, so a process may cache the route and know when it is stale
+        sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
     )
     op.create_table(
         "route_step",

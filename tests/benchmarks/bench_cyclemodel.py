@@ -17,13 +17,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from app.cyclemodel.cycle import OperatingPoints, solve_cycle  # noqa: E402
-from app.cyclemodel.envelope import random_points  # noqa: E402
-from app.cyclemodel.paramsets import load_shipped  # noqa: E402
-from app.cyclemodel.products import DEMO_PRODUCTS  # noqa: E402
-from app.cyclemodel.properties import heos_properties, table_properties  # noqa: E402
+from app.cyclemodel.cycle import OperatingPoints, solve_cycle
+from app.cyclemodel.envelope import random_points
+from app.cyclemodel.paramsets import load_shipped
+from app.cyclemodel.products import DEMO_PRODUCTS
+from app.cyclemodel.properties import heos_properties, table_properties
 
 PRODUCT = "HPM-12-R32-EVI"
 

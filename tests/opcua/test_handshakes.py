@@ -83,3 +83,27 @@ def test_writes_use_exact_builtin_types_and_carry_no_status_or_timestamps():
                 assert dv.SourceTimestamp is None and dv.StatusCode in (None, ua.StatusCode()), path
 
     run(scenario)
+
+
+def test_result_set_is_read_in_chunks_of_the_servers_published_operation_limit():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            assert r.server.server is not None
+            limit = ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
+            await r.server.server.write_attribute_value(limit, ua.DataValue(ua.Variant(3, ua.VariantType.UInt32)))
+            await r.supervisor.start()
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            link = r.supervisor.runners[0].link
+            assert link is not None and link.max_nodes_per_read == 3
+            await plc.request_release("SN-1")
+            reads_before = link.reads
+            await plc.publish_result(_result(plc, "SN-1"))
+            assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code
+            # 5 header + 4 values = 9 nodes -> 3 reads; 2 trace nodes -> 1 read
+            assert link.reads - reads_before >= 4
+            ((stored, _),) = backend.stored.values()
+            assert stored.values["Batch"].value == "CB-7" and stored.traces["Force_kN"][1] == (0.0, 20.0, 36.5)
+
+    run(scenario)

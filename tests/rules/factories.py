@@ -230,9 +230,7 @@ def values(**named: MeasurementValue) -> tuple[Measurement, ...]:
     return tuple(Measurement(name=k, value=v) for k, v in named.items())
 
 
-def trace(
-    channel: str, samples: np.ndarray | list[float], t_s: np.ndarray | list[float] | None = None
-) -> Trace:
+def trace(channel: str, samples: np.ndarray | list[float], t_s: np.ndarray | list[float] | None = None) -> Trace:
     samples = [float(s) for s in samples]
     times = [float(t) for t in t_s] if t_s is not None else [float(i) for i in range(len(samples))]
     return Trace(channel=channel, t_s=tuple(times), values=tuple(samples))
@@ -296,9 +294,7 @@ def run_in_traces(
     air = plateau_signal(lambda p: AMBIENT_C[p])
     discharge = plateau_signal(lambda p: TRUE_CYCLE[p]["discharge_temp_c"])
     coil = plateau_signal(lambda p: TRUE_CYCLE[p]["evaporating_temp_c"] + 2.0)
-    water = plateau_signal(
-        lambda p: WATER_IN_C + TRUE_CYCLE[p]["capacity_w"] / (WATER_FLOW_L_MIN / 60 * 4186)
-    )
+    water = plateau_signal(lambda p: WATER_IN_C + TRUE_CYCLE[p]["capacity_w"] / (WATER_FLOW_L_MIN / 60 * 4186))
     suction_p = plateau_signal(lambda p: saturation_pressure_bar(TRUE_CYCLE[p]["evaporating_temp_c"]))
     discharge_p = plateau_signal(lambda p: saturation_pressure_bar(TRUE_CYCLE[p]["condensing_temp_c"]))
     end = defrost_start_s + defrost_s
@@ -369,9 +365,7 @@ def good_result(station_code: str, product: ProductData = HPM_06) -> StationResu
     """A result every default spec passes with a clear margin."""
     builders: dict[str, Callable[[], StationResult]] = {
         "coil_expansion": lambda: StationResult(
-            measurements=values(
-                CoilBatch="CB-2611-07", PeakForce_kN=41.0, LengthLoss_mm=2.1, FinPitch_mm=1.80
-            ),
+            measurements=values(CoilBatch="CB-2611-07", PeakForce_kN=41.0, LengthLoss_mm=2.1, FinPitch_mm=1.80),
             traces=(
                 trace("HairpinPeakForce_kN", [36.0, 38.5, 41.0, 37.2, 35.9, 39.0]),
                 trace("Force_kN", np.linspace(0.0, 41.0, 200)),

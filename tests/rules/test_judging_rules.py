@@ -45,8 +45,14 @@ def test_zero_uncertainty_is_a_plain_inclusive_limit() -> None:
 def _judge(code: str, retest_count: int, **changes: object):  # type: ignore[no-untyped-def]
     spec = build_spec(station_type=code, product=HPM_06)
     result = with_values(good_result(code), **changes)  # type: ignore[arg-type]
-    return judge(station_type=code, spec=spec, result=result, expectations=FakeCycleExpectations(),
-                 retest_count=retest_count, now=NOW)
+    return judge(
+        station_type=code,
+        spec=spec,
+        result=result,
+        expectations=FakeCycleExpectations(),
+        retest_count=retest_count,
+        now=NOW,
+    )
 
 
 def test_retest_below_the_cap_stays_a_retest() -> None:
@@ -63,10 +69,13 @@ def test_retest_at_the_cap_is_a_fail_that_says_so() -> None:
     assert judgement.failure_mode == "charge_mass"
 
 
-@pytest.mark.parametrize(("code", "changes"), [
-    ("coil_expansion", {"LengthLoss_mm": 3.05}),
-    ("brazing", {"O2_ppm": 51.0}),
-])
+@pytest.mark.parametrize(
+    ("code", "changes"),
+    [
+        ("coil_expansion", {"LengthLoss_mm": 3.05}),
+        ("brazing", {"O2_ppm": 51.0}),
+    ],
+)
 def test_a_station_with_retest_cap_zero_turns_any_retest_into_a_fail(code: str, changes: dict[str, float]) -> None:
     judgement = _judge(code, 0, **changes)
     assert judgement.verdict is Verdict.FAIL
@@ -82,8 +91,7 @@ def test_leak_test_allows_two_retests() -> None:
 def test_a_spec_revision_can_change_the_retest_cap() -> None:
     spec = build_spec(station_type="charging", product=HPM_06, overrides={"retest_cap": 3})
     result = with_values(good_result("charging"), ChargedMass_g=141.7)
-    judgement = judge(station_type="charging", spec=spec, result=result, expectations=None, retest_count=2,
-                      now=NOW)
+    judgement = judge(station_type="charging", spec=spec, result=result, expectations=None, retest_count=2, now=NOW)
     assert judgement.verdict is Verdict.RETEST
 
 
@@ -100,12 +108,24 @@ def test_failure_mode_is_none_when_the_failing_check_has_no_specific_mode() -> N
 
 def test_judgement_records_spec_revision_and_model_version() -> None:
     spec = build_spec(station_type="run_in", product=HPM_06, revision_id=17)
-    judgement = judge(station_type="run_in", spec=spec, result=good_result("run_in"),
-                      expectations=FakeCycleExpectations(), retest_count=0, now=NOW)
+    judgement = judge(
+        station_type="run_in",
+        spec=spec,
+        result=good_result("run_in"),
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+    )
     assert judgement.spec_revision_id == 17
     assert judgement.model_version == "fake-0.1/HPM-06-R290-EVI"
-    no_model = judge(station_type="brazing", spec=build_spec(station_type="brazing", product=HPM_06),
-                     result=good_result("brazing"), expectations=FakeCycleExpectations(), retest_count=0, now=NOW)
+    no_model = judge(
+        station_type="brazing",
+        spec=build_spec(station_type="brazing", product=HPM_06),
+        result=good_result("brazing"),
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+    )
     assert no_model.model_version is None
 
 
@@ -130,8 +150,9 @@ def test_station_figure_disagreeing_with_the_trace_raises_an_alarm_but_keeps_the
 def test_rejudging_is_judging_the_same_result_against_another_revision() -> None:
     result = with_values(good_result("brazing"), O2_ppm=40.0)
     default = build_spec(station_type="brazing", product=HPM_06, revision_id=1)
-    tighter = build_spec(station_type="brazing", product=HPM_06, revision_id=2,
-                         overrides={"limits": {"o2_ppm": {"high": 30.0}}})
+    tighter = build_spec(
+        station_type="brazing", product=HPM_06, revision_id=2, overrides={"limits": {"o2_ppm": {"high": 30.0}}}
+    )
     before = judge(station_type="brazing", spec=default, result=result, expectations=None, retest_count=0, now=NOW)
     after = judge(station_type="brazing", spec=tighter, result=result, expectations=None, retest_count=0, now=NOW)
     assert (before.verdict, after.verdict) == (Verdict.PASS, Verdict.FAIL)
@@ -142,3 +163,46 @@ def test_the_same_discharge_residual_is_judged_by_the_refrigerants_band() -> Non
     r290 = build_spec(station_type="run_in", product=HPM_06).limits["discharge_temp_residual_k"]
     r32 = build_spec(station_type="run_in", product=HPM_12).limits["discharge_temp_residual_k"]
     assert (r290.low, r290.high, r32.low, r32.high) == (-5.0, 5.0, -8.0, 8.0)
+
+
+def test_a_value_with_bad_status_cannot_pass() -> None:
+    spec = build_spec(station_type="charging", product=HPM_06)
+    judgement = judge(
+        station_type="charging",
+        spec=spec,
+        result=good_result("charging"),
+        expectations=None,
+        retest_count=0,
+        now=NOW,
+        value_status={"ChargedMass_g": "bad"},
+    )
+    assert judgement.verdict is Verdict.FAIL
+    assert any("measurement not valid" in c.message for c in judgement.checks)
+
+
+def test_a_value_with_uncertain_status_gives_at_best_a_retest() -> None:
+    spec = build_spec(station_type="charging", product=HPM_06)
+    judgement = judge(
+        station_type="charging",
+        spec=spec,
+        result=good_result("charging"),
+        expectations=None,
+        retest_count=0,
+        now=NOW,
+        value_status={"ChargedMass_g": "uncertain"},
+    )
+    assert judgement.verdict is Verdict.RETEST
+    by_name = {c.name: c for c in judgement.checks}
+    assert by_name["charged_mass"].verdict is Verdict.RETEST
+    assert "Uncertain status" in by_name["charged_mass"].message
+    assert by_name["cylinder_lot_recorded"].verdict is Verdict.PASS
+    capped = judge(
+        station_type="charging",
+        spec=spec,
+        result=good_result("charging"),
+        expectations=None,
+        retest_count=1,
+        now=NOW,
+        value_status={"ChargedMass_g": "uncertain"},
+    )
+    assert capped.verdict is Verdict.FAIL

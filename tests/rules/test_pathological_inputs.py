@@ -71,9 +71,7 @@ def test_a_value_of_the_wrong_kind_fails_and_is_a_validation_problem(code: str, 
 )
 def test_a_value_in_the_wrong_unit_fails(code: str, name: str) -> None:
     result = good_result(code)
-    measurements = tuple(
-        replace(m, unit="furlong") if m.name == name else m for m in result.measurements
-    )
+    measurements = tuple(replace(m, unit="furlong") if m.name == name else m for m in result.measurements)
     result = replace(result, measurements=measurements)
     judgement = _judge(code, result)
     assert judgement.verdict is Verdict.FAIL
@@ -149,12 +147,19 @@ def test_run_in_outside_the_model_envelope_fails_with_the_models_reason() -> Non
     judgement = _judge("run_in", good_result("run_in"), expectations=expectations)
     assert judgement.verdict is Verdict.FAIL
     failing = [c for c in judgement.checks if c.verdict is Verdict.FAIL]
-    assert {c.name for c in failing} == {f"P07_{q}" for q in (
-        "evaporating_temp_c", "condensing_temp_c", "discharge_temp_c", "superheat_k", "capacity_w", "cop",
-        "compressor_power_w",
-    )}
-    assert all("water outlet above the condensing limit" in c.message and c.rule == "model_envelope"
-               for c in failing)
+    assert {c.name for c in failing} == {
+        f"P07_{q}"
+        for q in (
+            "evaporating_temp_c",
+            "condensing_temp_c",
+            "discharge_temp_c",
+            "superheat_k",
+            "capacity_w",
+            "cop",
+            "compressor_power_w",
+        )
+    }
+    assert all("water outlet above the condensing limit" in c.message and c.rule == "model_envelope" for c in failing)
 
 
 def test_a_pressure_ratio_below_one_is_a_model_envelope_fail() -> None:
@@ -191,8 +196,9 @@ def test_a_negative_leak_signal_is_an_instrument_fault_not_a_pass() -> None:
 
 def test_a_spec_for_another_station_type_fails() -> None:
     spec = build_spec(station_type="brazing", product=HPM_06)
-    judgement = judge(station_type="charging", spec=spec, result=good_result("charging"), expectations=None,
-                      retest_count=0, now=NOW)
+    judgement = judge(
+        station_type="charging", spec=spec, result=good_result("charging"), expectations=None, retest_count=0, now=NOW
+    )
     assert judgement.verdict is Verdict.FAIL and judgement.checks[0].rule == "spec_mismatch"
 
 
@@ -203,3 +209,11 @@ def test_validation_names_unknown_values_and_traces() -> None:
     fields = [p.field for p in validate_result(station_type=st, result=result)]
     assert fields == ["measurements.Mystery_g", "traces.Ghost"]
     assert validate_result(station_type=st, result=good_result("charging")) == ()
+
+
+def test_an_unknown_station_type_is_a_fail_not_an_exception() -> None:
+    spec = build_spec(station_type="brazing", product=HPM_06)
+    judgement = judge(
+        station_type="soldering", spec=spec, result=StationResult(), expectations=None, retest_count=0, now=NOW
+    )
+    assert judgement.verdict is Verdict.FAIL and judgement.checks[0].rule == "unknown_station_type"

@@ -36,10 +36,12 @@ def test_overrides_change_bounds_u_and_nominals() -> None:
     spec = build_spec(
         station_type="brazing",
         product=HPM_06,
-        overrides={"limits": {
-            "o2_ppm": {"high": 40, "uncertainty": 1.5},
-            "belt_speed_mm_min": {"nominal": 320, "tolerance_fraction": 0.05},
-        }},
+        overrides={
+            "limits": {
+                "o2_ppm": {"high": 40, "uncertainty": 1.5},
+                "belt_speed_mm_min": {"nominal": 320, "tolerance_fraction": 0.05},
+            }
+        },
         revision_id=4,
     )
     o2, belt = spec.limits["o2_ppm"], spec.limits["belt_speed_mm_min"]
@@ -107,8 +109,9 @@ RULES = default_rework_rules()
         ("run_in", None, "hold", None),
     ],
 )
-def test_a_failure_is_routed_per_the_rework_table(station: str, mode: str | None, action: str,
-                                                  reentry: str | None) -> None:
+def test_a_failure_is_routed_per_the_rework_table(
+    station: str, mode: str | None, action: str, reentry: str | None
+) -> None:
     decision = route_failure(station_type=station, failure_mode=mode, rules=RULES, loops_done=0)
     assert (decision.action, decision.reentry_station_type) == (action, reentry)
     assert decision.reason
@@ -116,29 +119,38 @@ def test_a_failure_is_routed_per_the_rework_table(station: str, mode: str | None
 
 def test_routing_takes_the_failure_mode_from_the_judgement() -> None:
     result = with_values(good_result("charging"), ChargedMass_g=155.0)
-    judgement = judge(station_type="charging", spec=build_spec(station_type="charging", product=HPM_06),
-                      result=result, expectations=None, retest_count=0, now=NOW)
-    decision = route_failure(station_type="charging", failure_mode=judgement.failure_mode, rules=RULES,
-                             loops_done=0)
+    judgement = judge(
+        station_type="charging",
+        spec=build_spec(station_type="charging", product=HPM_06),
+        result=result,
+        expectations=None,
+        retest_count=0,
+        now=NOW,
+    )
+    decision = route_failure(station_type="charging", failure_mode=judgement.failure_mode, rules=RULES, loops_done=0)
     assert judgement.failure_mode == "charge_mass"
     assert (decision.action, decision.reentry_station_type) == ("repair", "vacuum_dehydration")
 
 
 def test_past_the_loop_cap_a_unit_goes_on_hold() -> None:
-    decision = route_failure(station_type="vacuum_dehydration", failure_mode="moisture", rules=RULES,
-                             loops_done=2, loop_cap=2)
+    decision = route_failure(
+        station_type="vacuum_dehydration", failure_mode="moisture", rules=RULES, loops_done=2, loop_cap=2
+    )
     assert decision.action == "hold" and "loop cap" in decision.reason
 
 
 def test_a_route_specific_rule_overrides_the_catch_all() -> None:
     table = {r.key: r for r in RULES}
-    custom = ReworkRule(station_type="brazing", failure_mode="belt_speed", action="repeat",
-                        reentry_station_type="brazing")
+    custom = ReworkRule(
+        station_type="brazing", failure_mode="belt_speed", action="repeat", reentry_station_type="brazing"
+    )
     table[custom.key] = custom
-    assert route_failure(station_type="brazing", failure_mode="belt_speed", rules=table, loops_done=0).action \
-        == "repeat"
-    assert route_failure(station_type="brazing", failure_mode="temperature", rules=table, loops_done=0).action \
-        == "repair"
+    assert (
+        route_failure(station_type="brazing", failure_mode="belt_speed", rules=table, loops_done=0).action == "repeat"
+    )
+    assert (
+        route_failure(station_type="brazing", failure_mode="temperature", rules=table, loops_done=0).action == "repair"
+    )
 
 
 def test_a_station_without_a_rule_holds_the_unit() -> None:
@@ -151,7 +163,7 @@ def test_nameplate_of_a_charged_monobloc_carries_mass_and_co2_equivalent() -> No
     assert plate.charge_status == "factory_charged"
     assert plate.charged_mass_kg == 1.203
     assert plate.co2_equivalent_t == pytest.approx(1.203 * 675 / 1000)
-    assert "R32 1.203 kg, GWP 675, 0.8120 t CO2e" == plate.charge_text
+    assert plate.charge_text == "R32 1.203 kg, GWP 675, 0.8120 t CO2e"
 
 
 def test_nameplate_of_a_split_unit_says_charged_on_site() -> None:

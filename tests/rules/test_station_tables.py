@@ -44,9 +44,7 @@ class Row:
     message: str | None = None
 
     def __str__(self) -> str:
-        changed = ",".join(f"{k}={v}" for k, v in self.values.items()) or ",".join(
-            t.channel for t in self.traces
-        )
+        changed = ",".join(f"{k}={v}" for k, v in self.values.items()) or ",".join(t.channel for t in self.traces)
         return f"{self.station}:{self.check}:{changed}:{self.verdict.value}"
 
 

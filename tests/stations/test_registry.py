@@ -54,9 +54,7 @@ def test_station_type_schema_is_valid(code: str) -> None:
     for m in st.measurements:
         assert m.kind in OPCUA_BUILTIN_TYPE
         assert "." not in m.name and " " not in m.name
-        assert (m.unit is not None) == (m.kind == "number"), (
-            f"{m.name}: numbers and only numbers carry a unit"
-        )
+        assert (m.unit is not None) == (m.kind == "number"), f"{m.name}: numbers and only numbers carry a unit"
     for component in st.components:
         assert st.measurement(component.identifier) is not None
         assert component.model is None or st.measurement(component.model) is not None
@@ -105,9 +103,7 @@ def test_a_sample_result_judges_without_error_and_passes(code: str) -> None:
         retest_count=0,
         now=NOW,
     )
-    assert judgement.verdict is Verdict.PASS, [
-        c.message for c in judgement.checks if c.verdict is not Verdict.PASS
-    ]
+    assert judgement.verdict is Verdict.PASS, [c.message for c in judgement.checks if c.verdict is not Verdict.PASS]
     assert {c.name for c in judgement.checks} >= {c.name for c in get_station_type(code).checks}
 
 
@@ -123,9 +119,7 @@ def test_node_ids_are_derived_from_the_contract_names(code: str) -> None:
 
 
 def test_live_channels_include_the_extra_ones_of_the_contract() -> None:
-    assert node_ids(station_id="CHG-01", station_type="charging").live == {
-        "ChargedMass_g": "CHG-01.Live.ChargedMass_g"
-    }
+    assert node_ids(station_id="CHG-01", station_type="charging").live == {"ChargedMass_g": "CHG-01.Live.ChargedMass_g"}
     assert "LeakSignal_mbar_l_s" in node_ids(station_id="LT-01", station_type="leak_test").live
 
 
@@ -178,9 +172,7 @@ def test_a_new_station_module_is_discovered_and_gets_node_ids(throwaway_station_
     assert "label_printing" in {s.code for s in all_station_types()}
     ids = node_ids(station_id="LBL-01", station_type="label_printing")
     assert ids.values == {"PrintContrast_pct": "LBL-01.Result.Values.PrintContrast_pct"}
-    assert ids.traces == {
-        "HeadTemp_C": ("LBL-01.Result.Traces.HeadTemp_C", "LBL-01.Result.Traces.HeadTemp_C_t")
-    }
+    assert ids.traces == {"HeadTemp_C": ("LBL-01.Result.Traces.HeadTemp_C", "LBL-01.Result.Traces.HeadTemp_C_t")}
     assert ids.live == {"HeadTemp_C": "LBL-01.Live.HeadTemp_C"}
 
 
@@ -209,3 +201,15 @@ def test_the_throwaway_station_is_gone_once_its_directory_leaves_the_path(
             get_station_type("label_printing")
     finally:
         stations.__path__.append(str(throwaway_station_dir))
+
+
+@pytest.mark.parametrize("code", STATION_TYPES)
+def test_station_type_description_is_plain_json(code: str) -> None:
+    import json
+
+    from stations import describe_station_type
+
+    described = json.loads(json.dumps(describe_station_type(get_station_type(code))))
+    assert described["code"] == code
+    assert [m["name"] for m in described["measurements"]] == [m.name for m in get_station_type(code).measurements]
+    assert (described["node_ids"] != {}) == get_station_type(code).has_plc

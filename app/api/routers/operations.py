@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query, status
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
 from app.domain.results import CheckResult, Component, Measurement, StationResult, Trace
-from app.persistence import repositories as repo
 from app.services import operations
 
 router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
@@ -110,5 +109,4 @@ def complete_operation(
             completion=completion,
             origin="operator" if body.operator else "rest",
         )
-        code, number = repo.unit_labels(session, outcome.unit)
-        return presenters.completion_out(outcome, product_model_code=code, work_order_number=number)
+        return presenters.completion_out(outcome)

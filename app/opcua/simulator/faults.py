@@ -66,7 +66,13 @@ class UnitTruth:
 
 
 def assign_faults(
-    *, serials: Sequence[str], model_code: str, fault_rate: float, evi: bool, charged: bool, seed: int,
+    *,
+    serials: Sequence[str],
+    model_code: str,
+    fault_rate: float,
+    evi: bool,
+    charged: bool,
+    seed: int,
     kinds: Sequence[Fault] = tuple(Fault),
 ) -> dict[str, UnitTruth]:
     """Give ``fault_rate`` of the units one fault each, cycling through every applicable kind."""

@@ -71,11 +71,12 @@ class SimulatedPlc:
         return self.server.read(self.station_id, path)
 
     async def _write(self, path: str, value: Any, variant_type: ua.VariantType) -> None:
-        await self.server.write(self.station_id, path, value, variant_type)
+        if self.server.running:  # while the PLC is off the network its outputs go nowhere
+            await self.server.write(self.station_id, path, value, variant_type)
 
     @property
     def boot_id(self) -> str:
-        return str(self._read("Identification.BootId"))
+        return self.server.boot_ids[self.station_id]
 
     def new_result_id(self) -> str:
         """A result id never reused: ``<BootId>-<n>``."""
@@ -90,6 +91,7 @@ class SimulatedPlc:
 
     async def request_release(self, serial: str) -> RequestOutcome:
         """Clear the answer, write the serial, increment Request.Counter, and wait for the MES's answer."""
+        await self._wait_until(lambda: self.server.running, None)
         await self._write("Response.Release", False, ua.VariantType.Boolean)
         await self._write("Response.Reason", "", ua.VariantType.String)
         await self._write("Response.Recipe", "", ua.VariantType.String)
@@ -108,6 +110,7 @@ class SimulatedPlc:
     async def publish_result(self, result: ResultSet) -> int:
         """Write the result set, then increment Result.Counter in its own step; returns that counter."""
         self.retained = result
+        await self._wait_until(lambda: self.server.running, None)
         await self._write_result_set(result)
         counter = next_counter(int(self._read("Result.Counter")))
         await self._write("Result.Counter", counter, U32)
@@ -115,8 +118,12 @@ class SimulatedPlc:
 
     async def wait_for_ack(self, timeout_s: float | None = None) -> int | None:
         """Wait until Result.Ack == Result.Counter; return the verdict code, or None on time-out."""
-        counter = self._read("Result.Counter")
-        if not await self._wait_until(lambda: self._read("Result.Ack") == counter, timeout_s):
+
+        def acknowledged() -> bool:
+            counter = self._read("Result.Counter")
+            return bool(counter) and self._read("Result.Ack") == counter
+
+        if not await self._wait_until(acknowledged, timeout_s):
             return None
         self.retained = None
         return int(self._read("Result.Verdict"))
@@ -137,9 +144,10 @@ class SimulatedPlc:
             status = (
                 ua.StatusCode(ua.UInt32(ua.StatusCodes.BadSensorFailure)) if spec.name in result.bad_values else None
             )
-            await self.server.write(
-                self.station_id, f"Result.Values.{spec.name}", value, KIND_TYPES[spec.kind], status=status
-            )
+            if self.server.running:
+                await self.server.write(
+                    self.station_id, f"Result.Values.{spec.name}", value, KIND_TYPES[spec.kind], status=status
+                )
         for channel in self.spec.trace_channels:
             t_s, samples = result.traces.get(channel, ([], []))
             await self._write(f"Result.Traces.{channel}_t", [float(t) for t in t_s], ua.VariantType.Double)

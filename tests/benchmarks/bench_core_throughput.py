@@ -1,0 +1,128 @@
+"""Benchmark 1 of the core: station start + complete requests per second through HTTP on
+PostgreSQL, against the trivial health route on the same server in the same run.
+
+Each start and each complete counts as one request. Goal: ratio >= 0.3.
+Usage: python tests/benchmarks/bench_core_throughput.py [--seconds 20] [--workers 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import httpx
+
+from tests.benchmarks.common import mes_server, percentile, report, scratch_database
+
+MEASUREMENTS = [
+    {"name": n, "value": v, "unit": u}
+    for n, v, u in (("PeakForce_kN", 38.2, "kN"), ("LengthLoss_mm", 2.1, "mm"), ("FinPitch_mm", 1.80, "mm"))
+]
+
+
+async def _stations_and_units(base: str, workers: int, units: int) -> list[list[str]]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        for w in range(workers):
+            sid = f"CEX-B{w:02d}"
+            r = await c.put(
+                f"/api/v1/stations/{sid}", json={"station_id": sid, "station_type": "coil_expansion", "line": "BENCH"}
+            )
+            r.raise_for_status()
+        r = await c.post(
+            "/api/v1/work-orders",
+            json={
+                "number": "WO-THROUGHPUT",
+                "product_model": "HPM-06-R290-EVI",
+                "first_serial": "HP27-0000001",
+                "quantity": units,
+            },
+        )
+        r.raise_for_status()
+    serials = [f"HP27-{i:07d}" for i in range(1, units + 1)]
+    return [serials[w::workers] for w in range(workers)]
+
+
+async def _drive_route(base: str, seconds: float, workers: int, queues: list[list[str]]) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        sid = f"CEX-B{w:02d}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            for serial in queues[w]:
+                if time.monotonic() > deadline:
+                    return
+                t = time.perf_counter()
+                r = await c.post(f"/api/v1/stations/{sid}/start", json={"serial": serial})
+                assert r.status_code == 201, r.text
+                latencies.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                r = await c.post(
+                    f"/api/v1/stations/{sid}/complete",
+                    json={
+                        "serial": serial,
+                        "result_id": f"R-{serial}",
+                        "verdict": "PASS",
+                        "measurements": MEASUREMENTS,
+                        "components": [{"kind": "coil_batch", "identifier": "CB-BENCH"}],
+                    },
+                )
+                assert r.status_code == 200, r.text
+                latencies.append(time.perf_counter() - t)
+                done += 2
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return done, [time.monotonic() - started, *latencies]
+
+
+async def _drive_health(base: str, seconds: float, workers: int) -> tuple[int, float]:
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            while time.monotonic() < deadline:
+                r = await c.get("/api/v1/health")
+                assert r.status_code == 200
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return done, time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    with scratch_database("mes_bench_tp") as url, mes_server(url) as base:
+        queues = asyncio.run(_stations_and_units(base, args.workers, 40_000))
+        health_n, health_s = asyncio.run(_drive_health(base, args.seconds / 2, args.workers))
+        route_n, timing = asyncio.run(_drive_route(base, args.seconds, args.workers, queues))
+        route_s, latencies = timing[0], timing[1:]
+        health_rate, route_rate = health_n / health_s, route_n / route_s
+        report(
+            "core_throughput",
+            {
+                "workers (concurrent clients)": args.workers,
+                "health route, requests/s": round(health_rate, 1),
+                "start+complete, requests/s": round(route_rate, 1),
+                "ratio (goal >= 0.3)": round(route_rate / health_rate, 3),
+                "start/complete latency p50 ms": round(1000 * percentile(latencies, 50), 1),
+                "start/complete latency p99 ms": round(1000 * percentile(latencies, 99), 1),
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

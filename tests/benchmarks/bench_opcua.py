@@ -1,0 +1,338 @@
+"""OPC UA adapter benchmarks, each against a bare asyncua client on the same servers in the same run.
+
+1. live ingestion: client CPU per live data change at a fixed offered rate across G gateways × 7
+   stations (their contract live channels), MES adapter ÷ bare client, and loss on both;
+2. verdict round trip: Result.Counter written → Ack write arriving at the server (timed server-side),
+   p50/p99 with every station cycling results, MES adapter (in-memory backend, no database) vs a bare
+   client that learns of the counter by the same subscription and answers with one read and two writes;
+3. resident memory of the MES process with all stations connected.
+
+Servers and clients run in separate processes so that client CPU is measured alone.
+Run: ``.venv/bin/python tests/benchmarks/bench_opcua.py [--gateways 10] [--rate 10000] [--seconds 20]``.
+Goals (issue 5): CPU ratio ≤ 1.5 with zero loss; round trip p50 ≤ 1.5 × bare, p99 ≤ 100 ms; RSS ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import random
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from asyncua import Client, ua  # noqa: E402
+from asyncua.common.subscription import DataChangeEvent  # noqa: E402
+
+from app.domain.results import Verdict  # noqa: E402
+from app.opcua import codec  # noqa: E402
+from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict  # noqa: E402
+from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint  # noqa: E402
+from app.opcua.nodes import NAMESPACE_URI, StationNodes  # noqa: E402
+from app.opcua.simulator.line import MONOBLOC_ROUTE, station_id_for  # noqa: E402
+from app.opcua.simulator.plc import ResultSet, SimulatedPlc  # noqa: E402
+from app.opcua.simulator.server import HostedStation, StationServer  # noqa: E402
+from app.opcua.station_types import default_lookup  # noqa: E402
+from app.opcua.supervisor import OpcuaSupervisor, quiet_asyncua_logging  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[2] / "test-output" / "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gateway_stations(gateway: int) -> list[tuple[str, str]]:
+    """(station id, station type) of one gateway's seven stations."""
+    return [(station_id_for(st, f"G{gateway}"), st) for st in MONOBLOC_ROUTE]
+
+
+def master_data(ports: list[int]) -> list[StationEndpoint]:
+    return [
+        StationEndpoint(sid, st, f"opc.tcp://127.0.0.1:{port}/gw{g}")
+        for g, port in enumerate(ports)
+        for sid, st in gateway_stations(g)
+    ]
+
+
+# --- server side -------------------------------------------------------------------------------------
+
+
+async def _serve(
+    mode: str, gateways: list[int], ports: list[int], rate_per_s: float, seconds: float, ready: Any, go: Any, out: Any
+) -> None:
+    quiet_asyncua_logging()
+    lookup = default_lookup()
+    servers = []
+    for g, port in zip(gateways, ports, strict=True):
+        hosted = [HostedStation(sid, lookup(st)) for sid, st in gateway_stations(g)]
+        server = StationServer(endpoint_url=f"opc.tcp://127.0.0.1:{port}/gw{g}", stations=hosted)
+        await server.start()
+        servers.append(server)
+    ready.set()
+    while not go.is_set():
+        await asyncio.sleep(0.05)
+    if mode == "live":
+        written = await _offer_live(servers, rate_per_s, seconds)
+        out.put({"written": written})
+    else:
+        out.put({"latencies_s": await _cycle_results(servers, seconds)})
+    await asyncio.sleep(1.0)
+    for server in servers:
+        await server.stop()
+
+
+async def _offer_live(servers: list[StationServer], rate_per_s: float, seconds: float) -> int:
+    channels = [
+        (server, station.station_id, channel)
+        for server in servers
+        for station in server.stations
+        for channel in station.spec.live_channels
+    ]
+    tick_s = 0.01
+    per_tick = rate_per_s * tick_s
+    written, owed, start = 0, 0.0, time.perf_counter()
+    i = 0
+    while (now := time.perf_counter()) - start < seconds:
+        owed += per_tick
+        while owed >= 1.0:
+            server, sid, channel = channels[i % len(channels)]
+            await server.write(sid, f"Live.{channel}", float(i), ua.VariantType.Double)
+            i += 1
+            written += 1
+            owed -= 1.0
+        await asyncio.sleep(max(0.0, tick_s - (time.perf_counter() - now)))
+    return written
+
+
+async def _cycle_results(servers: list[StationServer], seconds: float) -> list[float]:
+    latencies: list[float] = []
+    pending: dict[tuple[int, str], float] = {}
+
+    async def station_loop(server: StationServer, station: HostedStation) -> None:
+        plc = SimulatedPlc(server=server, station_id=station.station_id, spec=station.spec, scan_time_s=0.01)
+        nodes = server.nodes[station.station_id]
+        assert server.server is not None
+
+        async def on_ack(_handle: int, dv: ua.DataValue) -> None:
+            t0 = pending.pop((id(server), station.station_id), None)
+            if t0 is not None:
+                latencies.append(time.perf_counter() - t0)
+
+        server.server.iserver.aspace.add_datachange_callback(nodes.result_ack, ua.AttributeIds.Value, on_ack)
+        deadline = time.perf_counter() + seconds
+        await asyncio.sleep(random.uniform(0, 1.0))
+        while time.perf_counter() < deadline:
+            result = ResultSet(result_id=plc.new_result_id(), serial="HP26-0000001", values={}, traces={})
+            await plc._write_result_set(result)
+            counter = codec.next_counter(int(server.read(station.station_id, "Result.Counter")))
+            pending[(id(server), station.station_id)] = time.perf_counter()
+            await server.write(station.station_id, "Result.Counter", counter, ua.VariantType.UInt32)
+            await plc.wait_for_ack(5.0)
+            await asyncio.sleep(random.uniform(0.2, 0.6))
+
+    await asyncio.gather(*(station_loop(s, st) for s in servers for st in s.stations))
+    return latencies
+
+
+def server_process(*args: Any) -> None:
+    asyncio.run(_serve(*args))
+
+
+# --- client side -------------------------------------------------------------------------------------
+
+
+class NullBackend:
+    """Releases everything and judges PASS without a database: the adapter's own cost."""
+
+    async def handle_request(self, *, station_id: str, serial: str) -> ReleaseAnswer:
+        return ReleaseAnswer(release=True, reason="", recipe="HPM-06-R290-EVI/17")
+
+    async def handle_result(self, *, station_id: str, result: PlcResult) -> StoredVerdict:
+        return StoredVerdict(verdict=Verdict.PASS, duplicate=False)
+
+    async def raise_alarm(self, *, station_id: str, message: str) -> None:
+        pass
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _mes_client(ports: list[int], go: Any, seconds: float, out: Any) -> None:
+    supervisor = OpcuaSupervisor(
+        stations=master_data(ports),
+        backend=NullBackend(),
+        security=SecuritySettings(allow_none=True),
+        timing=AdapterTiming(live_queue_size=100_000),
+    )
+    await supervisor.start()
+    while not all(s.link == "connected" for s in supervisor.statuses()):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    before, cpu0 = supervisor.live_bus.published, time.process_time()
+    go.set()
+    await asyncio.sleep(seconds + 1.5)
+    received, cpu = supervisor.live_bus.published - before, time.process_time() - cpu0
+    out.put({"received": received, "cpu_s": cpu, "rss_mb": _rss_mb()})
+    await supervisor.stop()
+
+
+async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode: str) -> None:
+    """A plain asyncua client: subscribe, and (round trip) answer with one read and two writes."""
+    lookup = default_lookup()
+    clients, subs, tasks = [], [], []
+    received = 0
+
+    async def consume(client: Client, sub: Any, routes: dict[ua.NodeId, StationNodes]) -> None:
+        nonlocal received
+        async for event in sub:
+            if not isinstance(event, DataChangeEvent):
+                continue
+            received += 1
+            nodes = routes.get(event.node.nodeid)
+            if nodes is None or not event.value:
+                continue
+            counter_dv, ack_dv, *_ = await client.uaclient.read_attributes(
+                [nodes.result_counter, nodes.result_ack, nodes.result_id, nodes.result_serial, nodes.boot_id],
+                ua.AttributeIds.Value,
+            )
+            counter = codec.read_uint(counter_dv)
+            if counter and counter != codec.read_uint(ack_dv):
+                await client.uaclient.write_attributes([nodes.result_verdict], [codec.int32(1)])
+                await client.uaclient.write_attributes([nodes.result_ack], [codec.uint32(counter)])
+
+    for g, port in enumerate(ports):
+        client = Client(f"opc.tcp://127.0.0.1:{port}/gw{g}")
+        await client.connect()
+        ns = await client.get_namespace_index(NAMESPACE_URI)
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=50.0,
+            RequestedMaxKeepAliveCount=20,
+            RequestedLifetimeCount=200,
+            MaxNotificationsPerPublish=0,
+            PublishingEnabled=True,
+        )
+        sub = await client.create_subscription(params, handler=None, queue_maxsize=100_000)
+        routes: dict[ua.NodeId, StationNodes] = {}
+        watched = []
+        for sid, st in gateway_stations(g):
+            nodes = StationNodes(station_id=sid, station_type=lookup(st), namespace_index=ns)
+            if mode == "live":
+                watched += [nodes.live(ch) for ch in lookup(st).live_channels]
+            else:
+                routes[nodes.result_counter] = nodes
+                watched.append(nodes.result_counter)
+        await sub.subscribe_data_change(
+            [client.get_node(n) for n in watched], queuesize=1, sampling_interval=ua.Double(0.0)
+        )
+        clients.append(client)
+        subs.append(sub)
+        tasks.append(asyncio.create_task(consume(client, sub, routes)))
+    await asyncio.sleep(1.0)
+    before, cpu0 = received, time.process_time()
+    go.set()
+    await asyncio.sleep(seconds + 1.5)
+    out.put({"received": received - before, "cpu_s": time.process_time() - cpu0, "rss_mb": _rss_mb()})
+    for task in tasks:
+        task.cancel()
+    for client in clients:
+        await client.disconnect()
+
+
+def client_process(kind: str, mode: str, ports: list[int], go: Any, seconds: float, out: Any) -> None:
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    if kind == "mes":
+        asyncio.run(_mes_client(ports, go, seconds, out))
+    else:
+        asyncio.run(_bare_client(ports, go, seconds, out, mode))
+
+
+# --- orchestration -----------------------------------------------------------------------------------
+
+
+def run_case(*, kind: str, mode: str, gateways: int, server_processes: int, rate: float, seconds: float) -> dict:
+    ctx = mp.get_context("spawn")
+    ports = [free_port() for _ in range(gateways)]
+    go, server_out, client_out = ctx.Event(), ctx.Queue(), ctx.Queue()
+    servers = []
+    for p in range(server_processes):
+        mine = list(range(p, gateways, server_processes))
+        ready = ctx.Event()
+        proc = ctx.Process(
+            target=server_process,
+            args=(mode, mine, [ports[g] for g in mine], rate / server_processes, seconds, ready, go, server_out),
+        )
+        proc.start()
+        ready.wait(120)
+        servers.append(proc)
+    client = ctx.Process(target=client_process, args=(kind, mode, ports, go, seconds, client_out))
+    client.start()
+    client_result = client_out.get(timeout=seconds + 180)
+    server_results = [server_out.get(timeout=60) for _ in servers]
+    client.join(30)
+    for proc in servers:
+        proc.join(30)
+    result: dict[str, Any] = {"client": kind, "mode": mode, **client_result}
+    if mode == "live":
+        result["written"] = sum(r["written"] for r in server_results)
+        result["lost"] = result["written"] - result["received"]
+        result["cpu_us_per_change"] = 1e6 * result["cpu_s"] / max(result["received"], 1)
+    else:
+        lat = sorted(x for r in server_results for x in r["latencies_s"])
+        result["round_trips"] = len(lat)
+        result["p50_ms"] = 1e3 * statistics.median(lat) if lat else float("nan")
+        result["p99_ms"] = 1e3 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateways", type=int, default=10)
+    parser.add_argument("--server-processes", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=10_000.0, help="offered live changes per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    results = []
+    for mode in ("live", "roundtrip"):
+        for kind in ("bare", "mes"):
+            r = run_case(
+                kind=kind,
+                mode=mode,
+                gateways=args.gateways,
+                server_processes=args.server_processes,
+                rate=args.rate,
+                seconds=args.seconds,
+            )
+            print(json.dumps(r))
+            results.append(r)
+    live = {r["client"]: r for r in results if r["mode"] == "live"}
+    trip = {r["client"]: r for r in results if r["mode"] == "roundtrip"}
+    summary = {
+        "stations": 7 * args.gateways,
+        "live_cpu_ratio_mes_over_bare": live["mes"]["cpu_us_per_change"] / live["bare"]["cpu_us_per_change"],
+        "live_lost": {k: v["lost"] for k, v in live.items()},
+        "roundtrip_p50_ratio": trip["mes"]["p50_ms"] / trip["bare"]["p50_ms"],
+        "roundtrip_p99_ms_mes": trip["mes"]["p99_ms"],
+        "mes_rss_mb": max(live["mes"]["rss_mb"], trip["mes"]["rss_mb"]),
+    }
+    print(json.dumps(summary, indent=1))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "opcua.json").write_text(json.dumps({"cases": results, "summary": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
