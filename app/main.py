@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import errors, limits
-from app.api.routers import holds, master_data, operations, traceability
+from app.api.routers import holds, master_data, operations, quality, traceability
 from app.config import Settings, get_settings
 from app.persistence.db import make_engine, make_session_factory
+from app.services.judging import EngineJudge, default_expectations
 
 DESCRIPTION = """
 Manufacturing execution for air-source heat pump lines: master data, work orders and serials,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "operations", "description": "Route interlock, starts and results at stations"},
             {"name": "traceability", "description": "Units, birth records, traces, reverse genealogy"},
             {"name": "holds", "description": "Holds and dispositions"},
+            {"name": "quality", "description": "Station types, specification revisions, re-judging, nameplates"},
             {"name": "master data", "description": "Products, routes, market rules, stations, work orders"},
             {"name": "service", "description": "Health"},
         ],
@@ -48,9 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.serial_format = settings.serial.format()
+    app.state.judge = EngineJudge(default_expectations)
     errors.install(app)
     app.add_middleware(limits.BodySizeLimit, max_bytes=settings.api.max_request_bytes)
-    for router in (operations.router, traceability.router, holds.router, master_data.router):
+    for router in (operations.router, traceability.router, holds.router, quality.router, master_data.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/api/v1/health", operation_id="health", summary="Liveness", tags=["service"])

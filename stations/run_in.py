@@ -257,10 +257,15 @@ STATION_TYPE = StationType(
         LimitDefault(
             name="evi_discharge_rise_k",
             unit="K",
-            high=0.0,
+            high=1.0,
             uncertainty=0.5,
             origin="plant",
-            note="discharge temperature must not rise when the valve opens",
+            note=(
+                "discharge temperature must not rise when the valve opens; the model predicts a drop of only "
+                "0.3 K (R290) to 2.3 K (R32), so a 0 K limit with U 0.5 K could never pass a good unit: "
+                "'not rising' means not by more than the sensor pair's resolution (the capacity gain is "
+                "what catches a stuck valve)"
+            ),
         ),
         LimitDefault(name="defrost_duration_s", unit="s", high=600.0, uncertainty=0.0, origin="public"),
         LimitDefault(

@@ -79,22 +79,10 @@ class ComponentIn(Input):
     )
 
 
-class CheckIn(Input):
-    name: Name
-    verdict: Verdict
-    message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-    rule: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    measured: FiniteFloat | None = None
-    expected: FiniteFloat | None = None
-    limit_low: FiniteFloat | None = None
-    limit_high: FiniteFloat | None = None
-    uncertainty: FiniteFloat | None = None
-    failure_mode: Name | None = None
-
-
 class CompleteRequest(Input):
-    """The result of a cycle. ``result_id`` makes delivery idempotent: the same id at the same
-    station records one result and answers the same."""
+    """The result of a cycle, judged by the MES (the sender gives no verdict). ``result_id`` makes
+    delivery idempotent: the same id at the same station records one result and answers the same.
+    Measurement names, kinds and units are those of the station type (see listStationTypes)."""
 
     serial: SerialText
     result_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
@@ -104,18 +92,12 @@ class CompleteRequest(Input):
     measurements: Annotated[list[MeasurementIn], Field(max_length=500)] = []
     traces: Annotated[list[TraceIn], Field(max_length=50)] = []
     components: Annotated[list[ComponentIn], Field(max_length=50)] = []
-    checks: Annotated[list[CheckIn], Field(max_length=200)] = []
-    verdict: Verdict = Field(description="The verdict of this result")
-    failure_mode: Name | None = Field(default=None, description="e.g. leak or moisture: picks the rework path")
-    spec_revision_id: Annotated[int, Field(ge=1)] | None = None
-    model_version: Annotated[str, StringConstraints(max_length=128)] | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> CompleteRequest:
         for label, names in (
             ("measurement", [x.name for x in self.measurements]),
             ("trace channel", [x.channel for x in self.traces]),
-            ("check", [x.name for x in self.checks]),
         ):
             seen: set[str] = set()
             for name in names:

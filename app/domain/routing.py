@@ -56,7 +56,6 @@ class RouteStep:
     position: int
     station_type: str
     required: bool = True
-    retest_cap: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +245,8 @@ def check_start(
             )
         return StartDecision(False, f"{serial} is expected at {next_step}, not {station_type}")
 
-    retests = consecutive_retests(history, station_type)
-    if retests:
-        if retests > step.retest_cap:
-            return StartDecision(
-                False, f"{serial} reached the retest cap at {station_type} ({step.retest_cap}); it needs a decision"
-            )
-        return StartDecision(True, "", retest_index=retests)
-    return StartDecision(True, "")
+    # The retest cap is the specification's: judging turns a RETEST at the cap into a FAIL.
+    return StartDecision(True, "", retest_index=consecutive_retests(history, station_type))
 
 
 def after_verdict(

@@ -138,7 +138,7 @@ class EndpointRunner:
         for handler in handlers.values():
             await handler.check_identification()
         handshake_sub, routes = await self._subscribe_handshakes(client, handlers)
-        live_sub = await self._subscribe_live(client, handlers)
+        live = await self._subscribe_live(client, handlers)
         self._set_link("connected")
         for station in self.stations:
             self._alarms.clear(station_id=station.station_id, key="link")
@@ -146,8 +146,8 @@ class EndpointRunner:
             self._consume_handshakes(handshake_sub, routes),
             self._watch(client, link, handshake_sub, handlers),
         ]
-        if live_sub is not None:
-            tasks.append(self._consume_live(live_sub))
+        if live is not None:
+            tasks.append(self._consume_live(*live))
         for handler in handlers.values():
             tasks += [handler.request_worker(), handler.result_worker()]
         await _run_until_first_failure(tasks)
@@ -181,23 +181,26 @@ class EndpointRunner:
         await _monitor(sub, [client.get_node(node_id) for node_id in routes])
         return sub, routes
 
-    async def _subscribe_live(self, client: Client, handlers: dict[str, StationHandshakes]) -> Subscription | None:
-        nodes = [
-            client.get_node(h.nodes.live(channel))
+    async def _subscribe_live(
+        self, client: Client, handlers: dict[str, StationHandshakes]
+    ) -> tuple[Subscription, dict[ua.NodeId, tuple[str, str]]] | None:
+        routes = {
+            h.nodes.live(channel): (h.station_id, channel)
             for h in handlers.values()
             if h.spec is not None and h.identification_problem is None
             for channel in h.spec.live_channels
-        ]
-        if not nodes:
+        }
+        if not routes:
             return None
+        nodes = [client.get_node(node_id) for node_id in routes]
         sub = await client.create_subscription(
             self._subscription_parameters(),
             handler=None,
             queue_maxsize=self._timing.live_queue_size,
             overflow=OverflowPolicy.DROP_OLDEST,
         )
-        await _monitor(sub, nodes)
-        return sub
+        await _monitor(sub, nodes, queue_size=self._timing.live_item_queue_size)
+        return sub, routes
 
     async def _consume_handshakes(
         self, sub: Subscription, routes: dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]]
@@ -211,17 +214,16 @@ class EndpointRunner:
                 raise LinkLost(f"subscription status {event.notification.Status.name}")
         raise LinkLost("handshake subscription closed")
 
-    async def _consume_live(self, sub: Subscription) -> None:
+    async def _consume_live(self, sub: Subscription, routes: dict[ua.NodeId, tuple[str, str]]) -> None:
         publish = self._live_bus.publish
         async for event in sub:
             if not isinstance(event, DataChangeEvent):
                 continue
-            station_id, _, path = str(event.node.nodeid.Identifier).partition(".Live.")
+            station_id, channel = routes[event.node.nodeid]
             value = event.value
             dv = event.data.monitored_item.Value
-            at = dv.SourceTimestamp if dv is not None else None
-            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-            publish(LiveValue(station_id=station_id, channel=path, value=number, at=at))
+            number = float(value) if value.__class__ is float or value.__class__ is int else None
+            publish(LiveValue(station_id, channel, number, dv.SourceTimestamp if dv is not None else None))
         raise LinkLost("live subscription closed")
 
     async def _watch(
@@ -271,8 +273,8 @@ def _state_route(board: StatusBoard, station_id: str) -> Callable[[Any], Corouti
     return route
 
 
-async def _monitor(sub: Subscription, nodes: list[Node]) -> None:
-    results = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=ua.Double(0.0))
+async def _monitor(sub: Subscription, nodes: list[Node], *, queue_size: int = 1) -> None:
+    results = await sub.subscribe_data_change(nodes, queuesize=queue_size, sampling_interval=ua.Double(0.0))
     bad = [r for r in results if isinstance(r, ua.StatusCode)]
     if bad:
         raise LinkLost(f"{len(bad)} monitored items refused (first: {bad[0].name})")

@@ -53,6 +53,7 @@ class AdapterTiming:
     reconnect_min_delay_s: float = 0.5
     reconnect_max_delay_s: float = 30.0
     live_queue_size: int = 10_000
+    live_item_queue_size: int = 16  # per Live item: changes between two publishes are not overwritten
 
 
 def group_by_endpoint(stations: Iterable[StationEndpoint]) -> Mapping[str, tuple[StationEndpoint, ...]]:

@@ -96,7 +96,6 @@ class RouteStep(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     station_type: Mapped[str] = mapped_column(String(64))
     required: Mapped[bool] = mapped_column(Boolean, default=True)
-    retest_cap: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReworkRule(Base):
@@ -254,3 +253,24 @@ class Hold(Base):
     released_by: Mapped[str | None] = mapped_column(String(64))
     disposition: Mapped[str | None] = mapped_column(String(16))
     release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SpecRevision(Base):
+    """Limits for one (station type x product model); immutable once approved (database triggers)."""
+
+    __tablename__ = "spec_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_type: Mapped[str] = mapped_column(String(64))
+    product_model_id: Mapped[int] = mapped_column(ForeignKey("product_model.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    overrides: Mapped[str] = mapped_column(Text)
+    document: Mapped[str | None] = mapped_column(Text)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("spec_revision.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approval_reason: Mapped[str | None] = mapped_column(Text)
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -94,7 +94,7 @@ def route_def(session: Session, route_id: int) -> routing.RouteDef:
     rules = session.scalars(select(m.ReworkRule).where(m.ReworkRule.route_id == route_id)).all()
     return routing.RouteDef(
         code=route.code,
-        steps=tuple(routing.RouteStep(s.position, s.station_type, s.required, s.retest_cap) for s in steps),
+        steps=tuple(routing.RouteStep(s.position, s.station_type, s.required) for s in steps),
         rework=tuple(
             routing.ReworkRule(
                 failed_at=r.failed_at,

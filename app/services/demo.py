@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
-from app.services import master_data, work_orders
+from app.services import master_data, specs, work_orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +43,7 @@ def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int
             )
             created += 1
     counts["work_orders_created"] = created
+    counts["spec_revisions_approved"] = specs.ensure_initial_revisions(
+        session=session, by="demo", reason="initial specification: the station defaults of line.md (demo data)"
+    )
     return counts

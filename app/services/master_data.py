@@ -93,7 +93,6 @@ class ReworkRuleIn(_Strict):
 class RouteStepIn(_Strict):
     station_type: StationTypeCode
     required: bool = True
-    retest_cap: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class RouteIn(_Strict):
@@ -168,7 +167,6 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
                 position=position,
                 station_type=step.station_type,
                 required=step.required,
-                retest_cap=step.retest_cap,
             )
         )
     for rule in route_in.rework:
@@ -190,12 +188,12 @@ def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
     current = repo.route_def(session, route.id)
     wanted = (
         route_in.rework_loop_cap,
-        [(s.station_type, s.required, s.retest_cap) for s in route_in.steps],
+        [(s.station_type, s.required) for s in route_in.steps],
         sorted((r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "") for r in route_in.rework),
     )
     have = (
         current.loop_cap,
-        [(s.station_type, s.required, s.retest_cap) for s in current.steps],
+        [(s.station_type, s.required) for s in current.steps],
         sorted((r.failed_at, r.failure_mode or "", r.action.value, r.reenter_at or "") for r in current.rework),
     )
     return wanted != have or route.description != route_in.description

@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+import stations
+from app import rules
 from app.domain import routing
-from app.domain.errors import InterlockRefused, NoOpenAttempt
-from app.domain.results import CheckResult, Judgement, Measurement, StationResult, Verdict
+from app.domain.errors import InterlockRefused, InvalidInput, NoOpenAttempt
+from app.domain.results import CheckResult, Component, Judgement, Measurement, StationResult, Verdict
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.persistence.repositories import AttemptState, UnitState
+from app.rules import ValueStatus
 from app.services.clock import utcnow
 
 NO_RELEASE = "no release for this serial here"
+ISO_INSTANT_NEEDED = "must be an ISO-8601 instant with its UTC offset, e.g. 2026-11-27T06:00:00Z"
 
 # Statements built once (their cache keys are memoised); parameters are bound per call.
 _A = m.OperationAttempt
@@ -53,6 +57,7 @@ _CLOSE_ATTEMPT = (
         spec_revision_id=bindparam("b_spec_revision_id"),
         model_version=bindparam("b_model_version"),
         instruction=bindparam("b_instruction"),
+        alarm=bindparam("b_alarm"),
     )
 )
 _MOVE_UNIT = (
@@ -76,7 +81,7 @@ class JudgeContext:
     station_type: str
     unit: UnitState
     attempt: AttemptState
-    retest_cap: int
+    value_status: Mapping[str, ValueStatus]
 
 
 Judge = Callable[[Session, JudgeContext, StationResult], Judgement]
@@ -84,17 +89,16 @@ Judge = Callable[[Session, JudgeContext, StationResult], Judgement]
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A completed cycle as submitted; ``verdict``/``checks`` only count where no judge is configured."""
+    """A completed cycle as delivered; the verdict is always the judge's, never the sender's.
+
+    ``value_status`` names the values whose OPC UA status was not Good ("uncertain" or "bad").
+    """
 
     serial: str
     result_key: str | None
     result: StationResult
-    verdict: Verdict | None = None
-    checks: tuple[CheckResult, ...] = ()
-    failure_mode: str | None = None
-    spec_revision_id: int | None = None
-    model_version: str | None = None
     operator: str | None = None
+    value_status: Mapping[str, ValueStatus] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,17 +212,22 @@ def complete_operation(
     station_id: str,
     completion: Completion,
     origin: str,
-    judge: Judge | None = None,
+    judge: Judge,
     store_without_release: bool = False,
+    validate: bool = False,
 ) -> CompletionOutcome:
     """Store a result, judge it and move the unit on, all in the caller's transaction.
 
     The same ``result_key`` at the same station returns the stored outcome (``duplicate=True``).
     Without an open attempt: refused (REST), or with ``store_without_release`` (OPC UA, where a
     PLC's result must never be lost) stored as a FAIL with an alarm and the unit put on hold.
+    With ``validate`` (REST), a result that does not fit the station type's schema is refused
+    (InvalidInput) before anything is written; a PLC's result is stored and judged as it came.
     """
     serial_format.validate(completion.serial)
     station_type = repo.lock_station(session, station_id)
+    if validate:
+        completion = dataclasses.replace(completion, result=_checked(station_type, completion.result))
     here = repo.attempts_at_station(session, station_id, result_key=completion.result_key)
     stored = next((a for a in here if completion.result_key and a.result_key == completion.result_key), None)
     if stored is not None:
@@ -236,40 +245,23 @@ def complete_operation(
             session, unit=unit, station_id=station_id, station_type=station_type, origin=origin, now=now
         )
 
-    step = route.step(station_type)
-    retest_cap = step.retest_cap if step is not None else 0
-    if judge is not None:
-        context = JudgeContext(
-            station_id=station_id, station_type=station_type, unit=unit, attempt=attempt, retest_cap=retest_cap
-        )
-        judgement = judge(session, context, completion.result)
-    else:
-        judgement = Judgement(
-            verdict=completion.verdict or Verdict.FAIL,
-            checks=completion.checks,
-            failure_mode=completion.failure_mode,
-            spec_revision_id=completion.spec_revision_id,
-            model_version=completion.model_version,
-        )
+    context = JudgeContext(
+        station_id=station_id,
+        station_type=station_type,
+        unit=unit,
+        attempt=attempt,
+        value_status=completion.value_status,
+    )
+    judgement = judge(session, context, completion.result)
     checks = list(judgement.checks)
     verdict = judgement.verdict
+    alarms = [c.message for c in checks if c.rule.startswith("alarm:")]
     if not released:
         checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule="release"))
         verdict = Verdict.FAIL
-    if verdict is Verdict.RETEST and attempt.retest_index >= retest_cap:
-        checks.append(
-            CheckResult(
-                name="retest_cap",
-                verdict=Verdict.FAIL,
-                rule="retest_cap",
-                message=f"retest cap reached ({retest_cap} at {station_type})",
-                measured=float(attempt.retest_index),
-                limit_high=float(retest_cap),
-            )
-        )
-        verdict = Verdict.FAIL
+        alarms.insert(0, attempt.alarm or NO_RELEASE)
 
-    _store_result(session, attempt_id=attempt.id, unit_id=unit.id, result=completion.result)
+    _store_result(session, attempt_id=attempt.id, unit_id=unit.id, station_type=station_type, result=completion.result)
     _store_checks(session, attempt_id=attempt.id, checks=checks)
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
     summary = "; ".join(c.message for c in failing if c.verdict is verdict) or None
@@ -305,6 +297,7 @@ def complete_operation(
         spec_revision_id=judgement.spec_revision_id,
         model_version=judgement.model_version,
         instruction=transition.instruction,
+        alarm="; ".join(alarms) or None,
     )
     session.execute(
         _CLOSE_ATTEMPT,
@@ -319,6 +312,7 @@ def complete_operation(
             "b_failure_mode": attempt.failure_mode,
             "b_spec_revision_id": attempt.spec_revision_id,
             "b_model_version": attempt.model_version,
+            "b_alarm": attempt.alarm,
             "b_instruction": attempt.instruction,
         },
     )
@@ -398,7 +392,7 @@ def _apply_transition(
     )
 
 
-def _store_result(session: Session, *, attempt_id: int, unit_id: int, result: StationResult) -> None:
+def _store_result(session: Session, *, attempt_id: int, unit_id: int, station_type: str, result: StationResult) -> None:
     if result.measurements:
         session.execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
     if result.traces:
@@ -417,7 +411,8 @@ def _store_result(session: Session, *, attempt_id: int, unit_id: int, result: St
                 for t in result.traces
             ],
         )
-    if result.components:
+    components = _components(station_type, result)
+    if components:
         session.execute(
             _INSERT_COMPONENTS,
             [
@@ -428,9 +423,53 @@ def _store_result(session: Session, *, attempt_id: int, unit_id: int, result: St
                     "identifier": c.identifier,
                     "model": c.model,
                 }
-                for c in result.components
+                for c in components
             ],
         )
+
+
+def _checked(station_type: str, result: StationResult) -> StationResult:
+    """The result with ISO-8601 texts turned into instants where the schema says datetime; refuses
+    unknown names, wrong kinds and malformed traces with every problem listed."""
+    declared = stations.get_station_type(station_type)
+    coerced = []
+    problems: list[dict[str, str]] = []
+    for measurement in result.measurements:
+        schema = declared.measurement(measurement.name)
+        value = measurement.value
+        if schema is not None and schema.kind == "datetime" and isinstance(value, str):
+            try:
+                instant = datetime.fromisoformat(value)
+            except ValueError:
+                instant = None
+            if instant is None or instant.tzinfo is None:
+                problems.append(
+                    {
+                        "field": f"measurements.{measurement.name}",
+                        "message": "must be an ISO-8601 instant with its UTC offset, e.g. 2026-11-27T06:00:00Z",
+                    }
+                )
+                continue
+            measurement = dataclasses.replace(measurement, value=instant)
+        coerced.append(measurement)
+    checked = dataclasses.replace(result, measurements=tuple(coerced))
+    problems += [
+        {"field": p.field, "message": p.message} for p in rules.validate_result(station_type=declared, result=checked)
+    ]
+    if problems:
+        shown = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InvalidInput(f"the result does not fit {station_type}: {shown}{more}", errors=problems)
+    return checked
+
+
+def _components(station_type: str, result: StationResult) -> tuple[Component, ...]:
+    """What the unit consumed: scanned identifiers named by the station type, and explicit ones."""
+    try:
+        declared = stations.get_station_type(station_type)
+    except LookupError:
+        return result.components
+    return rules.components_of(station_type=declared, result=result)
 
 
 def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, object]:

@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("station_type", sa.String(64), nullable=False),
         sa.Column("required", sa.Boolean, nullable=False, server_default=sa.true()),
-        sa.Column("retest_cap", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_table(
         "rework_rule",

@@ -39,7 +39,6 @@ def _complete(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "serial": GOOD_SERIAL,
         "result_id": "R-1",
-        "verdict": "PASS",
         "measurements": [{"name": "LengthLoss_mm", "value": 1.0, "unit": "mm"}],
     }
     body.update(overrides)
@@ -81,15 +80,14 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",
-        b'{"serial": "HP26-0000007", "result_id": "R-1", "verdict": "PASS",'
-        b' "measurements": [{"name": "LengthLoss_mm", "value": NaN}]}',
+        b'{"serial": "HP26-0000007", "result_id": "R-1",  "measurements": [{"name": "LengthLoss_mm", "value": NaN}]}',
         422,
         "finite number",
     ),
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",
-        b'{"serial": "HP26-0000007", "result_id": "R-1", "verdict": "PASS",'
+        b'{"serial": "HP26-0000007", "result_id": "R-1", '
         b' "measurements": [{"name": "LengthLoss_mm", "value": Infinity}]}',
         422,
         "finite number",
@@ -97,7 +95,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",
-        b'{"serial": "HP26-0000007", "result_id": "R-1", "verdict": "PASS",'
+        b'{"serial": "HP26-0000007", "result_id": "R-1", '
         b' "measurements": [{"name": "LengthLoss_mm", "value": -Infinity}]}',
         422,
         "finite number",
@@ -105,15 +103,14 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",
-        b'{"serial": "HP26-0000007", "result_id": "R-1", "verdict": "PASS",'
-        b' "measurements": [{"name": "LengthLoss_mm", "value": 1e999}]}',
+        b'{"serial": "HP26-0000007", "result_id": "R-1",  "measurements": [{"name": "LengthLoss_mm", "value": 1e999}]}',
         422,
         "finite number",
     ),
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",
-        b'{"serial": "HP26-0000007", "result_id": "R-1", "verdict": "PASS",'
+        b'{"serial": "HP26-0000007", "result_id": "R-1", '
         b' "traces": [{"channel": "Force_kN", "t_s": [0, 1], "values": [1, NaN]}]}',
         422,
         "finite number",
@@ -146,8 +143,35 @@ CASES: list[tuple[str, str, Any, int, str]] = [
         422,
         "appears twice",
     ),
-    ("POST", "/api/v1/stations/CEX-01/complete", _complete(verdict="MAYBE"), 422, "verdict"),
-    ("POST", "/api/v1/stations/CEX-01/complete", _complete(verdict=None), 422, "verdict"),
+    ("POST", "/api/v1/stations/CEX-01/complete", _complete(verdict="PASS"), 422, "verdict: is not a field"),
+    (
+        "POST",
+        "/api/v1/stations/CEX-01/complete",
+        _complete(measurements=[{"name": "ChargedMass_g", "value": 140.0, "unit": "g"}]),
+        422,
+        "coil_expansion reports no measurement 'ChargedMass_g'",
+    ),
+    (
+        "POST",
+        "/api/v1/stations/CEX-01/complete",
+        _complete(measurements=[{"name": "LengthLoss_mm", "value": "2.1", "unit": "mm"}]),
+        422,
+        "LengthLoss_mm",
+    ),
+    (
+        "POST",
+        "/api/v1/stations/CEX-01/complete",
+        _complete(measurements=[{"name": "LengthLoss_mm", "value": 2.1, "unit": "in"}]),
+        422,
+        "LengthLoss_mm",
+    ),
+    (
+        "POST",
+        "/api/v1/stations/LKT-01/complete",
+        _complete(measurements=[{"name": "RefLeakCheckAt", "value": "2026-11-27T06:00:00"}]),
+        422,
+        "UTC offset",
+    ),
     ("POST", "/api/v1/stations/CEX-01/complete", _complete(result_id=""), 422, "result_id"),
     ("POST", "/api/v1/stations/CEX-01/complete", _complete(result_id=None), 422, "result_id"),
     ("POST", "/api/v1/stations/CEX-01/complete", _complete(extra_field=1), 422, "extra_field"),
@@ -412,12 +436,7 @@ def test_refused_completion_with_results_leaves_no_partial_rows(client: Any, sta
     before = _state(state)
     # the second completion's unit has no open attempt: nothing of it may be stored
     other = line.work_order(first="HP26-5100001")[0]
-    r = line.complete(
-        "coil_expansion",
-        other,
-        traces=[_trace([0, 1], [1, 2])],
-        components=[{"kind": "coil_batch", "identifier": "CB-1"}],
-    )
+    r = line.complete("coil_expansion", other)  # with traces and a coil batch
     assert r.status_code == 409
     after_counts, _ = _state(state)
     assert after_counts["measurement"] == before[0]["measurement"]

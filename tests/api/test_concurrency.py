@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from app.config import Settings
 from app.main import create_app
+from tests.api.driver import station_payload
 from tests.conftest import DbUnderTest
 
 
@@ -85,7 +86,7 @@ def test_two_stations_starting_the_same_unit_at_once_exactly_one_wins(server: st
         winner = next(r for r in results if r.status_code == 201).json()["attempt"]["station_id"]
         r = httpx.post(
             f"{server}/api/v1/stations/{winner}/complete",
-            json={"serial": serial, "result_id": f"R-{serial}", "verdict": "PASS"},
+            json=station_payload("coil_expansion", serial),
         )
         assert r.status_code == 200, r.text
 
@@ -99,16 +100,12 @@ def test_fifty_concurrent_completions_for_fifty_units_lose_nothing(server: str, 
         for station, serial in zip(stations, serials, strict=True):
             assert c.post(f"/api/v1/stations/{station}/start", json={"serial": serial}).status_code == 201
     barrier = threading.Barrier(50)
+    payloads = {s: station_payload("coil_expansion", s, overrides={"CoilBatch": "CB-FIFTY"}) for s in serials}
+    per_unit = len(payloads[serials[0]]["measurements"])
 
     def complete(pair: tuple[str, str]) -> int:
         station, serial = pair
-        body = {
-            "serial": serial,
-            "result_id": f"RES-{serial}",
-            "verdict": "PASS",
-            "measurements": [{"name": f"M{i}", "value": float(i), "unit": "1"} for i in range(20)],
-            "components": [{"kind": "coil_batch", "identifier": "CB-FIFTY"}],
-        }
+        body = payloads[serial]
         with httpx.Client(base_url=server, timeout=60) as c:
             barrier.wait()
             return c.post(f"/api/v1/stations/{station}/complete", json=body).status_code
@@ -134,25 +131,23 @@ def test_fifty_concurrent_completions_for_fifty_units_lose_nothing(server: str, 
             conn.execute(text("SELECT DISTINCT next_step FROM unit WHERE serial LIKE 'HP26-81%'")).scalars().all()
         )
     engine.dispose()
-    assert passed == 50 and measurements == 50 * 20 and next_steps == ["brazing"]
+    assert passed == 50 and measurements == 50 * per_unit and next_steps == ["brazing"]
+    lot = httpx.get(f"{server}/api/v1/genealogy", params={"identifier": "CB-FIFTY"}).json()
+    assert sorted(u["serial"] for u in lot["units"]) == serials
 
 
 def test_same_result_delivered_twice_at_once_is_stored_once(server: str, pg_database: DbUnderTest) -> None:
     serial = _work_order(server, "HP26-8200001", 1, "WO-DUP")[0]
     assert httpx.post(f"{server}/api/v1/stations/CEX-01/start", json={"serial": serial}).status_code == 201
     barrier = threading.Barrier(4)
+    body = station_payload("coil_expansion", serial) | {"result_id": "BOOT7-42"}
 
     def complete(_: int) -> httpx.Response:
         with httpx.Client(base_url=server) as c:
             barrier.wait()
             return c.post(
                 "/api/v1/stations/CEX-01/complete",
-                json={
-                    "serial": serial,
-                    "result_id": "BOOT7-42",
-                    "verdict": "PASS",
-                    "measurements": [{"name": "LengthLoss_mm", "value": 2.0}],
-                },
+                json=body,
             )
 
     with ThreadPoolExecutor(4) as pool:

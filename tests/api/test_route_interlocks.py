@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
+from app.opcua.simulator.faults import Fault
 from tests.api.driver import MONOBLOC, Line
+
+# A leak signal right at 3 g/yr of R290 (5.3e-5 mbar·l/s, line.md): inside the guard band.
+AT_THE_LEAK_LIMIT = {"TracerGas": "R290", "LeakSignal_mbar_l_s": 5.3e-5}
 
 
 @pytest.fixture
@@ -54,9 +58,12 @@ def test_unit_cannot_skip_past_a_failed_station_and_reason_names_the_failure(lin
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:3]:
         line.run(station_type, serial)
-    line.run("vacuum_dehydration", serial, "FAIL", failure_mode="leak", message="leak suspected")
+    failed = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
+    assert failed["attempt"]["failure_mode"] == "leak"
     body = _problem(line.start("charging", serial), 409)
-    assert body["detail"] == f"{serial} has not passed vacuum_dehydration (last attempt: FAIL, leak suspected)"
+    assert body["detail"] == (
+        f"{serial} has not passed vacuum_dehydration (last attempt: FAIL, {failed['attempt']['summary']})"
+    )
     body = _problem(line.start("vacuum_dehydration", serial), 409)
     assert "must go to repair first" in body["detail"]
 
@@ -100,7 +107,7 @@ def test_vacuum_leak_goes_to_repair_then_reenters_at_vacuum(line: Line) -> None:
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:3]:
         line.run(station_type, serial)
-    result = line.run("vacuum_dehydration", serial, "FAIL", failure_mode="leak", message="linear rise: leak")
+    result = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
     assert result["unit"]["next_step"] == "repair"
     assert result["attempt"]["instruction"] == "to repair, then re-enter at vacuum_dehydration"
     line.run("repair", serial)
@@ -114,7 +121,8 @@ def test_vacuum_moisture_repeats_vacuum_without_repair(line: Line) -> None:
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:3]:
         line.run(station_type, serial)
-    line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="rise levels off")
+    result = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE)
+    assert result["attempt"]["failure_mode"] == "moisture"
     unit = line.unit(serial)
     assert unit["next_step"] == "vacuum_dehydration" and unit["rework_loops"] == 1
     _problem(line.start("repair", serial), 409)
@@ -125,10 +133,10 @@ def test_exceeding_rework_loop_cap_puts_unit_on_hold(line: Line) -> None:
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:3]:
         line.run(station_type, serial)
-    for _ in range(2):  # the demo cap is two loops
-        line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="wet")
+    for seed in range(2):  # the demo cap is two loops
+        line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE, seed=seed)
         assert line.unit(serial)["status"] == "in_process"
-    result = line.run("vacuum_dehydration", serial, "FAIL", failure_mode="moisture", message="wet")
+    result = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE, seed=7)
     assert result["unit"]["status"] == "on_hold"
     body = _problem(line.start("vacuum_dehydration", serial), 409)
     assert "rework loop cap 2 reached" in body["detail"]
@@ -138,14 +146,12 @@ def test_retest_measures_again_until_the_station_cap_then_fails(line: Line) -> N
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:5]:
         line.run(station_type, serial)
-    # leak_test allows two retests (plant default in the demo route)
+    # leak_test allows two retests (plant default of its specification)
     for expected_index in (0, 1):
-        result = line.run("leak_test", serial, "RETEST", message="signal near the limit")
+        result = line.run("leak_test", serial, "RETEST", overrides=AT_THE_LEAK_LIMIT)
         assert result["attempt"]["retest_index"] == expected_index
-        assert result["attempt"]["verdict"] == "RETEST"
-    result = line.run("leak_test", serial, "RETEST", message="signal near the limit")
-    assert result["attempt"]["verdict"] == "FAIL"
-    assert any(c["name"] == "retest_cap" and c["verdict"] == "FAIL" for c in result["checks"])
+    result = line.run("leak_test", serial, "FAIL", overrides=AT_THE_LEAK_LIMIT)
+    assert "retest cap reached" in result["attempt"]["summary"]
     assert result["unit"]["next_step"] == "repair"
 
 
@@ -153,7 +159,7 @@ def test_run_in_fail_holds_and_rework_reenters_where_the_engineer_says(line: Lin
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:6]:
         line.run(station_type, serial)
-    result = line.run("run_in", serial, "FAIL", message="COP 12 % below the model")
+    result = line.run("run_in", serial, "FAIL", fault=Fault.AIR_SENSOR_DRIFT)
     assert result["unit"]["status"] == "on_hold"
     hold = next(
         h for h in client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"] if h["scope"] == "verdict"
@@ -173,7 +179,7 @@ def test_run_in_fail_holds_and_rework_reenters_where_the_engineer_says(line: Lin
 
 def test_use_as_is_concession_lets_a_failed_unit_go_on(line: Line, client: Any) -> None:
     serial = line.work_order()[0]
-    line.run("coil_expansion", serial, "FAIL", message="fin pitch 1.87 mm")
+    line.run("coil_expansion", serial, "FAIL", overrides={"FinPitch_mm": 1.95})
     hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
     r = client.post(
         f"/api/v1/holds/{hold['id']}/release", json={"disposition": "use_as_is", "reason": "concession C-17"}
@@ -190,7 +196,7 @@ def test_station_moving_on_aborts_the_open_attempt(line: Line) -> None:
     assert line.start("coil_expansion", first).status_code == 201
     r = line.start("coil_expansion", second)
     assert r.status_code == 201 and r.json()["aborted_serials"] == [first]
-    line.complete("coil_expansion", second)
+    assert line.complete("coil_expansion", second).status_code == 200
     r = line.complete("coil_expansion", first)
     assert _problem(r, 409)["detail"].endswith("start it there first")
     line.run("coil_expansion", first)  # the aborted unit may start again

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
 
+from app.opcua.simulator.faults import Fault
 from tests.api.driver import MONOBLOC, Line
 
 
@@ -15,49 +15,23 @@ def line(client: Any) -> Line:
     return Line(client)
 
 
-def _vacuum_trace(n: int = 2700) -> dict[str, Any]:
-    t = [float(i) for i in range(n)]
-    p = [max(30.0, 1.0e5 * math.exp(-i / 60.0)) for i in range(n)]
-    return {"channel": "Pressure_Pa", "t_s": t, "values": p}
-
-
 def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line, client: Any) -> None:
     serial = line.work_order()[0]
-    line.run(
-        "coil_expansion",
-        serial,
-        measurements=[
-            {"name": "LengthLoss_mm", "value": 2.1, "unit": "mm"},
-            {"name": "FinPitch_mm", "value": None, "unit": "mm"},
-            {"name": "CoilBatch", "value": "CB-77"},
-        ],
-        components=[{"kind": "coil_batch", "identifier": "CB-77"}],
-    )
-    line.run(
-        "brazing",
-        serial,
-        "FAIL",
-        message="dew point -41 °C above -50 °C",
-        components=[{"kind": "furnace_run", "identifier": "FR-2026-1127-03"}],
-    )
+    line.run("coil_expansion", serial, overrides={"FinPitch_mm": None, "CoilBatch": "CB-77"}, expect="FAIL")
+    hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
+    client.post(f"/api/v1/holds/{hold['id']}/release", json={"disposition": "rework", "reason": "measure again"})
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial, "FAIL", fault=Fault.DEW_POINT_EXCURSION, overrides={"FurnaceRun": "FR-1127-03"})
     line.run("repair", serial)
     line.run("brazing", serial)
-    line.run(
-        "sub_base_assembly",
-        serial,
-        components=[
-            {"kind": "compressor", "identifier": "CMP-0001", "model": "RSC-19-EVI"},
-            {"kind": "inverter", "identifier": "INV-0001", "model": "INV-06"},
-        ],
-        measurements=[{"name": "HipotPassed", "value": True}],
-    )
-    trace = _vacuum_trace()
-    line.run("vacuum_dehydration", serial, traces=[trace])
+    line.run("sub_base_assembly", serial, overrides={"CompressorSerial": "CMP-0001", "InverterSerial": "INV-0001"})
+    line.run("vacuum_dehydration", serial)
 
     record = client.get(f"/api/v1/units/{serial}/birth-record").json()
     assert record["unit"]["serial"] == serial and record["unit"]["product_model"] == "HPM-06-R290-EVI"
     types = [a["station_type"] for a in record["attempts"]]
     assert types == [
+        "coil_expansion",
         "coil_expansion",
         "brazing",
         "repair",
@@ -69,31 +43,36 @@ def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line,
     assert started == sorted(started)
     coil = record["attempts"][0]
     by_name = {m["name"]: m for m in coil["measurements"]}
-    assert by_name["LengthLoss_mm"]["value"] == 2.1 and by_name["LengthLoss_mm"]["unit"] == "mm"
-    assert by_name["FinPitch_mm"]["value"] is None  # not measured stays not measured
+    assert by_name["FinPitch_mm"]["value"] is None  # not measured stays not measured, and cannot pass
+    assert by_name["LengthLoss_mm"]["unit"] == "mm" and by_name["LengthLoss_mm"]["kind"] == "number"
     assert by_name["CoilBatch"]["kind"] == "string" and by_name["CoilBatch"]["text"] == "CB-77"
-    assert record["attempts"][1]["verdict"] == "FAIL"
-    assert record["attempts"][1]["checks"][0]["message"] == "dew point -41 °C above -50 °C"
-    assert record["attempts"][4]["measurements"][0]["kind"] == "bool"
-    assert {c["identifier"] for c in record["attempts"][4]["components"]} == {"CMP-0001", "INV-0001"}
-    assert [h["scope"] for h in record["holds"]] == []
+    assert coil["verdict"] == "FAIL" and coil["spec_revision_id"] is not None and coil["model_version"]
+    assert {c["identifier"] for c in coil["components"]} == {"CB-77"}
+    brazing = record["attempts"][2]
+    assert brazing["verdict"] == "FAIL" and "dew point" in brazing["summary"].lower()
+    assert any(c["verdict"] == "FAIL" and c["limit_high"] == -50.0 for c in brazing["checks"])
+    assert {c["identifier"] for c in brazing["components"]} >= {"FR-1127-03"}
+    sub_base = record["attempts"][5]
+    assert {c["identifier"] for c in sub_base["components"]} >= {"CMP-0001", "INV-0001"}
+    assert any(m["kind"] == "bool" for m in sub_base["measurements"])
+    assert [h["scope"] for h in record["holds"]] == ["verdict"]
 
-    summary = record["attempts"][5]["traces"][0]
-    assert summary["n_samples"] == 2700 and summary["value_first"] == trace["values"][0]
-    assert summary["value_min"] == min(trace["values"])
+    vacuum = record["attempts"][6]
+    summary = vacuum["traces"][0]
+    assert summary["channel"] == "Pressure_Pa" and summary["n_samples"] > 1000
     samples = client.get(summary["href"]).json()
-    assert samples["t_s"] == trace["t_s"] and samples["values"] == trace["values"]
+    assert len(samples["t_s"]) == len(samples["values"]) == summary["n_samples"]
+    assert samples["values"][0] == summary["value_first"] and min(samples["values"]) == summary["value_min"]
 
 
 def test_reverse_genealogy_finds_every_unit_of_a_lot_and_lot_hold_stops_them(line: Line, client: Any) -> None:
     serials = line.work_order(quantity=4)
-    lot = {"kind": "cylinder_lot", "identifier": "CYL-R290-4411"}
     for serial in serials:
         for station_type in MONOBLOC[:4]:
             line.run(station_type, serial)
     for serial in serials[:3]:
-        line.run("charging", serial, components=[lot], measurements=[{"name": "ChargedMass_g", "value": 140.2}])
-    line.run("charging", serials[3], components=[{"kind": "cylinder_lot", "identifier": "CYL-OTHER"}])
+        line.run("charging", serial, overrides={"CylinderLot": "CYL-R290-4411"})
+    line.run("charging", serials[3], overrides={"CylinderLot": "CYL-OTHER"})
 
     found = client.get("/api/v1/genealogy", params={"identifier": "CYL-R290-4411"}).json()
     assert found["count"] == 3 and sorted(u["serial"] for u in found["units"]) == serials[:3]
@@ -128,7 +107,7 @@ def test_unit_list_filters_by_station_verdict_status_and_pages(line: Line, clien
     for serial in serials:
         line.run("coil_expansion", serial)
     for serial in serials[:3]:
-        line.run("brazing", serial, "FAIL", message="O2 80 ppm")
+        line.run("brazing", serial, "FAIL", overrides={"O2_ppm": 80.0})
     failed = client.get("/api/v1/units", params={"station_id": "BRZ-01", "verdict": "FAIL"}).json()
     assert [u["serial"] for u in failed["items"]] == serials[:3]
     by_order = client.get("/api/v1/units", params={"work_order": "WO-LIST", "limit": 3}).json()

@@ -29,19 +29,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from asyncua import Client, ua  # noqa: E402
-from asyncua.common.subscription import DataChangeEvent  # noqa: E402
+from asyncua import Client, ua
+from asyncua.common.subscription import DataChangeEvent
 
-from app.domain.results import Verdict  # noqa: E402
-from app.opcua import codec  # noqa: E402
-from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict  # noqa: E402
-from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint  # noqa: E402
-from app.opcua.nodes import NAMESPACE_URI, StationNodes  # noqa: E402
-from app.opcua.simulator.line import MONOBLOC_ROUTE, station_id_for  # noqa: E402
-from app.opcua.simulator.plc import ResultSet, SimulatedPlc  # noqa: E402
-from app.opcua.simulator.server import HostedStation, StationServer  # noqa: E402
-from app.opcua.station_types import default_lookup  # noqa: E402
-from app.opcua.supervisor import OpcuaSupervisor, quiet_asyncua_logging  # noqa: E402
+from app.domain.results import Verdict
+from app.opcua import codec
+from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
+from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
+from app.opcua.nodes import NAMESPACE_URI, StationNodes
+from app.opcua.simulator.line import MONOBLOC_ROUTE, station_id_for
+from app.opcua.simulator.plc import ResultSet, SimulatedPlc
+from app.opcua.simulator.server import HostedStation, StationServer
+from app.opcua.station_types import default_lookup
+from app.opcua.supervisor import OpcuaSupervisor, quiet_asyncua_logging
 
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "bench"
 
@@ -237,7 +237,9 @@ async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode
                 routes[nodes.result_counter] = nodes
                 watched.append(nodes.result_counter)
         await sub.subscribe_data_change(
-            [client.get_node(n) for n in watched], queuesize=1, sampling_interval=ua.Double(0.0)
+            [client.get_node(n) for n in watched],
+            queuesize=16 if mode == "live" else 1,
+            sampling_interval=ua.Double(0.0),
         )
         clients.append(client)
         subs.append(sub)

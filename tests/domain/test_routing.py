@@ -18,7 +18,7 @@ from app.domain.routing import (
 
 ROUTE = RouteDef(
     code="R",
-    steps=(RouteStep(1, "a"), RouteStep(2, "b", required=False), RouteStep(3, "c", retest_cap=1)),
+    steps=(RouteStep(1, "a"), RouteStep(2, "b", required=False), RouteStep(3, "c")),
     rework=(ReworkRule("c", ReworkAction.REPAIR, "a"),),
     loop_cap=1,
 )
@@ -64,11 +64,11 @@ def test_use_as_is_attempt_counts_as_passed_for_later_steps() -> None:
     assert check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1").allowed
 
 
-def test_retest_past_the_cap_is_refused_at_start() -> None:
+def test_a_retest_restarts_the_same_station_and_counts_the_retests() -> None:
     history = [
         AttemptView("a", "A-1", AttemptStatus.PASSED),
         AttemptView("c", "C-1", AttemptStatus.RETEST),
         AttemptView("c", "C-1", AttemptStatus.RETEST),
     ]
     d = check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1")
-    assert not d.allowed and "retest cap" in d.reason
+    assert d.allowed and d.retest_index == 2

@@ -24,9 +24,7 @@ def _route_out(session: Session, route: m.Route) -> md.RouteIn:
         code=route.code,
         description=route.description,
         rework_loop_cap=route.rework_loop_cap,
-        steps=[
-            md.RouteStepIn(station_type=s.station_type, required=s.required, retest_cap=s.retest_cap) for s in steps
-        ],
+        steps=[md.RouteStepIn(station_type=s.station_type, required=s.required) for s in steps],
         rework=[
             md.ReworkRuleIn(
                 failed_at=r.failed_at,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
-from app.domain.results import CheckResult, Component, Measurement, StationResult, Trace
+from app.domain.results import Component, Measurement, StationResult, Trace
 from app.services import operations
 
 router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
@@ -82,7 +82,11 @@ def to_station_result(body: schemas.CompleteRequest) -> StationResult:
     responses=_REFUSALS,
 )
 def complete_operation(
-    station_id: str, body: schemas.CompleteRequest, session: SessionDep, serial_format: SerialFormatDep
+    station_id: str,
+    body: schemas.CompleteRequest,
+    session: SessionDep,
+    serial_format: SerialFormatDep,
+    request: Request,
 ) -> schemas.CompletionResponse:
     """Stores measurements, traces, consumed components and checks with the verdict, in one
     transaction, and moves the unit along its route (or into rework or hold).
@@ -91,15 +95,7 @@ def complete_operation(
     ``result_id`` again records nothing new and answers the same (``duplicate: true``).
     """
     completion = operations.Completion(
-        serial=body.serial,
-        result_key=body.result_id,
-        result=to_station_result(body),
-        verdict=body.verdict,
-        checks=tuple(CheckResult(**c.model_dump()) for c in body.checks),
-        failure_mode=body.failure_mode,
-        spec_revision_id=body.spec_revision_id,
-        model_version=body.model_version,
-        operator=body.operator,
+        serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=body.operator
     )
     with session.begin():
         outcome = operations.complete_operation(
@@ -108,5 +104,7 @@ def complete_operation(
             station_id=station_id,
             completion=completion,
             origin="operator" if body.operator else "rest",
+            judge=request.app.state.judge,
+            validate=True,
         )
         return presenters.completion_out(outcome)

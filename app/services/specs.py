@@ -1,0 +1,262 @@
+"""Specification revisions: draft → approved (by a quality engineer, with a reason) → effective.
+
+An approved revision stores its fully resolved specification (limits, U, retest cap and the
+product facts it judged against), so a later change of code defaults or master data cannot change
+what an approved revision means. A unit is judged by the revision in force when its operation
+started.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+import stations
+from app import rules
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.persistence import models as m
+from app.persistence import repositories as repo
+from app.services.clock import utcnow
+from app.services.master_data import market_cap_g
+
+#: Master data names constructions as the plant does; the rules engine by what matters to judging.
+CONSTRUCTION: dict[str, Literal["monobloc", "split"]] = {"monobloc_sealed": "monobloc", "split_outdoor": "split"}
+
+#: How far in the past an approval may date its effective time (clock skew between tablets).
+BACKDATE_TOLERANCE = timedelta(minutes=1)
+
+
+def product_data(session: Session, model: m.ProductModel) -> rules.ProductData:
+    """The facts of a product model that judging needs, from the master data."""
+    cap = market_cap_g(session, market=model.market, refrigerant=model.refrigerant, construction=model.construction)
+    return rules.ProductData(
+        model_code=model.code,
+        refrigerant=model.refrigerant,
+        gwp=float(model.gwp),
+        construction=CONSTRUCTION[model.construction],
+        market=model.market,
+        evi=model.evi,
+        circuit_volume_l=model.internal_volume_l,
+        max_allowable_pressure_bar_g=model.max_allowable_pressure_bar_g,
+        nominal_charge_g=model.nominal_charge_g,
+        charge_tolerance_g=model.charge_tolerance_g,
+        market_cap_g=cap.max_charge_g if cap else None,
+        market_cap_source=cap.source if cap else None,
+        bom={
+            "compressor": model.bom_compressor_model,
+            "inverter": model.bom_inverter_model,
+            "evi_valve": model.bom_evi_valve_model,
+        },
+        ratings=(
+            rules.RatingPoint(
+                point="A7/W35", mode="heating", capacity_kw=model.heating_a7w35_kw, efficiency=model.cop_a7w35
+            ),
+            rules.RatingPoint(
+                point="A-7/W35", mode="heating", capacity_kw=model.heating_am7w35_kw, efficiency=model.cop_am7w35
+            ),
+            rules.RatingPoint(
+                point="A35/W7", mode="cooling", capacity_kw=model.cooling_a35w7_kw, efficiency=model.eer_a35w7
+            ),
+        ),
+    )
+
+
+def _known_station_type(code: str) -> None:
+    try:
+        stations.get_station_type(code)
+    except LookupError as exc:
+        known = ", ".join(st.code for st in stations.all_station_types())
+        raise InvalidInput(f"{code!r} is not a station type of this MES ({known})") from exc
+
+
+def create_draft(
+    *,
+    session: Session,
+    station_type: str,
+    product_model_code: str,
+    overrides: dict[str, Any],
+    note: str,
+    by: str | None,
+    based_on_id: int | None = None,
+) -> m.SpecRevision:
+    """A new draft; its overrides are checked against the station's limits at once."""
+    _known_station_type(station_type)
+    model = repo.product_model_by_code(session, product_model_code)
+    _resolve(session, station_type=station_type, model=model, overrides=overrides, revision_id=None)
+    if based_on_id is not None:
+        base = get_revision(session=session, revision_id=based_on_id)
+        if (base.station_type, base.product_model_id) != (station_type, model.id):
+            raise InvalidInput(f"revision {based_on_id} is for another station type or product model")
+    revision = m.SpecRevision(
+        station_type=station_type,
+        product_model_id=model.id,
+        status="draft",
+        overrides=json.dumps(overrides),
+        document=None,
+        based_on_id=based_on_id,
+        note=note,
+        created_at=utcnow(),
+        created_by=by,
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def update_draft(*, session: Session, revision_id: int, overrides: dict[str, Any], note: str | None) -> m.SpecRevision:
+    revision = get_revision(session=session, revision_id=revision_id)
+    if revision.status != "draft":
+        raise Conflict(f"specification revision {revision_id} is approved; draft a new revision to change it")
+    model = session.get(m.ProductModel, revision.product_model_id)
+    assert model is not None
+    _resolve(session, station_type=revision.station_type, model=model, overrides=overrides, revision_id=None)
+    revision.overrides = json.dumps(overrides)
+    if note is not None:
+        revision.note = note
+    session.flush()
+    return revision
+
+
+def approve(
+    *, session: Session, revision_id: int, by: str, reason: str, effective_from: datetime | None = None
+) -> m.SpecRevision:
+    """Approve a draft: resolve and freeze its specification; it judges operations started from then on."""
+    revision = get_revision(session=session, revision_id=revision_id)
+    if revision.status != "draft":
+        raise Conflict(f"specification revision {revision_id} is already approved")
+    now = utcnow()
+    effective = effective_from or now
+    if effective < now - BACKDATE_TOLERANCE:
+        raise InvalidInput(
+            "effective_from lies in the past: an approval cannot change how operations already started are judged"
+        )
+    model = session.get(m.ProductModel, revision.product_model_id)
+    assert model is not None
+    spec = _resolve(
+        session,
+        station_type=revision.station_type,
+        model=model,
+        overrides=json.loads(revision.overrides),
+        revision_id=revision.id,
+    )
+    revision.document = json.dumps(rules.spec_to_document(spec), sort_keys=True)
+    revision.status = "approved"
+    revision.approved_at = now
+    revision.approved_by = by
+    revision.approval_reason = reason
+    revision.effective_from = effective
+    session.flush()
+    return revision
+
+
+def _resolve(
+    session: Session, *, station_type: str, model: m.ProductModel, overrides: dict[str, Any], revision_id: int | None
+) -> rules.Spec:
+    try:
+        return rules.build_spec(
+            station_type=station_type,
+            product=product_data(session, model),
+            overrides=overrides,
+            revision_id=revision_id,
+        )
+    except rules.SpecError as exc:
+        raise InvalidInput(f"the specification is not valid: {exc}") from exc
+
+
+def get_revision(*, session: Session, revision_id: int) -> m.SpecRevision:
+    revision = session.get(m.SpecRevision, revision_id)
+    if revision is None:
+        raise NotFound(f"specification revision {revision_id} does not exist")
+    return revision
+
+
+def list_revisions(
+    *, session: Session, station_type: str | None, product_model_code: str | None
+) -> list[tuple[m.SpecRevision, str]]:
+    query = select(m.SpecRevision, m.ProductModel.code).join(
+        m.ProductModel, m.ProductModel.id == m.SpecRevision.product_model_id
+    )
+    if station_type is not None:
+        query = query.where(m.SpecRevision.station_type == station_type)
+    if product_model_code is not None:
+        query = query.where(m.ProductModel.code == product_model_code)
+    return [(r, code) for r, code in session.execute(query.order_by(m.SpecRevision.id)).all()]
+
+
+_EFFECTIVE = (
+    select(m.SpecRevision.id, m.SpecRevision.document)
+    .where(
+        m.SpecRevision.station_type == bindparam("station_type"),
+        m.SpecRevision.product_model_id == bindparam("product_model_id"),
+        m.SpecRevision.status == "approved",
+        m.SpecRevision.effective_from <= bindparam("at"),
+    )
+    .order_by(m.SpecRevision.effective_from.desc(), m.SpecRevision.id.desc())
+    .limit(1)
+)
+_SPEC_CACHE: dict[tuple[str, int], rules.Spec] = {}
+
+
+def effective_spec(session: Session, *, station_type: str, product_model_id: int, at: datetime) -> rules.Spec | None:
+    """The approved specification in force at ``at`` (None when there is none)."""
+    row = session.execute(
+        _EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at}
+    ).one_or_none()
+    if row is None:
+        return None
+    revision_id, document = row
+    assert document is not None  # an approved revision always has its document (check constraint)
+    key = (str(session.get_bind().engine.url), revision_id)
+    spec = _SPEC_CACHE.get(key)  # approved revisions never change, so caching them is safe
+    if spec is None:
+        spec = rules.spec_from_document(json.loads(document), revision_id=revision_id)
+        _SPEC_CACHE[key] = spec
+    return spec
+
+
+def spec_of_revision(revision: m.SpecRevision, session: Session) -> rules.Spec:
+    """The specification a revision stands for: frozen if approved, resolved now if a draft."""
+    if revision.document is not None:
+        return rules.spec_from_document(json.loads(revision.document), revision_id=revision.id)
+    model = session.get(m.ProductModel, revision.product_model_id)
+    assert model is not None
+    return _resolve(
+        session,
+        station_type=revision.station_type,
+        model=model,
+        overrides=json.loads(revision.overrides),
+        revision_id=revision.id,
+    )
+
+
+def ensure_initial_revisions(*, session: Session, by: str, reason: str) -> int:
+    """Approve a revision of the default limits for every (station type x product model) that has none."""
+    created = 0
+    route_types = {(r.route_id, r.station_type) for r in session.scalars(select(m.RouteStep))}
+    for model in session.scalars(select(m.ProductModel).order_by(m.ProductModel.id)):
+        types = sorted({t for route_id, t in route_types if route_id == model.route_id} | {"repair"})
+        for station_type in types:
+            exists = session.scalars(
+                select(m.SpecRevision.id).where(
+                    m.SpecRevision.station_type == station_type,
+                    m.SpecRevision.product_model_id == model.id,
+                    m.SpecRevision.status == "approved",
+                )
+            ).first()
+            if exists is not None:
+                continue
+            draft = create_draft(
+                session=session,
+                station_type=station_type,
+                product_model_code=model.code,
+                overrides={},
+                note="station defaults (line.md)",
+                by=by,
+            )
+            approve(session=session, revision_id=draft.id, by=by, reason=reason)
+            created += 1
+    return created

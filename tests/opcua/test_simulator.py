@@ -1,0 +1,98 @@
+"""The simulated PLC server looks exactly as the contract says and answers Republish correctly."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from asyncua import Client, ua
+from asyncua.ua.uaerrors import BadMessageNotAvailable
+
+from app.opcua.nodes import NAMESPACE_URI
+from app.opcua.simulator.faults import Fault, UnitTruth
+from app.opcua.simulator.physics import generate
+from app.opcua.simulator.server import HostedStation, StationServer
+from app.opcua.station_types import default_lookup
+from tests.opcua.conftest import endpoint_url, run
+
+EXPECTED_TYPES = {
+    "Identification.StationType": ua.VariantType.String,
+    "Identification.InterfaceVersion": ua.VariantType.UInt32,
+    "Identification.BootId": ua.VariantType.String,
+    "State": ua.VariantType.Int32,
+    "Request.Serial": ua.VariantType.String,
+    "Request.Counter": ua.VariantType.UInt32,
+    "Response.Counter": ua.VariantType.UInt32,
+    "Response.Release": ua.VariantType.Boolean,
+    "Response.Reason": ua.VariantType.String,
+    "Response.Recipe": ua.VariantType.String,
+    "Result.Id": ua.VariantType.String,
+    "Result.Serial": ua.VariantType.String,
+    "Result.Counter": ua.VariantType.UInt32,
+    "Result.Verdict": ua.VariantType.Int32,
+    "Result.Ack": ua.VariantType.UInt32,
+    "Result.Values.RefLeakCheckAt": ua.VariantType.DateTime,
+    "Result.Values.TracerGas": ua.VariantType.String,
+    "Result.Values.LeakSignal_mbar_l_s": ua.VariantType.Double,
+    "Live.LeakSignal_mbar_l_s": ua.VariantType.Double,
+}
+
+
+def test_station_address_space_follows_the_contract_and_republish_of_unknown_sequence_is_refused():
+    async def scenario():
+        url = endpoint_url()
+        server = StationServer(endpoint_url=url, stations=[HostedStation("LKT-01", default_lookup()("leak_test"))])
+        await server.start()
+        client = Client(url)
+        try:
+            await client.connect()
+            ns = await client.get_namespace_index(NAMESPACE_URI)
+            for path, variant_type in EXPECTED_TYPES.items():
+                dv = await client.get_node(ua.NodeId(f"LKT-01.{path}", ns)).read_data_value()
+                assert dv.Value.VariantType == variant_type, path
+            station = await client.nodes.objects.get_child(f"{ns}:LKT-01")
+            children = {(await c.read_browse_name()).Name for c in await station.get_children()}
+            assert {"Identification", "Request", "Response", "Result", "Live", "State"} <= children
+            values = await station.get_child([f"{ns}:Result", f"{ns}:Values"])
+            assert len(await values.get_children()) == 7
+            sub = await client.create_subscription(50, handler=None)
+            with pytest.raises(BadMessageNotAvailable):
+                await client.uaclient.session.republish(sub.subscription_id, 999)
+        finally:
+            await client.disconnect()
+            await server.stop()
+
+    run(scenario)
+
+
+def test_each_injected_fault_shows_in_the_values_meant_to_catch_it():
+    def out(station_type: str, *faults: Fault):
+        unit = UnitTruth("HP26-0000001", "HPM-06-R290-EVI", frozenset(faults), near_limit=False)
+        return generate(station_type=station_type, unit=unit, rng=random.Random(7))
+
+    good_vac = out("vacuum_dehydration").traces["Pressure_Pa"][1]
+    leak_vac = out("vacuum_dehydration", Fault.GROSS_LEAK).traces["Pressure_Pa"][1]
+    wet_vac = out("vacuum_dehydration", Fault.MOISTURE).traces["Pressure_Pa"][1]
+    assert good_vac[-1] - good_vac[-600] < 30 < wet_vac[-1] - wet_vac[-600]
+    assert leak_vac[-1] - leak_vac[-300] > 300 and wet_vac[-1] - wet_vac[-300] < 100  # linear vs levelling off
+    assert out("charging", Fault.UNDERCHARGE).values["ChargedMass_g"] < 138
+    assert out("charging", Fault.CHARGE_OVER_CAP).values["ChargedMass_g"] > 150
+    assert out("sub_base_assembly", Fault.WRONG_COMPRESSOR).values["CompressorModel"] != "RSC-19-EVI"
+    assert out("brazing", Fault.DEW_POINT_EXCURSION).values["DewPoint_C"] > -50
+    assert out("leak_test", Fault.FINE_LEAK).values["LeakSignal_mbar_l_s"] > 5.3e-5
+    assert out("leak_test").values["LeakSignal_mbar_l_s"] < 5.3e-5
+
+
+def test_run_in_faults_show_against_the_cycle_model_values():
+    def values(*faults: Fault):
+        unit = UnitTruth("HP26-0000001", "HPM-06-R290-EVI", frozenset(faults), near_limit=False)
+        return generate(station_type="run_in", unit=unit, rng=random.Random(7)).values
+
+    good = values()
+    bad = values(Fault.EVI_STUCK_CLOSED, Fault.DEFROST_TIMEOUT, Fault.AIR_SENSOR_DRIFT)
+    gain = good["M10_EviOn_Capacity_W"] / good["M10_EviOff_Capacity_W"] - 1
+    assert 0.10 < gain < 0.25
+    assert abs(bad["M10_EviOn_Capacity_W"] / bad["M10_EviOff_Capacity_W"] - 1) < 0.03
+    assert good["Defrost_EndedOn"] == "temperature" and bad["Defrost_EndedOn"] == "timeout"
+    assert abs(good["P07_UnitAirSensor_C"] - good["P07_AirTemp_C"]) < 1.0
+    assert bad["P07_UnitAirSensor_C"] - bad["P07_AirTemp_C"] > 1.0
