@@ -81,6 +81,8 @@ def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOu
                 ],
                 components=[s.ComponentOut.model_validate(c) for c in rec.components],
                 checks=[s.CheckOut.model_validate(c) for c in rec.checks],
+                overrides=[s.OverrideOut.model_validate(o) for o in rec.overrides],
+                manual_checks=[s.ManualCheckOut.model_validate(c) for c in rec.manual_checks],
             )
         )
     return s.BirthRecordOut(

@@ -222,11 +222,49 @@ class HoldOut(Output):
     release_reason: str | None
 
 
+class OverrideOut(Output):
+    """A person's verdict recorded beside the engine's (which stays on the attempt)."""
+
+    id: int
+    engine_verdict: Verdict
+    verdict: Verdict
+    reason: str
+    by: str
+    at: datetime
+
+
+class ManualCheckOut(Output):
+    id: int
+    name: str
+    verdict: Verdict
+    message: str
+    by: str
+    at: datetime
+
+
 class AttemptDetailOut(AttemptOut):
     measurements: list[MeasurementOut]
     traces: list[TraceSummaryOut]
     components: list[ComponentOut]
     checks: list[CheckOut]
+    overrides: list[OverrideOut] = Field(description="Verdict overrides, oldest first; the last one counts")
+    manual_checks: list[ManualCheckOut]
+
+
+class OverrideIn(Input):
+    """A quality engineer's verdict on the unit's latest result, with the reason."""
+
+    verdict: Literal["PASS", "FAIL"]
+    reason: Reason
+
+
+class ManualCheckIn(Input):
+    """A check made by a person, e.g. a visual inspection of a brazed joint."""
+
+    name: Name
+    verdict: Literal["PASS", "FAIL"]
+    message: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+    by: Operator
 
 
 class BirthRecordOut(BaseModel):

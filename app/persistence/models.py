@@ -274,3 +274,31 @@ class SpecRevision(Base):
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approval_reason: Mapped[str | None] = mapped_column(Text)
     effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class VerdictOverride(Base):
+    """A person's decision beside the engine's verdict (the engine's stays recorded on the attempt)."""
+
+    __tablename__ = "verdict_override"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"))
+    engine_verdict: Mapped[str] = mapped_column(String(8))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ManualCheck(Base):
+    """A check made by a person (e.g. a visual inspection) and recorded on an attempt."""
+
+    __tablename__ = "manual_check"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -26,6 +26,8 @@ class AttemptRecord:
     traces: list[m.TraceRow] = field(default_factory=list)
     components: list[m.ComponentUse] = field(default_factory=list)
     checks: list[m.CheckResultRow] = field(default_factory=list)
+    overrides: list[m.VerdictOverride] = field(default_factory=list)
+    manual_checks: list[m.ManualCheck] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,14 @@ def birth_record(*, session: Session, serial_format: SerialFormat, serial: str) 
             records[comp.attempt_id].components.append(comp)
         for check in session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id.in_(ids))):
             records[check.attempt_id].checks.append(check)
+        for override in session.scalars(
+            select(m.VerdictOverride).where(m.VerdictOverride.attempt_id.in_(ids)).order_by(m.VerdictOverride.id)
+        ):
+            records[override.attempt_id].overrides.append(override)
+        for manual in session.scalars(
+            select(m.ManualCheck).where(m.ManualCheck.attempt_id.in_(ids)).order_by(m.ManualCheck.id)
+        ):
+            records[manual.attempt_id].manual_checks.append(manual)
     holds = session.scalars(select(m.Hold).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
     return BirthRecord(
         unit=unit,

@@ -187,3 +187,52 @@ def test_split_unit_nameplate_says_charged_on_site(line: Line, client: Any) -> N
 def _no_stray_station_types() -> Iterator[None]:
     yield
     assert "label_printing" not in [st.code for st in stations.all_station_types()]
+
+
+def test_override_is_recorded_beside_the_engine_verdict_and_routes_the_unit(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    failed = line.run("brazing", serial, "FAIL", overrides={"O2_ppm": 80.0})
+    attempt_id = failed["attempt"]["id"]
+    r = client.post(
+        f"/api/v1/attempts/{attempt_id}/override",
+        json={"verdict": "PASS", "reason": "O2 probe fault, joint inspected by X-ray"},
+        headers={"X-MES-User": "qe.meyer"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["engine_verdict"] == "FAIL" and r.json()["by"] == "qe.meyer"
+    assert line.unit(serial)["next_step"] == "sub_base_assembly"
+    record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    brazing = record["attempts"][1]
+    assert brazing["verdict"] == "FAIL"  # the engine's verdict stays
+    assert [o["verdict"] for o in brazing["overrides"]] == ["PASS"]
+    line.run("sub_base_assembly", serial)
+    # only the latest result can be overridden
+    r = client.post(f"/api/v1/attempts/{attempt_id}/override", json={"verdict": "FAIL", "reason": "changed mind"})
+    assert r.status_code == 409 and "latest result" in r.json()["detail"]
+
+
+def test_override_to_fail_sends_a_passed_unit_to_rework(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    passed = line.run("brazing", serial)
+    r = client.post(
+        f"/api/v1/attempts/{passed['attempt']['id']}/override",
+        json={"verdict": "FAIL", "reason": "furnace log shows a belt stop"},
+    )
+    assert r.status_code == 201, r.text
+    unit = line.unit(serial)
+    assert unit["next_step"] == "repair" and unit["reentry_step"] == "brazing"
+
+
+def test_a_failed_manual_check_holds_the_unit(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    done = line.run("coil_expansion", serial)
+    r = client.post(
+        f"/api/v1/attempts/{done['attempt']['id']}/manual-checks",
+        json={"name": "visual_fins", "verdict": "FAIL", "message": "bent fins on the left edge", "by": "op.42"},
+    )
+    assert r.status_code == 201, r.text
+    assert line.unit(serial)["status"] == "on_hold"
+    refused = line.start("brazing", serial)
+    assert refused.status_code == 409 and "bent fins" in refused.json()["detail"]

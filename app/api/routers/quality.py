@@ -16,8 +16,9 @@ from app.api import schemas
 from app.api.authz import QualityEngineerDep
 from app.api.deps import SerialFormatDep, SessionDep
 from app.domain.errors import NotFound
+from app.domain.results import Verdict
 from app.persistence import models as m
-from app.services import rejudge, specs
+from app.services import overrides, rejudge, specs
 
 router = APIRouter(tags=["quality"])
 _ERRORS = schemas.problem_responses(404, 409, 422)
@@ -322,3 +323,49 @@ def get_nameplate(serial: str, session: SessionDep, serial_format: SerialFormatD
             for r in plate.ratings
         ],
     )
+
+
+@router.post(
+    "/attempts/{attempt_id}/override",
+    operation_id="overrideVerdict",
+    summary="Override the verdict of a unit's latest result (quality engineer, with a reason)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.OverrideOut,
+    responses=_ERRORS,
+)
+def override_verdict(
+    attempt_id: int, body: schemas.OverrideIn, session: SessionDep, engineer: QualityEngineerDep
+) -> schemas.OverrideOut:
+    """Recorded beside the engine's verdict, never instead of it. PASS over a FAIL is a concession
+    and the unit goes on; FAIL over a PASS sends it down the rework path."""
+    with session.begin():
+        record = overrides.override_verdict(
+            session=session,
+            attempt_id=attempt_id,
+            verdict=Verdict(body.verdict),
+            reason=body.reason,
+            by=engineer.name,
+        )
+        return schemas.OverrideOut.model_validate(record)
+
+
+@router.post(
+    "/attempts/{attempt_id}/manual-checks",
+    operation_id="recordManualCheck",
+    summary="Record a manual check on an attempt",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.ManualCheckOut,
+    responses=_ERRORS,
+)
+def record_manual_check(attempt_id: int, body: schemas.ManualCheckIn, session: SessionDep) -> schemas.ManualCheckOut:
+    """A FAIL puts the unit on hold for a quality engineer."""
+    with session.begin():
+        check = overrides.record_manual_check(
+            session=session,
+            attempt_id=attempt_id,
+            name=body.name,
+            verdict=Verdict(body.verdict),
+            message=body.message,
+            by=body.by,
+        )
+        return schemas.ManualCheckOut.model_validate(check)

@@ -1,0 +1,144 @@
+"""Verdict overrides and manual checks: a person's decision, recorded beside the engine's verdict.
+
+The engine's verdict and checks on the attempt are never changed. An override decides where the
+unit goes from here: PASS over a FAIL is a concession (the attempt counts as passed and the unit
+goes on); FAIL over a PASS sends the unit down the route's rework path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain import routing
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.results import Verdict
+from app.persistence import models as m
+from app.persistence import repositories as repo
+from app.services.clock import utcnow
+
+
+def _attempt_and_unit(session: Session, attempt_id: int) -> tuple[m.OperationAttempt, m.Unit]:
+    attempt = session.get(m.OperationAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound(f"attempt {attempt_id} does not exist")
+    unit = session.scalars(select(m.Unit).where(m.Unit.id == attempt.unit_id).with_for_update()).one()
+    return attempt, unit
+
+
+def effective_verdict(session: Session, attempt: m.OperationAttempt) -> str | None:
+    """The verdict that counts: the latest override, else the engine's."""
+    latest = session.scalars(
+        select(m.VerdictOverride.verdict)
+        .where(m.VerdictOverride.attempt_id == attempt.id)
+        .order_by(m.VerdictOverride.id.desc())
+        .limit(1)
+    ).first()
+    return latest or attempt.verdict
+
+
+def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, reason: str, by: str) -> m.VerdictOverride:
+    """Record a person's verdict beside the engine's, on the unit's latest result, and route the unit."""
+    if verdict is Verdict.RETEST:
+        raise InvalidInput("an override decides: PASS or FAIL")
+    attempt, unit = _attempt_and_unit(session, attempt_id)
+    if attempt.verdict is None:
+        raise Conflict(f"attempt {attempt_id} has no verdict yet; override a judged result")
+    latest = session.scalars(
+        select(m.OperationAttempt.id)
+        .where(m.OperationAttempt.unit_id == unit.id, m.OperationAttempt.status != "aborted")
+        .order_by(m.OperationAttempt.id.desc())
+        .limit(1)
+    ).one()
+    if latest != attempt.id:
+        raise Conflict(
+            f"{unit.serial} has results after attempt {attempt_id}; only its latest result can be overridden"
+        )
+    current = effective_verdict(session, attempt)
+    if current == verdict.value:
+        raise Conflict(f"attempt {attempt_id} already counts as {verdict.value}")
+    if unit.status == routing.UnitStatus.SCRAPPED:
+        raise Conflict(f"{unit.serial} was scrapped")
+    now = utcnow()
+    record = m.VerdictOverride(
+        attempt_id=attempt.id, engine_verdict=attempt.verdict, verdict=verdict.value, reason=reason, by=by, at=now
+    )
+    session.add(record)
+    model = session.get(m.ProductModel, unit.product_model_id)
+    assert model is not None
+    route = repo.route_def(session, model.route_id)
+    if verdict is Verdict.PASS:
+        attempt.use_as_is = True
+        for hold in repo.active_holds(session, unit.id):
+            if hold.attempt_id == attempt.id:
+                hold.released_at, hold.released_by = now, by
+                hold.disposition, hold.release_reason = "use_as_is", f"verdict override: {reason}"
+        if attempt.station_type == routing.REPAIR:
+            unit.next_step, unit.reentry_step = unit.reentry_step, None
+        else:
+            unit.next_step, unit.reentry_step = route.following(attempt.station_type), None
+        session.flush()
+        if repo.active_holds(session, unit.id):
+            unit.status = routing.UnitStatus.ON_HOLD.value
+        else:
+            unit.status = (
+                routing.UnitStatus.FINISHED if unit.next_step is None else routing.UnitStatus.IN_PROCESS
+            ).value
+    else:
+        attempt.use_as_is = False
+        transition = routing.after_verdict(
+            route=route,
+            unit=repo.unit_view(session, unit),
+            station_type=attempt.station_type,
+            verdict=Verdict.FAIL,
+            failure_mode=None,
+            summary=f"verdict override by {by}: {reason}",
+        )
+        unit.next_step, unit.reentry_step = transition.next_step, transition.reentry_step
+        unit.rework_loops = transition.rework_loops
+        if transition.hold_reason is not None:
+            session.add(
+                m.Hold(
+                    unit_id=unit.id,
+                    reason=transition.hold_reason,
+                    scope="verdict",
+                    scope_ref=attempt.station_id,
+                    attempt_id=attempt.id,
+                    created_at=now,
+                    created_by=by,
+                )
+            )
+            unit.status = routing.UnitStatus.ON_HOLD.value
+        elif unit.status != routing.UnitStatus.ON_HOLD:
+            unit.status = transition.status.value
+    unit.updated_at = now
+    session.flush()
+    return record
+
+
+def record_manual_check(
+    *, session: Session, attempt_id: int, name: str, verdict: Verdict, message: str, by: str
+) -> m.ManualCheck:
+    """A person's check on an attempt (e.g. a visual inspection); a FAIL puts the unit on hold."""
+    if verdict is Verdict.RETEST:
+        raise InvalidInput("a manual check is PASS or FAIL; measure again and record the outcome")
+    attempt, unit = _attempt_and_unit(session, attempt_id)
+    now = utcnow()
+    check = m.ManualCheck(attempt_id=attempt.id, name=name, verdict=verdict.value, message=message, by=by, at=now)
+    session.add(check)
+    if verdict is Verdict.FAIL and unit.status != routing.UnitStatus.SCRAPPED:
+        session.add(
+            m.Hold(
+                unit_id=unit.id,
+                reason=f"manual check {name} failed at {attempt.station_id}: {message}",
+                scope="verdict",
+                scope_ref=attempt.station_id,
+                attempt_id=attempt.id,
+                created_at=now,
+                created_by=by,
+            )
+        )
+        unit.status = routing.UnitStatus.ON_HOLD.value
+        unit.updated_at = now
+    session.flush()
+    return check
