@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = md_sub.add_parser("load", help="upsert a master-data JSON document")
     load.add_argument("file")
     load.set_defaults(func=_masterdata)
+
+    from app.cyclemodel.cli import register_cli as register_cyclemodel
+    from app.opcua.cli import register_cli as register_opcua
+
+    register_cyclemodel(sub)
+    register_opcua(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from app.api.routers import holds, master_data, operations, quality, traceabilit
 from app.config import Settings, get_settings
 from app.persistence.db import make_engine, make_session_factory
 from app.services.judging import EngineJudge, default_expectations
+from app.ui import install as install_ui
 
 DESCRIPTION = """
 Manufacturing execution for air-source heat pump lines: master data, work orders and serials,
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_ui(app)
     return app

@@ -8,6 +8,8 @@ import zlib
 from array import array
 from collections.abc import Sequence
 
+import numpy as np
+
 ENCODING = "f8le-zlib"
 
 
@@ -29,12 +31,14 @@ def decode(blob: bytes, encoding: str = ENCODING) -> list[float]:
 
 
 def summary(t_s: Sequence[float], values: Sequence[float]) -> dict[str, float | None]:
-    finite = [v for v in values if math.isfinite(v)]
+    """First/last time, min/max/first/last value (NaN samples ignored), shown without the samples."""
+    samples = np.asarray(values, dtype=float)
+    finite = samples[np.isfinite(samples)]
     return {
-        "t_start_s": t_s[0] if t_s else None,
-        "t_end_s": t_s[-1] if t_s else None,
-        "value_min": min(finite) if finite else None,
-        "value_max": max(finite) if finite else None,
-        "value_first": values[0] if values and math.isfinite(values[0]) else None,
-        "value_last": values[-1] if values and math.isfinite(values[-1]) else None,
+        "t_start_s": float(t_s[0]) if len(t_s) else None,
+        "t_end_s": float(t_s[-1]) if len(t_s) else None,
+        "value_min": float(finite.min()) if finite.size else None,
+        "value_max": float(finite.max()) if finite.size else None,
+        "value_first": float(samples[0]) if samples.size and math.isfinite(samples[0]) else None,
+        "value_last": float(samples[-1]) if samples.size and math.isfinite(samples[-1]) else None,
     }

@@ -6,9 +6,10 @@ malformed input with a message the sender can act on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
+
+import numpy as np
 
 from app.domain.results import StationResult
 from stations import StationType
@@ -52,8 +53,11 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
             continue
         if len(trace.t_s) != len(trace.values):
             problems.append(ResultProblem(where, f"{len(trace.values)} samples but {len(trace.t_s)} time stamps"))
-        if any(not math.isfinite(x) for x in (*trace.t_s, *trace.values)):
+        # vectorised: a trace holds up to 20,000 samples per channel and this runs on every result
+        t_s = np.asarray(trace.t_s, dtype=float)
+        values = np.asarray(trace.values, dtype=float)
+        if not (np.isfinite(t_s).all() and np.isfinite(values).all()):
             problems.append(ResultProblem(where, "holds NaN or infinite samples"))
-        elif any(b <= a for a, b in zip(trace.t_s, trace.t_s[1:], strict=False)):
+        elif t_s.size > 1 and not bool((np.diff(t_s) > 0).all()):
             problems.append(ResultProblem(where, "time stamps do not strictly increase"))
     return tuple(problems)
