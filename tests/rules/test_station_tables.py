@@ -256,8 +256,10 @@ ROWS = [
     Row("run_in", "P45_air_sensor_drift", F, {"P45_UnitAirSensor_C": 43.7}),
     Row("run_in", "evi_capacity_gain", F, {"M10_EviOn_Capacity_W": 4200.0}, failure_mode="evi_valve"),
     Row("run_in", "evi_capacity_gain", R, {"M10_EviOn_Capacity_W": 4330.0}),
-    Row("run_in", "evi_discharge_change", F, {"M10_EviOn_DischargeT_C": 96.0}, failure_mode="evi_valve"),
-    Row("run_in", "evi_discharge_change", R, {"M10_EviOn_DischargeT_C": 95.2}),
+    # off at 95 °C; the limit is a rise of at most 1 K (plant default) with U 0.5 K
+    Row("run_in", "evi_discharge_change", F, {"M10_EviOn_DischargeT_C": 96.7}, failure_mode="evi_valve"),
+    Row("run_in", "evi_discharge_change", R, {"M10_EviOn_DischargeT_C": 96.2}),
+    Row("run_in", "evi_discharge_change", P, {"M10_EviOn_DischargeT_C": 95.3}),
     Row("run_in", "evi_capacity_gain", P, product=HPS_10, message="not applicable"),
     Row(
         "run_in",
