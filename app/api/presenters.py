@@ -10,11 +10,18 @@ from app.services.traceability import BirthRecord, UnitRow
 
 
 def unit_out(row: UnitRow) -> s.UnitOut:
-    u = row.unit
+    return _unit(row.unit, product_model=row.product_model_code, work_order=row.work_order_number)
+
+
+def unit_state_out(u: UnitState) -> s.UnitOut:
+    return _unit(u, product_model=u.product_model_code, work_order=u.work_order_number)
+
+
+def _unit(u: m.Unit | UnitState, *, product_model: str, work_order: str) -> s.UnitOut:
     return s.UnitOut(
         serial=u.serial,
-        product_model=row.product_model_code,
-        work_order=row.work_order_number,
+        product_model=product_model,
+        work_order=work_order,
         status=u.status,  # type: ignore[arg-type]
         next_step=u.next_step,
         reentry_step=u.reentry_step,
@@ -32,20 +39,6 @@ def hold_out(hold: m.Hold, serial: str | None = None) -> s.HoldOut:
     out = s.HoldOut.model_validate(hold)
     out.serial = serial
     return out
-
-
-def unit_state_out(u: UnitState) -> s.UnitOut:
-    return s.UnitOut(
-        serial=u.serial,
-        product_model=u.product_model_code,
-        work_order=u.work_order_number,
-        status=u.status,  # type: ignore[arg-type]
-        next_step=u.next_step,
-        reentry_step=u.reentry_step,
-        rework_loops=u.rework_loops,
-        created_at=u.created_at,
-        updated_at=u.updated_at,
-    )
 
 
 def completion_out(outcome: CompletionOutcome) -> s.CompletionResponse:
