@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.serials import SerialFormat
@@ -24,6 +24,21 @@ class ApiSettings(BaseModel):
     page_size_max: int = Field(default=500, ge=1)
 
 
+class OpcuaSettings(BaseModel):
+    """How the MES reaches station PLCs. Production: Basic256Sha256/SignAndEncrypt, the MES's own
+    certificate (``mes opcua make-cert``), a user name and password, and a trust directory holding
+    the PLCs' server certificates. ``allow_security_none`` is for the simulator and tests only."""
+
+    enabled: bool = True
+    allow_security_none: bool = False
+    certificate_path: Path | None = None
+    private_key_path: Path | None = None
+    trust_dir: Path | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    application_uri: str = "urn:ashp-line:mes"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MES_", env_nested_delimiter="__", extra="ignore")
 
@@ -32,6 +47,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     serial: SerialSettings = SerialSettings()
     api: ApiSettings = ApiSettings()
+    opcua: OpcuaSettings = OpcuaSettings()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import errors, limits
-from app.api.routers import holds, master_data, operations, quality, traceability
+from app.api.routers import holds, line, master_data, operations, quality, traceability
 from app.config import Settings, get_settings
+from app.opcua.live import LiveBus
 from app.persistence.db import make_engine, make_session_factory
 from app.services.judging import EngineJudge, default_expectations
+from app.supervision import start_supervisor
 from app.ui import install as install_ui
 
 DESCRIPTION = """
@@ -29,9 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        supervisor = await start_supervisor(app, settings) if settings.opcua.enabled else None
+        try:
+            yield
+        finally:
+            if supervisor is not None:
+                await supervisor.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="ASHP line MES",
@@ -44,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "holds", "description": "Holds and dispositions"},
             {"name": "quality", "description": "Station types, specification revisions, re-judging, nameplates"},
             {"name": "master data", "description": "Products, routes, market rules, stations, work orders"},
+            {"name": "line", "description": "Stations' OPC UA links, handshakes and alarms"},
             {"name": "service", "description": "Health"},
         ],
     )
@@ -52,9 +60,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.serial_format = settings.serial.format()
     app.state.judge = EngineJudge(default_expectations)
+    app.state.live_bus = LiveBus()
+    app.state.supervisor = None
     errors.install(app)
     app.add_middleware(limits.BodySizeLimit, max_bytes=settings.api.max_request_bytes)
-    for router in (operations.router, traceability.router, holds.router, quality.router, master_data.router):
+    for router in (
+        operations.router,
+        traceability.router,
+        holds.router,
+        quality.router,
+        line.router,
+        master_data.router,
+    ):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/api/v1/health", operation_id="health", summary="Liveness", tags=["service"])

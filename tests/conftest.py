@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
+from app.config import OpcuaSettings, Settings
 from app.persistence import migrate
 from app.persistence.db import make_engine, make_session_factory
 
@@ -158,7 +158,8 @@ def pg_database(tmp_path: Path) -> Iterator[DbUnderTest]:
 
 @pytest.fixture
 def settings(database: DbUnderTest, tmp_path: Path) -> Settings:
-    return Settings(database_url=database.url, data_dir=tmp_path)
+    # the OPC UA adapter is tested on its own and end to end in tests/integration
+    return Settings(database_url=database.url, data_dir=tmp_path, opcua=OpcuaSettings(enabled=False))
 
 
 @pytest.fixture

@@ -302,3 +302,14 @@ class ManualCheck(Base):
     message: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StationAlarm(Base):
+    """An alarm on a station, as raised (the OPC UA adapter latches repeats of the same alarm)."""
+
+    __tablename__ = "station_alarm"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())

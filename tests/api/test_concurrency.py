@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
-from app.config import Settings
+from app.config import OpcuaSettings, Settings
 from app.main import create_app
 from tests.api.driver import station_payload
 from tests.conftest import DbUnderTest
@@ -28,7 +28,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(pg_database: DbUnderTest, tmp_path: object) -> Iterator[str]:
     port = _free_port()
-    app = create_app(Settings(database_url=pg_database.url, db_pool_size=30))
+    app = create_app(Settings(database_url=pg_database.url, db_pool_size=30, opcua=OpcuaSettings(enabled=False)))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -1,0 +1,111 @@
+"""The line as the OPC UA adapter sees it: each station's link, counters, handshakes and alarms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from app.api import schemas
+from app.api.deps import SessionDep
+from app.domain.errors import NotFound
+from app.persistence import models as m
+from app.persistence import repositories as repo
+
+router = APIRouter(tags=["line"])
+_ERRORS = schemas.problem_responses(404, 422)
+
+
+class HandshakeOut(BaseModel):
+    at: datetime
+    counter: int
+    serial: str
+    outcome: str
+
+
+class StationStatusOut(BaseModel):
+    """One station's OPC UA link and its handshakes (counter pairs as last read from the PLC)."""
+
+    station_id: str
+    station_type: str
+    endpoint_url: str
+    link: str = Field(description="connected, connecting or disconnected")
+    since: datetime | None = Field(description="When the link entered its current state")
+    identification_ok: bool | None
+    problem: str = Field(description="Why the station is not served, in words (empty when fine)")
+    boot_id: str
+    state: int | None = Field(description="0 NotAvailable, 1 OutOfService, 2 idle, 3 executing")
+    request_counter: int
+    response_counter: int
+    result_counter: int
+    result_ack: int
+    request_pending: bool
+    result_pending: bool
+    last_request: HandshakeOut | None
+    last_result: HandshakeOut | None
+
+
+class AlarmOut(BaseModel):
+    id: int
+    station_id: str
+    message: str
+    raised_at: datetime
+
+
+def _status_out(status: object) -> StationStatusOut:
+    fields = {name: getattr(status, name) for name in StationStatusOut.model_fields if hasattr(status, name)}
+    for key in ("last_request", "last_result"):
+        event = fields.get(key)
+        fields[key] = HandshakeOut.model_validate(event, from_attributes=True) if event is not None else None
+    return StationStatusOut.model_validate(fields)
+
+
+@router.get(
+    "/line/stations",
+    operation_id="listStationLinks",
+    summary="Every station's OPC UA link and handshakes",
+    response_model=list[StationStatusOut],
+)
+def list_station_links(request: Request) -> list[StationStatusOut]:
+    """Empty when the OPC UA adapter is not running (``MES_OPCUA__ENABLED=false``)."""
+    supervisor = request.app.state.supervisor
+    return [] if supervisor is None else [_status_out(s) for s in supervisor.statuses()]
+
+
+NOT_CONNECTED = "station {} is not connected over OPC UA (no endpoint, or the adapter is off)"
+
+
+@router.get(
+    "/stations/{station_id}/link",
+    operation_id="getStationLink",
+    summary="One station's OPC UA link",
+    response_model=StationStatusOut,
+    responses=_ERRORS,
+)
+def get_station_link(station_id: str, request: Request, session: SessionDep) -> StationStatusOut:
+    repo.get_station(session, station_id)
+    supervisor = request.app.state.supervisor
+    try:
+        if supervisor is None:
+            raise KeyError(station_id)
+        return _status_out(supervisor.status(station_id))
+    except KeyError as exc:
+        raise NotFound(NOT_CONNECTED.format(station_id)) from exc
+
+
+@router.get(
+    "/stations/{station_id}/alarms",
+    operation_id="listStationAlarms",
+    summary="A station's alarms, newest first",
+    response_model=list[AlarmOut],
+    responses=_ERRORS,
+)
+def list_station_alarms(
+    station_id: str, session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)
+) -> list[AlarmOut]:
+    repo.get_station(session, station_id)
+    alarm = m.StationAlarm
+    rows = session.scalars(select(alarm).where(alarm.station_id == station_id).order_by(alarm.id.desc()).limit(limit))
+    return [AlarmOut(id=a.id, station_id=a.station_id, message=a.message, raised_at=a.raised_at) for a in rows]
