@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from fastapi import Response
+from pydantic import BaseModel
+
 from app.api import schemas as s
 from app.persistence import models as m
 from app.persistence.repositories import AttemptState, UnitState
 from app.services.operations import CompletionOutcome
 from app.services.traceability import BirthRecord, UnitRow
+
+
+def json_response(document: BaseModel) -> Response:
+    """A large answer serialised once; FastAPI would validate a returned model again before dumping it."""
+    return Response(content=document.model_dump_json(), media_type="application/json")
 
 
 def unit_out(row: UnitRow) -> s.UnitOut:

@@ -220,6 +220,8 @@ class ComponentUse(Base):
     kind: Mapped[str] = mapped_column(String(16))
     identifier: Mapped[str] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(32))
+    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CheckResultRow(Base):

@@ -261,7 +261,7 @@ def complete_operation(
         verdict = Verdict.FAIL
         alarms.insert(0, attempt.alarm or NO_RELEASE)
 
-    _store_result(session, attempt_id=attempt.id, unit_id=unit.id, station_type=station_type, result=completion.result)
+    _store_result(session, attempt=attempt, station_type=station_type, result=completion.result)
     _store_checks(session, attempt_id=attempt.id, checks=checks)
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
     summary = "; ".join(c.message for c in failing if c.verdict is verdict) or None
@@ -392,7 +392,8 @@ def _apply_transition(
     )
 
 
-def _store_result(session: Session, *, attempt_id: int, unit_id: int, station_type: str, result: StationResult) -> None:
+def _store_result(session: Session, *, attempt: AttemptState, station_type: str, result: StationResult) -> None:
+    attempt_id = attempt.id
     if result.measurements:
         session.execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
     if result.traces:
@@ -418,10 +419,12 @@ def _store_result(session: Session, *, attempt_id: int, unit_id: int, station_ty
             [
                 {
                     "attempt_id": attempt_id,
-                    "unit_id": unit_id,
+                    "unit_id": attempt.unit_id,
                     "kind": c.kind.value,
                     "identifier": c.identifier,
                     "model": c.model,
+                    "station_id": attempt.station_id,
+                    "consumed_at": attempt.started_at,
                 }
                 for c in components
             ],

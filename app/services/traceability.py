@@ -111,44 +111,48 @@ class GenealogyEntry:
 
 def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[GenealogyEntry]:
     """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot)."""
-    conditions = [m.ComponentUse.identifier == identifier]
+    cu = m.ComponentUse
+    conditions = [cu.identifier == identifier]
     if kind is not None:
-        conditions.append(m.ComponentUse.kind == kind)
+        conditions.append(cu.kind == kind)
     rows = session.execute(
         select(
             m.Unit.serial,
             m.Unit.status,
-            m.ProductModel.code,
-            m.WorkOrder.number,
-            m.ComponentUse.kind,
-            m.ComponentUse.identifier,
-            m.ComponentUse.model,
-            m.OperationAttempt.station_id,
-            m.OperationAttempt.id,
-            m.OperationAttempt.started_at,
+            m.Unit.product_model_id,
+            m.Unit.work_order_id,
+            cu.kind,
+            cu.identifier,
+            cu.model,
+            cu.station_id,
+            cu.attempt_id,
+            cu.consumed_at,
         )
-        .select_from(m.ComponentUse)
-        .join(m.Unit, m.Unit.id == m.ComponentUse.unit_id)
-        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
-        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
-        .join(m.OperationAttempt, m.OperationAttempt.id == m.ComponentUse.attempt_id)
+        .join(m.Unit, m.Unit.id == cu.unit_id)
         .where(*conditions)
-        .order_by(m.Unit.serial, m.OperationAttempt.id)
+        .order_by(m.Unit.serial, cu.attempt_id)
     ).all()
+    models = dict(session.execute(select(m.ProductModel.id, m.ProductModel.code)).all())
+    orders = {}
+    wanted = {row.work_order_id for row in rows}
+    if wanted:
+        orders = dict(
+            session.execute(select(m.WorkOrder.id, m.WorkOrder.number).where(m.WorkOrder.id.in_(wanted))).all()
+        )
     return [
         GenealogyEntry(
             serial=serial,
             status=status,
-            product_model_code=code,
-            work_order_number=number,
-            kind=kind,
+            product_model_code=models[model_id],
+            work_order_number=orders[order_id],
+            kind=kind_,
             identifier=ident,
             component_model=model,
             station_id=station_id,
             attempt_id=attempt_id,
-            consumed_at=started_at,
+            consumed_at=consumed_at,
         )
-        for serial, status, code, number, kind, ident, model, station_id, attempt_id, started_at in rows
+        for serial, status, model_id, order_id, kind_, ident, model, station_id, attempt_id, consumed_at in rows
     ]
 
 

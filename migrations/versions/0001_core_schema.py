@@ -195,8 +195,17 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("identifier", sa.String(64), nullable=False),
         sa.Column("model", sa.String(64)),
+        # where and when it was consumed, kept here so reverse genealogy never reads the attempts
+        sa.Column("station_id", sa.String(32), nullable=False),
+        sa.Column("consumed_at", TS, nullable=False),
     )
     op.create_index("ix_component_identifier", "component_use", ["identifier", "kind", "unit_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        # identifier determines kind; without this the planner multiplies their selectivities and
+        # underestimates a lot's units several-fold
+        op.execute(
+            "CREATE STATISTICS st_component_identifier_kind (dependencies) ON identifier, kind FROM component_use"
+        )
     op.create_index("ix_component_attempt", "component_use", ["attempt_id"])
     op.create_table(
         "check_result",

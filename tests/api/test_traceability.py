@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.api.schemas import BirthRecordOut, GenealogyOut
 from app.opcua.simulator.faults import Fault
 from tests.api.driver import MONOBLOC, Line
 
@@ -28,6 +29,7 @@ def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line,
     line.run("vacuum_dehydration", serial)
 
     record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    BirthRecordOut.model_validate(record)  # served without FastAPI's response validation: check the schema here
     assert record["unit"]["serial"] == serial and record["unit"]["product_model"] == "HPM-06-R290-EVI"
     types = [a["station_type"] for a in record["attempts"]]
     assert types == [
@@ -75,6 +77,7 @@ def test_reverse_genealogy_finds_every_unit_of_a_lot_and_lot_hold_stops_them(lin
     line.run("charging", serials[3], overrides={"CylinderLot": "CYL-OTHER"})
 
     found = client.get("/api/v1/genealogy", params={"identifier": "CYL-R290-4411"}).json()
+    GenealogyOut.model_validate(found)
     assert found["count"] == 3 and sorted(u["serial"] for u in found["units"]) == serials[:3]
     assert all(u["station_id"] == "CHG-01" for u in found["units"])
     assert (

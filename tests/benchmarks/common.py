@@ -67,7 +67,7 @@ def free_port() -> int:
 def mes_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`mes serve` in its own process (so the load generator does not share its interpreter)."""
     port = free_port()
-    env = dict(os.environ, MES_DATABASE_URL=database_url, **(extra_env or {}))
+    env = dict(os.environ, MES_DATABASE_URL=database_url, MES_OPCUA__ENABLED="false", **(extra_env or {}))
     proc = subprocess.Popen(
         [
             sys.executable,

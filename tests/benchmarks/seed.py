@@ -124,15 +124,15 @@ def seed(url: str, *, units: int, trace_units: int, batch: int = 5_000) -> dict[
                         measurements.append((attempt_id, name, rng.uniform(0, 100), "number", None))
                     checks.append((attempt_id, "main", "PASS", "range", "within limits", rng.uniform(0, 1)))
                     if stype == "charging":
-                        components.append((attempt_id, uid, "cylinder_lot", lot, None))
+                        components.append((attempt_id, uid, "cylinder_lot", lot, None, station, s_at))
                     elif stype == "brazing":
-                        components.append((attempt_id, uid, "furnace_run", f"FR-{i // 500:05d}", None))
+                        components.append((attempt_id, uid, "furnace_run", f"FR-{i // 500:05d}", None, station, s_at))
                     elif stype == "sub_base_assembly":
-                        components.append((attempt_id, uid, "compressor", f"CMP-{i:08d}", "RSC-19-EVI"))
-                        components.append((attempt_id, uid, "inverter", f"INV-{i:08d}", "INV-06"))
-                        components.append((attempt_id, uid, "evi_valve", f"EVV-{i:08d}", "EVV-2"))
+                        components.append((attempt_id, uid, "compressor", f"CMP-{i:08d}", "RSC-19-EVI", station, s_at))
+                        components.append((attempt_id, uid, "inverter", f"INV-{i:08d}", "INV-06", station, s_at))
+                        components.append((attempt_id, uid, "evi_valve", f"EVV-{i:08d}", "EVV-2", station, s_at))
                     elif stype == "coil_expansion":
-                        components.append((attempt_id, uid, "coil_batch", f"CB-{i // 1000:05d}", None))
+                        components.append((attempt_id, uid, "coil_batch", f"CB-{i // 1000:05d}", None, station, s_at))
                     if i < trace_units and stype == "vacuum_dehydration":
                         t = np.arange(2700, dtype=float)
                         p = np.maximum(30.0, 1e5 * np.exp(-t / 60.0)) + nrng.normal(0, 0.5, t.size)
@@ -150,7 +150,9 @@ def seed(url: str, *, units: int, trace_units: int, batch: int = 5_000) -> dict[
             with cur.copy("COPY measurement (attempt_id, name, value, kind, unit) FROM STDIN") as copy:
                 for row in measurements:
                     copy.write_row(row)
-            with cur.copy("COPY component_use (attempt_id, unit_id, kind, identifier, model) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY component_use (attempt_id, unit_id, kind, identifier, model, station_id, consumed_at) FROM STDIN"
+            ) as copy:
                 for row in components:
                     copy.write_row(row)
             with cur.copy("COPY check_result (attempt_id, name, verdict, rule, message, measured) FROM STDIN") as copy:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query
+import pydantic_core
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
 from app.api import presenters, schemas
@@ -74,11 +75,11 @@ def get_unit(serial: str, session: SessionDep, serial_format: SerialFormatDep) -
     response_model=schemas.BirthRecordOut,
     responses=_ERRORS,
 )
-def get_birth_record(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> schemas.BirthRecordOut:
+def get_birth_record(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """Every attempt at every station in time order, with measurements, trace summaries (samples
     behind each trace's ``href``), consumed components, checks, verdicts and holds."""
     record = traceability.birth_record(session=session, serial_format=serial_format, serial=serial)
-    return presenters.birth_record_out(record, api_prefix=API_PREFIX)
+    return presenters.json_response(presenters.birth_record_out(record, api_prefix=API_PREFIX))
 
 
 @router.get(
@@ -108,25 +109,27 @@ def reverse_genealogy(
         min_length=1, max_length=64, description="Component serial, lot, furnace run, cylinder lot"
     ),
     kind: ComponentKind | None = Query(default=None),
-) -> schemas.GenealogyOut:
+) -> Response:
     entries = traceability.genealogy(session=session, identifier=identifier, kind=kind.value if kind else None)
-    return schemas.GenealogyOut(
-        identifier=identifier,
-        kind=kind.value if kind else None,
-        count=len(entries),
-        units=[
-            schemas.GenealogyUnitOut(
-                serial=e.serial,
-                status=e.status,
-                product_model=e.product_model_code,
-                work_order=e.work_order_number,
-                kind=e.kind,
-                identifier=e.identifier,
-                component_model=e.component_model,
-                station_id=e.station_id,
-                attempt_id=e.attempt_id,
-                consumed_at=e.consumed_at,
-            )
+    document = {
+        "identifier": identifier,
+        "kind": kind.value if kind else None,
+        "count": len(entries),
+        "units": [
+            {
+                "serial": e.serial,
+                "status": e.status,
+                "product_model": e.product_model_code,
+                "work_order": e.work_order_number,
+                "kind": e.kind,
+                "identifier": e.identifier,
+                "component_model": e.component_model,
+                "station_id": e.station_id,
+                "attempt_id": e.attempt_id,
+                "consumed_at": e.consumed_at,
+            }
             for e in entries
         ],
-    )
+    }
+    # a lot can hold thousands of units: serialise the plain document once (schema: GenealogyOut)
+    return Response(content=pydantic_core.to_json(document), media_type="application/json")
