@@ -1,5 +1,6 @@
 # The two setup commands of the README: `make run` and `make test`.
 PYTHON ?= python3.11
+SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -14,10 +15,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The MES on http://127.0.0.1:8000 and, beside it, a simulated line of station PLCs on
+# opc.tcp://127.0.0.1:4840 feeding the demo work order's untouched serials. Security mode None is
+# allowed here for the simulator only (production refuses it unless configured).
 run: $(STAMP)
 	$(VENV)/bin/mes db upgrade
 	$(VENV)/bin/mes demo load
-	$(VENV)/bin/mes serve --host 127.0.0.1 --port 8000
+	@set -e; read FIRST COUNT <<< "$$($(VENV)/bin/mes demo fresh-serials --work-order WO-DEMO-R290)"; \
+	echo "simulated line: $$COUNT units from serial number $$FIRST of WO-DEMO-R290"; \
+	$(VENV)/bin/mes simulate --work-order WO-DEMO-R290 --first-serial $$FIRST --units $$COUNT & SIM=$$!; \
+	trap 'kill $$SIM 2>/dev/null || true' EXIT INT TERM; \
+	MES_OPCUA__ALLOW_SECURITY_NONE=true $(VENV)/bin/mes serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app stations tests migrations

@@ -42,6 +42,34 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _fresh(args: argparse.Namespace) -> int:
+    """Print the running number of a work order's first untouched unit and how many follow it."""
+    from sqlalchemy import func, select
+
+    from app.persistence import models as m
+
+    with _session() as session:
+        order = session.scalars(select(m.WorkOrder).where(m.WorkOrder.number == args.work_order)).one_or_none()
+        if order is None:
+            print(f"error: work order {args.work_order} does not exist", file=sys.stderr)
+            return 2
+        touched = select(m.OperationAttempt.unit_id).distinct()
+        fresh = (
+            select(m.Unit.serial)
+            .where(m.Unit.work_order_id == order.id, m.Unit.id.not_in(touched))
+            .order_by(m.Unit.serial)
+        )
+        first = session.scalars(fresh.limit(1)).first()
+        count = session.scalar(select(func.count()).select_from(fresh.subquery())) or 0
+    if first is None:
+        print(f"error: every unit of {args.work_order} has been started; release a new work order", file=sys.stderr)
+        return 2
+    match = get_settings().serial.format().regex.fullmatch(first)
+    assert match is not None
+    print(int(match.group("seq")), count)
+    return 0
+
+
 def _masterdata(args: argparse.Namespace) -> int:
     from app.services import master_data
 
@@ -77,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub.add_parser("load", help="load the demo line, products and work orders (idempotent)").set_defaults(
         func=_demo
     )
+    fresh = demo_sub.add_parser("fresh-serials", help="first untouched serial number of a work order, and how many")
+    fresh.add_argument("--work-order", default="WO-DEMO-R290")
+    fresh.set_defaults(func=_fresh)
 
     md = sub.add_parser("masterdata", help="master data")
     md_sub = md.add_subparsers(dest="md_command", required=True)
