@@ -86,6 +86,9 @@ class EndpointRunner:
                 raise
             except Exception as exc:
                 await self._on_session_end(exc)
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise asyncio.CancelledError  # a cancellation swallowed below us still means stop
             if time.monotonic() - started > 10 * self._timing.reconnect_min_delay_s + 5:
                 delay_s = self._timing.reconnect_min_delay_s  # the session had been up: start over
             await asyncio.sleep(delay_s * random.uniform(0.8, 1.2))
@@ -107,7 +110,8 @@ class EndpointRunner:
         client.session_timeout = 600_000
         try:
             await configure_client_security(client=client, settings=self._security)
-            await asyncio.wait_for(client.connect(auto_reconnect=False), self._timing.request_timeout_s * 2)
+            async with asyncio.timeout(self._timing.request_timeout_s * 2):
+                await client.connect(auto_reconnect=False)
             self.sessions_started += 1
             await self._serve(client)
         finally:
@@ -137,8 +141,10 @@ class EndpointRunner:
         }
         for handler in handlers.values():
             await handler.check_identification()
-        handshake_sub, routes = await self._subscribe_handshakes(client, handlers)
+        # Live first: asyncua may drop the first publish of a subscription created while another one is
+        # publishing; for the handshake items that loss is covered by the reconciliation, for Live it is not
         live = await self._subscribe_live(client, handlers)
+        handshake_sub, routes = await self._subscribe_handshakes(client, handlers)
         self._set_link("connected")
         for station in self.stations:
             self._alarms.clear(station_id=station.station_id, key="link")
@@ -298,17 +304,33 @@ async def _run_until_first_failure(coroutines: list[Coroutine[Any, Any, None]]) 
                 raise exc
         raise LinkLost("a session task ended")
     finally:
-        for task in tasks:
+        await cancel_and_reap(tasks)
+
+
+async def cancel_and_reap(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and reap tasks; cancel again those that swallowed it (asyncua and 3.11's wait_for can)."""
+    pending = set(tasks)
+    for _attempt in range(20):
+        if not pending:
+            break
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, pending = await asyncio.wait(pending, timeout=0.25)
+    if pending:
+        logger.error("%d session tasks ignore cancellation: %s", len(pending), pending)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception never retrieved" noise
 
 
 async def _close_quietly(client: Client) -> None:
     with contextlib.suppress(Exception):
         if client.uaclient.state is UaClientState.CONNECTED:
-            await asyncio.wait_for(client.disconnect(), 2.0)
+            async with asyncio.timeout(2.0):
+                await client.disconnect()
             return
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(client.close_session(), 1.0)
+        async with asyncio.timeout(1.0):
+            await client.close_session()
     with contextlib.suppress(Exception):
         client.disconnect_socket()

@@ -177,9 +177,12 @@ class StationHandshakes:
         if spec is None or self.identification_problem is not None:
             return  # never acknowledge what cannot be interpreted; the alarm is already raised
         n = self.nodes
+        # the whole set in one Read (split only by the server's MaxNodesPerRead): the PLC does not touch
+        # it between Result.Counter and the Ack, so chunks of one pending result are consistent
         header = [n.result_counter, n.result_ack, n.boot_id, n.result_id, n.result_serial]
         value_nodes = [n.value(v.name) for v in spec.values]
-        read = await self._link.read(header + value_nodes)
+        trace_nodes = [node for ch in spec.trace_channels for node in (n.trace_time(ch), n.trace(ch))]
+        read = await self._link.read(header + value_nodes + trace_nodes)
         counter, ack = codec.read_uint(read[0]), codec.read_uint(read[1])
         await self.note_boot_id(codec.read_str(read[2]))
         self._board.update(station_id=self.station_id, result_counter=counter, result_ack=ack)
@@ -188,8 +191,8 @@ class StationHandshakes:
         result = PlcResult(
             result_id=codec.read_str(read[3]),
             serial=codec.read_str(read[4]),
-            values=self._values(spec, read[len(header) :]),
-            traces=await self._traces(spec),
+            values=self._values(spec, read[len(header) : len(header) + len(value_nodes)]),
+            traces=self._traces(spec, read[len(header) + len(value_nodes) :]),
         )
         try:
             stored = await self._backend.handle_result(station_id=self.station_id, result=result)
@@ -215,13 +218,9 @@ class StationHandshakes:
     def _values(spec: StationTypeSpec, read: Sequence[ua.DataValue]) -> dict[str, PlcValue]:
         return {v.name: codec.to_plc_value(dv, v.kind) for v, dv in zip(spec.values, read, strict=True)}
 
-    async def _traces(self, spec: StationTypeSpec) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
-        if not spec.trace_channels:
-            return {}
-        nodes: list[ua.NodeId] = []
-        for channel in spec.trace_channels:
-            nodes += [self.nodes.trace_time(channel), self.nodes.trace(channel)]
-        read = await self._link.read(nodes)
+    def _traces(
+        self, spec: StationTypeSpec, read: Sequence[ua.DataValue]
+    ) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
         traces = {}
         for i, channel in enumerate(spec.trace_channels):
             t_s, values = codec.to_samples(read[2 * i]), codec.to_samples(read[2 * i + 1])

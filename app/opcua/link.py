@@ -42,21 +42,17 @@ class UaLink:
         values: list[ua.DataValue] = []
         for chunk in _chunks(node_ids, self.max_nodes_per_read):
             self.reads += 1
-            values.extend(
-                await asyncio.wait_for(
-                    self._client.uaclient.read_attributes(list(chunk), ua.AttributeIds.Value), self._timeout_s
-                )
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races a reply
+            async with asyncio.timeout(self._timeout_s):
+                values.extend(await self._client.uaclient.read_attributes(list(chunk), ua.AttributeIds.Value))
         return values
 
     async def write(self, items: Sequence[tuple[ua.NodeId, ua.DataValue]]) -> None:
         """Write values in one Write request; fields that must come last go in their own, later call."""
         for chunk in _chunks(items, self.max_nodes_per_write):
             self.writes += 1
-            results = await asyncio.wait_for(
-                self._client.uaclient.write_attributes([n for n, _ in chunk], [v for _, v in chunk]),
-                self._timeout_s,
-            )
+            async with asyncio.timeout(self._timeout_s):
+                results = await self._client.uaclient.write_attributes([n for n, _ in chunk], [v for _, v in chunk])
             refused = [(n, r) for (n, _), r in zip(chunk, results, strict=True) if not r.is_good()]
             if refused:
                 detail = ", ".join(f"{n.Identifier!s}: {r.name}" for n, r in refused)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
 from app.opcua.backend import StationBackend
-from app.opcua.connection import EndpointRunner
+from app.opcua.connection import EndpointRunner, cancel_and_reap
 from app.opcua.handshake import AlarmLatch
 from app.opcua.live import LiveBus
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint, group_by_endpoint
@@ -86,11 +85,7 @@ class OpcuaSupervisor:
 
     async def stop(self) -> None:
         """Disconnect from every endpoint."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_reap(self._tasks)
         self._tasks = []
 
     def statuses(self) -> tuple[StationStatus, ...]:

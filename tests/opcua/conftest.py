@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -40,6 +41,21 @@ async def eventually(condition: Callable[[], bool], *, timeout_s: float = 10.0, 
         await asyncio.sleep(0.02)
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    """Run an async test scenario on a fresh event loop."""
-    asyncio.run(asyncio.wait_for(scenario(), 60))  # type: ignore[arg-type]
+def run(scenario: Callable[[], Awaitable[None]], *, timeout_s: float = 60.0) -> None:
+    """Run an async test scenario on a fresh event loop; print every task's stack if it runs long."""
+
+    async def main() -> None:
+        watchdog = asyncio.create_task(_dump_tasks_after(timeout_s / 4))
+        try:
+            await asyncio.wait_for(scenario(), timeout_s)  # type: ignore[arg-type]
+        finally:
+            watchdog.cancel()
+
+    asyncio.run(main())
+
+
+async def _dump_tasks_after(delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    for task in asyncio.all_tasks():
+        print(f"--- slow scenario: task {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)

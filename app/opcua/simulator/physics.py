@@ -38,8 +38,9 @@ def _trace(t: np.ndarray, v: np.ndarray) -> Trace:
 
 def coil_expansion(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleOutput:
     hairpins = 24
-    spread = 2.0 if unit.near_limit else 1.0
-    peaks = np.array([rng.gauss(37.5, spread) for _ in range(hairpins)])
+    spread = 1.3 if unit.near_limit else 0.8
+    # the tool's envelope is 30–45 kN: a good coil stays clear of its guard band
+    peaks = np.array([min(max(rng.gauss(37.5, spread), 32.0), 43.0) for _ in range(hairpins)])
     peak_t = np.arange(hairpins) * 2.0 + 1.2
     t = np.arange(0.0, hairpins * 2.0, 0.02)
     phase = (t % 2.0) / 2.0
@@ -61,7 +62,7 @@ def coil_expansion(unit: UnitTruth, product: ProductFacts, rng: random.Random) -
 
 def brazing(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleOutput:
     t = np.arange(0.0, 1500.0, 1.0)
-    peak_c = rng.gauss(775.0, 12.0 if not unit.near_limit else 20.0)
+    peak_c = min(max(rng.gauss(770.0, 12.0 if unit.near_limit else 7.0), 722.0), 818.0)  # 710–830 °C, U 3
     part = 20.0 + (peak_c - 20.0) * np.exp(-(((t - 800.0) / 260.0) ** 2))
     part += np.array([rng.gauss(0, 0.8) for _ in t])
     dew = rng.gauss(-44.0, 1.0) if Fault.DEW_POINT_EXCURSION in unit.faults else rng.gauss(-60.0, 2.0)
@@ -80,7 +81,7 @@ def sub_base_assembly(unit: UnitTruth, product: ProductFacts, rng: random.Random
     compressor = product.compressor_model
     if Fault.WRONG_COMPRESSOR in unit.faults:
         compressor = product.wrong_compressor_model
-    torques = np.array([rng.gauss(6.0, 0.12) for _ in range(12)])
+    torques = np.array([min(max(rng.gauss(6.0, 0.08), 5.7), 6.3) for _ in range(12)])  # 6.0 N·m ± 10 %
     values: dict[str, Value] = {
         "CompressorSerial": f"C{rng.randint(10**7, 10**8 - 1)}",
         "CompressorModel": compressor,
@@ -103,7 +104,7 @@ def vacuum_dehydration(unit: UnitTruth, product: ProductFacts, rng: random.Rando
     floor_pa = rng.uniform(18.0, 30.0)
     pump_tau_s = 55.0 * product.internal_volume_l / 2.5
     reach_s = pump_tau_s * math.log(101_325.0 / target_pa)
-    hold_s = 1800.0 + (rng.uniform(30.0, 90.0) if unit.near_limit else rng.uniform(120.0, 400.0))
+    hold_s = 1800.0 + (rng.uniform(120.0, 200.0) if unit.near_limit else rng.uniform(300.0, 600.0))
     isolate_s = reach_s + hold_s
     t = np.arange(0.0, isolate_s + rise_s, 1.0)
     pump = floor_pa + (101_325.0 - floor_pa) * np.exp(-t / pump_tau_s)
@@ -133,7 +134,8 @@ def vacuum_dehydration(unit: UnitTruth, product: ProductFacts, rng: random.Rando
 def charging(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleOutput:
     nominal = product.nominal_charge_g or 0.0
     tolerance = product.charge_tolerance_g or 1.0
-    mass = rng.gauss(nominal, tolerance * (0.25 if unit.near_limit else 0.12))
+    spread = tolerance * (0.15 if unit.near_limit else 0.08)
+    mass = min(max(rng.gauss(nominal, spread), nominal - 0.5 * tolerance), nominal + 0.5 * tolerance)
     if Fault.UNDERCHARGE in unit.faults:
         mass = nominal - tolerance * 2.5
     elif Fault.OVERCHARGE in unit.faults:

@@ -86,9 +86,9 @@ def run_in(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleO
     nominal = _cyclemodel("paramsets").load_shipped(product_model_code=product.model_code).parameters
     params = dataclasses.replace(
         nominal,
-        isentropic_eff_peak=nominal.isentropic_eff_peak * rng.gauss(1.0, 0.008),
-        ua_water_hx_w_k=nominal.ua_water_hx_w_k * rng.gauss(1.0, 0.02),
-        ua_air_coil_evaporating_w_k=nominal.ua_air_coil_evaporating_w_k * rng.gauss(1.0, 0.02),
+        isentropic_eff_peak=nominal.isentropic_eff_peak * rng.gauss(1.0, 0.004),
+        ua_water_hx_w_k=nominal.ua_water_hx_w_k * rng.gauss(1.0, 0.01),
+        ua_air_coil_evaporating_w_k=nominal.ua_air_coil_evaporating_w_k * rng.gauss(1.0, 0.01),
     )
     props = _cyclemodel("properties").table_properties(physics.refrigerant)
     flow = product.nominal_capacity_w / (4186.0 * 5.0) * 60.0
@@ -158,8 +158,8 @@ def _evi_step(
         "M10_EviStepAt_s": EVI_STEP_S,
         "M10_EviOff_Capacity_W": off["capacity_w"] * rng.gauss(1.0, 0.004),
         "M10_EviOn_Capacity_W": on["capacity_w"] * rng.gauss(1.0, 0.004),
-        "M10_EviOff_DischargeT_C": off["discharge_temp_c"] + rng.gauss(0, 0.2),
-        "M10_EviOn_DischargeT_C": on["discharge_temp_c"] + rng.gauss(0, 0.2),
+        "M10_EviOff_DischargeT_C": off["discharge_temp_c"] + rng.gauss(0, 0.08),
+        "M10_EviOn_DischargeT_C": on["discharge_temp_c"] + rng.gauss(0, 0.08),
         "M10_EviOn_InjectionT_C": (injection_c + params.injection_superheat_k) if on is not off else None,
     }
 
