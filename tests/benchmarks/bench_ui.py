@@ -5,7 +5,7 @@ Goal: every page <= 300 ms server time. Each page is requested over loopback fro
 ``mes serve`` process; the figure is the client-measured response time, an upper bound of the
 server time (loopback adds well under a millisecond).
 Usage: python tests/benchmarks/bench_ui.py [--units 200000] [--trace-units 10000] [--repeat 30]
-       [--keep] (keep the seeded database and print its URL) | [--url URL] (reuse a seeded database)
+       [--quick] | [--keep] (keep the seeded database and print its URL) | [--url URL] (reuse one)
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     parser.add_argument("--url", help="a database seeded before with the same --units/--trace-units")
+    parser.add_argument(
+        "--quick", action="store_true", help="20,000 units, 2,000 traced, 10 rounds (make bench --quick)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.units, args.trace_units, args.repeat = 20_000, 2_000, 10
     if args.url:
         measure(args.url, args, {"reused database": args.url})
         return

@@ -1,0 +1,218 @@
+"""The birth record as the workbench shows it: plots to draw, limits to mark, rows to export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import stations
+from app.persistence import models as m
+from app.services.traceability import AttemptRecord, BirthRecord
+
+VACUUM = "vacuum_dehydration"
+TARGET_LIMIT = "target_pressure_pa"
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSpec:
+    """One plot of an attempt: which trace channels, and the lines that give them meaning."""
+
+    title: str
+    sources: list[str]
+    names: list[str]
+    y_title: str
+    log_y: bool = False
+    hline: float | None = None
+    hline_label: str = ""
+    vline: float | None = None
+    vline_label: str = ""
+    fit_after_vline: bool = False  # draw the straight-line fit of the samples after the vertical line
+
+
+def _trace_href(attempt_id: int, channel: str) -> str:
+    return f"/api/v1/attempts/{attempt_id}/traces/{channel}"
+
+
+def target_pressure_pa(session: Session, record: AttemptRecord) -> float | None:
+    """The vacuum target the attempt was judged against (its spec revision), else the station default."""
+    revision_id = record.attempt.spec_revision_id
+    if revision_id is not None:
+        document = session.execute(
+            select(m.SpecRevision.document).where(m.SpecRevision.id == revision_id)
+        ).scalar_one_or_none()
+        if document:
+            limit = json.loads(document).get("limits", {}).get(TARGET_LIMIT, {})
+            if limit.get("high") is not None:
+                return float(limit["high"])
+    default = next((x for x in stations.get_station_type(VACUUM).limits if x.name == TARGET_LIMIT), None)
+    return default.high if default else None
+
+
+def plots_of(session: Session, record: AttemptRecord) -> list[PlotSpec]:
+    """The plots of one attempt: the vacuum curve with its target line, other traces overlaid."""
+    if not record.traces:
+        return []
+    attempt = record.attempt
+    if attempt.station_type == VACUUM:
+        isolation = next((x.value for x in record.measurements if x.name == "IsolationAt_s"), None)
+        target = target_pressure_pa(session, record)
+        return [
+            PlotSpec(
+                title="Vacuum: pressure (absolute)",
+                sources=[_trace_href(attempt.id, t.channel) for t in record.traces],
+                names=[t.channel for t in record.traces],
+                y_title="Pa (log)",
+                log_y=True,
+                hline=target,
+                hline_label=f"target {target:g} Pa" if target is not None else "",
+                vline=isolation,
+                vline_label="pump isolated" if isolation is not None else "",
+                fit_after_vline=isolation is not None,
+            )
+        ]
+    by_unit: dict[str, list[str]] = {}
+    declared = {t.channel: t.unit for t in stations.get_station_type(attempt.station_type).traces}
+    for trace in record.traces:
+        by_unit.setdefault(declared.get(trace.channel) or "", []).append(trace.channel)
+    title = stations.get_station_type(attempt.station_type).title
+    return [
+        PlotSpec(
+            title=f"{title}: {unit or 'traces'}",
+            sources=[_trace_href(attempt.id, ch) for ch in channels],
+            names=channels,
+            y_title=unit,
+        )
+        for unit, channels in sorted(by_unit.items())
+    ]
+
+
+CSV_HEADER = [
+    "serial",
+    "attempt_id",
+    "station_id",
+    "station_type",
+    "started_at",
+    "attempt_verdict",
+    "spec_revision_id",
+    "model_version",
+    "row",
+    "name",
+    "value",
+    "unit",
+    "expected",
+    "limit_low",
+    "limit_high",
+    "uncertainty",
+    "check_verdict",
+    "rule",
+    "message",
+]
+
+
+def birth_record_csv(record: BirthRecord) -> str:
+    """The birth record as CSV: one row per measurement, check and consumed component."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for rec in record.attempts:
+        a = rec.attempt
+        head = [
+            record.unit.serial,
+            a.id,
+            a.station_id,
+            a.station_type,
+            a.started_at.isoformat(),
+            a.verdict or a.status,
+            a.spec_revision_id or "",
+            a.model_version or "",
+        ]
+        for x in rec.measurements:
+            value = x.value if x.kind in ("number", "bool") else x.text
+            writer.writerow([*head, "measurement", x.name, "" if value is None else value, x.unit or ""] + [""] * 7)
+        for c in rec.checks:
+            writer.writerow(
+                [
+                    *head,
+                    "check",
+                    c.name,
+                    "" if c.measured is None else c.measured,
+                    "",
+                    "" if c.expected is None else c.expected,
+                    "" if c.limit_low is None else c.limit_low,
+                    "" if c.limit_high is None else c.limit_high,
+                    "" if c.uncertainty is None else c.uncertainty,
+                    c.verdict,
+                    c.rule,
+                    c.message,
+                ]
+            )
+        for comp in rec.components:
+            writer.writerow([*head, "component", comp.kind, comp.identifier, comp.model or ""] + [""] * 7)
+    return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class BandChart:
+    """Residuals of one attempt against the cycle model, each with the band it was judged against."""
+
+    title: str
+    y_title: str
+    labels: list[str]
+    residuals: list[float]
+    lows: list[float | None]
+    highs: list[float | None]
+    verdicts: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "y_title": self.y_title,
+            "labels": self.labels,
+            "residuals": self.residuals,
+            "lows": self.lows,
+            "highs": self.highs,
+            "verdicts": self.verdicts,
+        }
+
+
+def residual_bands(record: AttemptRecord) -> list[BandChart]:
+    """Run-in plateaus against the model: absolute residuals (K) and relative ones (% of the model)."""
+    declared = {
+        c.name: bool(getattr(c, "relative", False))
+        for c in stations.get_station_type(record.attempt.station_type).checks
+        if type(c).__name__ == "ResidualCheck"
+    }
+    if not declared:
+        return []
+    groups: dict[bool, list[tuple[str, float, float | None, float | None, str]]] = {False: [], True: []}
+    for check in sorted(record.checks, key=lambda c: c.name):
+        relative = declared.get(check.name)
+        if relative is None or check.measured is None or check.expected is None:
+            continue
+        if relative and check.expected == 0:
+            continue
+        scale = 100.0 if relative else 1.0
+        residual = (check.measured / check.expected - 1.0 if relative else check.measured - check.expected) * scale
+        low = check.limit_low * scale if check.limit_low is not None else None
+        high = check.limit_high * scale if check.limit_high is not None else None
+        groups[relative].append((check.name.replace("_", " "), residual, low, high, check.verdict))
+    charts = []
+    for relative, rows in groups.items():
+        if rows:
+            charts.append(
+                BandChart(
+                    title="Run-in vs cycle model: " + ("capacity, COP, power" if relative else "temperatures"),
+                    y_title="% of the model" if relative else "K",
+                    labels=[r[0] for r in rows],
+                    residuals=[r[1] for r in rows],
+                    lows=[r[2] for r in rows],
+                    highs=[r[3] for r in rows],
+                    verdicts=[r[4] for r in rows],
+                )
+            )
+    return charts

@@ -1,0 +1,60 @@
+"""The line dashboard: started/finished per hour, first-pass yield, Pareto, station states."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.api.deps import SessionDep
+from app.services.clock import utcnow
+from app.ui.line_stats import line_figures
+from app.ui.templating import render
+
+router = APIRouter()
+
+
+def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
+    """The OPC UA supervisor's view of each station (link, machine state), when one is running."""
+    supervisor = getattr(request.app.state, "supervisor", None)
+    board = getattr(supervisor, "board", None)
+    if board is None:
+        return {}
+    return {
+        s.station_id: {
+            "link": s.link,
+            "since": s.since,
+            "problem": s.problem,
+            "state": s.state,
+            "request_pending": s.request_pending,
+        }
+        for s in board.all()
+    }
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_view(
+    request: Request, session: SessionDep, hours: int = 24, until: datetime | None = None
+) -> HTMLResponse:
+    """Figures for the ``hours`` before ``until`` (default: now), 1 to 168 hours."""
+    hours = max(1, min(168, hours))
+    end = until if until is not None and until.tzinfo is not None else utcnow()
+    figures = line_figures(session=session, since=end - timedelta(hours=hours), until=end)
+    return render(
+        request,
+        "dashboard.html",
+        figures=figures,
+        hours=hours,
+        live=supervisor_status(request),
+        supervised=getattr(request.app.state, "supervisor", None) is not None,
+        chart={
+            "hours": figures.hours,
+            "started": figures.started,
+            "finished": figures.finished,
+            "stations": [s.station_id for s in figures.stations if s.yield_pct is not None],
+            "fpy": [round(s.yield_pct, 2) for s in figures.stations if s.yield_pct is not None],
+            "pareto_names": [name for name, _ in figures.pareto],
+            "pareto_counts": [count for _, count in figures.pareto],
+        },
+    )

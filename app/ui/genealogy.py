@@ -1,0 +1,59 @@
+"""Reverse genealogy: every unit that consumed a lot or component, and one action to hold them all."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from app.api.deps import SessionDep
+from app.domain.results import ComponentKind
+from app.services import holds
+from app.ui.lot import lot_view
+from app.ui.templating import render
+
+router = APIRouter()
+KINDS = [k.value for k in ComponentKind]
+SHOWN_ROWS = 500  # a lot of 5,000 units: counts cover all, the table shows the first rows
+
+
+class HoldAllIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    identifier: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    kind: ComponentKind | None = None
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+    by: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+@router.get("/genealogy", response_class=HTMLResponse)
+def genealogy_page(request: Request, session: SessionDep, identifier: str = "", kind: str = "") -> HTMLResponse:
+    """Every unit that consumed ``identifier`` with its state; a form holds them all."""
+    identifier = identifier.strip()[:64]
+    chosen = kind if kind in KINDS else None
+    view = lot_view(session=session, identifier=identifier, kind=chosen, limit=SHOWN_ROWS) if identifier else None
+    return render(
+        request,
+        "genealogy.html",
+        identifier=identifier,
+        kind=chosen or "",
+        kinds=KINDS,
+        entries=view.entries if view else [],
+        total=view.total if view else 0,
+        statuses=view.statuses if view else {},
+    )
+
+
+@router.post("/genealogy/hold")
+def hold_all(body: HoldAllIn, session: SessionDep) -> dict[str, object]:
+    """Hold every unit that consumed the identifier, in one transaction, with one reason."""
+    with session.begin():
+        outcome = holds.hold_by_component(
+            session=session,
+            identifier=body.identifier,
+            kind=body.kind.value if body.kind else None,
+            reason=body.reason,
+            by=body.by,
+        )
+        return {"held": len(outcome.held), "skipped_scrapped": outcome.skipped_scrapped}

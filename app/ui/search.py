@@ -1,0 +1,53 @@
+"""What a workbench search term names: a unit, a consumed component or lot, or a work order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.persistence import models as m
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    term: str
+    serial: str | None = None
+    components: list[tuple[str, int]] = field(default_factory=list)  # (kind, units)
+    work_order: str | None = None
+    work_order_units: list[tuple[str, str, str | None]] = field(default_factory=list)  # serial, status, next step
+
+
+def search(*, session: Session, term: str, limit: int = 200) -> SearchResult:
+    """Look the term up as a serial, a component identifier (serial, lot, furnace run, cylinder lot)
+    and a work order number, each by its index."""
+    term = term.strip()
+    serial = session.execute(select(m.Unit.serial).where(m.Unit.serial == term)).scalar_one_or_none()
+    components = [
+        (kind, count)
+        for kind, count in session.execute(
+            select(m.ComponentUse.kind, func.count(func.distinct(m.ComponentUse.unit_id)))
+            .where(m.ComponentUse.identifier == term)
+            .group_by(m.ComponentUse.kind)
+        ).all()
+    ]
+    order_id = session.execute(select(m.WorkOrder.id).where(m.WorkOrder.number == term)).scalar_one_or_none()
+    units: list[tuple[str, str, str | None]] = []
+    if order_id is not None:
+        units = [
+            (s, st, nxt)
+            for s, st, nxt in session.execute(
+                select(m.Unit.serial, m.Unit.status, m.Unit.next_step)
+                .where(m.Unit.work_order_id == order_id)
+                .order_by(m.Unit.id)
+                .limit(limit)
+            ).all()
+        ]
+    return SearchResult(
+        term=term,
+        serial=serial,
+        components=components,
+        work_order=term if order_id is not None else None,
+        work_order_units=units,
+    )

@@ -1,0 +1,128 @@
+"""Specification revisions: list, view, compare two, draft and approve (with the approver and a reason).
+
+Approval here records the name given, like the REST API until the security issue adds e-signatures.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+
+import stations
+from app import rules
+from app.api.deps import SessionDep
+from app.domain.errors import DomainError
+from app.persistence import models as m
+from app.services import specs
+from app.ui.templating import render
+
+router = APIRouter()
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station_type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    product_model: Name
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    based_on: Annotated[int, Field(ge=1)] | None = None
+    by: Name
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Name
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+
+
+def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested document as ``a.b.c -> value`` pairs, for comparing two revisions line by line."""
+    if isinstance(document, dict):
+        flat: dict[str, Any] = {}
+        for key, value in document.items():
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: document}
+
+
+def _document(session: SessionDep, revision: m.SpecRevision) -> dict[str, Any]:
+    return rules.spec_to_document(specs.spec_of_revision(revision, session))
+
+
+@router.get("/specs", response_class=HTMLResponse)
+def spec_list(request: Request, session: SessionDep, station_type: str = "", model: str = "") -> HTMLResponse:
+    """Every revision (filtered by station type and product model), newest last."""
+    rows = specs.list_revisions(session=session, station_type=station_type or None, product_model_code=model or None)
+    models = list(session.execute(select(m.ProductModel.code).order_by(m.ProductModel.code)).scalars())
+    return render(
+        request,
+        "specs.html",
+        rows=rows,
+        station_types=[st.code for st in stations.all_station_types()],
+        models=models,
+        station_type=station_type,
+        model=model,
+    )
+
+
+@router.get("/specs/compare", response_class=HTMLResponse)
+def spec_compare(request: Request, session: SessionDep, a: int, b: int) -> Response:
+    """Two revisions side by side; differing lines are marked."""
+    try:
+        left = specs.get_revision(session=session, revision_id=a)
+        right = specs.get_revision(session=session, revision_id=b)
+        flat_a, flat_b = flatten(_document(session, left)), flatten(_document(session, right))
+    except DomainError as exc:
+        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+    keys = sorted(set(flat_a) | set(flat_b))
+    lines = [(k, flat_a.get(k), flat_b.get(k), flat_a.get(k) != flat_b.get(k)) for k in keys]
+    return render(request, "spec_compare.html", left=left, right=right, lines=lines)
+
+
+@router.get("/specs/{revision_id}", response_class=HTMLResponse)
+def spec_view(request: Request, revision_id: int, session: SessionDep) -> Response:
+    """One revision: status, who drafted and approved it and why, overrides, resolved limits."""
+    try:
+        revision = specs.get_revision(session=session, revision_id=revision_id)
+        document = _document(session, revision)
+    except DomainError as exc:
+        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+    model = session.get(m.ProductModel, revision.product_model_id)
+    return render(
+        request,
+        "spec_view.html",
+        r=revision,
+        model_code=model.code if model else "?",
+        overrides=json.dumps(json.loads(revision.overrides), indent=2),
+        document=document,
+    )
+
+
+@router.post("/specs/draft")
+def spec_draft(body: DraftIn, session: SessionDep) -> dict[str, object]:
+    """A new draft; its overrides are checked at once (422 names the problem)."""
+    with session.begin():
+        revision = specs.create_draft(
+            session=session,
+            station_type=body.station_type,
+            product_model_code=body.product_model,
+            overrides=body.overrides,
+            note=body.note,
+            by=body.by,
+            based_on_id=body.based_on,
+        )
+        return {"id": revision.id}
+
+
+@router.post("/specs/{revision_id}/approve")
+def spec_approve(revision_id: int, body: ApproveIn, session: SessionDep) -> dict[str, object]:
+    """Approve a draft with the approver's name and a reason; effective from now."""
+    with session.begin():
+        revision = specs.approve(session=session, revision_id=revision_id, by=body.by, reason=body.reason)
+        return {"id": revision.id, "status": revision.status}

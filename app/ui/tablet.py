@@ -1,0 +1,142 @@
+"""The station tablet: pick a station, scan a serial, start, see the verdict; manual actions.
+
+Write routes open one transaction each (``with session.begin()``) and call the same services as
+the REST API; domain errors go to the app's one handler (problem details the page shows).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import select
+
+from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.errors import DomainError
+from app.domain.results import ComponentKind, Measurement, StationResult
+from app.persistence import models as m
+from app.services import holds, operations
+from app.ui.bom import check_part
+from app.ui.templating import render
+from app.ui.unit_panel import build_panel
+from stations.repair import REPAIR_ACTIONS
+
+router = APIRouter()
+
+Serial = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Operator = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: Serial
+    operator: Operator
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: Serial
+    operator: Operator
+    reason: Text
+
+
+class RepairIn(BaseModel):
+    """What the operator did at the repair bench (the repair station type's measurements)."""
+
+    model_config = ConfigDict(extra="forbid")
+    serial: Serial
+    operator: Operator
+    action: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    description: Text
+    replaced_part_serial: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
+
+
+@router.get("/tablet", response_class=HTMLResponse)
+def tablet_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """The tablet page; the station is picked once and remembered by the tablet (localStorage)."""
+    rows = session.execute(select(m.Station.station_id, m.Station.station_type).order_by(m.Station.station_id)).all()
+    return render(
+        request, "tablet.html", stations=[{"id": sid, "type": st} for sid, st in rows], repair_actions=REPAIR_ACTIONS
+    )
+
+
+@router.get("/tablet/{station_id}/panel", response_class=HTMLResponse)
+def tablet_panel(
+    request: Request, station_id: str, serial: str, session: SessionDep, serial_format: SerialFormatDep
+) -> HTMLResponse:
+    """The unit panel as an HTML fragment (the page swaps it in after a scan or an event)."""
+    try:
+        panel = build_panel(session=session, serial_format=serial_format, station_id=station_id, serial=serial.strip())
+    except DomainError as exc:
+        # the fragment is a view of the operator's input: shown with the reason, not a failed load
+        return render(request, "_panel_error.html", message=exc.detail, problem=exc.slug)
+    return render(request, "_panel.html", panel=panel)
+
+
+@router.post("/tablet/{station_id}/start")
+def tablet_start(
+    station_id: str, body: StartIn, session: SessionDep, serial_format: SerialFormatDep
+) -> dict[str, object]:
+    """Start the unit here; a refusal comes back as 409 with the interlock's reason."""
+    with session.begin():
+        outcome = operations.start_operation(
+            session=session,
+            serial_format=serial_format,
+            station_id=station_id,
+            serial=body.serial,
+            operator=body.operator,
+            origin="operator",
+        )
+        return {"attempt_id": outcome.attempt.id, "resumed": outcome.resumed, "aborted": list(outcome.aborted_serials)}
+
+
+@router.post("/tablet/hold")
+def tablet_hold(body: HoldIn, session: SessionDep, serial_format: SerialFormatDep) -> dict[str, object]:
+    """Put the unit on hold with the operator's reason."""
+    serial_format.validate(body.serial)
+    with session.begin():
+        hold = holds.place_hold(session=session, serial=body.serial, reason=body.reason, by=body.operator)
+        return {"hold_id": hold.id}
+
+
+@router.post("/tablet/{station_id}/repair")
+def tablet_repair(
+    station_id: str, body: RepairIn, request: Request, session: SessionDep, serial_format: SerialFormatDep
+) -> dict[str, object]:
+    """Record a repair through the normal completion service (judged like any station result)."""
+    measurements = [
+        Measurement("RepairAction", body.action),
+        Measurement("RepairDescription", body.description),
+    ]
+    if body.replaced_part_serial:
+        measurements.append(Measurement("ReplacedPartSerial", body.replaced_part_serial))
+    completion = operations.Completion(
+        serial=body.serial,
+        result_key=None,
+        result=StationResult(measurements=tuple(measurements)),
+        operator=body.operator,
+    )
+    with session.begin():
+        outcome = operations.complete_operation(
+            session=session,
+            serial_format=serial_format,
+            station_id=station_id,
+            completion=completion,
+            origin="operator",
+            judge=request.app.state.judge,
+            validate=True,
+        )
+        return {"verdict": outcome.attempt.verdict, "instruction": outcome.attempt.instruction}
+
+
+@router.get("/tablet/bom-check")
+def tablet_bom_check(
+    serial: str, kind: ComponentKind, model: str, session: SessionDep, serial_format: SerialFormatDep
+) -> dict[str, object]:
+    """Check a scanned part's model against the unit's bill of materials (sub-base assembly)."""
+    serial_format.validate(serial)
+    verdict = check_part(session=session, serial=serial, kind=kind, model=model[:64])
+    return {"ok": verdict.ok, "expected": verdict.expected, "message": verdict.message}

@@ -1,0 +1,134 @@
+"""What a station tablet shows for a scanned serial: the unit, its route, the interlock, the verdict.
+
+Read-only: every function here only queries, in the caller's session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain import routing
+from app.domain.results import CheckResult
+from app.domain.serials import SerialFormat
+from app.persistence import models as m
+from app.persistence import repositories as repo
+from app.persistence.repositories import AttemptState, UnitState
+from app.services import operations
+
+STEP_WORDS = {
+    "passed": "passed",
+    "failed": "failed",
+    "retest": "retest",
+    "aborted": "aborted",
+    "open": "in process",
+    "next": "next",
+    "pending": "to do",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """One step of the unit's route and where the unit stands with it."""
+
+    station_type: str
+    state: str  # passed | failed | retest | aborted | open | next | pending
+    where: str = ""
+
+    @property
+    def word(self) -> str:
+        return STEP_WORDS.get(self.state, self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """Everything the tablet panel renders for one serial at one station."""
+
+    station_id: str
+    station_type: str
+    unit: UnitState
+    steps: list[StepState]
+    may_start: bool
+    refusal: str
+    open_here: AttemptState | None
+    last_here: AttemptState | None
+    failed_checks: list[CheckResult] = field(default_factory=list)
+    hold_reasons: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """Changes whenever what the tablet shows would change (the event stream compares it)."""
+        return state_digest(self.unit, self.last_here)
+
+
+def state_digest(unit: UnitState, last_here: AttemptState | None) -> str:
+    attempt = f"{last_here.id}:{last_here.status}" if last_here else "-"
+    return f"{unit.status}|{unit.next_step}|{unit.rework_loops}|{attempt}"
+
+
+def route_steps(*, route: routing.RouteDef, unit: UnitState, history: list[routing.AttemptView]) -> list[StepState]:
+    """Each route step's state from the unit's attempt history (repair appears when it is pending)."""
+    steps = []
+    for step in route.steps:
+        attempts = [a for a in history if a.station_type == step.station_type]
+        latest = attempts[-1] if attempts else None
+        if latest is not None and latest.status is routing.AttemptStatus.OPEN:
+            steps.append(StepState(step.station_type, "open", latest.station_id))
+        elif unit.next_step == step.station_type and unit.status == routing.UnitStatus.IN_PROCESS:
+            steps.append(StepState(step.station_type, "next", latest.station_id if latest else ""))
+        elif latest is not None:
+            state = "passed" if latest.counts_as_passed else latest.status.value
+            steps.append(StepState(step.station_type, state, latest.station_id))
+        else:
+            steps.append(StepState(step.station_type, "pending"))
+    if unit.next_step == routing.REPAIR:
+        steps.append(StepState(routing.REPAIR, "next", f"then {unit.reentry_step or '?'}"))
+    return steps
+
+
+def last_attempt_here(session: Session, *, unit_id: int, station_id: str) -> AttemptState | None:
+    """The unit's most recent attempt at this station, open or closed."""
+    a = m.OperationAttempt
+    row = session.execute(
+        select(*repo.ATTEMPT_COLUMNS)
+        .where(a.unit_id == unit_id, a.station_id == station_id)
+        .order_by(a.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return AttemptState(*row) if row else None
+
+
+def build_panel(*, session: Session, serial_format: SerialFormat, station_id: str, serial: str) -> Panel:
+    """The tablet panel for ``serial`` at ``station_id``; raises NotFound/InvalidInput like the API."""
+    serial_format.validate(serial)
+    station_type = repo.station_type_of(session, station_id)
+    unit, route = repo.unit_state(session, serial)
+    history = repo.attempt_history(session, unit.id)
+    decision = operations.check_interlock(
+        session=session, serial_format=serial_format, station_id=station_id, serial=serial
+    )
+    last_here = last_attempt_here(session, unit_id=unit.id, station_id=station_id)
+    open_here = last_here if last_here is not None and last_here.status == "open" else None
+    failed: list[CheckResult] = []
+    if last_here is not None and open_here is None:
+        failed = [c for c in operations.checks_of(session, last_here.id) if c.verdict.value != "PASS"]
+    return Panel(
+        station_id=station_id,
+        station_type=station_type,
+        unit=unit,
+        steps=route_steps(route=route, unit=unit, history=history),
+        may_start=decision.allowed and not decision.resume_open_attempt,
+        refusal=decision.reason,
+        open_here=open_here,
+        last_here=last_here,
+        failed_checks=failed,
+        hold_reasons=repo.hold_reasons(session, unit.id) if unit.status == routing.UnitStatus.ON_HOLD else (),
+    )
+
+
+def current_digest(*, session: Session, station_id: str, serial: str) -> str:
+    """The panel digest without building the panel (the event stream polls this)."""
+    unit, _route = repo.unit_state(session, serial)
+    return state_digest(unit, last_attempt_here(session, unit_id=unit.id, station_id=station_id))

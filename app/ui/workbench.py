@@ -1,0 +1,50 @@
+"""The quality engineer's workbench: search, birth record (with plots), CSV export."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.errors import DomainError
+from app.services import traceability
+from app.ui.birth import birth_record_csv, plots_of, residual_bands
+from app.ui.search import search
+from app.ui.templating import render
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, session: SessionDep, q: str = "") -> Response:
+    """Search by serial, component serial or lot, furnace run, cylinder lot, work order."""
+    term = q.strip()[:64]
+    if not term:
+        return render(request, "search.html", result=None)
+    result = search(session=session, term=term)
+    if result.serial and not result.components and not result.work_order:
+        return RedirectResponse(f"/ui/units/{result.serial}", status_code=303)
+    return render(request, "search.html", result=result)
+
+
+@router.get("/units/{serial}", response_class=HTMLResponse)
+def birth_record_page(request: Request, serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
+    """The unit's birth record: every attempt, measurements against limits, plots, components, holds."""
+    try:
+        record = traceability.birth_record(session=session, serial_format=serial_format, serial=serial)
+    except DomainError as exc:
+        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+    plots = {rec.attempt.id: plots_of(session, rec) for rec in record.attempts}
+    bands = {rec.attempt.id: [b.as_json() for b in residual_bands(rec)] for rec in record.attempts}
+    return render(request, "birth_record.html", record=record, plots=plots, bands=bands)
+
+
+@router.get("/units/{serial}/birth-record.csv")
+def birth_record_export(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
+    """The birth record as CSV (measurements, checks with limits and U, components)."""
+    record = traceability.birth_record(session=session, serial_format=serial_format, serial=serial)
+    return Response(
+        birth_record_csv(record),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{record.unit.serial}-birth-record.csv"'},
+    )
