@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+import stations
 from app.domain import routing
 from app.domain.errors import Conflict, InvalidInput
 from app.persistence import models as m
@@ -102,7 +103,10 @@ class RouteIn(_Strict):
     description: str = ""
     rework_loop_cap: Annotated[int, Field(ge=0, le=20)]
     steps: Annotated[list[RouteStepIn], Field(min_length=1, max_length=50)]
-    rework: list[ReworkRuleIn] = []
+    rework: list[ReworkRuleIn] | None = Field(
+        default=None,
+        description="Where a FAIL sends the unit; omitted: the station types' defaults (line.md's table)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RouteIn:
@@ -111,7 +115,7 @@ class RouteIn(_Strict):
             raise ValueError("a station type appears twice in the route's steps")
         if routing.REPAIR in types:
             raise ValueError("repair is not a route step; it is reached through rework rules")
-        for rule in self.rework:
+        for rule in self.rework or ():
             if rule.failed_at not in types:
                 raise ValueError(f"rework rule for {rule.failed_at}, which is not a step of the route")
             if rule.reenter_at is not None and rule.reenter_at not in types:
@@ -169,7 +173,7 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
                 required=step.required,
             )
         )
-    for rule in route_in.rework:
+    for rule in route_in.rework if route_in.rework is not None else station_rework_defaults(route_in):
         session.add(
             m.ReworkRule(
                 route_id=route.id,
@@ -184,12 +188,39 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
     return route
 
 
+def station_rework_defaults(route_in: RouteIn) -> list[ReworkRuleIn]:
+    """The rework rules the route's station types declare, kept where their re-entry is on this route."""
+    types = {step.station_type for step in route_in.steps}
+    rules = []
+    for step in route_in.steps:
+        try:
+            declared = stations.get_station_type(step.station_type)
+        except LookupError as exc:
+            raise InvalidInput(f"route {route_in.code}: {step.station_type!r} is not a station type") from exc
+        for default in declared.rework:
+            if default.reentry_station_type is not None and default.reentry_station_type not in types:
+                continue
+            rules.append(
+                ReworkRuleIn(
+                    failed_at=step.station_type,
+                    failure_mode=None if default.failure_mode == "*" else default.failure_mode,
+                    action=default.action,
+                    reenter_at=default.reentry_station_type,
+                    note=default.note,
+                )
+            )
+    return rules
+
+
 def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
     current = repo.route_def(session, route.id)
     wanted = (
         route_in.rework_loop_cap,
         [(s.station_type, s.required) for s in route_in.steps],
-        sorted((r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "") for r in route_in.rework),
+        sorted(
+            (r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "")
+            for r in (route_in.rework if route_in.rework is not None else station_rework_defaults(route_in))
+        ),
     )
     have = (
         current.loop_cap,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -232,3 +233,23 @@ def test_completion_without_open_attempt_is_refused(line: Line) -> None:
     body = _problem(line.complete("coil_expansion", serial), 409)
     assert body["detail"] == f"{serial} has no open operation at CEX-01: start it there first"
     assert line.unit(serial)["next_step"] == "coil_expansion"
+
+
+def test_an_expired_instrument_check_repeats_the_leak_test_instead_of_sending_to_repair(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    expired = (datetime.now(UTC) - timedelta(hours=12)).isoformat()
+    result = line.run("leak_test", serial, "FAIL", overrides={"RefLeakCheckAt": expired})
+    assert result["attempt"]["failure_mode"] == "instrument"
+    assert result["unit"]["next_step"] == "leak_test"  # the station's rework default, not repair
+    line.run("leak_test", serial)
+
+
+def test_demo_routes_take_their_rework_rules_from_the_station_types(client: Any) -> None:
+    route = client.get("/api/v1/routes/SPLIT").json()
+    rules = {(r["failed_at"], r["failure_mode"]): (r["action"], r["reenter_at"]) for r in route["rework"]}
+    assert rules[("vacuum_dehydration", "leak")] == ("repair", "vacuum_dehydration")
+    assert rules[("vacuum_dehydration", "moisture")] == ("repeat", "vacuum_dehydration")
+    assert rules[("leak_test", "instrument")] == ("repeat", "leak_test")
+    assert not any(failed_at == "charging" for failed_at, _ in rules)  # not a step of the split route
