@@ -116,18 +116,6 @@ def active_holds(session: Session, unit_id: int) -> list[m.Hold]:
     )
 
 
-def unit_view(session: Session, unit: m.Unit) -> routing.UnitView:
-    reasons = tuple(h.reason for h in active_holds(session, unit.id)) if unit.status == "on_hold" else ()
-    return routing.UnitView(
-        serial=unit.serial,
-        status=routing.UnitStatus(unit.status),
-        next_step=unit.next_step,
-        reentry_step=unit.reentry_step,
-        rework_loops=unit.rework_loops,
-        hold_reasons=reasons,
-    )
-
-
 def attempt_history(session: Session, unit_id: int) -> list[routing.AttemptView]:
     rows = session.execute(_HISTORY, {"unit_id": unit_id}).all()
     return [
@@ -292,7 +280,8 @@ def hold_reasons(session: Session, unit_id: int) -> tuple[str, ...]:
     )
 
 
-def view_of(session: Session, unit: UnitState) -> routing.UnitView:
+def view_of(session: Session, unit: UnitState | m.Unit) -> routing.UnitView:
+    """The unit as the interlock sees it (hold reasons only read when it is on hold)."""
     reasons = hold_reasons(session, unit.id) if unit.status == routing.UnitStatus.ON_HOLD else ()
     return routing.UnitView(
         serial=unit.serial,

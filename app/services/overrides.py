@@ -88,7 +88,7 @@ def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, rea
         attempt.use_as_is = False
         transition = routing.after_verdict(
             route=route,
-            unit=repo.unit_view(session, unit),
+            unit=repo.view_of(session, unit),
             station_type=attempt.station_type,
             verdict=Verdict.FAIL,
             failure_mode=None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -90,17 +89,6 @@ class RejudgeIn(BaseModel):
     until: AwareDatetime | None = None
 
 
-class RejudgedAttemptOut(BaseModel):
-    attempt_id: int
-    serial: str
-    station_id: str
-    started_at: datetime
-    recorded_verdict: str
-    recorded_spec_revision_id: int | None
-    what_if_verdict: str
-    changed_checks: list[str]
-
-
 class RejudgeOut(BaseModel):
     spec_revision_id: int
     station_type: str
@@ -108,7 +96,7 @@ class RejudgeOut(BaseModel):
     judged: int
     changed: int = Field(description="Attempts whose verdict would differ")
     truncated: bool = Field(description=f"True when more than {rejudge.MAX_ATTEMPTS} attempts matched")
-    attempts: list[RejudgedAttemptOut]
+    attempts: list[rejudge.RejudgedAttempt]
 
 
 class RatingOut(BaseModel):
@@ -293,7 +281,7 @@ def rejudge_units(body: RejudgeIn, session: SessionDep, serial_format: SerialFor
         judged=report.judged,
         changed=report.changed,
         truncated=report.truncated,
-        attempts=[RejudgedAttemptOut(**dataclasses.asdict(a)) for a in report.attempts],
+        attempts=report.attempts,
     )
 
 
