@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -48,7 +49,7 @@ async def _stations_and_units(base: str, workers: int, units: int) -> list[list[
     return [serials[w::workers] for w in range(workers)]
 
 
-async def _drive_route(base: str, seconds: float, workers: int, queues: list[list[str]]) -> tuple[int, list[float]]:
+async def _drive_route(base: str, seconds: float, workers: int, queues: list[Iterator[str]]) -> tuple[int, list[float]]:
     latencies: list[float] = []
     done = 0
     deadline = time.monotonic() + seconds
@@ -96,18 +97,28 @@ async def _drive_health(base: str, seconds: float, workers: int) -> tuple[int, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating baseline/subject rounds")
     args = parser.parse_args()
     with scratch_database("mes_bench_tp") as url, mes_server(url) as base:
-        queues = asyncio.run(_stations_and_units(base, args.workers, 40_000))
-        health_n, health_s = asyncio.run(_drive_health(base, args.seconds / 2, args.workers))
-        route_n, timing = asyncio.run(_drive_route(base, args.seconds, args.workers, queues))
-        route_s, latencies = timing[0], timing[1:]
+        queues = [iter(q) for q in asyncio.run(_stations_and_units(base, args.workers, 60_000))]
+        # alternate short rounds of the baseline and the subject, so that load which comes and goes
+        # on a shared machine falls on both alike
+        health_n = route_n = 0
+        health_s = route_s = 0.0
+        latencies: list[float] = []
+        for _ in range(args.rounds):
+            n, s = asyncio.run(_drive_health(base, args.seconds / args.rounds / 2, args.workers))
+            health_n, health_s = health_n + n, health_s + s
+            n, timing = asyncio.run(_drive_route(base, args.seconds / args.rounds / 2, args.workers, queues))
+            route_n, route_s = route_n + n, route_s + timing[0]
+            latencies += timing[1:]
         health_rate, route_rate = health_n / health_s, route_n / route_s
         report(
             "core_throughput",
             {
                 "workers (concurrent clients)": args.workers,
+                "alternating rounds": args.rounds,
                 "health route, requests/s": round(health_rate, 1),
                 "start+complete, requests/s": round(route_rate, 1),
                 "ratio (goal >= 0.3)": round(route_rate / health_rate, 3),

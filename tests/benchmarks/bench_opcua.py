@@ -3,12 +3,19 @@
 1. live ingestion: client CPU per live data change at a fixed offered rate across G gateways × 7
    stations (their contract live channels), MES adapter ÷ bare client, and loss on both;
 2. verdict round trip: Result.Counter written → Ack write arriving at the server (timed server-side),
-   p50/p99 with every station cycling results, MES adapter (in-memory backend, no database) vs a bare
-   client that learns of the counter by the same subscription and answers with one read and two writes;
+   p50/p99 with every station cycling results, MES adapter vs a bare client that learns of the counter
+   by the same subscription and answers with one read and two writes. ``--backend memory`` (default):
+   the adapter's own cost, an in-memory backend that releases everything and judges PASS.
+   ``--backend postgres``: the real MES behind the adapter (``DatabaseStationBackend``, the engine
+   judge with the cycle model) on a scratch PostgreSQL database (bench_opcua_db.py); every station
+   first asks for a release of a fresh unit through the request handshake (answered by the bare client
+   too, with one read and two writes, so the servers do the same work in both runs), then publishes
+   a physically plausible result of that unit; each station's first round trip is a warm-up, not counted;
 3. resident memory of the MES process with all stations connected.
 
 Servers and clients run in separate processes so that client CPU is measured alone.
-Run: ``.venv/bin/python tests/benchmarks/bench_opcua.py [--gateways 10] [--rate 10000] [--seconds 20]``.
+Run: ``.venv/bin/python tests/benchmarks/bench_opcua.py [--gateways 10] [--rate 10000] [--seconds 20]
+[--modes live,roundtrip] [--backend memory|postgres]``.
 Goals (issue 5): CPU ratio ≤ 1.5 with zero loss; round trip p50 ≤ 1.5 × bare, p99 ≤ 100 ms; RSS ≤ 300 MB.
 """
 
@@ -37,13 +44,20 @@ from app.opcua import codec
 from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
 from app.opcua.nodes import NAMESPACE_URI, StationNodes
-from app.opcua.simulator.line import MONOBLOC_ROUTE, station_id_for
+from app.opcua.simulator.faults import UnitTruth
+from app.opcua.simulator.line import MONOBLOC_ROUTE, VERDICT_NAMES, station_id_for
+from app.opcua.simulator.physics import CycleOutput, generate
 from app.opcua.simulator.plc import ResultSet, SimulatedPlc
 from app.opcua.simulator.server import HostedStation, StationServer
 from app.opcua.station_types import default_lookup
 from app.opcua.supervisor import OpcuaSupervisor, quiet_asyncua_logging
+from tests.benchmarks import bench_opcua_db as db
+from tests.benchmarks.common import scratch_database
 
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "bench"
+BACKENDS = ("memory", "postgres")
+PHYSICS_POOL = 12  # distinct plausible results per station, reused across its cycles with fresh serials
+ACK_TIMEOUT_S = 5.0
 
 
 def free_port() -> int:
@@ -69,7 +83,15 @@ def master_data(ports: list[int]) -> list[StationEndpoint]:
 
 
 async def _serve(
-    mode: str, gateways: list[int], ports: list[int], rate_per_s: float, seconds: float, ready: Any, go: Any, out: Any
+    mode: str,
+    backend: str,
+    gateways: list[int],
+    ports: list[int],
+    rate_per_s: float,
+    seconds: float,
+    ready: Any,
+    go: Any,
+    out: Any,
 ) -> None:
     quiet_asyncua_logging()
     lookup = default_lookup()
@@ -79,6 +101,7 @@ async def _serve(
         server = StationServer(endpoint_url=f"opc.tcp://127.0.0.1:{port}/gw{g}", stations=hosted)
         await server.start()
         servers.append(server)
+    pools = _physics_pools(gateways) if mode == "roundtrip" and backend == "postgres" else None
     ready.set()
     while not go.is_set():
         await asyncio.sleep(0.05)
@@ -86,7 +109,7 @@ async def _serve(
         written = await _offer_live(servers, rate_per_s, seconds)
         out.put({"written": written})
     else:
-        out.put({"latencies_s": await _cycle_results(servers, seconds)})
+        out.put(await _cycle_results(list(zip(gateways, servers, strict=True)), seconds, pools))
     await asyncio.sleep(1.0)
     for server in servers:
         await server.stop()
@@ -115,34 +138,77 @@ async def _offer_live(servers: list[StationServer], rate_per_s: float, seconds: 
     return written
 
 
-async def _cycle_results(servers: list[StationServer], seconds: float) -> list[float]:
+def _physics_pools(gateways: list[int]) -> dict[str, list[CycleOutput]]:
+    """Plausible cycle outputs per station, drawn before the run so that drawing them costs no latency."""
+    rng = random.Random(1)
+    pools = {}
+    for g in gateways:
+        for sid, st in gateway_stations(g):
+            units = [
+                UnitTruth(
+                    db.serial_for(gateway=g, station_type=st, cycle=i),
+                    db.PHYSICS_MODEL,
+                    frozenset(),
+                    rng.random() < 0.3,
+                )
+                for i in range(PHYSICS_POOL)
+            ]
+            pools[sid] = [generate(station_type=st, unit=u, rng=random.Random(rng.random())) for u in units]
+    return pools
+
+
+async def _cycle_results(
+    servers: list[tuple[int, StationServer]], seconds: float, pools: dict[str, list[CycleOutput]] | None
+) -> dict[str, Any]:
+    """Every station cycles results; with ``pools`` each cycle releases a fresh unit and publishes its physics."""
     latencies: list[float] = []
     pending: dict[tuple[int, str], float] = {}
+    verdicts: dict[str, int] = {}
+    refused: list[str] = []
 
-    async def station_loop(server: StationServer, station: HostedStation) -> None:
+    async def station_loop(gateway: int, server: StationServer, station: HostedStation) -> None:
         plc = SimulatedPlc(server=server, station_id=station.station_id, spec=station.spec, scan_time_s=0.01)
         nodes = server.nodes[station.station_id]
+        key = (id(server), station.station_id)
         assert server.server is not None
 
         async def on_ack(_handle: int, dv: ua.DataValue) -> None:
-            t0 = pending.pop((id(server), station.station_id), None)
+            t0 = pending.pop(key, None)
             if t0 is not None:
                 latencies.append(time.perf_counter() - t0)
 
         server.server.iserver.aspace.add_datachange_callback(nodes.result_ack, ua.AttributeIds.Value, on_ack)
         deadline = time.perf_counter() + seconds
         await asyncio.sleep(random.uniform(0, 1.0))
-        while time.perf_counter() < deadline:
+        cycle = 0
+        while time.perf_counter() < deadline and cycle < db.SERIALS_PER_STATION:
             result = ResultSet(result_id=plc.new_result_id(), serial="HP26-0000001", values={}, traces={})
+            if pools is not None:
+                serial = db.serial_for(gateway=gateway, station_type=station.spec.code, cycle=cycle)
+                answer = await plc.request_release(serial)
+                if not answer.release:
+                    refused.append(f"{station.station_id} {serial}: {answer.reason or 'no answer'}")
+                    cycle += 1
+                    continue
+                output = pools[station.station_id][cycle % PHYSICS_POOL]
+                result = ResultSet(
+                    result_id=result.result_id, serial=serial, values=output.values, traces=output.traces
+                )
             await plc._write_result_set(result)
             counter = codec.next_counter(int(server.read(station.station_id, "Result.Counter")))
-            pending[(id(server), station.station_id)] = time.perf_counter()
+            if pools is None or cycle > 0:  # with the real MES, a station's first round trip is a warm-up
+                pending[key] = time.perf_counter()
             await server.write(station.station_id, "Result.Counter", counter, ua.VariantType.UInt32)
-            await plc.wait_for_ack(5.0)
+            verdict = await plc.wait_for_ack(ACK_TIMEOUT_S)
+            if verdict is None:
+                pending.pop(key, None)  # not acknowledged in time: no latency, and none for a late Ack either
+            name = "unacknowledged" if verdict is None else VERDICT_NAMES.get(verdict, str(verdict))
+            verdicts[name] = verdicts.get(name, 0) + 1
+            cycle += 1
             await asyncio.sleep(random.uniform(0.2, 0.6))
 
-    await asyncio.gather(*(station_loop(s, st) for s in servers for st in s.stations))
-    return latencies
+    await asyncio.gather(*(station_loop(g, s, st) for g, s in servers for st in s.stations))
+    return {"latencies_s": latencies, "verdicts": verdicts, "refused": refused}
 
 
 def server_process(*args: Any) -> None:
@@ -172,10 +238,14 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-async def _mes_client(ports: list[int], go: Any, seconds: float, out: Any) -> None:
+async def _mes_client(ports: list[int], go: Any, seconds: float, out: Any, database_url: str | None) -> None:
+    backend: NullBackend | db.DatabaseStationBackend = NullBackend()
+    if database_url is not None:
+        backend = db.database_backend(database_url)
+        db.warm_up()
     supervisor = OpcuaSupervisor(
         stations=master_data(ports),
-        backend=NullBackend(),
+        backend=backend,
         security=SecuritySettings(allow_none=True),
         timing=AdapterTiming(live_queue_size=100_000),
     )
@@ -191,20 +261,31 @@ async def _mes_client(ports: list[int], go: Any, seconds: float, out: Any) -> No
     await supervisor.stop()
 
 
-async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode: str) -> None:
-    """A plain asyncua client: subscribe, and (round trip) answer with one read and two writes."""
+async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode: str, answer_requests: bool) -> None:
+    """A plain asyncua client: subscribe, and (round trip) answer with one read and two writes.
+
+    With ``answer_requests`` it releases every request the same way (one read, two writes), so that the
+    servers run the same request-then-result cycle as with the real MES.
+    """
     lookup = default_lookup()
     clients, subs, tasks = [], [], []
     received = 0
 
-    async def consume(client: Client, sub: Any, routes: dict[ua.NodeId, StationNodes]) -> None:
+    async def consume(
+        client: Client, sub: Any, routes: dict[ua.NodeId, StationNodes], requests: dict[ua.NodeId, StationNodes]
+    ) -> None:
         nonlocal received
         async for event in sub:
             if not isinstance(event, DataChangeEvent):
                 continue
             received += 1
+            if not event.value:
+                continue
+            if (asked := requests.get(event.node.nodeid)) is not None:
+                await _bare_release(client, asked)
+                continue
             nodes = routes.get(event.node.nodeid)
-            if nodes is None or not event.value:
+            if nodes is None:
                 continue
             counter_dv, ack_dv, *_ = await client.uaclient.read_attributes(
                 [nodes.result_counter, nodes.result_ack, nodes.result_id, nodes.result_serial, nodes.boot_id],
@@ -228,6 +309,7 @@ async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode
         )
         sub = await client.create_subscription(params, handler=None, queue_maxsize=100_000)
         routes: dict[ua.NodeId, StationNodes] = {}
+        requests: dict[ua.NodeId, StationNodes] = {}
         watched = []
         for sid, st in gateway_stations(g):
             nodes = StationNodes(station_id=sid, station_type=lookup(st), namespace_index=ns)
@@ -236,6 +318,9 @@ async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode
             else:
                 routes[nodes.result_counter] = nodes
                 watched.append(nodes.result_counter)
+                if answer_requests:
+                    requests[nodes.request_counter] = nodes
+                    watched.append(nodes.request_counter)
         await sub.subscribe_data_change(
             [client.get_node(n) for n in watched],
             queuesize=16 if mode == "live" else 1,
@@ -243,7 +328,7 @@ async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode
         )
         clients.append(client)
         subs.append(sub)
-        tasks.append(asyncio.create_task(consume(client, sub, routes)))
+        tasks.append(asyncio.create_task(consume(client, sub, routes, requests)))
     await asyncio.sleep(1.0)
     before, cpu0 = received, time.process_time()
     go.set()
@@ -255,18 +340,44 @@ async def _bare_client(ports: list[int], go: Any, seconds: float, out: Any, mode
         await client.disconnect()
 
 
-def client_process(kind: str, mode: str, ports: list[int], go: Any, seconds: float, out: Any) -> None:
+async def _bare_release(client: Client, nodes: StationNodes) -> None:
+    counter_dv, answered_dv, *_ = await client.uaclient.read_attributes(
+        [nodes.request_counter, nodes.response_counter, nodes.request_serial, nodes.boot_id], ua.AttributeIds.Value
+    )
+    counter = codec.read_uint(counter_dv)
+    if counter and counter != codec.read_uint(answered_dv):
+        await client.uaclient.write_attributes(
+            [nodes.response_release, nodes.response_reason, nodes.response_recipe],
+            [codec.boolean(True), codec.string(""), codec.string(f"{db.PHYSICS_MODEL}/1")],
+        )
+        await client.uaclient.write_attributes([nodes.response_counter], [codec.uint32(counter)])
+
+
+def client_process(
+    kind: str, mode: str, ports: list[int], go: Any, seconds: float, out: Any, database_url: str | None
+) -> None:
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     if kind == "mes":
-        asyncio.run(_mes_client(ports, go, seconds, out))
+        asyncio.run(_mes_client(ports, go, seconds, out, database_url))
     else:
-        asyncio.run(_bare_client(ports, go, seconds, out, mode))
+        asyncio.run(_bare_client(ports, go, seconds, out, mode, answer_requests=database_url is not None))
 
 
 # --- orchestration -----------------------------------------------------------------------------------
 
 
-def run_case(*, kind: str, mode: str, gateways: int, server_processes: int, rate: float, seconds: float) -> dict:
+def run_case(
+    *,
+    kind: str,
+    mode: str,
+    gateways: int,
+    server_processes: int,
+    rate: float,
+    seconds: float,
+    backend: str = "memory",
+    database_url: str | None = None,
+) -> dict:
+    """One client (``bare`` or ``mes``) against fresh servers; ``database_url`` with the postgres backend."""
     ctx = mp.get_context("spawn")
     ports = [free_port() for _ in range(gateways)]
     go, server_out, client_out = ctx.Event(), ctx.Queue(), ctx.Queue()
@@ -276,19 +387,29 @@ def run_case(*, kind: str, mode: str, gateways: int, server_processes: int, rate
         ready = ctx.Event()
         proc = ctx.Process(
             target=server_process,
-            args=(mode, mine, [ports[g] for g in mine], rate / server_processes, seconds, ready, go, server_out),
+            args=(
+                mode,
+                backend,
+                mine,
+                [ports[g] for g in mine],
+                rate / server_processes,
+                seconds,
+                ready,
+                go,
+                server_out,
+            ),
         )
         proc.start()
         ready.wait(120)
         servers.append(proc)
-    client = ctx.Process(target=client_process, args=(kind, mode, ports, go, seconds, client_out))
+    client = ctx.Process(target=client_process, args=(kind, mode, ports, go, seconds, client_out, database_url))
     client.start()
     client_result = client_out.get(timeout=seconds + 180)
     server_results = [server_out.get(timeout=60) for _ in servers]
     client.join(30)
     for proc in servers:
         proc.join(30)
-    result: dict[str, Any] = {"client": kind, "mode": mode, **client_result}
+    result: dict[str, Any] = {"client": kind, "mode": mode, "backend": backend, **client_result}
     if mode == "live":
         result["written"] = sum(r["written"] for r in server_results)
         result["lost"] = result["written"] - result["received"]
@@ -296,6 +417,11 @@ def run_case(*, kind: str, mode: str, gateways: int, server_processes: int, rate
     else:
         lat = sorted(x for r in server_results for x in r["latencies_s"])
         result["round_trips"] = len(lat)
+        result["verdicts"] = {}
+        for r in server_results:
+            for name, count in r["verdicts"].items():
+                result["verdicts"][name] = result["verdicts"].get(name, 0) + count
+        result["refused"] = [x for r in server_results for x in r["refused"]]
         result["p50_ms"] = 1e3 * statistics.median(lat) if lat else float("nan")
         result["p99_ms"] = 1e3 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
     return result
@@ -308,7 +434,23 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10_000.0, help="offered live changes per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--modes", default="live,roundtrip")
+    parser.add_argument("--backend", choices=BACKENDS, default="memory", help="what the MES runs behind the adapter")
+    parser.add_argument("--keep-database", action="store_true", help="postgres: keep the scratch database")
     args = parser.parse_args()
+    if args.backend == "postgres":
+        with scratch_database("bench_opcua", keep=args.keep_database) as url:
+            stations = [(g, sid, st) for g in range(args.gateways) for sid, st in gateway_stations(g)]
+            db.seed(database_url=url, stations=stations)
+            results = _run_cases(args, database_url=url)
+            stored = db.stored_summary(url)
+            if args.keep_database:
+                print(f"scratch database kept: {url}")
+    else:
+        results, stored = _run_cases(args, database_url=None), None
+    _summarise(args, results, stored)
+
+
+def _run_cases(args: argparse.Namespace, *, database_url: str | None) -> list[dict]:
     results = []
     for mode in args.modes.split(","):
         for kind in ("bare", "mes"):
@@ -319,23 +461,39 @@ def main() -> None:
                 server_processes=args.server_processes,
                 rate=args.rate,
                 seconds=args.seconds,
+                backend=args.backend,
+                database_url=database_url,
             )
-            print(json.dumps(r))
+            print(json.dumps({k: v for k, v in r.items() if k != "refused"} | {"refused": len(r.get("refused", []))}))
             results.append(r)
+    return results
+
+
+def _summarise(args: argparse.Namespace, results: list[dict], stored: dict[str, object] | None) -> None:
     live = {r["client"]: r for r in results if r["mode"] == "live"}
     trip = {r["client"]: r for r in results if r["mode"] == "roundtrip"}
-    summary: dict[str, Any] = {"stations": 7 * args.gateways}
+    summary: dict[str, Any] = {"stations": 7 * args.gateways, "backend": args.backend}
     if live:
         summary["live_cpu_ratio_mes_over_bare"] = live["mes"]["cpu_us_per_change"] / live["bare"]["cpu_us_per_change"]
         summary["live_lost"] = {k: v["lost"] for k, v in live.items()}
     if trip:
         summary["roundtrip_p50_ms"] = {k: v["p50_ms"] for k, v in trip.items()}
         summary["roundtrip_p50_ratio"] = trip["mes"]["p50_ms"] / trip["bare"]["p50_ms"]
+        summary["roundtrip_p99_ms"] = {k: v["p99_ms"] for k, v in trip.items()}
         summary["roundtrip_p99_ms_mes"] = trip["mes"]["p99_ms"]
+        summary["roundtrip_goals_met"] = {
+            "p50_ratio_le_1.5": summary["roundtrip_p50_ratio"] <= 1.5,
+            "p99_le_100_ms": trip["mes"]["p99_ms"] <= 100.0,
+        }
+        summary["roundtrip_verdicts"] = {k: v["verdicts"] for k, v in trip.items()}
+        summary["roundtrip_refused"] = {k: v["refused"][:5] for k, v in trip.items() if v["refused"]}
+    if stored is not None:
+        summary["stored_by_mes"] = stored
     summary["mes_rss_mb"] = max(r["rss_mb"] for r in results if r["client"] == "mes")
     print(json.dumps(summary, indent=1))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "opcua.json").write_text(json.dumps({"cases": results, "summary": summary}, indent=1))
+    name = "opcua.json" if args.backend == "memory" else f"opcua_{args.backend}.json"
+    (OUT / name).write_text(json.dumps({"cases": results, "summary": summary}, indent=1))
 
 
 if __name__ == "__main__":
