@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.domain.errors import InvalidInput, NotFound
@@ -21,55 +22,71 @@ from app.persistence import trace_codec
 
 @dataclass(slots=True)
 class AttemptRecord:
-    attempt: m.OperationAttempt
-    measurements: list[m.Measurement] = field(default_factory=list)
-    traces: list[m.TraceRow] = field(default_factory=list)
-    components: list[m.ComponentUse] = field(default_factory=list)
-    checks: list[m.CheckResultRow] = field(default_factory=list)
-    overrides: list[m.VerdictOverride] = field(default_factory=list)
-    manual_checks: list[m.ManualCheck] = field(default_factory=list)
+    """One attempt and what it recorded; rows are column reads (attribute access like ORM objects)."""
+
+    attempt: Any
+    measurements: list[Any] = field(default_factory=list)
+    traces: list[Any] = field(default_factory=list)
+    components: list[Any] = field(default_factory=list)
+    checks: list[Any] = field(default_factory=list)
+    overrides: list[Any] = field(default_factory=list)
+    manual_checks: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class BirthRecord:
-    unit: m.Unit
+    unit: Any
     product_model_code: str
     work_order_number: str
     attempts: list[AttemptRecord]
-    holds: list[m.Hold]
+    holds: list[Any]
+
+
+def _columns(model: type[m.Base], *, without: tuple[str, ...] = ()) -> list[Any]:
+    return [c for c in model.__table__.columns if c.name not in without]  # type: ignore[attr-defined]
+
+
+# A birth record reads every table once for all of the unit's attempts; column reads skip the ORM's
+# per-row entity work (several times the cost of the row itself on this stack).
+_ATTEMPTS = (
+    select(*repo.ATTEMPT_COLUMNS)
+    .where(m.OperationAttempt.unit_id == bindparam("unit_id"))
+    .order_by(m.OperationAttempt.id)
+)
+_PER_ATTEMPT = {
+    "measurements": select(*_columns(m.Measurement)),
+    "traces": select(*_columns(m.TraceRow, without=("t_blob", "value_blob"))),
+    "components": select(*_columns(m.ComponentUse)),
+    "checks": select(*_columns(m.CheckResultRow)),
+    "overrides": select(*_columns(m.VerdictOverride)).order_by(m.VerdictOverride.id),
+    "manual_checks": select(*_columns(m.ManualCheck)).order_by(m.ManualCheck.id),
+}
+_TABLE_OF = {
+    "measurements": m.Measurement,
+    "traces": m.TraceRow,
+    "components": m.ComponentUse,
+    "checks": m.CheckResultRow,
+    "overrides": m.VerdictOverride,
+    "manual_checks": m.ManualCheck,
+}
 
 
 def birth_record(*, session: Session, serial_format: SerialFormat, serial: str) -> BirthRecord:
     serial_format.validate(serial)
-    unit = repo.unit_by_serial(session, serial)
-    model_code, order_number = repo.unit_labels(session, unit)
-    attempts = session.scalars(
-        select(m.OperationAttempt).where(m.OperationAttempt.unit_id == unit.id).order_by(m.OperationAttempt.id)
-    ).all()
+    unit, _route = repo.unit_state(session, serial)
+    attempts = session.execute(_ATTEMPTS, {"unit_id": unit.id}).all()
     records = {a.id: AttemptRecord(attempt=a) for a in attempts}
     if records:
         ids = list(records)
-        for row in session.scalars(select(m.Measurement).where(m.Measurement.attempt_id.in_(ids))):
-            records[row.attempt_id].measurements.append(row)
-        for trace in session.scalars(select(m.TraceRow).where(m.TraceRow.attempt_id.in_(ids))):
-            records[trace.attempt_id].traces.append(trace)
-        for comp in session.scalars(select(m.ComponentUse).where(m.ComponentUse.attempt_id.in_(ids))):
-            records[comp.attempt_id].components.append(comp)
-        for check in session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id.in_(ids))):
-            records[check.attempt_id].checks.append(check)
-        for override in session.scalars(
-            select(m.VerdictOverride).where(m.VerdictOverride.attempt_id.in_(ids)).order_by(m.VerdictOverride.id)
-        ):
-            records[override.attempt_id].overrides.append(override)
-        for manual in session.scalars(
-            select(m.ManualCheck).where(m.ManualCheck.attempt_id.in_(ids)).order_by(m.ManualCheck.id)
-        ):
-            records[manual.attempt_id].manual_checks.append(manual)
-    holds = session.scalars(select(m.Hold).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
+        for name, query in _PER_ATTEMPT.items():
+            table = _TABLE_OF[name]
+            for row in session.execute(query.where(table.attempt_id.in_(ids))):  # type: ignore[attr-defined]
+                getattr(records[row.attempt_id], name).append(row)
+    holds = session.execute(select(*_columns(m.Hold)).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
     return BirthRecord(
         unit=unit,
-        product_model_code=model_code,
-        work_order_number=order_number,
+        product_model_code=unit.product_model_code,
+        work_order_number=unit.work_order_number,
         attempts=list(records.values()),
         holds=list(holds),
     )
