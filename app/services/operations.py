@@ -29,6 +29,7 @@ from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.persistence.repositories import AttemptState, UnitState
 from app.rules import ValueStatus
+from app.services import scans
 from app.services.clock import utcnow
 
 NO_RELEASE = "no release for this serial here"
@@ -412,7 +413,8 @@ def _store_result(session: Session, *, attempt: AttemptState, station_type: str,
                 for t in result.traces
             ],
         )
-    components = _components(station_type, result)
+    # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
+    components = scans.unrecorded(session, attempt_id=attempt_id, components=_components(station_type, result))
     if components:
         session.execute(
             _INSERT_COMPONENTS,

@@ -115,7 +115,7 @@ CSV_HEADER = [
 
 
 def birth_record_csv(record: BirthRecord) -> str:
-    """The birth record as CSV: one row per measurement, check and consumed component."""
+    """The birth record as CSV: one row per measurement, check, manual check and consumed component."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
@@ -151,6 +151,9 @@ def birth_record_csv(record: BirthRecord) -> str:
                     c.message,
                 ]
             )
+        for mc in rec.manual_checks:
+            row = [*head, "manual_check", mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}"]
+            writer.writerow([*row, mc.message])
         for comp in rec.components:
             writer.writerow([*head, "component", comp.kind, comp.identifier, comp.model or ""] + [""] * 7)
     return out.getvalue()

@@ -6,21 +6,21 @@ the REST API; domain errors go to the app's one handler (problem details the pag
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from app.api.deps import SerialFormatDep, SessionDep
-from app.domain.errors import DomainError
-from app.domain.results import ComponentKind, Measurement, StationResult
+from app.domain.errors import Conflict, DomainError
+from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict
 from app.persistence import models as m
-from app.services import holds, operations
-from app.ui.bom import check_part
+from app.persistence import repositories as repo
+from app.services import holds, operations, overrides, scans
 from app.ui.templating import render
-from app.ui.unit_panel import build_panel
+from app.ui.unit_panel import build_panel, last_attempt_here
 from stations.repair import REPAIR_ACTIONS
 
 router = APIRouter()
@@ -28,6 +28,16 @@ router = APIRouter()
 Serial = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Operator = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+# Suggestions in the manual-check dialog; the operator may name any other check.
+MANUAL_CHECK_NAMES = (
+    "visual_inspection",
+    "fin_damage",
+    "label_check",
+    "wiring_routing",
+    "insulation",
+    "fastener_count",
+    "cleanliness",
+)
 
 
 class StartIn(BaseModel):
@@ -41,6 +51,31 @@ class HoldIn(BaseModel):
     serial: Serial
     operator: Operator
     reason: Text
+
+
+class PartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: ComponentKind
+    identifier: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    model: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+class PartsIn(BaseModel):
+    """Parts scanned at the sub-base (usually one per scan)."""
+
+    model_config = ConfigDict(extra="forbid")
+    serial: Serial
+    operator: Operator
+    parts: Annotated[list[PartIn], Field(min_length=1, max_length=8)]
+
+
+class ManualCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: Serial
+    operator: Operator
+    name: Annotated[str, StringConstraints(min_length=2, max_length=64, strip_whitespace=True)]
+    verdict: Literal["PASS", "FAIL"]
+    message: Text
 
 
 class RepairIn(BaseModel):
@@ -59,7 +94,11 @@ def tablet_page(request: Request, session: SessionDep) -> HTMLResponse:
     """The tablet page; the station is picked once and remembered by the tablet (localStorage)."""
     rows = session.execute(select(m.Station.station_id, m.Station.station_type).order_by(m.Station.station_id)).all()
     return render(
-        request, "tablet.html", stations=[{"id": sid, "type": st} for sid, st in rows], repair_actions=REPAIR_ACTIONS
+        request,
+        "tablet.html",
+        stations=[{"id": sid, "type": st} for sid, st in rows],
+        repair_actions=REPAIR_ACTIONS,
+        manual_check_names=MANUAL_CHECK_NAMES,
     )
 
 
@@ -136,7 +175,62 @@ def tablet_repair(
 def tablet_bom_check(
     serial: str, kind: ComponentKind, model: str, session: SessionDep, serial_format: SerialFormatDep
 ) -> dict[str, object]:
-    """Check a scanned part's model against the unit's bill of materials (sub-base assembly)."""
+    """Check a part's model against the unit's bill of materials without recording it."""
     serial_format.validate(serial)
-    verdict = check_part(session=session, serial=serial, kind=kind, model=model[:64])
+    verdict = scans.check_part(session=session, serial=serial, kind=kind, model=model[:64])
     return {"ok": verdict.ok, "expected": verdict.expected, "message": verdict.message}
+
+
+@router.post("/tablet/{station_id}/parts")
+def tablet_parts(
+    station_id: str, body: PartsIn, session: SessionDep, serial_format: SerialFormatDep
+) -> dict[str, object]:
+    """Record parts scanned at the sub-base on the unit's open attempt; a wrong part is refused (409)."""
+    with session.begin():
+        outcome = scans.record_component_scans(
+            session=session,
+            serial_format=serial_format,
+            station_id=station_id,
+            serial=body.serial,
+            components=[Component(kind=p.kind, identifier=p.identifier, model=p.model) for p in body.parts],
+            by=body.operator,
+        )
+        return {
+            "attempt_id": outcome.attempt_id,
+            "stored": [_part_out(c) for c in outcome.stored],
+            "recorded": [_part_out(c) for c in outcome.recorded],
+            "message": "; ".join(
+                f"{scans.kind_word(c.kind)} {c.identifier} ({c.model}) recorded" for c in outcome.stored
+            ),
+        }
+
+
+def _part_out(c: Component) -> dict[str, str | None]:
+    return {"kind": c.kind.value, "identifier": c.identifier, "model": c.model}
+
+
+@router.post("/tablet/{station_id}/manual-check")
+def tablet_manual_check(
+    station_id: str, body: ManualCheckIn, session: SessionDep, serial_format: SerialFormatDep
+) -> dict[str, object]:
+    """Record a person's check on the unit's latest attempt at this station; a FAIL holds the unit."""
+    serial_format.validate(body.serial)
+    with session.begin():
+        repo.station_type_of(session, station_id)
+        unit = repo.unit_by_serial(session, body.serial)
+        attempt = last_attempt_here(session, unit_id=unit.id, station_id=station_id)
+        if attempt is None:
+            raise Conflict(
+                f"{body.serial} has no operation at {station_id} to record a check on: start it here first",
+                serial=body.serial,
+                station_id=station_id,
+            )
+        check = overrides.record_manual_check(
+            session=session,
+            attempt_id=attempt.id,
+            name=body.name,
+            verdict=Verdict(body.verdict),
+            message=body.message,
+            by=body.operator,
+        )
+        return {"id": check.id, "attempt_id": attempt.id, "verdict": check.verdict}

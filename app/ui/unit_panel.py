@@ -6,17 +6,18 @@ Read-only: every function here only queries, in the caller's session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
-from app.domain.results import CheckResult
+from app.domain.results import CheckResult, Component
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence.repositories import AttemptState, UnitState
-from app.services import operations
+from app.services import operations, scans
 
 STEP_WORDS = {
     "passed": "passed",
@@ -43,6 +44,17 @@ class StepState:
 
 
 @dataclass(frozen=True, slots=True)
+class ManualCheckView:
+    """A person's check on the attempt shown."""
+
+    name: str
+    verdict: str
+    message: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Panel:
     """Everything the tablet panel renders for one serial at one station."""
 
@@ -56,6 +68,13 @@ class Panel:
     last_here: AttemptState | None
     failed_checks: list[CheckResult] = field(default_factory=list)
     hold_reasons: tuple[str, ...] = ()
+    components: list[Component] = field(default_factory=list)
+    manual_checks: list[ManualCheckView] = field(default_factory=list)
+
+    @property
+    def scanning(self) -> bool:
+        """Parts are scanned into the record while the unit's operation at a sub-base is open."""
+        return self.open_here is not None and self.station_type == scans.SUB_BASE
 
     @property
     def digest(self) -> str:
@@ -100,6 +119,14 @@ def last_attempt_here(session: Session, *, unit_id: int, station_id: str) -> Att
     return AttemptState(*row) if row else None
 
 
+def manual_checks_of(session: Session, attempt_id: int) -> list[ManualCheckView]:
+    mc = m.ManualCheck
+    rows = session.execute(
+        select(mc.name, mc.verdict, mc.message, mc.by, mc.at).where(mc.attempt_id == attempt_id).order_by(mc.id)
+    ).all()
+    return [ManualCheckView(*row) for row in rows]
+
+
 def build_panel(*, session: Session, serial_format: SerialFormat, station_id: str, serial: str) -> Panel:
     """The tablet panel for ``serial`` at ``station_id``; raises NotFound/InvalidInput like the API."""
     serial_format.validate(serial)
@@ -125,6 +152,8 @@ def build_panel(*, session: Session, serial_format: SerialFormat, station_id: st
         last_here=last_here,
         failed_checks=failed,
         hold_reasons=repo.hold_reasons(session, unit.id) if unit.status == routing.UnitStatus.ON_HOLD else (),
+        components=scans.recorded_components(session, last_here.id) if last_here else [],
+        manual_checks=manual_checks_of(session, last_here.id) if last_here else [],
     )
 
 

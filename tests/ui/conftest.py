@@ -1,6 +1,12 @@
 """Browser tests of the pages: a real uvicorn on loopback over a fresh demo database, driven by
 headless Chromium (Debian's ``chromium``) through Playwright's Python package.
 
+The server runs on SQLite; a test marked ``ui_backends("sqlite", "postgres")`` runs once against
+a server on each, the PostgreSQL one over a database cloned from the suite's PostgreSQL template
+(skipped without a server, or failed with MES_REQUIRE_POSTGRES=1). A representative subset is
+marked so (scan and interlock, verdict without reload, parts and manual checks, genealogy hold);
+the whole suite on both would double its time.
+
 Without Chromium or Playwright the browser tests are skipped and say why; with
 MES_REQUIRE_BROWSER=1 (CI) that is a failure instead. Every page load records the URLs the
 browser requested and its console errors: any request off loopback or any console error fails
@@ -15,6 +21,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from tests.conftest import RUN_ID, create_pg_database, drop_pg_database
 
 CHROMIUM = os.environ.get("MES_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("MES_REQUIRE_BROWSER") == "1"
@@ -81,15 +89,52 @@ class UiServer:
         self.loop.call_soon_threadsafe(self.app.state.live_bus.publish, value)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ui_backends(*names): run a browser test against a server on each database named (default sqlite)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every browser test names its backend; all tests of a module on one backend share one server."""
+    if "ui_backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("ui_backends")
+    metafunc.parametrize("ui_backend", marker.args if marker else ("sqlite",), indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def ui_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
-    """One server per test module over its own copy of the demo database."""
+def ui_backend(request: pytest.FixtureRequest) -> str:
+    """The database behind the module's server (see ``ui_backends``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module")
+def ui_database_url(
+    ui_backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh copy of the demo database (schema by migrations, then the demo data) for one module."""
     require_browser()
+    if ui_backend == "sqlite":
+        db = tmp_path_factory.mktemp("ui-db") / "mes.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), db)
+        yield f"sqlite:///{db}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"mes_test_{RUN_ID}_ui_{uuid.uuid4().hex[:8]}"
+    url = create_pg_database(name, template=template)
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+def ui_server(ui_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """One server per test module (and backend) over its own copy of the demo database."""
     folder = tmp_path_factory.mktemp("ui")
-    db = folder / "mes.db"
-    shutil.copyfile(sqlite_template, db)
     # no OPC UA supervisor: the tests publish live values on the app's bus themselves
-    settings = Settings(database_url=f"sqlite:///{db}", data_dir=folder, opcua={"enabled": False})  # type: ignore[call-arg]
+    settings = Settings(database_url=ui_database_url, data_dir=folder, opcua={"enabled": False})  # type: ignore[call-arg]
     app = create_app(settings)
     port = _free_port()
     config = uvicorn.Config(

@@ -60,3 +60,53 @@ def test_every_page_script_and_style_is_served_by_the_app(client: Any) -> None:
         r = client.get(path)
         assert r.status_code == 200 and len(r.content) > 500, path
     assert "plotly" in client.get("/ui/vendor/plotly.min.js").text[:2000].lower()
+
+
+def test_a_part_scanned_on_the_tablet_is_recorded_or_refused_with_the_reason(client: Any) -> None:
+    serial = "HP26-0000305"
+    line = Line(client)
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    part = {"kind": "compressor", "identifier": "C-P-0305", "model": "RSC-19-EVI"}
+    body = {"serial": serial, "operator": "OP-3", "parts": [part]}
+    r = client.post("/ui/tablet/SBA-01/parts", json=body)
+    assert r.status_code == 409 and r.json()["title"] == "No open operation to complete", r.text
+    assert line.start("sub_base_assembly", serial).status_code == 201
+    wrong = client.post("/ui/tablet/SBA-01/parts", json={**body, "parts": [{**part, "model": "RSC-30"}]})
+    assert wrong.status_code == 409 and "WRONG PART" in wrong.json()["detail"]
+    r = client.post("/ui/tablet/SBA-01/parts", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["recorded"] == [part] and "compressor C-P-0305 (RSC-19-EVI) recorded" in r.json()["message"]
+    assert client.post("/ui/tablet/VAC-01/parts", json=body).status_code == 422
+    assert client.post("/ui/tablet/SBA-01/parts", json={**body, "parts": []}).status_code == 422
+    panel = client.get("/ui/tablet/SBA-01/panel", params={"serial": serial}).text
+    assert 'data-identifier="C-P-0305"' in panel and 'id="parts-form"' in panel
+    components = client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"][-1]["components"]
+    assert [c["identifier"] for c in components] == ["C-P-0305"]
+
+
+def test_a_manual_check_from_the_tablet_lands_on_the_latest_attempt_and_in_the_birth_record(client: Any) -> None:
+    serial = "HP26-0000306"
+    check = {"serial": serial, "operator": "OP-4", "name": "label_check", "verdict": "PASS", "message": "label legible"}
+    r = client.post("/ui/tablet/CEX-01/manual-check", json=check)
+    assert r.status_code == 409 and "no operation at CEX-01" in r.json()["detail"]
+    line = Line(client)
+    line.run("coil_expansion", serial)
+    assert line.start("brazing", serial).status_code == 201
+    r = client.post("/ui/tablet/CEX-01/manual-check", json=check)
+    assert r.status_code == 200, r.text
+    attempts = client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"]
+    assert r.json()["attempt_id"] == attempts[0]["id"] and attempts[0]["station_id"] == "CEX-01"
+    assert client.post("/ui/tablet/CEX-01/manual-check", json={**check, "verdict": "RETEST"}).status_code == 422
+    r = client.post(
+        "/ui/tablet/BRZ-01/manual-check",
+        json={**check, "verdict": "FAIL", "name": "joint_look", "message": "joint sooty"},
+    )
+    assert r.status_code == 200 and r.json()["attempt_id"] == attempts[1]["id"]  # the open one at BRZ-01
+    assert line.unit(serial)["status"] == "on_hold"
+    page = client.get(f"/ui/units/{serial}").text
+    assert page.count('class="manual-checks"') == 2 and "joint sooty" in page and "OP-4" in page
+    csv = client.get(f"/ui/units/{serial}/birth-record.csv").text
+    assert "manual_check,label_check,,,,,,,PASS,manual by OP-4,label legible" in csv
+    panel = client.get("/ui/tablet/BRZ-01/panel", params={"serial": serial}).text
+    assert "mc-FAIL" in panel and "joint sooty" in panel and "label legible" not in panel  # this station's only

@@ -1,5 +1,6 @@
 """The station tablet in Chromium: scan, interlock, start, live values, verdict without reload,
-hold, repair, and a dropped connection."""
+hold, repair, parts scanned into the record, manual checks, and a dropped connection (those marked
+BOTH also against a server on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.api.driver import Line
 from tests.ui.conftest import TABLET_PORTRAIT, UiServer, Watch, new_page, screenshot
 
 pytestmark = pytest.mark.browser
+BOTH = pytest.mark.ui_backends("sqlite", "postgres")
 
 
 def open_tablet(page: Any, base: str, *, station: str, operator: str = "OP-17") -> None:
@@ -28,6 +30,7 @@ def scan(page: Any, serial: str) -> None:
     page.wait_for_selector(f'.unit[data-serial="{serial}"]')
 
 
+@BOTH
 def test_scanning_a_serial_shows_the_unit_its_route_and_that_it_may_start(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000101"
     Line(ui_server.client).run("coil_expansion", serial)
@@ -45,6 +48,7 @@ def test_scanning_a_serial_shows_the_unit_its_route_and_that_it_may_start(page: 
     assert page.input_value("#operator") == "OP-17"
 
 
+@BOTH
 def test_a_refused_start_shows_the_interlock_reason(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000102"
     Line(ui_server.client).run("coil_expansion", serial)
@@ -56,6 +60,7 @@ def test_a_refused_start_shows_the_interlock_reason(page: Any, ui_server: UiServ
     screenshot(page, "tablet-refused-1280x800")
 
 
+@BOTH
 def test_live_values_and_the_verdict_appear_without_reload(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000103"
     line = Line(ui_server.client)
@@ -85,6 +90,7 @@ def test_live_values_and_the_verdict_appear_without_reload(page: Any, ui_server:
     screenshot(page, "tablet-verdict-fail-1280x800")
 
 
+@BOTH
 def test_an_operator_puts_a_unit_on_hold_with_a_reason(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000104"
     open_tablet(page, ui_server.base, station="CEX-01")
@@ -147,8 +153,18 @@ def test_the_tablet_in_portrait(browser: Any, ui_server: UiServer, watch: Watch)
     assert watch.off_loopback() == [] and watch.errors == []
 
 
-def test_a_part_scanned_at_the_sub_base_is_checked_against_the_bill_of_materials(
-    page: Any, ui_server: UiServer
+def record_part(page: Any, kind: str, part_serial: str, model: str) -> None:
+    """Scan a part as a barcode scanner does: the serial label, Enter, the model label, Enter."""
+    page.select_option("#part-kind", kind)
+    page.fill("#part-serial", part_serial)
+    page.press("#part-serial", "Enter")  # moves on to the model, sends nothing yet
+    page.fill("#part-model", model)
+    page.press("#part-model", "Enter")
+
+
+@BOTH
+def test_parts_scanned_at_the_sub_base_go_into_the_units_record(
+    page: Any, browser: Any, ui_server: UiServer, watch: Watch
 ) -> None:
     serial = "HP26-0000109"
     line = Line(ui_server.client)
@@ -156,17 +172,88 @@ def test_a_part_scanned_at_the_sub_base_is_checked_against_the_bill_of_materials
     line.run("brazing", serial)
     open_tablet(page, ui_server.base, station="SBA-01")
     scan(page, serial)
-    page.select_option("#part-kind", "compressor")
-    page.fill("#part-serial", "C-0001")
-    page.fill("#part-model", "RSC-38-EVI")
+    assert "Start the unit" in page.locator("#parts-hint").inner_text()
+    page.click("#start-btn")
+    page.wait_for_selector("#parts-form")
+
+    record_part(page, "compressor", "C-UI-0001", "RSC-38-EVI")
+    page.wait_for_selector("#parts-refused li.part-wrong")
+    assert "needs compressor RSC-19-EVI" in page.locator("#parts-refused").inner_text()
+    assert page.input_value("#part-serial") == "C-UI-0001"  # kept for the operator to correct
+    record_part(page, "compressor", "C-UI-0002", "RSC-19-EVI")
+    page.wait_for_selector('#parts-list li[data-identifier="C-UI-0002"]')
+    assert "needs compressor RSC-19-EVI" in page.locator("#parts-refused").inner_text()  # survives the refresh
+
+    page.context.set_offline(True)  # typed while offline: nothing lost, sent once the link is back
+    record_part(page, "inverter", "I-UI-0002", "INV-06")
+    page.wait_for_selector(".link.offline")
+    page.context.set_offline(False)
+    assert page.input_value("#part-serial") == "I-UI-0002" and page.input_value("#part-model") == "INV-06"
     page.click('#parts-form button[type="submit"]')
-    page.wait_for_selector("#parts-list li.part-wrong")
-    assert "needs compressor RSC-19-EVI" in page.locator("#parts-list").inner_text()
-    page.fill("#part-serial", "C-0002")
-    page.fill("#part-model", "RSC-19-EVI")
-    page.click('#parts-form button[type="submit"]')
-    page.wait_for_selector("#parts-list li.part-ok")
+    page.wait_for_selector('#parts-list li[data-identifier="I-UI-0002"]')
+    record_part(page, "compressor", "C-UI-0002", "RSC-19-EVI")
+    page.wait_for_selector('#parts-refused li:has-text("already recorded")')
+    page.locator("#parts-recorded").scroll_into_view_if_needed()
     screenshot(page, "tablet-sub-base-parts-1280x800")
+    # the browser logs each refused request (the page shows why) and each send made while offline
+    refused = [e for e in watch.errors if "status of 409 (Conflict)" in e]
+    assert len(refused) == 2
+    watch.errors[:] = [e for e in watch.errors if e not in refused and "ERR_INTERNET_DISCONNECTED" not in e]
+
+    # the record is the server's: a tablet that never saw these scans shows them
+    other_watch = Watch()
+    other = new_page(browser, other_watch)
+    open_tablet(other, ui_server.base, station="SBA-01", operator="OP-18")
+    scan(other, serial)
+    assert other.locator("#parts-list li").all_inner_texts() == [
+        "compressor C-UI-0002 · RSC-19-EVI",
+        "inverter I-UI-0002 · INV-06",
+    ]
+    other.context.close()
+    assert other_watch.errors == [] and other_watch.off_loopback() == []
+    attempt = ui_server.client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"][-1]
+    assert attempt["status"] == "open"
+    assert [c["identifier"] for c in attempt["components"]] == ["C-UI-0002", "I-UI-0002"]
+
+    # the station's result completes the operation; the panel then shows the attempt's parts
+    response = line.complete("sub_base_assembly", serial, overrides={"EviValveSerial": "V-UI-0002"})
+    assert response.status_code == 200, response.text
+    page.wait_for_selector('#verdict[data-verdict="PASS"]')
+    assert page.locator("#parts-form").count() == 0
+    assert page.locator('#parts-list li[data-identifier="V-UI-0002"]').count() == 1
+
+
+@BOTH
+def test_a_manual_check_is_recorded_with_the_badge_and_a_fail_holds_the_unit(page: Any, ui_server: UiServer) -> None:
+    serial = "HP26-0000111"
+    Line(ui_server.client).run("coil_expansion", serial)
+    open_tablet(page, ui_server.base, station="CEX-01")
+    scan(page, serial)
+    page.click("#check-btn")
+    assert page.input_value("#check-operator") == "OP-17"  # the tablet's operator, changeable
+    page.fill("#check-name", "visual_inspection")
+    page.check("#check-pass")
+    page.fill("#check-message", "fins straight, no scratches on the tubes")
+    page.fill("#check-operator", "OP-22")
+    screenshot(page, "tablet-manual-check-1280x800")
+    page.click('#check-form button[type="submit"]')
+    page.wait_for_selector("#manual-checks li.mc-PASS")
+    assert "OP-22" in page.locator("#manual-checks").inner_text()
+    assert page.locator("#may-start").count() == 0 and page.locator(".status-in_process").count() == 1
+
+    page.click("#check-btn")
+    page.fill("#check-name", "fin_damage")
+    page.check("#check-fail")
+    page.fill("#check-message", "fins bent over 4 cm at the lower edge")
+    page.click('#check-form button[type="submit"]')
+    page.wait_for_selector(".status-on_hold")
+    assert "manual check fin_damage failed at CEX-01" in page.locator(".holds").inner_text()
+    assert page.locator("#manual-checks li").count() == 2
+    screenshot(page, "tablet-manual-check-fail-1280x800")
+
+    page.goto(f"{ui_server.base}/ui/units/{serial}")
+    rows = page.locator("table.manual-checks tr").all_inner_texts()
+    assert len(rows) == 3 and "OP-22" in rows[1] and "FAIL" in rows[2]
 
 
 def test_a_stream_the_server_ends_reconnects_without_showing_offline(

@@ -1,5 +1,6 @@
 """The quality engineer's workbench in Chromium: search, birth record with plots, CSV, genealogy
-hold, SPC with Cpk, nameplate with ZPL, dashboard and specification revisions."""
+hold (also against a server on PostgreSQL), SPC with Cpk, nameplate with ZPL, dashboard and
+specification revisions."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def test_search_by_serial_opens_the_birth_record_with_plots(page: Any, ui_server
     assert "ChargedMass_g" in csv.text
 
 
+@pytest.mark.ui_backends("sqlite", "postgres")
 def test_search_by_lot_leads_to_the_genealogy_and_hold_all_holds_every_unit(
     page: Any, ui_server: UiServer, line_data: Any
 ) -> None:

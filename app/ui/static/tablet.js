@@ -96,23 +96,29 @@
       (left ? `${Math.ceil(left / 60)} min to go` : "30 min reached");
   }
 
+  // POST as the operator (the body may name another badge, e.g. the manual-check dialog's).
   async function post(url, body) {
-    const operator = operatorIn.value.trim();
+    const operator = (body.operator || operatorIn.value).trim();
     if (!operator) { say("Enter your operator badge first.", "error"); operatorIn.focus(); return null; }
     let response;
     try {
       response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Object.assign({ operator }, body)) });
-    } catch (err) { setOnline(false); say("Offline: nothing was sent. Try again when online.", "error"); return null; }
+        body: JSON.stringify(Object.assign({}, body, { operator })) });
+    } catch (err) { setOnline(false); say("Offline: nothing was sent; your input is kept. Try again when online.", "error"); return null; }
     setOnline(true);
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const detail = data.detail;
-      say(typeof detail === "string" ? detail : JSON.stringify(detail), "error");
+      say(problemText(data), "error");
       await refresh();
       return null;
     }
     return data;
+  }
+  function problemText(data) {
+    const detail = data.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    return JSON.stringify(detail);
   }
 
   function wirePanel() {
@@ -123,6 +129,11 @@
     });
     const hold = $("hold-btn");
     if (hold) hold.addEventListener("click", () => $("hold-dialog").showModal());
+    const check = $("check-btn");
+    if (check) check.addEventListener("click", () => {
+      if (!$("check-operator").value) $("check-operator").value = operatorIn.value.trim();
+      $("check-dialog").showModal();
+    });
     const parts = $("parts-form");
     if (parts) wireParts(parts);
     const slot = $("repair-slot");
@@ -138,30 +149,63 @@
     }
   }
 
-  // Parts scanned at the sub-base: each checked against the BOM; the list survives reloads per serial.
+  // Parts scanned at the sub-base go into the unit's record at once (the server checks each against
+  // the bill of materials); refused scans stay listed until the next unit, and a part typed while
+  // offline stays in the form (and in this tablet's storage) until it is sent.
+  const refusedParts = new Map();
   function wireParts(form) {
-    const key = `mes.parts.${serial}`, list = $("parts-list");
-    const saved = JSON.parse(store.getItem(key) || "[]");
-    const show = () => {
+    const draftKey = `mes.partDraft.${serial}`, kind = $("part-kind"), partSerial = $("part-serial"), model = $("part-model");
+    const refused = refusedParts.get(serial) || [];
+    refusedParts.clear(); refusedParts.set(serial, refused);
+    const draft = JSON.parse(store.getItem(draftKey) || "null");
+    if (draft) { kind.value = draft.kind; partSerial.value = draft.identifier; model.value = draft.model; }
+    const keep = () => store.setItem(draftKey, JSON.stringify({ kind: kind.value, identifier: partSerial.value, model: model.value }));
+    [kind, partSerial, model].forEach((el) => el.addEventListener("input", keep));
+    const list = $("parts-refused");
+    const showRefused = () => {
       list.innerHTML = "";
-      saved.forEach((p) => { const li = document.createElement("li"); li.textContent = `${p.serial || "—"}: ${p.message}`;
-        li.className = p.ok ? "part-ok" : "part-wrong"; list.appendChild(li); });
+      refused.forEach((text) => { const li = document.createElement("li"); li.className = "part-wrong"; li.textContent = text; list.appendChild(li); });
     };
-    show();
+    showRefused();
+    // a scanner sends Enter after each label: the serial's moves on to the model, the model's records the part
+    partSerial.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); model.focus(); model.select(); } });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const kind = $("part-kind").value, model = $("part-model").value.trim(), partSerial = $("part-serial").value.trim();
-      let r;
+      const part = { kind: kind.value, identifier: partSerial.value.trim(), model: model.value.trim() };
+      const operator = operatorIn.value.trim();
+      if (!operator) { say("Enter your operator badge first.", "error"); operatorIn.focus(); return; }
+      let response;
       try {
-        r = await fetch(`/ui/tablet/bom-check?serial=${encodeURIComponent(serial)}&kind=${kind}&model=${encodeURIComponent(model)}`);
-      } catch (err) { setOnline(false); say("Offline: the part was not checked; your input is kept.", "error"); return; }
-      const data = await r.json().catch(() => ({}));
-      if (!r.ok) { say(typeof data.detail === "string" ? data.detail : "check refused", "error"); return; }
-      saved.push({ kind, serial: partSerial, model, ok: data.ok, message: data.message });
-      store.setItem(key, JSON.stringify(saved)); show();
-      $("part-serial").value = ""; $("part-model").value = "";
+        response = await fetch(`/ui/tablet/${encodeURIComponent(station())}/parts`, { method: "POST",
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ serial, operator, parts: [part] }) });
+      } catch (err) { keep(); setOnline(false); say("Offline: the part was not recorded; your input is kept.", "error"); return; }
+      setOnline(true);
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        refused.unshift(`${part.identifier || "—"} (${part.model || "—"}): ${problemText(data)}`);
+        showRefused(); say(problemText(data), "error"); partSerial.select();
+        return;
+      }
+      store.removeItem(draftKey);
+      say(data.message, "ok");
+      await refresh();
+      const next = $("part-serial"); if (next) next.focus();
     });
   }
+
+  $("check-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const verdict = document.querySelector('input[name="check-verdict"]:checked');
+    const r = await post(`/ui/tablet/${encodeURIComponent(station())}/manual-check`, {
+      serial, name: $("check-name").value.trim(), verdict: verdict ? verdict.value : "",
+      message: $("check-message").value.trim(), operator: $("check-operator").value.trim() });
+    if (r) {
+      $("check-dialog").close(); $("check-form").reset();
+      say(r.verdict === "FAIL" ? "Manual check FAIL recorded: the unit is on hold." : "Manual check PASS recorded.", r.verdict === "FAIL" ? "error" : "ok");
+      await refresh();
+    }
+  });
+  $("check-cancel").addEventListener("click", () => $("check-dialog").close());
 
   $("hold-form").addEventListener("submit", async (e) => {
     e.preventDefault();
