@@ -15,7 +15,9 @@
 
 Servers and clients run in separate processes so that client CPU is measured alone.
 Run: ``.venv/bin/python tests/benchmarks/bench_opcua.py [--gateways 10] [--rate 10000] [--seconds 20]
-[--modes live,roundtrip] [--backend memory|postgres]``.
+[--modes live,roundtrip] [--backend memory|postgres] [--pause-s 0.2,0.6] [--rounds 1]``; ``--pause-s`` is a
+station's idle time between cycles (it sets the offered result rate), ``--rounds`` alternates bare and MES
+cases and pools their round trips (load from others on a shared machine falls on both).
 Goals (issue 5): CPU ratio ≤ 1.5 with zero loss; round trip p50 ≤ 1.5 × bare, p99 ≤ 100 ms; RSS ≤ 300 MB.
 """
 
@@ -58,6 +60,15 @@ OUT = Path(__file__).resolve().parents[2] / "test-output" / "bench"
 BACKENDS = ("memory", "postgres")
 PHYSICS_POOL = 12  # distinct plausible results per station, reused across its cycles with fresh serials
 ACK_TIMEOUT_S = 5.0
+DEFAULT_PAUSE_S = (0.2, 0.6)  # a station's idle time between two cycles, drawn uniformly
+
+
+def pause_range(text: str) -> tuple[float, float]:
+    """``MIN,MAX`` seconds."""
+    low, high = (float(x) for x in text.split(","))
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError("--pause-s wants MIN,MAX with 0 <= MIN <= MAX")
+    return low, high
 
 
 def free_port() -> int:
@@ -85,6 +96,8 @@ def master_data(ports: list[int]) -> list[StationEndpoint]:
 async def _serve(
     mode: str,
     backend: str,
+    pause_s: tuple[float, float],
+    serial_block: tuple[int, int],
     gateways: list[int],
     ports: list[int],
     rate_per_s: float,
@@ -109,7 +122,7 @@ async def _serve(
         written = await _offer_live(servers, rate_per_s, seconds)
         out.put({"written": written})
     else:
-        out.put(await _cycle_results(list(zip(gateways, servers, strict=True)), seconds, pools))
+        out.put(await _cycle_results(list(zip(gateways, servers, strict=True)), seconds, pause_s, serial_block, pools))
     await asyncio.sleep(1.0)
     for server in servers:
         await server.stop()
@@ -158,10 +171,18 @@ def _physics_pools(gateways: list[int]) -> dict[str, list[CycleOutput]]:
 
 
 async def _cycle_results(
-    servers: list[tuple[int, StationServer]], seconds: float, pools: dict[str, list[CycleOutput]] | None
+    servers: list[tuple[int, StationServer]],
+    seconds: float,
+    pause_s: tuple[float, float],
+    serial_block: tuple[int, int],
+    pools: dict[str, list[CycleOutput]] | None,
 ) -> dict[str, Any]:
-    """Every station cycles results; with ``pools`` each cycle releases a fresh unit and publishes its physics."""
-    latencies: list[float] = []
+    """Every station cycles results; with ``pools`` each cycle releases a fresh unit and publishes its physics.
+
+    ``serial_block`` (first, count): the cycles of the station's serials (bench_opcua_db) this case may use.
+    """
+    first_serial, serial_count = serial_block
+    latencies: list[tuple[str, float]] = []  # (station type, seconds)
     pending: dict[tuple[int, str], float] = {}
     verdicts: dict[str, int] = {}
     refused: list[str] = []
@@ -175,20 +196,21 @@ async def _cycle_results(
         async def on_ack(_handle: int, dv: ua.DataValue) -> None:
             t0 = pending.pop(key, None)
             if t0 is not None:
-                latencies.append(time.perf_counter() - t0)
+                latencies.append((station.spec.code, time.perf_counter() - t0))
 
         server.server.iserver.aspace.add_datachange_callback(nodes.result_ack, ua.AttributeIds.Value, on_ack)
         deadline = time.perf_counter() + seconds
         await asyncio.sleep(random.uniform(0, 1.0))
         cycle = 0
-        while time.perf_counter() < deadline and cycle < db.SERIALS_PER_STATION:
+        while time.perf_counter() < deadline and cycle < serial_count:
             result = ResultSet(result_id=plc.new_result_id(), serial="HP26-0000001", values={}, traces={})
             if pools is not None:
-                serial = db.serial_for(gateway=gateway, station_type=station.spec.code, cycle=cycle)
+                serial = db.serial_for(gateway=gateway, station_type=station.spec.code, cycle=first_serial + cycle)
                 answer = await plc.request_release(serial)
                 if not answer.release:
                     refused.append(f"{station.station_id} {serial}: {answer.reason or 'no answer'}")
                     cycle += 1
+                    await asyncio.sleep(random.uniform(*pause_s))
                     continue
                 output = pools[station.station_id][cycle % PHYSICS_POOL]
                 result = ResultSet(
@@ -205,7 +227,7 @@ async def _cycle_results(
             name = "unacknowledged" if verdict is None else VERDICT_NAMES.get(verdict, str(verdict))
             verdicts[name] = verdicts.get(name, 0) + 1
             cycle += 1
-            await asyncio.sleep(random.uniform(0.2, 0.6))
+            await asyncio.sleep(random.uniform(*pause_s))
 
     await asyncio.gather(*(station_loop(g, s, st) for g, s in servers for st in s.stations))
     return {"latencies_s": latencies, "verdicts": verdicts, "refused": refused}
@@ -376,12 +398,15 @@ def run_case(
     seconds: float,
     backend: str = "memory",
     database_url: str | None = None,
+    pause_s: tuple[float, float] = DEFAULT_PAUSE_S,
+    serial_block: tuple[int, int] = (0, db.SERIALS_PER_STATION),
 ) -> dict:
     """One client (``bare`` or ``mes``) against fresh servers; ``database_url`` with the postgres backend."""
     ctx = mp.get_context("spawn")
     ports = [free_port() for _ in range(gateways)]
     go, server_out, client_out = ctx.Event(), ctx.Queue(), ctx.Queue()
     servers = []
+    server_processes = min(server_processes, gateways)  # every server process needs a gateway to serve
     for p in range(server_processes):
         mine = list(range(p, gateways, server_processes))
         ready = ctx.Event()
@@ -390,6 +415,8 @@ def run_case(
             args=(
                 mode,
                 backend,
+                pause_s,
+                serial_block,
                 mine,
                 [ports[g] for g in mine],
                 rate / server_processes,
@@ -415,16 +442,38 @@ def run_case(
         result["lost"] = result["written"] - result["received"]
         result["cpu_us_per_change"] = 1e6 * result["cpu_s"] / max(result["received"], 1)
     else:
-        lat = sorted(x for r in server_results for x in r["latencies_s"])
-        result["round_trips"] = len(lat)
+        result["latencies"] = [(st, x) for r in server_results for st, x in r["latencies_s"]]
+        result.update(_latency_figures(result["latencies"]))
+        result["pause_s"] = list(pause_s)
         result["verdicts"] = {}
         for r in server_results:
             for name, count in r["verdicts"].items():
                 result["verdicts"][name] = result["verdicts"].get(name, 0) + count
+        cycles = sum(result["verdicts"].values())
+        result["results_per_s"] = cycles / seconds
+        result["client_cpu_ms_per_result"] = 1e3 * result["cpu_s"] / max(cycles, 1)
         result["refused"] = [x for r in server_results for x in r["refused"]]
-        result["p50_ms"] = 1e3 * statistics.median(lat) if lat else float("nan")
-        result["p99_ms"] = 1e3 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
     return result
+
+
+def _percentiles_ms(seconds: list[float]) -> dict[str, Any]:
+    lat = sorted(seconds)
+    return {
+        "round_trips": len(lat),
+        "p50_ms": 1e3 * statistics.median(lat) if lat else float("nan"),
+        "p99_ms": 1e3 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan"),
+    }
+
+
+def _latency_figures(latencies: list[tuple[str, float]]) -> dict[str, Any]:
+    """p50/p99 over all round trips, and per station type."""
+    by_type: dict[str, list[float]] = {}
+    for station_type, seconds in latencies:
+        by_type.setdefault(station_type, []).append(seconds)
+    return {
+        **_percentiles_ms([x for _, x in latencies]),
+        "by_station_type": {st: _percentiles_ms(xs) for st, xs in sorted(by_type.items())},
+    }
 
 
 def main() -> None:
@@ -436,6 +485,18 @@ def main() -> None:
     parser.add_argument("--modes", default="live,roundtrip")
     parser.add_argument("--backend", choices=BACKENDS, default="memory", help="what the MES runs behind the adapter")
     parser.add_argument("--keep-database", action="store_true", help="postgres: keep the scratch database")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="bare and MES cases alternate this many times (a shared machine's load falls on both)",
+    )
+    parser.add_argument(
+        "--pause-s",
+        type=pause_range,
+        default=DEFAULT_PAUSE_S,
+        help="round trip: MIN,MAX seconds a station idles between cycles (sets the offered result rate)",
+    )
     args = parser.parse_args()
     if args.backend == "postgres":
         with scratch_database("bench_opcua", keep=args.keep_database) as url:
@@ -452,8 +513,9 @@ def main() -> None:
 
 def _run_cases(args: argparse.Namespace, *, database_url: str | None) -> list[dict]:
     results = []
+    per_round = db.SERIALS_PER_STATION // args.rounds  # every MES round releases units of its own
     for mode in args.modes.split(","):
-        for kind in ("bare", "mes"):
+        for i, kind in enumerate(("bare", "mes") * args.rounds):
             r = run_case(
                 kind=kind,
                 mode=mode,
@@ -463,21 +525,31 @@ def _run_cases(args: argparse.Namespace, *, database_url: str | None) -> list[di
                 seconds=args.seconds,
                 backend=args.backend,
                 database_url=database_url,
+                pause_s=args.pause_s,
+                serial_block=((i // 2) * per_round, per_round),
             )
-            print(json.dumps({k: v for k, v in r.items() if k != "refused"} | {"refused": len(r.get("refused", []))}))
+            shown = {k: v for k, v in r.items() if k not in ("refused", "latencies", "by_station_type")}
+            print(json.dumps(shown | {"refused": len(r.get("refused", []))}))
             results.append(r)
     return results
 
 
 def _summarise(args: argparse.Namespace, results: list[dict], stored: dict[str, object] | None) -> None:
     live = {r["client"]: r for r in results if r["mode"] == "live"}
-    trip = {r["client"]: r for r in results if r["mode"] == "roundtrip"}
+    trip = {
+        kind: _pooled([r for r in results if r["mode"] == "roundtrip" and r["client"] == kind])
+        for kind in ("bare", "mes")
+    }
+    trip = {kind: pooled for kind, pooled in trip.items() if pooled}
     summary: dict[str, Any] = {"stations": 7 * args.gateways, "backend": args.backend}
     if live:
         summary["live_cpu_ratio_mes_over_bare"] = live["mes"]["cpu_us_per_change"] / live["bare"]["cpu_us_per_change"]
         summary["live_lost"] = {k: v["lost"] for k, v in live.items()}
     if trip:
+        summary["roundtrip_pause_s"] = list(args.pause_s)
+        summary["roundtrip_rounds"] = args.rounds
         summary["roundtrip_p50_ms"] = {k: v["p50_ms"] for k, v in trip.items()}
+        summary["roundtrip_p50_ms_per_round"] = {k: v["p50_ms_per_round"] for k, v in trip.items()}
         summary["roundtrip_p50_ratio"] = trip["mes"]["p50_ms"] / trip["bare"]["p50_ms"]
         summary["roundtrip_p99_ms"] = {k: v["p99_ms"] for k, v in trip.items()}
         summary["roundtrip_p99_ms_mes"] = trip["mes"]["p99_ms"]
@@ -486,14 +558,39 @@ def _summarise(args: argparse.Namespace, results: list[dict], stored: dict[str, 
             "p99_le_100_ms": trip["mes"]["p99_ms"] <= 100.0,
         }
         summary["roundtrip_verdicts"] = {k: v["verdicts"] for k, v in trip.items()}
+        summary["roundtrip_results_per_s"] = {k: v["results_per_s"] for k, v in trip.items()}
+        summary["roundtrip_client_cpu_ms_per_result"] = {k: v["client_cpu_ms_per_result"] for k, v in trip.items()}
         summary["roundtrip_refused"] = {k: v["refused"][:5] for k, v in trip.items() if v["refused"]}
+        summary["roundtrip_mes_by_station_type"] = trip["mes"]["by_station_type"]
     if stored is not None:
         summary["stored_by_mes"] = stored
     summary["mes_rss_mb"] = max(r["rss_mb"] for r in results if r["client"] == "mes")
     print(json.dumps(summary, indent=1))
     OUT.mkdir(parents=True, exist_ok=True)
-    name = "opcua.json" if args.backend == "memory" else f"opcua_{args.backend}.json"
-    (OUT / name).write_text(json.dumps({"cases": results, "summary": summary}, indent=1))
+    name = "opcua" if args.backend == "memory" else f"opcua_{args.backend}"
+    if args.pause_s != DEFAULT_PAUSE_S:
+        name += "_pause{:g}-{:g}".format(*args.pause_s)
+    cases = [{k: v for k, v in r.items() if k != "latencies"} for r in results]
+    (OUT / f"{name}.json").write_text(json.dumps({"cases": cases, "summary": summary}, indent=1))
+
+
+def _pooled(cases: list[dict]) -> dict[str, Any]:
+    """One client's round-trip cases pooled: percentiles over every round trip of every round."""
+    if not cases:
+        return {}
+    verdicts: dict[str, int] = {}
+    for case in cases:
+        for name, count in case["verdicts"].items():
+            verdicts[name] = verdicts.get(name, 0) + count
+    cpu_s = sum(c["cpu_s"] for c in cases)
+    return {
+        **_latency_figures([x for c in cases for x in c["latencies"]]),
+        "p50_ms_per_round": [c["p50_ms"] for c in cases],
+        "verdicts": verdicts,
+        "results_per_s": statistics.mean(c["results_per_s"] for c in cases),
+        "client_cpu_ms_per_result": 1e3 * cpu_s / max(sum(verdicts.values()), 1),
+        "refused": [x for c in cases for x in c["refused"]],
+    }
 
 
 if __name__ == "__main__":
