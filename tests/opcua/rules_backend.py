@@ -4,34 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 from app.cyclemodel.paramsets import load_shipped
 from app.cyclemodel.provider import CoolPropExpectations
 from app.domain.results import Measurement, StationResult, Trace, Verdict
 from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
-from app.rules import ProductData, RatingPoint, Spec, build_spec, judge
+from app.rules import ProductData, Spec, build_spec, judge
+from tests.rules import factories
 
-HPM_06 = ProductData(
-    model_code="HPM-06-R290-EVI",
-    refrigerant="R290",
-    gwp=3,
-    construction="monobloc",
-    market="EU",
-    evi=True,
-    circuit_volume_l=2.5,
-    max_allowable_pressure_bar_g=25.0,
-    nominal_charge_g=140.0,
-    charge_tolerance_g=2.0,
-    market_cap_g=150.0,
-    market_cap_source="EU sealed R290 monobloc cap (seed)",
-    bom=MappingProxyType({"compressor": "RSC-19-EVI", "inverter": "INV-06", "evi_valve": "EVV-2"}),
-    ratings=(
-        RatingPoint(point="A7/W35", mode="heating", capacity_kw=6.0, efficiency=4.8),
-        RatingPoint(point="A-7/W35", mode="heating", capacity_kw=4.4, efficiency=3.1),
-        RatingPoint(point="A35/W7", mode="cooling", capacity_kw=5.5, efficiency=3.0),
-    ),
-)
+HPM_06 = factories.HPM_06  # the demo R290 monobloc, as the rules tests describe it
 
 
 @dataclass
