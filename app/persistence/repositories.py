@@ -13,15 +13,6 @@ from app.domain.errors import NotFound
 from app.persistence import models as m
 
 
-def station_for_update(session: Session, station_id: str) -> m.Station:
-    station = session.scalars(
-        select(m.Station).where(m.Station.station_id == station_id).with_for_update()
-    ).one_or_none()
-    if station is None:
-        raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
-    return station
-
-
 def get_station(session: Session, station_id: str) -> m.Station:
     station = session.get(m.Station, station_id)
     if station is None:
@@ -66,23 +57,6 @@ def route_def_cached(session: Session, route_id: int, revision: int) -> routing.
             _ROUTE_CACHE.clear()
         _ROUTE_CACHE[key] = cached
     return cached
-
-
-def unit_and_route(session: Session, serial: str, *, for_update: bool = False) -> tuple[m.Unit, routing.RouteDef]:
-    """The unit (locked if asked) and its route, in one round trip when the route is cached."""
-    query = (
-        select(m.Unit, m.ProductModel.route_id, m.Route.revision)
-        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
-        .join(m.Route, m.Route.id == m.ProductModel.route_id)
-        .where(m.Unit.serial == serial)
-    )
-    if for_update:
-        query = query.with_for_update(of=m.Unit)
-    row = session.execute(query).one_or_none()
-    if row is None:
-        raise NotFound(f"{serial} has not been released by any work order", serial=serial)
-    unit, route_id, revision = row
-    return unit, route_def_cached(session, route_id, revision)
 
 
 def route_def(session: Session, route_id: int) -> routing.RouteDef:
@@ -145,18 +119,6 @@ _HISTORY = (
     .where(m.OperationAttempt.unit_id == bindparam("unit_id"))
     .order_by(m.OperationAttempt.id)
 )
-
-
-def unit_labels(session: Session, unit: m.Unit) -> tuple[str, str]:
-    """The unit's product model code and work order number."""
-    code, number = session.execute(
-        select(m.ProductModel.code, m.WorkOrder.number)
-        .select_from(m.Unit)
-        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
-        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
-        .where(m.Unit.id == unit.id)
-    ).one()
-    return code, number
 
 
 # --- the station hot path: column reads and Core writes, no ORM instances -----------------------

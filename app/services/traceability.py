@@ -231,8 +231,8 @@ def list_units(
     return page, next_cursor
 
 
-def unit_summary(*, session: Session, serial_format: SerialFormat, serial: str) -> UnitRow:
+def unit_summary(*, session: Session, serial_format: SerialFormat, serial: str) -> repo.UnitState:
+    """One unit with its product model and work order (one query)."""
     serial_format.validate(serial)
-    unit = repo.unit_by_serial(session, serial)
-    code, number = repo.unit_labels(session, unit)
-    return UnitRow(unit=unit, product_model_code=code, work_order_number=number)
+    unit, _route = repo.unit_state(session, serial)
+    return unit

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.api import schemas
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.errors import InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import master_data as md
@@ -251,7 +252,5 @@ def _work_order_out(order: m.WorkOrder, model_code: str) -> schemas.WorkOrderOut
 
 
 def _same_code(path_code: str, body_code: str) -> None:
-    from app.domain.errors import InvalidInput
-
     if path_code != body_code:
         raise InvalidInput(f"the path says {path_code!r} but the body says {body_code!r}; they must agree")

@@ -65,7 +65,8 @@ def list_units(
     responses=_ERRORS,
 )
 def get_unit(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> schemas.UnitOut:
-    return presenters.unit_out(traceability.unit_summary(session=session, serial_format=serial_format, serial=serial))
+    unit = traceability.unit_summary(session=session, serial_format=serial_format, serial=serial)
+    return presenters.unit_state_out(unit)
 
 
 @router.get(
