@@ -25,7 +25,7 @@ run: $(STAMP)
 	echo "simulated line: $$COUNT units from serial number $$FIRST of WO-DEMO-R290"; \
 	$(VENV)/bin/mes simulate --work-order WO-DEMO-R290 --first-serial $$FIRST --units $$COUNT & SIM=$$!; \
 	trap 'kill $$SIM 2>/dev/null || true' EXIT INT TERM; \
-	MES_OPCUA__ALLOW_SECURITY_NONE=true $(VENV)/bin/mes serve --host 127.0.0.1 --port 8000
+	MES_OPCUA__ALLOW_SECURITY_NONE=true MES_SECURITY__ALLOW_DEMO_SECRETS=true $(VENV)/bin/mes serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app stations tests migrations

@@ -14,9 +14,48 @@ from app.config import get_settings
 def _upgrade(_args: argparse.Namespace) -> int:
     from app.persistence import migrate
 
-    url = get_settings().resolved_database_url()
+    url = get_settings().resolved_owner_database_url()
     migrate.upgrade(url)
     print(f"database at head: {_safe(url)}")
+    return 0
+
+
+def _grant_app_role(args: argparse.Namespace) -> int:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from app.persistence.app_role import grant_app_role
+
+    settings = get_settings()
+    if settings.resolved_owner_database_url().startswith("sqlite"):
+        print("SQLite has no roles: nothing to grant (the audit triggers still refuse changes)")
+        return 0
+    role = args.role or make_url(settings.resolved_database_url()).username
+    if not role:
+        print("error: name the role, or put it in MES_DATABASE_URL", file=sys.stderr)
+        return 2
+    url = settings.resolved_owner_database_url()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = grant_app_role(conn, role)
+    finally:
+        engine.dispose()
+    print(f"role {role} granted the app's privileges on {len(tables)} tables of {_safe(url)}")
+    print("audit_event, e_signature: SELECT, INSERT only; the app role owns no table and cannot alter them")
+    return 0
+
+
+def _audit_verify(_args: argparse.Namespace) -> int:
+    from app.services import audit
+
+    with _session() as session, session.begin():
+        broken = audit.verify_chain(session=session)
+        count = audit.count_events(session=session)
+    if broken is not None:
+        print(f"BROKEN: audit chain of {count} events, first broken link at {broken}", file=sys.stderr)
+        return 1
+    print(f"OK: audit chain of {count} events is intact")
     return 0
 
 
@@ -34,11 +73,15 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 def _demo(_args: argparse.Namespace) -> int:
-    from app.services.demo import load_demo
+    from app.services.demo import DEMO_USERS, load_demo, load_demo_users
 
     with _session() as session, session.begin():
         counts = load_demo(session=session, serial_format=get_settings().serial.format())
+        created = load_demo_users(session=session)
     print("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"demo users ({len(created)} created now); sign in at http://127.0.0.1:8000/ui/login with:")
+    for user in DEMO_USERS:
+        print(f"  {user.role.value:<17} {user.how_to_sign_in}")
     return 0
 
 
@@ -71,11 +114,12 @@ def _fresh(args: argparse.Namespace) -> int:
 
 
 def _masterdata(args: argparse.Namespace) -> int:
+    from app.domain.actors import SYSTEM
     from app.services import master_data
 
     document = master_data.read_document(Path(args.file))
     with _session() as session, session.begin():
-        counts = master_data.load_document(session=session, document=document)
+        counts = master_data.load_document(session=session, document=document, actor=SYSTEM)
     print("master data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -99,6 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the database to the newest revision").set_defaults(func=_upgrade)
+    grant = db_sub.add_parser(
+        "grant-app-role", help="PostgreSQL: grant the app's (non-owner) role its privileges; run after every upgrade"
+    )
+    grant.add_argument(
+        "role", nargs="?", help="default: the user of MES_DATABASE_URL (must exist, own no table, not be a superuser)"
+    )
+    grant.set_defaults(func=_grant_app_role)
+
+    audit = sub.add_parser("audit", help="audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recompute the hash chain; name the first broken link").set_defaults(
+        func=_audit_verify
+    )
 
     demo = sub.add_parser("demo", help="demo data")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)

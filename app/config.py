@@ -37,6 +37,24 @@ class OpcuaSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     application_uri: str = "urn:ashp-line:mes"
+    # refused PLC certificates, kept for 'mes opcua trust add'; default: trust_dir/../rejected
+    rejected_dir: Path | None = None
+    # a station alarm when the MES's or a PLC's certificate expires within this many days
+    certificate_warn_days: int = Field(default=30, ge=0)
+
+
+class SecuritySettings(BaseModel):
+    """Sign-in, sessions, tokens and lockout. ``secret_key`` signs CSRF tokens; production refuses to
+    start without one of its own (``allow_demo_secrets`` is for ``make run`` and tests only)."""
+
+    secret_key: SecretStr | None = None
+    allow_demo_secrets: bool = False
+    session_hours: float = Field(default=12.0, gt=0)
+    api_token_days: float = Field(default=90.0, gt=0)
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: float = Field(default=15.0, gt=0)
+    cookie_secure: bool = False  # set true behind HTTPS
+    token_cache_seconds: float = Field(default=5.0, ge=0)  # how long a revoked token may still pass in other workers
 
 
 class Settings(BaseSettings):
@@ -44,15 +62,21 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite in data_dir
+    # The role that owns the tables, for `mes db upgrade` and `mes db grant-app-role` (default: database_url).
+    owner_database_url: str | None = None
     db_pool_size: int = 20
     serial: SerialSettings = SerialSettings()
     api: ApiSettings = ApiSettings()
     opcua: OpcuaSettings = OpcuaSettings()
+    security: SecuritySettings = SecuritySettings()
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mes.db').as_posix()}"
+
+    def resolved_owner_database_url(self) -> str:
+        return self.owner_database_url or self.resolved_database_url()
 
 
 @lru_cache

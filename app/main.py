@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import errors, limits
-from app.api.routers import holds, line, master_data, operations, quality, traceability
+from app.api.routers import audit, auth, holds, line, master_data, operations, quality, traceability
 from app.config import Settings, get_settings
 from app.opcua.live import LiveBus
 from app.persistence.db import make_engine, make_session_factory
+from app.security import access
+from app.security.secrets import refuse_demo_users, secret_key
 from app.services.judging import EngineJudge, default_expectations
 from app.supervision import start_supervisor
 from app.ui import install as install_ui
@@ -32,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.security.allow_demo_secrets:
+            refuse_demo_users(app.state.session_factory)
         supervisor = await start_supervisor(app, settings) if settings.opcua.enabled else None
         try:
             yield
@@ -52,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "quality", "description": "Station types, specification revisions, re-judging, nameplates"},
             {"name": "master data", "description": "Products, routes, market rules, stations, work orders"},
             {"name": "line", "description": "Stations' OPC UA links, handshakes and alarms"},
+            {"name": "audit", "description": "The append-only, hash-chained audit trail of every change"},
+            {"name": "access", "description": "Sign-in, bearer tokens and users (every other route needs a token)"},
             {"name": "service", "description": "Health"},
         ],
     )
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.supervisor = None
     errors.install(app)
     app.add_middleware(limits.BodySizeLimit, max_bytes=settings.api.max_request_bytes)
+    app.add_middleware(limits.RefuseNul)
     for router in (
         operations.router,
         traceability.router,
@@ -71,12 +78,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         quality.router,
         line.router,
         master_data.router,
+        auth.router,
+        audit.router,
     ):
         app.include_router(router, prefix="/api/v1")
 
-    @app.get("/api/v1/health", operation_id="health", summary="Liveness", tags=["service"])
+    @app.get(
+        "/api/v1/health",
+        operation_id="health",
+        summary="Liveness",
+        tags=["service"],
+        dependencies=[access.public("a load balancer's liveness probe")],
+    )
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     install_ui(app)
+    access.install(app, secret_key=secret_key(settings.security), cache_seconds=settings.security.token_cache_seconds)
     return app

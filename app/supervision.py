@@ -27,6 +27,8 @@ def security_settings(settings: Settings) -> SecuritySettings:
         username=o.username,
         password=o.password.get_secret_value() if o.password else None,
         application_uri=o.application_uri,
+        rejected_dir=o.rejected_dir,
+        certificate_warn_days=o.certificate_warn_days,
     )
 
 

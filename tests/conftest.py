@@ -9,6 +9,8 @@ skip is an error instead.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import uuid
 import warnings
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -26,6 +29,13 @@ from app.persistence.db import make_engine, make_session_factory
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="starlette.testclient")
 warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+# Tests run with a key of their own; the demo users (published secrets) exist in every test database.
+os.environ.setdefault("MES_SECURITY__SECRET_KEY", secrets.token_urlsafe(48))
+os.environ.setdefault("MES_SECURITY__ALLOW_DEMO_SECRETS", "true")
+from tests.auth_support import auth_headers, bearer_token, seed_demo_users_and_tokens  # noqa: E402
+
+__all__ = ["auth_headers", "bearer_token"]
 
 PG_ADMIN_URL = os.environ.get("MES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("MES_REQUIRE_POSTGRES") == "1"
@@ -90,13 +100,57 @@ def _load_demo(url: str) -> None:
     engine = make_engine(url)
     with make_session_factory(engine)() as session, session.begin():
         load_demo(session=session, serial_format=Settings().serial.format())
+        seed_demo_users_and_tokens(session)
     engine.dispose()
+
+
+# When a test does not say who calls, the client signs in as a role the route allows, preferring
+# these in order (tests/api/test_access_matrix.py checks the declarations themselves).
+ROLE_PREFERENCE = ("quality_engineer", "supervisor", "operator", "admin", "station")
+
+
+class RoleForRoute(httpx.Auth):
+    """httpx auth: a bearer token of a role the called route declares, unless the test set its own."""
+
+    def __init__(self, app: object) -> None:
+        from fastapi.routing import APIRoute, iter_route_contexts
+        from starlette.routing import compile_path
+
+        from app.security.access import declared_access
+
+        self.routes: list[tuple[re.Pattern[str], frozenset[str], str | None]] = []
+        for context in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
+            if isinstance(context.route, APIRoute):
+                access = declared_access(context.route)
+                assert access is not None
+                regex, _, _ = compile_path(context.path_format)
+                roles = None if access.public_reason else self._pick(access.roles)
+                self.routes.append((regex, frozenset(context.methods or ()), roles))
+
+    @staticmethod
+    def _pick(roles: frozenset[object]) -> str:
+        names = {str(getattr(r, "value", r)) for r in roles}
+        return next(r for r in ROLE_PREFERENCE if r in names)
+
+    def auth_flow(self, request):  # type: ignore[no-untyped-def]
+        if "authorization" not in request.headers and "mes_session" not in request.headers.get("cookie", ""):
+            for regex, methods, role in self.routes:
+                if request.method in methods and regex.match(request.url.path):
+                    if role is not None:
+                        request.headers["Authorization"] = f"Bearer {bearer_token(role)}"
+                    break
+        yield request
 
 
 @dataclass(frozen=True)
 class DbUnderTest:
     backend: str
-    url: str
+    url: str  # as the app connects: on PostgreSQL a role that owns no table (PG_APP_ROLE)
+    owner_url: str | None = None  # the tables' owner (a superuser here), for tests that go behind the app's back
+
+    @property
+    def owner(self) -> str:
+        return self.owner_url or self.url
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +170,41 @@ def pg_template() -> Iterator[str]:
     try:
         migrate.upgrade(url)
         _load_demo(url)
+        _grant_app_role(url)  # clones carry the grants
         yield name
     finally:
         drop_pg_database(name)
+        _drop_app_role()
+
+
+# The PostgreSQL `database` fixture connects as this role, as production does (`mes db grant-app-role`):
+# it owns no table and may only read and append the audit trail. Roles are cluster-wide, so the name is
+# this run's own and the role is dropped with the template.
+PG_APP_ROLE = f"mes_test_app_{RUN_ID}"
+
+
+def _grant_app_role(url: str) -> None:
+    from app.persistence.app_role import grant_app_role
+
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {PG_APP_ROLE} LOGIN"))
+    admin.dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        grant_app_role(conn, PG_APP_ROLE)
+    engine.dispose()
+
+
+def _drop_app_role() -> None:
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP ROLE IF EXISTS {PG_APP_ROLE}"))
+    admin.dispose()
+
+
+def _as_app_role(url: str) -> str:
+    return make_url(url).set(username=PG_APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
 def _sqlite_clone(template: Path, tmp_path: Path) -> str:
@@ -137,7 +223,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnder
     name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
     url = create_pg_database(name, template=template)
     try:
-        yield DbUnderTest("postgres", url)
+        yield DbUnderTest("postgres", _as_app_role(url), owner_url=url)
     finally:
         drop_pg_database(name)
 
@@ -168,5 +254,7 @@ def client(settings: Settings) -> Iterator[object]:
 
     from app.main import create_app
 
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        test_client.auth = RoleForRoute(app)
         yield test_client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.schemas import Problem
 from app.domain.errors import DomainError
 
 log = logging.getLogger("app.api")
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://ashp-mes.example/problems/"
+NOT_JSON = "The request body is not valid JSON (NaN and Infinity literals are not JSON either)"
 
 
 def problem(
@@ -50,7 +53,35 @@ def _validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str
     return f"The request was not accepted: {shown}{more}", items
 
 
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document what the handlers below answer: every 4xx and 5xx response is a problem
+    details document served as application/problem+json (FastAPI would document application/json, and its
+    own validation error body for 422)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", Problem.model_json_schema())
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in ("4", "5") and "content" in response:
+                    response["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    # FastAPI's validation error body is never sent (the handler answers a problem): drop it once unreferenced
+    for unused in ("HTTPValidationError", "ValidationError"):
+        rest = {name: schema for name, schema in schemas.items() if name != unused}
+        if f'"#/components/schemas/{unused}"' not in json.dumps([document.get("paths", {}), rest]):
+            schemas.pop(unused, None)
+    return document
+
+
 def install(app: FastAPI) -> None:
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem(
@@ -66,7 +97,7 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail, items = _validation_detail(list(exc.errors()))
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            detail = "The request body is not valid JSON (NaN and Infinity literals are not JSON either)"
+            detail = NOT_JSON
         return problem(
             status=422,
             title="Invalid input",
@@ -78,6 +109,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a body that is not UTF-8: malformed JSON like any other, so the same 422
+            return problem(
+                status=422, title="Invalid input", detail=NOT_JSON, slug="invalid-input", instance=request.url.path
+            )
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and detail == "Not Found":

@@ -43,9 +43,20 @@ def attempt_out(attempt: m.OperationAttempt | AttemptState) -> s.AttemptOut:
     return s.AttemptOut.model_validate(attempt)
 
 
-def hold_out(hold: m.Hold, serial: str | None = None) -> s.HoldOut:
+def hold_out(hold: m.Hold, serial: str | None = None, signature: m.ESignature | None = None) -> s.HoldOut:
     out = s.HoldOut.model_validate(hold)
     out.serial = serial
+    out.release_signature = signature_out(signature)
+    return out
+
+
+def signature_out(signature: m.ESignature | None) -> s.SignatureOut | None:
+    return s.SignatureOut.model_validate(signature) if signature is not None else None
+
+
+def override_out(override: m.VerdictOverride, signature: m.ESignature | None) -> s.OverrideOut:
+    out = s.OverrideOut.model_validate(override)
+    out.signature = signature_out(signature)
     return out
 
 
@@ -59,6 +70,7 @@ def completion_out(outcome: CompletionOutcome) -> s.CompletionResponse:
 
 
 def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOut:
+    signed = record.signatures
     attempts = []
     for rec in record.attempts:
         base = s.AttemptOut.model_validate(rec.attempt).model_dump()
@@ -82,12 +94,12 @@ def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOu
                 ],
                 components=[s.ComponentOut.model_validate(c) for c in rec.components],
                 checks=[s.CheckOut.model_validate(c) for c in rec.checks],
-                overrides=[s.OverrideOut.model_validate(o) for o in rec.overrides],
+                overrides=[override_out(o, signed.get(o.signature_id)) for o in rec.overrides],
                 manual_checks=[s.ManualCheckOut.model_validate(c) for c in rec.manual_checks],
             )
         )
     return s.BirthRecordOut(
         unit=unit_out(UnitRow(record.unit, record.product_model_code, record.work_order_number)),
         attempts=attempts,
-        holds=[hold_out(h, record.unit.serial) for h in record.holds],
+        holds=[hold_out(h, record.unit.serial, signed.get(h.release_signature_id)) for h in record.holds],
     )

@@ -5,10 +5,20 @@ Numbers must be finite: "not measured" is ``null``; NaN and infinity are refused
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.domain.results import ComponentKind, Verdict
 
@@ -19,6 +29,27 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 Operator = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 SerialText = Annotated[str, Field(max_length=64, description="Serial number, e.g. HP26-0000123 (plant format)")]
 Reason = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+
+# Record ids as the database stores them: spec revisions in INTEGER columns; attempts, holds, tokens in BIGINT.
+# A larger number names no record, and PostgreSQL refuses to compare it with the column: 422, not 500.
+MAX_INTEGER_ID = 2**31 - 1
+MAX_BIGINT_ID = 2**63 - 1
+SpecRevisionIdPath = Annotated[int, Path(ge=1, le=MAX_INTEGER_ID, description="Specification revision id")]
+AttemptIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Attempt id")]
+HoldIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Hold id")]
+TokenIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Token id")]
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("lies outside the years 1 to 9999 once converted to UTC") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+"""An ISO-8601 instant with its offset, that the database can store (stored in UTC)."""
 
 
 class Input(BaseModel):
@@ -207,6 +238,27 @@ class ComponentOut(Output):
     model: str | None
 
 
+class SignatureIn(Input):
+    """An electronic signature: re-enter your password (or badge PIN); the reason defaults to the action's."""
+
+    secret: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        description="Your password, or your PIN if you sign in by badge", json_schema_extra={"format": "password"}
+    )
+    reason: Reason | None = None
+
+
+class SignatureOut(Output):
+    """Who signed, what the signature means, when, and why."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str | None
+    meaning: str = Field(description='e.g. "release hold with disposition"')
+    reason: str
+    signed_at: datetime
+
+
 class HoldOut(Output):
     id: int
     serial: str | None = None
@@ -220,6 +272,7 @@ class HoldOut(Output):
     released_by: str | None
     disposition: str | None
     release_reason: str | None
+    release_signature: SignatureOut | None = Field(default=None, description="The releaser's e-signature")
 
 
 class OverrideOut(Output):
@@ -231,6 +284,7 @@ class OverrideOut(Output):
     reason: str
     by: str
     at: datetime
+    signature: SignatureOut | None = Field(default=None, description="The quality engineer's e-signature")
 
 
 class ManualCheckOut(Output):
@@ -256,15 +310,15 @@ class OverrideIn(Input):
 
     verdict: Literal["PASS", "FAIL"]
     reason: Reason
+    signature: SignatureIn
 
 
 class ManualCheckIn(Input):
-    """A check made by a person, e.g. a visual inspection of a brazed joint."""
+    """A check made by a person (the signed-in user), e.g. a visual inspection of a brazed joint."""
 
     name: Name
     verdict: Literal["PASS", "FAIL"]
     message: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
-    by: Operator
 
 
 class BirthRecordOut(BaseModel):
@@ -310,7 +364,6 @@ class UnitPage(BaseModel):
 
 class HoldRequest(Input):
     reason: Reason
-    by: Operator | None = None
 
 
 class LotHoldRequest(Input):
@@ -319,7 +372,6 @@ class LotHoldRequest(Input):
     )
     kind: ComponentKind | None = Field(default=None, description="Restrict to one kind of component")
     reason: Reason
-    by: Operator | None = None
 
 
 class LotHoldOut(BaseModel):
@@ -332,7 +384,7 @@ class LotHoldOut(BaseModel):
 class ReleaseRequest(Input):
     disposition: Literal["rework", "scrap", "use_as_is"]
     reason: Reason
-    by: Operator | None = None
+    signature: SignatureIn
     reenter_at: Name | None = Field(
         default=None, description="For rework: the station type where the unit re-enters its route (or repair)"
     )

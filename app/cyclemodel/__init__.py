@@ -6,4 +6,4 @@ The rules engine reaches the cycle model through ``app.domain.expectations.Cycle
 ``app.cyclemodel.leak``, ``app.cyclemodel.vacuum`` and ``app.cyclemodel.charge`` directly.
 """
 
-CODE_VERSION = "cyclemodel-1"
+CODE_VERSION = "cyclemodel-2"  # 2: EVI at the geometric-mean pressure, product EVI data; sets in the database

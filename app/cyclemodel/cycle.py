@@ -7,10 +7,14 @@ evaporates and chills the water. Suction and discharge stay the compressor's por
 Unknowns per point are the evaporating and condensing saturation temperatures; they satisfy the two
 heat-exchanger balances (refrigerant side = air or water side), solved by a vectorised Newton iteration.
 
-EVI: an economiser at the intermediate pressure p_i = k·√(p_e·p_c) (k = 1 is the classical two-stage
-optimum; the compressor's injection port is designed near it). Part of the liquid is throttled to p_i
-and evaporates to cool the rest; that vapour is injected into the compression, so the compression runs
-as two stages with mixing in between. Nothing about the EVI gain is fitted: it follows from the states.
+EVI: an economiser at the intermediate pressure p_i = √(p_e·p_c), the geometric mean of the two
+pressures. That is a stated principle, not a fitted number: equal stage pressure ratios minimise the
+ideal two-stage work, and an EVI scroll's injection port is laid out for it. Part of the liquid is
+throttled to p_i and evaporates to cool the rest to within the economiser's approach of the injection
+saturation temperature; that vapour, superheated by the EVI valve's setpoint, is injected into the
+compression, so the compression runs as two stages with mixing in between. The approach and the
+injection superheat are product data (economiser selection, EVI valve setting) fixed before any EVI
+result is looked at; nothing about the EVI gain is fitted: it follows from the states.
 """
 
 from __future__ import annotations
@@ -50,11 +54,10 @@ class CycleParameters:
     superheat_setpoint_k: float
     aux_power_heating_w: float  # fan, pump share, controls
     aux_power_cooling_w: float
+    # EVI product data (never fitted): economiser approach (liquid out − injection saturation) and the
+    # EVI valve's superheat setpoint at the economiser's vapour outlet.
     economiser_approach_k: float = 5.0
     injection_superheat_k: float = 5.0
-    # p_i = k·√(p_e·p_c). A scroll's injection port opens a little before the two-stage optimum, so
-    # k sits slightly below 1; it is a design datum of the compressor, never fitted to EVI results.
-    injection_pressure_factor: float = 0.9
     # EN 14511 ratings below +2 °C air integrate frosting and defrost cycles; a run-in plateau's steady
     # window does not. This fraction of capacity (and of COP) is lost to them in the rating only.
     rating_defrost_loss_fraction: float = 0.0
@@ -140,7 +143,7 @@ def _states(
     m_main = rho_1 * params.displacement_cm3 / CM3_PER_M3 * pts.comp_speed_rps * eta_v
     h_3 = props.liquid_h(t_c, np.full_like(t_c, params.subcooling_k))
     if evi_on:
-        p_i = params.injection_pressure_factor * np.sqrt(p_e * p_c)
+        p_i = np.sqrt(p_e * p_c)
         t_i = props.t_sat(p_i)
         # The economiser cools the main liquid to within its approach of the injection saturation.
         sub_main = np.maximum(t_c - t_i - params.economiser_approach_k, params.subcooling_k)

@@ -3,13 +3,15 @@
 Six rating numbers (A7/W35 and A-7/W35 heating capacity and COP, A35/W7 cooling capacity and EER)
 fit seven free parameters, so the fit also carries weak priors (engineering typical values, scaled
 to the product's size) that make the answer unique; the rating residuals dominate by weight.
-The EVI geometry (injection pressure, economiser approach) is *not* fitted: the EVI gain must follow
-from physics, and is a test of the model rather than an input.
+The EVI design (intermediate pressure at the geometric mean, the economiser approach and injection
+superheat from the product data) is *not* fitted: the EVI gain must follow from physics, and is a
+test of the model rather than an input.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +40,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "superheat_setpoint_k": (3.0, 8.0),
     "aux_power_heating_w": (20.0, 500.0),  # fan, share of pump, controls, standby of the board
     "aux_power_cooling_w": (20.0, 500.0),
-    "economiser_approach_k": (2.0, 6.0),
+    "economiser_approach_k": (2.0, 8.0),  # product data, checked, never fitted
     "injection_superheat_k": (2.0, 8.0),
-    "injection_pressure_factor": (0.8, 1.2),
     "rating_defrost_loss_fraction": (0.005, 0.15),  # integrated defrost losses at A-7 (EN 14511 practice)
 }
 
@@ -57,6 +58,8 @@ FITTED = (
     "ua_water_hx_w_k",
     "isentropic_eff_best_pr",
 )
+PROGRESS_EVERY = 200
+Progress = Callable[[int, float], None]
 RATING_WEIGHT = 1.0 / 0.002  # relative error of 0.2 % counts as one
 PRIOR_WEIGHT = 0.2  # a factor of e from the prior counts as 0.2 (the ratings dominate)
 
@@ -79,9 +82,8 @@ def prior_parameters(*, product: ProductPhysics) -> CycleParameters:
         superheat_setpoint_k=5.0,
         aux_power_heating_w=15.0 * kw + 40.0,
         aux_power_cooling_w=15.0 * kw + 40.0,
-        economiser_approach_k=3.0,
-        injection_superheat_k=5.0,
-        injection_pressure_factor=0.9,
+        economiser_approach_k=product.economiser_approach_k,
+        injection_superheat_k=product.injection_superheat_k,
         rating_defrost_loss_fraction=0.05,
     )
 
@@ -127,8 +129,13 @@ class FitOutcome:
     at_bounds: tuple[str, ...]
 
 
-def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None = None) -> FitOutcome:
-    """Fit the product's free cycle parameters to its rating points inside ``BOUNDS``."""
+def fit_product(
+    *, product: ProductPhysics, props: RefrigerantProperties | None = None, progress: Progress | None = None
+) -> FitOutcome:
+    """Fit the product's free cycle parameters to its rating points inside ``BOUNDS``.
+
+    ``progress(evaluations, worst_relative_error)`` is called every ``PROGRESS_EVERY`` evaluations.
+    """
     props = props or table_properties(product.refrigerant)
     prior = prior_parameters(product=product)
     x0 = np.log([getattr(prior, name) for name in FITTED])
@@ -139,13 +146,20 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
     def params_of(x: np.ndarray) -> CycleParameters:
         return dataclasses.replace(prior, **dict(zip(FITTED, np.exp(x).tolist(), strict=True)))
 
+    evaluations = 0
+
     def residuals(x: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
         predicted = predict_ratings(product=product, parameters=params_of(x), props=props)
         rel = []
         for point, (capacity, cop) in zip(product.rating_points, predicted, strict=True):
             rel += [capacity / point.capacity_w - 1.0, cop / point.cop - 1.0]
         # An invalid point (outside the envelope) is a large, finite penalty so the search moves away.
-        rating = np.nan_to_num(np.array(rel), nan=1.0) * RATING_WEIGHT
+        rel_array = np.nan_to_num(np.array(rel), nan=1.0)
+        evaluations += 1
+        if progress is not None and evaluations % PROGRESS_EVERY == 0:
+            progress(evaluations, float(np.max(np.abs(rel_array))))
+        rating = rel_array * RATING_WEIGHT
         return np.concatenate([rating, (x - x0) * PRIOR_WEIGHT])
 
     result = least_squares(residuals, x0, bounds=(lower, upper), x_scale=1.0, xtol=1e-10, ftol=1e-12)
@@ -179,6 +193,7 @@ def fit_product(*, product: ProductPhysics, props: RefrigerantProperties | None 
         code_version=CODE_VERSION,
         parameters=parameters,
         rating_fit=fits,
+        rating_data=tuple(dataclasses.asdict(p) for p in product.rating_points),
     )
     return FitOutcome(parameter_set=parameter_set, max_rating_error=float(worst), at_bounds=at_bounds)
 

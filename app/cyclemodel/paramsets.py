@@ -1,7 +1,11 @@
-"""Fitted parameter sets: versioned JSON files shipped in ``app/cyclemodel/params/``.
+"""Fitted parameter sets: what a fit produces, and how it is written down.
 
 A set's id is ``<model code>@<first 10 hex of the SHA-256 of its parameters>``, so the id changes
-exactly when the numbers do; every verdict records it through ``model_version()``.
+exactly when the numbers do. Sets live in the database, versioned per product model
+(``app.services.cycle_parameters``); ``version`` is that number, and ``version_label`` is what every
+verdict records through ``model_version()``. The demo models' sets also ship as demo seed data
+(``app/services/demo_cycle_parameter_sets.json``), which the demo load puts into the database and the
+simulator and database-free tests read directly.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from app.cyclemodel.cycle import CycleParameters
 
-PARAMS_DIR = Path(__file__).with_name("params")
+DEMO_SEED = Path(__file__).resolve().parents[1] / "services" / "demo_cycle_parameter_sets.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +45,17 @@ class ParameterSet:
     code_version: str
     parameters: CycleParameters
     rating_fit: tuple[RatingFit, ...]
+    rating_data: tuple[dict[str, Any], ...] = ()  # the rating points it was fitted to, as the product gave them
+    version: int | None = None  # the database version (None: not stored)
+
+    @property
+    def version_label(self) -> str:
+        """'<model>@<hash>#v<version>' (just the id when the set is not a stored version)."""
+        return self.parameter_set_id if self.version is None else f"{self.parameter_set_id}#v{self.version}"
 
 
 class ParameterSetNotFoundError(LookupError):
-    """No fitted parameter set ships for this product model."""
+    """No fitted parameter set for this product model."""
 
 
 def parameter_set_id(*, product_model_code: str, parameters: CycleParameters) -> str:
@@ -51,14 +64,17 @@ def parameter_set_id(*, product_model_code: str, parameters: CycleParameters) ->
     return f"{product_model_code}@{hashlib.sha256(payload).hexdigest()[:10]}"
 
 
-def to_json(parameter_set: ParameterSet) -> str:
-    """Serialise a parameter set (stable key order, so files diff cleanly)."""
-    return json.dumps(dataclasses.asdict(parameter_set), indent=2, sort_keys=True) + "\n"
+def to_dict(parameter_set: ParameterSet) -> dict[str, Any]:
+    """A parameter set as plain data (the database version is not part of it)."""
+    raw = dataclasses.asdict(parameter_set)
+    raw.pop("version")
+    raw["rating_data"] = list(raw["rating_data"])
+    raw["rating_fit"] = list(raw["rating_fit"])
+    return raw
 
 
-def from_json(text: str) -> ParameterSet:
+def from_dict(raw: Mapping[str, Any], *, version: int | None = None) -> ParameterSet:
     """Parse a parameter set and check its id against its numbers."""
-    raw: dict[str, Any] = json.loads(text)
     parameters = CycleParameters(**raw["parameters"])
     parameter_set = ParameterSet(
         parameter_set_id=raw["parameter_set_id"],
@@ -67,6 +83,8 @@ def from_json(text: str) -> ParameterSet:
         code_version=raw["code_version"],
         parameters=parameters,
         rating_fit=tuple(RatingFit(**r) for r in raw["rating_fit"]),
+        rating_data=tuple(dict(r) for r in raw.get("rating_data", ())),
+        version=version,
     )
     expected = parameter_set_id(product_model_code=parameter_set.product_model_code, parameters=parameters)
     if parameter_set.parameter_set_id != expected:
@@ -76,20 +94,36 @@ def from_json(text: str) -> ParameterSet:
     return parameter_set
 
 
-def shipped_path(product_model_code: str) -> Path:
-    """Where the shipped set of a product model lives."""
-    return PARAMS_DIR / f"{product_model_code}.json"
+def to_json(parameter_set: ParameterSet) -> str:
+    """Serialise a parameter set (stable key order, so files diff cleanly)."""
+    return json.dumps(to_dict(parameter_set), indent=2, sort_keys=True) + "\n"
+
+
+def from_json(text: str) -> ParameterSet:
+    """Parse a serialised parameter set and check its id against its numbers."""
+    return from_dict(json.loads(text))
+
+
+def read_seed(path: Path = DEMO_SEED) -> dict[str, ParameterSet]:
+    """The parameter sets of a seed file, by product model code."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {item["product_model_code"]: from_dict(item) for item in raw["parameter_sets"]}
+
+
+def write_seed(parameter_sets: Iterable[ParameterSet], path: Path = DEMO_SEED) -> None:
+    """Write a seed file (sets sorted by model code, stable key order)."""
+    items = sorted((to_dict(ps) for ps in parameter_sets), key=lambda item: str(item["product_model_code"]))
+    path.write_text(json.dumps({"parameter_sets": items}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def load_shipped(*, product_model_code: str) -> ParameterSet:
-    """The parameter set shipped for a product model."""
-    path = shipped_path(product_model_code)
-    if not path.exists():
-        raise ParameterSetNotFoundError(f"no fitted cycle-model parameters for {product_model_code}")
-    return from_json(path.read_text())
+    """The demo seed's parameter set of a product model (the simulator and database-free tests use it)."""
+    seed = _demo_seed()
+    if product_model_code not in seed:
+        raise ParameterSetNotFoundError(f"no fitted cycle-model parameters for {product_model_code} in the demo seed")
+    return seed[product_model_code]
 
 
-def save(*, parameter_set: ParameterSet, path: Path) -> None:
-    """Write a parameter set file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json(parameter_set))
+@cache
+def _demo_seed() -> dict[str, ParameterSet]:
+    return read_seed(DEMO_SEED)

@@ -1,12 +1,19 @@
-"""Product physics data the cycle model needs, and the three demo products of line.md.
+"""The cycle model's view of a product model (refrigerant, EVI, rating points, compressor and economiser data).
 
-This is the model's view of a product model (refrigerant, EVI, rating points, internal volume);
-the MES's master data is the source, and ``DEMO_PRODUCTS`` mirrors the demo master data.
+The product-model master data is the only source: ``product_physics(...)`` reads one record of it
+(the master-data document's product model, or the ``product_model`` row, as a mapping with the same
+keys), and ``DEMO_PRODUCTS`` is the demo master data document read that way, for the simulator and the
+tests that need no database.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from app.cyclemodel.cycle import Mode
 
@@ -55,43 +62,85 @@ class ProductPhysics:
     compressor_displacement_hint_cm3: float  # from the compressor's datasheet; a starting value for the fit
     # EVI units open the injection valve below this air temperature (plant/product setting).
     evi_on_below_air_temp_c: float = 0.0
+    # EVI design data (economiser selection, EVI valve setpoint): inputs of the model, never fitted.
+    economiser_approach_k: float = 5.0
+    injection_superheat_k: float = 5.0
 
     def evi_on_at(self, *, air_temp_c: float) -> bool:
         """Whether the unit injects vapour at this air temperature in normal operation."""
         return self.evi and air_temp_c < self.evi_on_below_air_temp_c
 
 
-def _ratings(
-    a7: tuple[float, float], am7: tuple[float, float], a35: tuple[float, float], *, evi: bool
-) -> tuple[RatingPoint, ...]:
-    # Declared rating speeds of the demo units (illustrative, product data).
-    return (
-        RatingPoint("A7/W35", "heating", 7.0, 35.0, a7[0], a7[1], comp_speed_rps=60.0),
-        RatingPoint("A-7/W35", "heating", -7.0, 35.0, am7[0], am7[1], comp_speed_rps=66.0 if evi else 70.0, evi_on=evi),
-        RatingPoint("A35/W7", "cooling", 35.0, 7.0, a35[0], a35[1], comp_speed_rps=70.0),
+# Rating points of the master data: (name, mode, air °C, water out °C, capacity field, COP/EER field, speed key).
+_RATING_POINTS = (
+    ("A7/W35", "heating", 7.0, 35.0, "heating_a7w35_kw", "cop_a7w35", "a7w35"),
+    ("A-7/W35", "heating", -7.0, 35.0, "heating_am7w35_kw", "cop_am7w35", "am7w35"),
+    ("A35/W7", "cooling", 35.0, 7.0, "cooling_a35w7_kw", "eer_a35w7", "a35w7"),
+)
+
+
+class NoCyclePhysicsError(LookupError):
+    """The product model's master data carries no cycle-model physics (rating speeds, compressor data)."""
+
+
+def product_physics(record: Mapping[str, Any]) -> ProductPhysics:
+    """A product model's physics from its master-data record.
+
+    ``record`` has the master-data keys: ``code``, ``refrigerant``, ``gwp``, ``evi``, ``internal_volume_l``,
+    ``max_allowable_pressure_bar_g``, ``nominal_charge_g``, ``charge_tolerance_g``, ``rating`` (the six
+    rating numbers) and ``cycle_physics`` (rating speeds, compressor displacement, EVI design data).
+    """
+    cycle = record.get("cycle_physics")
+    if not cycle:
+        raise NoCyclePhysicsError(f"the master data of {record['code']} has no cycle_physics section")
+    rating, speeds = record["rating"], cycle["rating_compressor_speed_rps"]
+    evi = bool(record["evi"])
+    points = tuple(
+        RatingPoint(
+            name=name,
+            mode=mode,  # type: ignore[arg-type]
+            air_temp_c=air,
+            water_out_c=water_out,
+            capacity_w=1000.0 * float(rating[capacity]),
+            cop=float(rating[efficiency]),
+            comp_speed_rps=float(speeds[speed]),
+            evi_on=evi and name in cycle.get("evi_on_in_ratings", ()),
+        )
+        for name, mode, air, water_out, capacity, efficiency, speed in _RATING_POINTS
+    )
+    optional = {
+        key: float(cycle[key])
+        for key in ("evi_on_below_air_temp_c", "economiser_approach_k", "injection_superheat_k")
+        if cycle.get(key) is not None
+    }
+    return ProductPhysics(
+        model_code=record["code"],
+        refrigerant=record["refrigerant"],
+        gwp=float(record["gwp"]),
+        evi=evi,
+        internal_volume_l=float(record["internal_volume_l"]),
+        max_allowable_pressure_bar_gauge=float(record["max_allowable_pressure_bar_g"]),
+        nominal_charge_g=None if record.get("nominal_charge_g") is None else float(record["nominal_charge_g"]),
+        charge_tolerance_g=None if record.get("charge_tolerance_g") is None else float(record["charge_tolerance_g"]),
+        rating_points=points,
+        compressor_displacement_hint_cm3=float(cycle["compressor_displacement_cm3"]),
+        **optional,
     )
 
 
-DEMO_PRODUCTS: dict[str, ProductPhysics] = {
-    p.model_code: p
-    for p in (
-        ProductPhysics(
-            model_code="HPM-06-R290-EVI", refrigerant="R290", gwp=3.0, evi=True, internal_volume_l=2.5,
-            max_allowable_pressure_bar_gauge=25.0, nominal_charge_g=140.0, charge_tolerance_g=2.0,
-            rating_points=_ratings((6000.0, 4.8), (4400.0, 3.1), (5500.0, 3.0), evi=True),
-            compressor_displacement_hint_cm3=19.0,
-        ),
-        ProductPhysics(
-            model_code="HPM-12-R32-EVI", refrigerant="R32", gwp=675.0, evi=True, internal_volume_l=4.0,
-            max_allowable_pressure_bar_gauge=42.0, nominal_charge_g=1200.0, charge_tolerance_g=10.0,
-            rating_points=_ratings((12000.0, 4.6), (8900.0, 2.9), (11000.0, 2.9), evi=True),
-            compressor_displacement_hint_cm3=38.0,
-        ),
-        ProductPhysics(
-            model_code="HPS-10-R32", refrigerant="R32", gwp=675.0, evi=False, internal_volume_l=3.2,
-            max_allowable_pressure_bar_gauge=42.0, nominal_charge_g=None, charge_tolerance_g=None,
-            rating_points=_ratings((10000.0, 4.4), (7000.0, 2.7), (9000.0, 3.1), evi=False),
-            compressor_displacement_hint_cm3=30.0,
-        ),
-    )
-}  # fmt: skip
+# The demo master data document (app/services owns it; read here as plain JSON, no service import).
+DEMO_MASTER_DATA = Path(__file__).resolve().parents[1] / "services" / "demo_master_data.json"
+
+
+@cache
+def demo_products() -> dict[str, ProductPhysics]:
+    """The demo master data's product models (read once)."""
+    document = json.loads(DEMO_MASTER_DATA.read_text(encoding="utf-8"))
+    return {record["code"]: product_physics(record) for record in document["product_models"]}
+
+
+def __getattr__(name: str) -> Any:
+    # ``DEMO_PRODUCTS`` is read from the demo master data on first use.
+    if name == "DEMO_PRODUCTS":
+        return demo_products()
+    raise AttributeError(name)

@@ -18,7 +18,7 @@ import numpy as np
 from app.cyclemodel import CODE_VERSION, leak
 from app.cyclemodel.cycle import Mode, OperatingPoints, solve_cycle
 from app.cyclemodel.paramsets import ParameterSet, ParameterSetNotFoundError, load_shipped
-from app.cyclemodel.products import DEMO_PRODUCTS, ProductPhysics
+from app.cyclemodel.products import ProductPhysics, demo_products
 from app.cyclemodel.properties import Array, RefrigerantProperties, heos_properties, table_properties
 from app.cyclemodel.uncertainty import (
     INPUTS,
@@ -27,7 +27,7 @@ from app.cyclemodel.uncertainty import (
     perturbation_rows,
     propagate,
 )
-from app.cyclemodel.water import heat_flow_w
+from app.cyclemodel.water import capacity_rate_w_k, heat_flow_w
 from app.domain.expectations import EviStepExpectation, PlateauCode, PlateauExpectation, Residual
 
 PLATEAU_MODES: dict[str, Mode] = {"M10": "heating", "P07": "heating", "P45": "cooling"}
@@ -64,14 +64,19 @@ class CoolPropExpectations:
     def __init__(
         self,
         *,
-        products: Mapping[str, ProductPhysics] = DEMO_PRODUCTS,
+        products: Mapping[str, ProductPhysics] | None = None,
         parameter_sets: Mapping[str, ParameterSet] | None = None,
         instruments: InstrumentUncertainties | None = None,
         model_uncertainty: ModelUncertainties | None = None,
         reference_properties: bool = False,
     ) -> None:
-        """``reference_properties=True`` uses HEOS point by point instead of the fast tables."""
-        self._products = dict(products)
+        """Without ``products`` / ``parameter_sets`` the demo master data and demo seed are used (simulator,
+        tests); given, they are the only ones (judging passes the database's).
+
+        ``reference_properties=True`` uses HEOS point by point instead of the fast tables.
+        """
+        self._products = dict(products) if products is not None else dict(demo_products())
+        self._demo_seed = parameter_sets is None
         self._parameter_sets = dict(parameter_sets) if parameter_sets is not None else {}
         self._instruments = instruments or InstrumentUncertainties()
         self._model_uncertainty = model_uncertainty or ModelUncertainties()
@@ -80,9 +85,9 @@ class CoolPropExpectations:
     # -- the protocol -------------------------------------------------------------------------------
 
     def model_version(self, product_model_code: str) -> str:
-        """'<code version>/<parameter set id>'; the set id is '<model>@<content hash>'."""
+        """'<code version>/<model>@<content hash>#v<database version>' ('#v…' only for a stored version)."""
         parameter_set = self._parameter_set(product_model_code)
-        return f"{CODE_VERSION}/{parameter_set.parameter_set_id if parameter_set else 'no-parameter-set'}"
+        return f"{CODE_VERSION}/{parameter_set.version_label if parameter_set else 'no-parameter-set'}"
 
     def plateau(
         self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
@@ -126,31 +131,44 @@ class CoolPropExpectations:
         return PlateauExpectation(plateau=plateau, mode=mode, valid=True, reason=None, quantities=quantities)
 
     def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
-        """Model capacity gain and discharge temperature change of opening the EVI valve at M10."""
+        """Model capacity gain and discharge temperature change of opening the EVI valve at M10.
+
+        With the measured capacities before and after the step (``M10_EviOff_Capacity_W``,
+        ``M10_EviOn_Capacity_W``) it also gives U of (measured gain − model gain), propagated like the
+        plateau residuals (see ``evaluate_evi_step_rows``) plus the model's own uncertainty of the gain.
+        """
         product, parameter_set, problem = self._lookup(product_model_code)
         if problem:
             return EviStepExpectation(False, problem, math.nan, math.nan)
         assert product is not None and parameter_set is not None
         if not product.evi:
             return EviStepExpectation(False, f"{product_model_code} has no vapour injection (EVI)", math.nan, math.nan)
-        names = ("AirTemp_C", "WaterIn_C", "WaterFlow_l_min", "CompSpeed_rps")
-        inputs, problem = _plateau_inputs(plateau="M10", values=values, names=names)
+        inputs, problem = _plateau_inputs(plateau="M10", values=values, names=EVI_STEP_MODEL_INPUTS)
         if problem:
             return EviStepExpectation(False, problem, math.nan, math.nan)
-        points = _operating_points({k: np.array([v]) for k, v in inputs.items()}, parameter_set)
-        props = self._props(product.refrigerant)
-        params = parameter_set.parameters
-        off = solve_cycle(props=props, params=params, mode="heating", evi_on=False, points=points)
-        on = solve_cycle(props=props, params=params, mode="heating", evi_on=True, points=points)
-        for sol in (off, on):
-            if not sol.valid[0]:
-                return EviStepExpectation(False, sol.reason[0], math.nan, math.nan)
+        # Only differences of the water outlet reading enter the measured gain: any nominal value serves.
+        water_out = values.get("M10_WaterOut_C")
+        inputs["WaterOut_C"] = inputs["WaterIn_C"] + 5.0 if _missing(water_out) else float(water_out)  # type: ignore[arg-type]
+        capacities = _evi_capacities(values)
+        rows, u = perturbation_rows(values=inputs, instruments=self._instruments)
+        evaluated, valid, reasons, extras = evaluate_evi_step_rows(
+            rows=rows, nominal=inputs, capacities=capacities, parameter_set=parameter_set,
+            props=self._props(product.refrigerant),
+        )  # fmt: skip
+        if not valid[0]:
+            return EviStepExpectation(False, reasons[0], math.nan, math.nan)
+        measured, expected = evaluated[EVI_GAIN]
+        uncertainty = None
+        if capacities is not None and valid.all() and np.isfinite(measured).all():
+            u_instruments = propagate(evaluated=evaluated, u=u)[EVI_GAIN]
+            uncertainty = math.hypot(u_instruments, self._model_uncertainty.evi_gain_points)
         return EviStepExpectation(
             valid=True,
             reason=None,
-            capacity_gain_fraction=float(on.capacity_w[0] / off.capacity_w[0] - 1.0),
-            discharge_temp_change_k=float(on.discharge_temp_c[0] - off.discharge_temp_c[0]),
-            intermediate_pressure_bar=float(on.intermediate_p_bar[0]),
+            capacity_gain_fraction=float(expected[0]),
+            discharge_temp_change_k=float(extras["discharge_temp_change_k"][0]),
+            intermediate_pressure_bar=float(extras["intermediate_pressure_bar"][0]),
+            capacity_gain_uncertainty=uncertainty,
         )
 
     def leak_rate_g_per_year(
@@ -168,6 +186,8 @@ class CoolPropExpectations:
 
     def _parameter_set(self, code: str) -> ParameterSet | None:
         if code not in self._parameter_sets:
+            if not self._demo_seed:
+                return None
             try:
                 self._parameter_sets[code] = load_shipped(product_model_code=code)
             except ParameterSetNotFoundError:
@@ -296,3 +316,53 @@ def evaluate_plateau_rows(
         "compressor_power_w": (np.asarray(rows["CompPower_W"], dtype=float), sol.compressor_power_w),
     }
     return evaluated, sol.valid, sol.reason
+
+
+EVI_GAIN = "capacity_gain_fraction"
+EVI_STEP_MODEL_INPUTS = ("AirTemp_C", "WaterIn_C", "WaterFlow_l_min", "CompSpeed_rps")
+
+
+def _evi_capacities(values: Mapping[str, float | None]) -> tuple[float, float] | None:
+    off, on = values.get("M10_EviOff_Capacity_W"), values.get("M10_EviOn_Capacity_W")
+    if _missing(off) or _missing(on) or not float(off) > 0.0:  # type: ignore[arg-type]
+        return None
+    return float(off), float(on)  # type: ignore[arg-type]
+
+
+def evaluate_evi_step_rows(
+    *,
+    rows: Mapping[str, Array],
+    nominal: Mapping[str, float],
+    capacities: tuple[float, float] | None,
+    parameter_set: ParameterSet,
+    props: RefrigerantProperties,
+) -> tuple[dict[str, tuple[Array, Array]], Array, list[str | None], dict[str, Array]]:
+    """Measured and model EVI capacity gain for a batch of M10 input rows (nominal, perturbations, samples).
+
+    Model side: the cycle with injection off and on at the row's air temperature, water inlet, flow and
+    speed. Measured side: the reported capacities before and after the step were taken minutes apart
+    with the same flow meter and the same pair of water thermometers, so a row's instrument errors move
+    both alike: a flow error scales both, a thermometer offset adds ṁ·cp·(δ_out − δ_in) to both.
+    """
+    points = _operating_points(rows, parameter_set)
+    params = parameter_set.parameters
+    off = solve_cycle(props=props, params=params, mode="heating", evi_on=False, points=points)
+    on = solve_cycle(props=props, params=params, mode="heating", evi_on=True, points=points)
+    expected = on.capacity_w / off.capacity_w - 1.0
+    if capacities is None:
+        measured = np.full_like(expected, np.nan)
+    else:
+        flow = np.asarray(rows["WaterFlow_l_min"], dtype=float)
+        offset_k = (np.asarray(rows["WaterOut_C"]) - nominal["WaterOut_C"]) - (
+            np.asarray(rows["WaterIn_C"]) - nominal["WaterIn_C"]
+        )
+        c_water = capacity_rate_w_k(flow_l_min=flow, temp_c=0.5 * (nominal["WaterIn_C"] + nominal["WaterOut_C"]))
+        q_off, q_on = (q * flow / nominal["WaterFlow_l_min"] + c_water * offset_k for q in capacities)
+        measured = q_on / q_off - 1.0
+    valid = np.logical_and(off.valid, on.valid)
+    reasons = [r_off or r_on for r_off, r_on in zip(off.reason, on.reason, strict=True)]
+    extras = {
+        "discharge_temp_change_k": on.discharge_temp_c - off.discharge_temp_c,
+        "intermediate_pressure_bar": on.intermediate_p_bar,
+    }
+    return {EVI_GAIN: (measured, expected)}, valid, reasons, extras

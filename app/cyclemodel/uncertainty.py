@@ -76,6 +76,9 @@ class ModelUncertainties:
     capacity_fraction: float = 0.03
     cop_fraction: float = 0.03
     compressor_power_fraction: float = 0.03
+    # Of the EVI capacity gain fraction, in fraction points (0.03 = ±3 points of gain): a starting value of
+    # the order of the distance between the modelled gain and line.md's published +14–19 %.
+    evi_gain_points: float = 0.03
 
     def expanded(self, *, quantity: str, expected: float) -> float:
         """U of the model for one quantity at its expected value."""

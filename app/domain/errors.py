@@ -52,3 +52,27 @@ class PayloadTooLarge(DomainError):
     status_code = 413
     title = "Payload too large"
     slug = "payload-too-large"
+
+
+class NotAuthenticated(DomainError):
+    """No valid credential: sign in (pages) or send a bearer token (API)."""
+
+    status_code = 401
+    title = "Sign-in required"
+    slug = "not-authenticated"
+
+
+class AccessDenied(DomainError):
+    """Signed in, but the role may not do this; ``detail`` names the role and who may."""
+
+    status_code = 403
+    title = "Not allowed for this role"
+    slug = "forbidden"
+
+
+class SignatureRefused(DomainError):
+    """An electronic signature whose password or PIN did not match: nothing was signed or changed."""
+
+    status_code = 403
+    title = "Signature refused"
+    slug = "signature-refused"

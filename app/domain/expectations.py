@@ -54,6 +54,9 @@ class EviStepExpectation:
     capacity_gain_fraction: float  # (on - off) / off, e.g. 0.16
     discharge_temp_change_k: float  # on - off; negative when injection cools the discharge
     intermediate_pressure_bar: float | None = None
+    # Expanded (k = 2) U of (measured gain − model gain), propagated from the instruments plus the model's
+    # own uncertainty; None when the measured capacities were not given (the limit's U applies then).
+    capacity_gain_uncertainty: float | None = None
 
 
 class CycleExpectations(Protocol):

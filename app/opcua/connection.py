@@ -20,7 +20,13 @@ from app.opcua.link import UaLink, read_operation_limits
 from app.opcua.live import LiveBus, LiveValue
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
 from app.opcua.nodes import NAMESPACE_URI, StationNodes
-from app.opcua.security import EndpointRefused, configure_client_security, explain_connect_failure
+from app.opcua.security import (
+    EndpointRefused,
+    SecurityChoice,
+    configure_client_security,
+    expiry_warnings,
+    explain_connect_failure,
+)
 from app.opcua.station_types import StationTypeLookup, StationTypeSpec
 from app.opcua.status import StatusBoard
 
@@ -95,7 +101,7 @@ class EndpointRunner:
             delay_s = min(delay_s * 2, self._timing.reconnect_max_delay_s)
 
     async def _on_session_end(self, exc: BaseException) -> None:
-        security_problem = explain_connect_failure(exc)
+        security_problem = explain_connect_failure(exc, mes_certificate=self._security.certificate_path)
         if security_problem is not None:
             self._set_link("refused", security_problem)
             for station in self.stations:
@@ -109,13 +115,29 @@ class EndpointRunner:
         client = Client(self.endpoint_url, timeout=self._timing.request_timeout_s, watchdog_intervall=1.0)
         client.session_timeout = 600_000
         try:
-            await configure_client_security(client=client, settings=self._security)
+            choice = await configure_client_security(client=client, settings=self._security)
             async with asyncio.timeout(self._timing.request_timeout_s * 2):
                 await client.connect(auto_reconnect=False)
             self.sessions_started += 1
+            await self._report_expiring_certificates(choice)
             await self._serve(client)
         finally:
             await _close_quietly(client)
+
+    async def _report_expiring_certificates(self, choice: SecurityChoice) -> None:
+        """An alarm per station while the MES's or the PLC's certificate is about to expire."""
+        if choice.mode == "None":
+            return
+        warnings = expiry_warnings(settings=self._security, server_certificate=choice.server_certificate)
+        for station in self.stations:
+            if warnings:
+                await self._alarms.raise_once(
+                    station_id=station.station_id, key="certificate", message="; ".join(warnings)
+                )
+            else:
+                self._alarms.clear(station_id=station.station_id, key="certificate")
+        if warnings:
+            logger.warning("endpoint %s: %s", self.endpoint_url, "; ".join(warnings))
 
     async def _serve(self, client: Client) -> None:
         link = UaLink(client=client, timeout_s=self._timing.request_timeout_s)

@@ -34,10 +34,18 @@ class SecuritySettings:
     password: str | None = None
     application_uri: str = "urn:ashp-line:mes"
     application_name: str = "ASHP line MES"
+    rejected_dir: Path | None = None  # refused server certificates; default: beside trust_dir
+    certificate_warn_days: int = 30  # alarm when a certificate of a connection expires this soon
 
     @property
     def has_certificate(self) -> bool:
         return self.certificate_path is not None and self.private_key_path is not None
+
+    @property
+    def rejected_directory(self) -> Path | None:
+        from app.opcua.trust import default_rejected_dir
+
+        return self.rejected_dir or default_rejected_dir(self.trust_dir)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from asyncua import Client, ua
-from asyncua.common.utils import ServiceError
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.opcua.master_data import SecuritySettings
+from app.opcua.trust import CertificateProblem, TrustStore, certificate_info, read_certificate, store_rejected
+
+logger = logging.getLogger(__name__)
 
 BASIC256SHA256_URI = SecurityPolicyBasic256Sha256.URI
 
@@ -29,6 +33,10 @@ class SecurityRefused(EndpointRefused):
     """A connection was refused for a security reason; the message is meant for the operator."""
 
 
+class CertificateNotTrusted(SecurityRefused):
+    """The peer's certificate is not in the trust list."""
+
+
 def make_certificate(
     *,
     certificate_path: Path,
@@ -38,6 +46,7 @@ def make_certificate(
     hostnames: Sequence[str] = (),
     valid_days: int = 3650,
     key_size_bits: int = 2048,
+    valid_from: dt.datetime | None = None,
 ) -> x509.Certificate:
     """Create a self-signed OPC UA application instance certificate (DER) and its key (PEM).
 
@@ -47,7 +56,7 @@ def make_certificate(
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size_bits)
     names = list(hostnames) or [socket.gethostname()]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
+    now = valid_from or dt.datetime.now(dt.UTC)
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
     cert = (
         x509.CertificateBuilder()
@@ -112,13 +121,6 @@ def make_mes_certificate(
     )
 
 
-def load_certificate_file(path: Path) -> x509.Certificate:
-    data = path.read_bytes()
-    if b"-----BEGIN" in data:
-        return x509.load_pem_x509_certificate(data)
-    return x509.load_der_x509_certificate(data)
-
-
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 fingerprint of a certificate's DER encoding, hex."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
@@ -131,43 +133,47 @@ class TrustList:
         self.directory = directory
 
     def fingerprints(self) -> set[str]:
-        if self.directory is None or not self.directory.is_dir():
+        """SHA-256 of every certificate in the directory, read afresh: changes apply without a restart."""
+        if self.directory is None:
             return set()
-        found = set()
-        for path in sorted(self.directory.iterdir()):
-            if path.suffix.lower() in {".der", ".pem", ".crt"}:
-                try:
-                    found.add(fingerprint(load_certificate_file(path)))
-                except ValueError:
-                    continue
-        return found
+        return {entry.info.sha256 for entry in TrustStore(self.directory).entries()[0]}
 
     def check(self, cert: x509.Certificate) -> None:
         """Raise :class:`SecurityRefused` unless the certificate is in the list and currently valid."""
         now = dt.datetime.now(dt.UTC)
         subject = cert.subject.rfc4514_string()
         if fingerprint(cert) not in self.fingerprints():
-            raise SecurityRefused(
-                f"server certificate '{subject}' (SHA-256 {fingerprint(cert)[:16]}…) is not in the MES "
-                f"trust list {self.directory}: copy it there if this PLC is genuine"
+            raise CertificateNotTrusted(
+                f"server certificate '{subject}' (SHA-256 thumbprint {fingerprint(cert)}) is not in the MES "
+                f"trust list {self.directory}"
             )
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise SecurityRefused(f"server certificate '{subject}' is outside its validity period")
 
     async def __call__(self, cert: x509.Certificate, app_description: ua.ApplicationDescription) -> None:
-        """asyncua certificate-validator hook: refuse untrusted servers during CreateSession."""
-        try:
-            self.check(cert)
-        except SecurityRefused as exc:
-            raise ServiceError(ua.StatusCodes.BadCertificateUntrusted) from exc
+        """asyncua certificate-validator hook: refuse untrusted servers during CreateSession.
+
+        Raises :class:`SecurityRefused` itself (asyncua lets it through): a ``ServiceError`` here would read
+        as the PLC refusing the MES, when it is the MES refusing the PLC.
+        """
+        self.check(cert)
 
 
-async def configure_client_security(*, client: Client, settings: SecuritySettings) -> str:
-    """Set up a client for ``settings``; return the security mode it will use ('None' or 'SignAndEncrypt').
+@dataclass(frozen=True, slots=True)
+class SecurityChoice:
+    """How a client will connect: 'None' or 'SignAndEncrypt', and the server certificate it checked."""
+
+    mode: str
+    server_certificate: x509.Certificate | None = None
+
+
+async def configure_client_security(*, client: Client, settings: SecuritySettings) -> SecurityChoice:
+    """Set up a client for ``settings`` and say how it will connect.
 
     With a certificate: Basic256Sha256/SignAndEncrypt, the server certificate checked against the
-    trust list before any session (and again by CreateSession). Without one: ``None``, but only when
-    the settings allow it.
+    trust list before any session (and again by CreateSession); a refused one is kept in the rejected
+    directory. Without one: ``None``, but only when the settings allow it. Files are read on every
+    call, so a changed trust list or a rotated MES certificate applies at the next connect.
     """
     client.application_uri = settings.application_uri
     client.name = settings.application_name
@@ -181,8 +187,9 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
                 "no MES certificate configured and security mode None is not allowed "
                 "(create one with 'mes opcua make-cert')"
             )
-        return "None"
+        return SecurityChoice("None")
     assert settings.certificate_path is not None and settings.private_key_path is not None
+    _check_mes_certificate(settings.certificate_path)
     trust = TrustList(settings.trust_dir)
     endpoints = await client.connect_and_get_server_endpoints()
     wanted = [
@@ -192,10 +199,21 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
     ]
     if not wanted:
         if settings.allow_none and any(e.SecurityMode == ua.MessageSecurityMode.None_ for e in endpoints):
-            return "None"
-        raise SecurityRefused("the endpoint offers no Basic256Sha256 SignAndEncrypt security")
+            return SecurityChoice("None")
+        raise SecurityRefused(
+            "the endpoint offers no Basic256Sha256 SignAndEncrypt security and security mode None is not allowed"
+        )
     server_der = _first_certificate(wanted[0].ServerCertificate)
-    trust.check(x509.load_der_x509_certificate(server_der))
+    try:
+        server_certificate = x509.load_der_x509_certificate(server_der)
+    except ValueError as exc:
+        raise SecurityRefused(f"the server sent a malformed certificate ({exc})") from exc
+    try:
+        trust.check(server_certificate)
+    except CertificateNotTrusted as exc:
+        raise CertificateNotTrusted(
+            _untrusted_advice(str(exc), server_certificate, settings.rejected_directory)
+        ) from exc
     client.certificate_validator = trust
     await client.set_security(
         SecurityPolicyBasic256Sha256,
@@ -204,7 +222,62 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
         server_certificate=server_der,
         mode=ua.MessageSecurityMode.SignAndEncrypt,
     )
-    return "SignAndEncrypt"
+    return SecurityChoice("SignAndEncrypt", server_certificate)
+
+
+def _check_mes_certificate(path: Path) -> None:
+    """Refuse to connect with a MES certificate that is missing, malformed or outside its validity."""
+    try:
+        info = certificate_info(read_certificate(path))
+    except CertificateProblem as exc:
+        raise SecurityRefused(
+            f"the MES certificate cannot be used: {exc} (create one with 'mes opcua make-cert')"
+        ) from exc
+    problem = info.validity_problem(dt.datetime.now(dt.UTC))
+    if problem is not None:
+        raise SecurityRefused(
+            f"the MES certificate {path} {problem}: run 'mes opcua rotate-cert' and install the new "
+            "certificate in the PLCs' trust lists"
+        )
+
+
+def _untrusted_advice(refusal: str, cert: x509.Certificate, rejected_dir: Path | None) -> str:
+    """The refusal, plus where the certificate was kept and the command that trusts it."""
+    if rejected_dir is None:
+        return f"{refusal}; no trust directory is configured (MES_OPCUA__TRUST_DIR)"
+    try:
+        kept = store_rejected(cert, rejected_dir)
+    except OSError as exc:
+        logger.error("cannot keep the rejected certificate in %s: %s", rejected_dir, exc)
+        return f"{refusal}; if this PLC is genuine, trust its certificate with 'mes opcua trust add FILE'"
+    return f"{refusal}; it was saved as {kept}: if this PLC is genuine, trust it with 'mes opcua trust add \"{kept}\"'"
+
+
+def expiry_warnings(
+    *, settings: SecuritySettings, server_certificate: x509.Certificate | None, now: dt.datetime | None = None
+) -> list[str]:
+    """Certificates of this connection that expire within ``settings.certificate_warn_days``."""
+    now = now or dt.datetime.now(dt.UTC)
+    warnings = []
+    if settings.certificate_path is not None:
+        try:
+            mes = certificate_info(read_certificate(settings.certificate_path))
+        except CertificateProblem:
+            mes = None
+        if mes is not None and mes.expires_within(settings.certificate_warn_days, now):
+            warnings.append(
+                f"the MES certificate (SHA-256 {mes.sha256[:16]}…) expires on {mes.not_after:%Y-%m-%d %H:%M} UTC: "
+                "run 'mes opcua rotate-cert' and install the new certificate in the PLCs' trust lists"
+            )
+    if server_certificate is not None:
+        server = certificate_info(server_certificate)
+        if server.expires_within(settings.certificate_warn_days, now):
+            warnings.append(
+                f"the PLC's certificate '{server.subject}' (SHA-256 {server.sha256[:16]}…) expires on "
+                f"{server.not_after:%Y-%m-%d %H:%M} UTC: renew it on the PLC and trust the new one with "
+                "'mes opcua trust add FILE'"
+            )
+    return warnings
 
 
 def _first_certificate(der: bytes) -> bytes:
@@ -213,15 +286,19 @@ def _first_certificate(der: bytes) -> bytes:
     return der[:length]
 
 
-def explain_connect_failure(exc: BaseException) -> str | None:
-    """An operator message when a connect failed for a security reason, else None (plain network loss)."""
+def explain_connect_failure(exc: BaseException, *, mes_certificate: Path | None = None) -> str | None:
+    """An operator message when a connect failed for a security reason, else None (plain network loss).
+
+    ``mes_certificate`` (the file the MES presented) is named in a PLC-side refusal, so that after a rotation
+    the engineer sees which certificate the PLC must trust.
+    """
     if isinstance(exc, EndpointRefused):
         return str(exc)
     if isinstance(exc, AssertionError):
         # asyncua 2.1 raises a bare AssertionError when the server drops the secure channel it refused
         return (
-            "the PLC refused the secure connection: is the MES certificate in the PLC's trust list "
-            "and does the PLC accept Basic256Sha256 SignAndEncrypt?"
+            "the PLC refused the secure connection (does it accept Basic256Sha256 SignAndEncrypt?): "
+            + _install_advice(mes_certificate)
         )
     if isinstance(exc, ua.UaStatusCodeError):
         name = ua.StatusCode(exc.code).name
@@ -237,10 +314,7 @@ def explain_connect_failure(exc: BaseException) -> str | None:
             "BadNoValidCertificates",
         }:
             # the MES checked the server certificate before connecting, so this refusal is the PLC's
-            return (
-                f"the PLC refused the MES certificate ({name}): install the MES certificate "
-                "(exported by 'mes opcua make-cert') in the PLC's trust list"
-            )
+            return f"the PLC refused the MES certificate ({name}): {_install_advice(mes_certificate)}"
         if name in {
             "BadUserAccessDenied",
             "BadIdentityTokenRejected",
@@ -251,3 +325,13 @@ def explain_connect_failure(exc: BaseException) -> str | None:
     if isinstance(exc, ua.UaError) and "endpoint" in str(exc).lower():
         return f"no matching secure endpoint: {exc}"
     return None
+
+
+def _install_advice(mes_certificate: Path | None) -> str:
+    if mes_certificate is None:
+        return "install the MES certificate (exported by 'mes opcua make-cert') in the PLC's trust list"
+    try:
+        sha256 = certificate_info(read_certificate(mes_certificate)).sha256
+    except CertificateProblem:
+        return f"install the MES certificate {mes_certificate} in the PLC's trust list"
+    return f"install the MES certificate {mes_certificate} (SHA-256 thumbprint {sha256}) in the PLC's trust list"

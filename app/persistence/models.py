@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -77,6 +78,8 @@ class ProductModel(Base):
     bom_compressor_model: Mapped[str] = mapped_column(String(64))
     bom_inverter_model: Mapped[str] = mapped_column(String(64))
     bom_evi_valve_model: Mapped[str | None] = mapped_column(String(64))
+    # Cycle-model product data (rating speeds, compressor displacement, EVI design data); see master_data.
+    cycle_physics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Route(Base):
@@ -255,6 +258,7 @@ class Hold(Base):
     released_by: Mapped[str | None] = mapped_column(String(64))
     disposition: Mapped[str | None] = mapped_column(String(16))
     release_reason: Mapped[str | None] = mapped_column(Text)
+    release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("e_signature.id"))
 
 
 class SpecRevision(Base):
@@ -276,6 +280,7 @@ class SpecRevision(Base):
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approval_reason: Mapped[str | None] = mapped_column(Text)
     effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approval_signature_id: Mapped[int | None] = mapped_column(ForeignKey("e_signature.id"))
 
 
 class VerdictOverride(Base):
@@ -290,6 +295,7 @@ class VerdictOverride(Base):
     reason: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("e_signature.id"))
 
 
 class ManualCheck(Base):
@@ -315,3 +321,109 @@ class StationAlarm(Base):
     station_id: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AppUser(Base):
+    """A person (or a station's service account) who signs in. Secrets are argon2 hashes."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    badge_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthToken(Base):
+    """A page session or an API bearer token; only its SHA-256 is stored, and it can be revoked."""
+
+    __tablename__ = "auth_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "session" | "api"
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ESignature(Base):
+    """An electronic signature: the signer re-entered their secret and gave a reason (append-only)."""
+
+    __tablename__ = "e_signature"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))
+    meaning: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEvent(Base):
+    """One change, who made it and why, hash-chained to the event before it (append-only)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("e_signature.id"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's one-row head: the last event's number and hash (appends lock this row first)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigId)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CycleParameterSet(Base):
+    """One fitted cycle-model parameter set of a product model; versions 1, 2, 3 … per model, the highest is current.
+
+    Rows are never changed: a refit adds a version. ``rating_data`` is what the set was fitted to and
+    ``rating_fit`` how closely it reproduces it; ``out_of_bounds`` names parameters outside their bounds.
+    """
+
+    __tablename__ = "cycle_parameter_set"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_model_id: Mapped[int] = mapped_column(ForeignKey("product_model.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    parameter_set_id: Mapped[str] = mapped_column(String(96))  # '<model>@<hash of the numbers>'
+    code_version: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rating_data: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rating_fit: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    max_rating_error: Mapped[float] = mapped_column(Float)
+    within_bounds: Mapped[bool] = mapped_column(Boolean)
+    out_of_bounds: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(128))
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Connection, Table, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
@@ -122,8 +122,20 @@ _HISTORY = (
 
 
 # --- the station hot path: column reads and Core writes, no ORM instances -----------------------
-# An ORM entity load costs several times a round trip on this stack; the start/complete path
-# runs a dozen statements per request, so it reads columns into these plain records instead.
+# An ORM entity load costs several times a round trip on this stack, and even a column read or a
+# bulk write through the ORM layer costs more than the round trip; so the start/complete path builds
+# its statements on the tables and runs them on the transaction's connection (``core``), reading
+# columns into these plain records.
+
+
+def table(model: type[m.Base]) -> Table:
+    """The model's table, for statements that must not go through the ORM layer."""
+    return m.Base.metadata.tables[model.__tablename__]
+
+
+def core(session: Session) -> Connection:
+    """The connection of the session's transaction: Core statements run here skip the ORM layer."""
+    return session.connection()
 
 
 @dataclass(slots=True)
@@ -166,33 +178,32 @@ class AttemptState:
     use_as_is: bool
 
 
-_A = m.OperationAttempt
-ATTEMPT_COLUMNS = tuple(getattr(_A, f) for f in AttemptState.__dataclass_fields__)
+_A = table(m.OperationAttempt).c
+_STATION = table(m.Station)
+_UNIT = table(m.Unit)
+_PRODUCT_MODEL = table(m.ProductModel)
+_WORK_ORDER = table(m.WorkOrder)
+_ROUTE = table(m.Route)
+ATTEMPT_COLUMNS = tuple(_A[f] for f in AttemptState.__dataclass_fields__)
 _UNIT_COLUMNS = (
-    m.Unit.id,
-    m.Unit.serial,
-    m.Unit.status,
-    m.Unit.next_step,
-    m.Unit.reentry_step,
-    m.Unit.rework_loops,
-    m.Unit.product_model_id,
-    m.Unit.work_order_id,
-    m.Unit.created_at,
-    m.Unit.updated_at,
-    m.ProductModel.code,
-    m.WorkOrder.number,
+    *(_UNIT.c[f] for f in UnitState.__dataclass_fields__ if f not in ("product_model_code", "work_order_number")),
+    _PRODUCT_MODEL.c.code,
+    _WORK_ORDER.c.number,
+)
+_UNIT_JOINS = _UNIT.join(_PRODUCT_MODEL, _PRODUCT_MODEL.c.id == _UNIT.c.product_model_id).join(
+    _WORK_ORDER, _WORK_ORDER.c.id == _UNIT.c.work_order_id
 )
 
 
 # Statements built once: SQLAlchemy memoises a statement's cache key, so re-executing a prebuilt
 # statement with new parameters skips the traversal a freshly built one costs.
-_STATION_TYPE = select(m.Station.station_type).where(m.Station.station_id == bindparam("station_id"))
+_STATION_TYPE = select(_STATION.c.station_type).where(_STATION.c.station_id == bindparam("station_id"))
 _STATION_TYPE_LOCKED = _STATION_TYPE.with_for_update()
 
 
 def lock_station(session: Session, station_id: str) -> str:
     """Lock the station row (serialises everything that happens at one station); returns its type."""
-    station_type = session.execute(_STATION_TYPE_LOCKED, {"station_id": station_id}).scalar_one_or_none()
+    station_type = core(session).execute(_STATION_TYPE_LOCKED, {"station_id": station_id}).scalar_one_or_none()
     if station_type is None:
         raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
     return station_type
@@ -206,18 +217,17 @@ def station_type_of(session: Session, station_id: str) -> str:
 
 
 _UNIT_STATE = (
-    select(*_UNIT_COLUMNS, m.ProductModel.route_id, m.Route.revision)
-    .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
-    .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
-    .join(m.Route, m.Route.id == m.ProductModel.route_id)
-    .where(m.Unit.serial == bindparam("serial"))
+    select(*_UNIT_COLUMNS, _PRODUCT_MODEL.c.route_id, _ROUTE.c.revision)
+    .select_from(_UNIT_JOINS.join(_ROUTE, _ROUTE.c.id == _PRODUCT_MODEL.c.route_id))
+    .where(_UNIT.c.serial == bindparam("serial"))
 )
-_UNIT_STATE_LOCKED = _UNIT_STATE.with_for_update(of=m.Unit)
+_UNIT_STATE_LOCKED = _UNIT_STATE.with_for_update(of=_UNIT)
+_UNIT_STATE_BY_ID = select(*_UNIT_COLUMNS).select_from(_UNIT_JOINS).where(_UNIT.c.id == bindparam("unit_id"))
 
 
 def unit_state(session: Session, serial: str, *, for_update: bool = False) -> tuple[UnitState, routing.RouteDef]:
     """The unit (locked if asked), its labels and its route, in one round trip when the route is cached."""
-    row = session.execute(_UNIT_STATE_LOCKED if for_update else _UNIT_STATE, {"serial": serial}).one_or_none()
+    row = core(session).execute(_UNIT_STATE_LOCKED if for_update else _UNIT_STATE, {"serial": serial}).one_or_none()
     if row is None:
         raise NotFound(f"{serial} has not been released by any work order", serial=serial)
     *fields, route_id, revision = row
@@ -225,13 +235,7 @@ def unit_state(session: Session, serial: str, *, for_update: bool = False) -> tu
 
 
 def unit_state_by_id(session: Session, unit_id: int) -> UnitState:
-    row = session.execute(
-        select(*_UNIT_COLUMNS)
-        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
-        .join(m.WorkOrder, m.WorkOrder.id == m.Unit.work_order_id)
-        .where(m.Unit.id == unit_id)
-    ).one()
-    return UnitState(*tuple(row))
+    return UnitState(*core(session).execute(_UNIT_STATE_BY_ID, {"unit_id": unit_id}).one())
 
 
 def hold_reasons(session: Session, unit_id: int) -> tuple[str, ...]:
@@ -259,16 +263,71 @@ _OPEN_AT_STATION = select(*ATTEMPT_COLUMNS).where(_A.station_id == bindparam("st
 _OPEN_OR_STORED_AT_STATION = select(*ATTEMPT_COLUMNS).where(
     _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
 )
+_OPEN_AT_STATION_OR_OF_UNIT = (
+    select(*ATTEMPT_COLUMNS)
+    .where(or_(_A.unit_id == bindparam("unit_id"), (_A.station_id == bindparam("station_id")) & (_A.status == "open")))
+    .order_by(_A.id)
+)
+_ATTEMPT_BY_ID = select(*ATTEMPT_COLUMNS).where(_A.id == bindparam("attempt_id"))
+# whether an operator already scanned parts on the attempt (app/services/scans.py): most have none
+_SCANNED = exists().where(table(m.ComponentUse).c.attempt_id == _A.id).label("scanned")
+_FOR_RESULT = select(*ATTEMPT_COLUMNS, _SCANNED).where(_A.station_id == bindparam("station_id"), _A.status == "open")
+_FOR_RESULT_KEY = select(*ATTEMPT_COLUMNS, _SCANNED).where(
+    _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
+)
 
 
 def attempts_at_station(session: Session, station_id: str, *, result_key: str | None) -> list[AttemptState]:
     """The open attempt at a station and, if ``result_key`` is given, the attempt that stored it."""
     if result_key is None:
-        rows = session.execute(_OPEN_AT_STATION, {"station_id": station_id}).all()
+        rows = core(session).execute(_OPEN_AT_STATION, {"station_id": station_id}).all()
     else:
-        rows = session.execute(_OPEN_OR_STORED_AT_STATION, {"station_id": station_id, "result_key": result_key}).all()
+        rows = (
+            core(session)
+            .execute(_OPEN_OR_STORED_AT_STATION, {"station_id": station_id, "result_key": result_key})
+            .all()
+        )
     return [AttemptState(*row) for row in rows]
 
 
+def attempts_for_result(
+    session: Session, *, station_id: str, result_key: str | None
+) -> list[tuple[AttemptState, bool]]:
+    """Like :func:`attempts_at_station`, each with whether parts were already recorded on it."""
+    if result_key is None:
+        rows = core(session).execute(_FOR_RESULT, {"station_id": station_id})
+    else:
+        rows = core(session).execute(_FOR_RESULT_KEY, {"station_id": station_id, "result_key": result_key})
+    return [(AttemptState(*row[:-1]), bool(row[-1])) for row in rows]
+
+
+def attempts_for_start(
+    session: Session, *, station_id: str, unit_id: int
+) -> tuple[list[AttemptState], list[routing.AttemptView]]:
+    """The open attempt at the station and the unit's history, in one read.
+
+    Read it only once both the station and the unit are locked: it must see what committed before.
+    """
+    rows = [
+        AttemptState(*row)
+        for row in core(session).execute(_OPEN_AT_STATION_OR_OF_UNIT, {"unit_id": unit_id, "station_id": station_id})
+    ]
+    open_here = [a for a in rows if a.station_id == station_id and a.status == "open"]
+    history = [
+        routing.AttemptView(
+            station_type=a.station_type,
+            station_id=a.station_id,
+            status=routing.AttemptStatus(a.status),
+            summary=a.summary,
+            failure_mode=a.failure_mode,
+            use_as_is=a.use_as_is,
+            started_at=a.started_at,
+        )
+        for a in rows
+        if a.unit_id == unit_id
+    ]
+    return open_here, history
+
+
 def attempt_state(session: Session, attempt_id: int) -> AttemptState:
-    return AttemptState(*session.execute(select(*ATTEMPT_COLUMNS).where(_A.id == attempt_id)).one())
+    return AttemptState(*core(session).execute(_ATTEMPT_BY_ID, {"attempt_id": attempt_id}).one())

@@ -194,7 +194,17 @@ def evi_step_check(check: EviStepCheck, ctx: JudgeContext) -> CheckResult:
         )
     gain = (on - off) / off
     share = gain / prediction.capacity_gain_fraction
-    result = judged(check, value=share, limit=limit, expected=1.0, subject="EVI capacity gain as share of predicted")
+    # U of the share from U of (measured gain − model gain), propagated by the model; else the limit's own U.
+    u_gain = prediction.capacity_gain_uncertainty
+    u_share = None if u_gain is None else u_gain / prediction.capacity_gain_fraction
+    result = judged(
+        check,
+        value=share,
+        limit=limit,
+        expected=1.0,
+        uncertainty=u_share,
+        subject="EVI capacity gain as share of predicted",
+    )
     return replace(
         result,
         message=f"{result.message}; capacity {fmt(off)} → {fmt(on)} W ({gain:+.1%}, "

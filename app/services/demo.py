@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.actors import SYSTEM, Role
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
-from app.services import master_data, specs, work_orders
+from app.security import passwords
+from app.services import master_data, specs, users, work_orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,11 @@ DEMO_ORDERS = (
 
 def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int]:
     """Load the demo master data and work orders; running it again changes nothing."""
-    counts = master_data.load_document(session=session, document=master_data.read_document(master_data.DEMO_DOCUMENT))
+    document = master_data.read_document(master_data.DEMO_DOCUMENT)
+    counts = master_data.load_document(session=session, document=document, actor=SYSTEM)
+    from app.services import cycle_parameters  # the cycle model's imports (CoolProp) only when loading the demo
+
+    counts["cycle_parameter_sets_added"] = cycle_parameters.seed_demo(session=session, actor=SYSTEM)
     created = 0
     for order in DEMO_ORDERS:
         if session.scalars(select(m.WorkOrder.id).where(m.WorkOrder.number == order.number)).first() is None:
@@ -40,10 +46,70 @@ def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int
                 product_model_code=order.product_model,
                 first_serial=order.first_serial,
                 quantity=order.quantity,
+                actor=SYSTEM,
             )
             created += 1
     counts["work_orders_created"] = created
     counts["spec_revisions_approved"] = specs.ensure_initial_revisions(
-        session=session, by="demo", reason="initial specification: the station defaults of line.md (demo data)"
+        session=session, actor=SYSTEM, reason="initial specification: the station defaults of line.md (demo data)"
     )
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: Role
+    password: str | None = None
+    badge_id: str | None = None
+    pin: str | None = None
+
+    @property
+    def how_to_sign_in(self) -> str:
+        if self.badge_id:
+            return f"badge {self.badge_id}, PIN {self.pin}"
+        return f"user {self.username}, password {self.password}"
+
+
+# Published here, so production refuses to start while any of them still has this secret.
+DEMO_USERS = (
+    DemoUser("operator1", "Olga Operator", Role.OPERATOR, badge_id="B1001", pin="1001"),
+    DemoUser("supervisor1", "Sami Supervisor", Role.SUPERVISOR, password="demo-supervisor"),
+    DemoUser("quality1", "Quinn Quality", Role.QUALITY_ENGINEER, password="demo-quality"),
+    DemoUser("admin1", "Ada Admin", Role.ADMIN, password="demo-admin-pw"),
+    DemoUser("svc-leak-test", "Leak tester integration", Role.STATION, password="demo-station-svc"),
+)
+
+
+def load_demo_users(*, session: Session) -> list[DemoUser]:
+    """Create the demo users that do not exist yet; returns those created."""
+    created = []
+    for demo in DEMO_USERS:
+        if session.scalar(select(m.AppUser.id).where(m.AppUser.username == demo.username)) is None:
+            users.create_user(
+                session=session,
+                actor=SYSTEM,
+                username=demo.username,
+                display_name=demo.display_name,
+                role=demo.role,
+                password=demo.password,
+                badge_id=demo.badge_id,
+                pin=demo.pin,
+            )
+            created.append(demo)
+    return created
+
+
+def users_with_demo_secrets(*, session: Session) -> list[str]:
+    """Active users whose password or PIN is still the published demo one."""
+    found = []
+    for demo in DEMO_USERS:
+        user = session.scalars(select(m.AppUser).where(m.AppUser.username == demo.username)).one_or_none()
+        if user is None or not user.active:
+            continue
+        if (demo.password and passwords.verify_secret(user.password_hash, demo.password)) or (
+            demo.pin and passwords.verify_secret(user.pin_hash, demo.pin)
+        ):
+            found.append(demo.username)
+    return found

@@ -8,19 +8,61 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
+from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.routing import Disposition, UnitStatus
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.services import audit, signatures
 from app.services.clock import utcnow
+from app.services.signatures import VerifiedSignature
 
 
-def place_hold(*, session: Session, serial: str, reason: str, by: str | None) -> m.Hold:
+def place_hold(*, session: Session, serial: str, reason: str, actor: Actor) -> m.Hold:
     """Put one unit on hold. A scrapped unit cannot be held (it is already out of production)."""
     unit = repo.unit_by_serial(session, serial, for_update=True)
     if unit.status == UnitStatus.SCRAPPED:
         raise Conflict(f"{serial} was scrapped; there is nothing to hold")
-    return _hold(session, unit=unit, reason=reason, by=by, scope="unit", scope_ref=None)
+    before = unit_state(unit)
+    hold = _hold(session, unit=unit, reason=reason, by=actor.username, scope="unit", scope_ref=None)
+    audit_hold(session, actor=actor, action="hold.place", hold=hold, unit=unit, before=before, reason=reason)
+    return hold
+
+
+def unit_state(unit: m.Unit) -> dict[str, object]:
+    """The part of a unit a hold or a disposition changes, for audit events."""
+    return {
+        "serial": unit.serial,
+        "status": unit.status,
+        "next_step": unit.next_step,
+        "reentry_step": unit.reentry_step,
+    }
+
+
+def audit_hold(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    hold: m.Hold,
+    unit: m.Unit,
+    before: dict[str, object],
+    reason: str | None,
+    hold_before: dict[str, object] | None = None,
+    signature: m.ESignature | None = None,
+) -> None:
+    """One audit event for a hold placed or released: the hold's row and its unit's state, before and after."""
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_type="hold",
+        entity_id=str(hold.id),
+        before={"hold": hold_before, "unit": before},
+        after={"hold": audit.snapshot(hold), "unit": unit_state(unit)},
+        reason=reason,
+        signature=signature,
+    )
 
 
 def _hold(session: Session, *, unit: m.Unit, reason: str, by: str | None, scope: str, scope_ref: str | None) -> m.Hold:
@@ -42,7 +84,7 @@ class LotHoldOutcome:
 
 
 def hold_by_component(
-    *, session: Session, identifier: str, kind: str | None, reason: str, by: str | None
+    *, session: Session, identifier: str, kind: str | None, reason: str, actor: Actor
 ) -> LotHoldOutcome:
     """Hold every unit that consumed ``identifier`` (a component serial, lot, furnace run, cylinder lot)."""
     query = select(m.ComponentUse.unit_id).where(m.ComponentUse.identifier == identifier)
@@ -55,12 +97,17 @@ def hold_by_component(
     units = session.scalars(select(m.Unit).where(m.Unit.id.in_(unit_ids)).order_by(m.Unit.id).with_for_update()).all()
     scope_ref = f"{kind}:{identifier}" if kind else identifier
     held, skipped = [], []
+    placed: list[tuple[m.Hold, m.Unit, dict[str, object]]] = []
     for unit in units:
         if unit.status == UnitStatus.SCRAPPED:
             skipped.append(unit.serial)
             continue
-        hold = _hold(session, unit=unit, reason=reason, by=by, scope="component", scope_ref=scope_ref)
+        before = unit_state(unit)
+        hold = _hold(session, unit=unit, reason=reason, by=actor.username, scope="component", scope_ref=scope_ref)
         held.append((unit.serial, hold.id))
+        placed.append((hold, unit, before))
+    for hold, unit, before in placed:  # after every row lock is taken: the audit head is locked last
+        audit_hold(session, actor=actor, action="hold.place", hold=hold, unit=unit, before=before, reason=reason)
     return LotHoldOutcome(identifier=identifier, kind=kind, held=held, skipped_scrapped=skipped)
 
 
@@ -70,10 +117,14 @@ def release_hold(
     hold_id: int,
     disposition: Disposition,
     reason: str,
-    by: str | None,
+    actor: Actor,
+    signature: VerifiedSignature,
     reenter_at: str | None = None,
 ) -> m.Hold:
-    """Release a hold with a disposition: rework (re-enter the route), scrap, or use as is."""
+    """Release a hold with a disposition: rework (re-enter the route), scrap, or use as is.
+
+    Needs the releaser's electronic signature, verified by the caller before this transaction."""
+    by = actor.username
     hold = session.get(m.Hold, hold_id)
     if hold is None:
         raise NotFound(f"hold {hold_id} does not exist")
@@ -85,6 +136,7 @@ def release_hold(
     route = repo.route_def(session, model.route_id)
     now = utcnow()
     failed = session.get(m.OperationAttempt, hold.attempt_id) if hold.attempt_id else None
+    unit_before, hold_before = unit_state(unit), audit.snapshot(hold)
 
     if disposition is Disposition.REWORK:
         target = reenter_at or unit.reentry_step or unit.next_step
@@ -111,9 +163,11 @@ def release_hold(
     unit.updated_at = now
     session.flush()
 
+    closed: list[tuple[m.Hold, dict[str, object]]] = []
     if disposition is Disposition.SCRAP:
         for other in repo.active_holds(session, unit.id):
             if other.id != hold.id:
+                closed.append((other, audit.snapshot(other)))
                 other.released_at, other.released_by = now, by
                 other.disposition, other.release_reason = disposition.value, f"unit scrapped (hold {hold.id})"
         unit.status = UnitStatus.SCRAPPED.value
@@ -121,5 +175,38 @@ def release_hold(
         unit.status = UnitStatus.ON_HOLD.value
     else:
         unit.status = (UnitStatus.FINISHED if unit.next_step is None else UnitStatus.IN_PROCESS).value
+    signed = signatures.sign(
+        session=session,
+        actor=actor,
+        signature=signature,
+        meaning=signatures.RELEASE_HOLD,
+        reason=reason,
+        entity_type="hold",
+        entity_id=str(hold.id),
+    )
+    hold.release_signature_id = signed.id
     session.flush()
+    audit_hold(
+        session,
+        actor=actor,
+        action=f"hold.release.{disposition.value}",
+        hold=hold,
+        unit=unit,
+        before=unit_before,
+        hold_before=hold_before,
+        reason=reason,
+        signature=signed,
+    )
+    for other, other_before in closed:
+        audit_hold(
+            session,
+            actor=actor,
+            action="hold.release.scrap",
+            hold=other,
+            unit=unit,
+            before=unit_before,
+            hold_before=other_before,
+            reason=other.release_reason,
+            signature=signed,
+        )
     return hold

@@ -1,21 +1,28 @@
 """The judge of every station result: the rules engine, the specification revision in force when
-the operation started, and the cycle model's expectations."""
+the operation started, and the cycle model's expectations with the database's current parameter set."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import rules
-from app.domain.expectations import CycleExpectations
+from app.domain.expectations import CycleExpectations, EviStepExpectation, PlateauCode, PlateauExpectation
 from app.domain.results import CheckResult, Judgement, StationResult, Verdict
+from app.persistence import models as m
 from app.services import specs
 from app.services.clock import utcnow
 from app.services.operations import JudgeContext
+
+if TYPE_CHECKING:  # the cycle model imports CoolProp and SciPy: only when first used
+    from app.services.cycle_parameters import CurrentKey
 
 
 class EngineJudge:
@@ -34,6 +41,9 @@ class EngineJudge:
         return self._expectations_factory()
 
     def __call__(self, session: Session, context: JudgeContext, result: StationResult) -> Judgement:
+        expectations = self.expectations
+        if isinstance(expectations, DatabaseCycleModel):
+            expectations = expectations.bind(session, product_model_code=context.unit.product_model_code)
         spec = specs.effective_spec(
             session,
             station_type=context.station_type,
@@ -51,18 +61,90 @@ class EngineJudge:
             station_type=context.station_type,
             spec=spec,
             result=result,
-            expectations=self.expectations,
+            expectations=expectations,
             retest_count=context.attempt.retest_index,
             now=utcnow(),
             value_status=context.value_status,
         )
-        model_version = self.expectations.model_version(context.unit.product_model_code) if self.expectations else None
+        model_version = expectations.model_version(context.unit.product_model_code) if expectations else None
         return dataclasses.replace(judgement, spec_revision_id=spec.revision_id, model_version=model_version)
+
+
+class DatabaseCycleModel:
+    """The cycle model with each product model's physics and current parameter set from the database.
+
+    ``bind(session, product_model_code=…)`` costs one query; the CoolProp provider it returns is cached
+    per product model and rebuilt only when the model's current version (or its physics data) changes,
+    so a newly fitted version is used, and recorded, by the next verdict. Used unbound (a re-judge
+    that has no session here), it answers with the providers it last bound.
+    """
+
+    def __init__(self, **provider_options: Any) -> None:
+        self._options = provider_options
+        self._bound: dict[str, tuple[CurrentKey | None, CycleExpectations]] = {}
+        self._lock = threading.Lock()
+
+    def bind(self, session: Session, *, product_model_code: str) -> CycleExpectations:
+        """Expectations for one product model with its current parameter set."""
+        from app.cyclemodel.products import NoCyclePhysicsError, product_physics
+        from app.cyclemodel.provider import CoolPropExpectations
+        from app.services import cycle_parameters
+
+        key = cycle_parameters.current_key(session, product_model_code=product_model_code)
+        with self._lock:
+            cached = self._bound.get(product_model_code)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        products, parameter_sets = {}, {}
+        if key is not None and key.cycle_physics:
+            model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == product_model_code)).one()
+            with contextlib.suppress(NoCyclePhysicsError):  # no physics: the provider says so in each check
+                products[product_model_code] = product_physics(cycle_parameters.master_record(model))
+        if key is not None and key.version is not None:
+            parameter_set = cycle_parameters.current(session, product_model_code=product_model_code)
+            if parameter_set is not None:
+                parameter_sets[product_model_code] = parameter_set
+        provider = CoolPropExpectations(products=products, parameter_sets=parameter_sets, **self._options)
+        with self._lock:
+            self._bound[product_model_code] = (key, provider)
+        return provider
+
+    def _last(self, product_model_code: str) -> CycleExpectations:
+        with self._lock:
+            cached = self._bound.get(product_model_code)
+        if cached is not None:
+            return cached[1]
+        from app.cyclemodel.provider import CoolPropExpectations
+
+        return CoolPropExpectations(products={}, parameter_sets={}, **self._options)
+
+    def model_version(self, product_model_code: str) -> str:
+        return self._last(product_model_code).model_version(product_model_code)
+
+    def plateau(
+        self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
+    ) -> PlateauExpectation:
+        return self._last(product_model_code).plateau(
+            product_model_code=product_model_code, plateau=plateau, values=values
+        )
+
+    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
+        return self._last(product_model_code).evi_step(product_model_code=product_model_code, values=values)
+
+    def leak_rate_g_per_year(
+        self, *, tracer_gas: str, signal_mbar_l_s: float, test_pressure_bar_abs: float, refrigerant: str
+    ) -> float:
+        from app.cyclemodel import leak
+
+        return leak.leak_rate_g_per_year(
+            tracer_gas=tracer_gas,
+            signal_mbar_l_s=signal_mbar_l_s,
+            test_pressure_bar_abs=test_pressure_bar_abs,
+            refrigerant=refrigerant,
+        )
 
 
 @lru_cache(maxsize=1)
 def default_expectations() -> CycleExpectations:
-    """The CoolProp cycle model with the shipped, fitted parameter sets."""
-    from app.cyclemodel.provider import CoolPropExpectations
-
-    return CoolPropExpectations()
+    """The CoolProp cycle model with the database's product physics and current parameter sets."""
+    return DatabaseCycleModel()

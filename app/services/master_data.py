@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import delete, select
@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 import stations
 from app.domain import routing
+from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.services import audit
 
 DEMO_DOCUMENT = Path(__file__).with_name("demo_master_data.json")
 
@@ -52,6 +54,30 @@ class BomIn(_Strict):
     evi_valve_model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
+class RatingSpeedsIn(_Strict):
+    """Compressor speeds the manufacturer declares for the rating tests (inverter units are rated at fixed speed)."""
+
+    a7w35: PositiveFloat
+    am7w35: PositiveFloat
+    a35w7: PositiveFloat
+
+
+class CyclePhysicsIn(_Strict):
+    """What the cycle model needs beyond the rating numbers: product data, never fitted to anything."""
+
+    compressor_displacement_cm3: PositiveFloat = Field(description="compressor datasheet; the fit starts here")
+    rating_compressor_speed_rps: RatingSpeedsIn
+    evi_on_in_ratings: list[Literal["A7/W35", "A-7/W35"]] = []
+    evi_on_below_air_temp_c: Annotated[float, Field(ge=-40, le=30)] | None = None
+    economiser_approach_k: Annotated[float, Field(gt=0, le=20)] | None = Field(
+        default=None, description="economiser selection: liquid out minus injection saturation temperature"
+    )
+    injection_superheat_k: Annotated[float, Field(gt=0, le=20)] | None = Field(
+        default=None, description="EVI valve superheat setpoint at the economiser's vapour outlet"
+    )
+    source: str = ""
+
+
 class ProductModelIn(_Strict):
     """A product model as master data."""
 
@@ -71,6 +97,9 @@ class ProductModelIn(_Strict):
     route: Code
     rating: RatingIn
     bom: BomIn
+    cycle_physics: CyclePhysicsIn | None = Field(
+        default=None, description="cycle-model product data; without it run-in has no physics expectations"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProductModelIn:
@@ -80,6 +109,12 @@ class ProductModelIn(_Strict):
             raise ValueError("an EVI model needs bom.evi_valve_model")
         if not self.evi and self.bom.evi_valve_model:
             raise ValueError("a model without EVI has no EVI valve in its bill of materials")
+        physics = self.cycle_physics
+        evi_data = (physics.economiser_approach_k, physics.injection_superheat_k) if physics else ()
+        if physics and self.evi and None in evi_data:
+            raise ValueError("an EVI model's cycle_physics needs economiser_approach_k and injection_superheat_k")
+        if physics and not self.evi and (physics.evi_on_in_ratings or any(v is not None for v in evi_data)):
+            raise ValueError("a model without EVI has no EVI data in its cycle_physics")
         return self
 
 
@@ -152,8 +187,42 @@ class MasterDataDocument(_Strict):
     stations: list[StationIn] = []
 
 
-def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
+def _audit_upsert(
+    session: Session,
+    *,
+    actor: Actor,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """One audit event per record that changed; upserting an unchanged record records nothing."""
+    if before != after:
+        action = f"{entity_type}.{'create' if before is None else 'update'}"
+        audit.record(
+            session=session,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            reason=None,
+        )
+
+
+def _route_state(session: Session, route: m.Route) -> dict[str, Any]:
+    steps = session.scalars(select(m.RouteStep).where(m.RouteStep.route_id == route.id).order_by(m.RouteStep.position))
+    rules = session.scalars(select(m.ReworkRule).where(m.ReworkRule.route_id == route.id).order_by(m.ReworkRule.id))
+    return audit.snapshot(route) | {
+        "steps": [audit.snapshot(s, without=("route_id",)) for s in steps],
+        "rework": [audit.snapshot(r, without=("id", "route_id")) for r in rules],
+    }
+
+
+def upsert_route(*, session: Session, route_in: RouteIn, actor: Actor) -> m.Route:
     route = session.scalars(select(m.Route).where(m.Route.code == route_in.code)).one_or_none()
+    before = _route_state(session, route) if route is not None else None
     if route is None:
         route = m.Route(code=route_in.code, revision=1)
         session.add(route)
@@ -185,6 +254,8 @@ def upsert_route(*, session: Session, route_in: RouteIn) -> m.Route:
             )
         )
     session.flush()
+    after = _route_state(session, route)
+    _audit_upsert(session, actor=actor, entity_type="route", entity_id=route.code, before=before, after=after)
     return route
 
 
@@ -230,13 +301,14 @@ def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
     return wanted != have or route.description != route_in.description
 
 
-def upsert_product_model(*, session: Session, model_in: ProductModelIn) -> m.ProductModel:
+def upsert_product_model(*, session: Session, model_in: ProductModelIn, actor: Actor) -> m.ProductModel:
     route = repo.route_by_code(session, model_in.route)
     model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == model_in.code)).one_or_none()
+    before = audit.snapshot(model) if model is not None else None
     if model is None:
         model = m.ProductModel(code=model_in.code)
         session.add(model)
-    fields = model_in.model_dump(exclude={"code", "route", "rating", "bom"})
+    fields = model_in.model_dump(exclude={"code", "route", "rating", "bom", "cycle_physics"})
     for name, value in fields.items():
         setattr(model, name, value)
     for name, value in model_in.rating.model_dump().items():
@@ -244,12 +316,15 @@ def upsert_product_model(*, session: Session, model_in: ProductModelIn) -> m.Pro
     model.bom_compressor_model = model_in.bom.compressor_model
     model.bom_inverter_model = model_in.bom.inverter_model
     model.bom_evi_valve_model = model_in.bom.evi_valve_model
+    model.cycle_physics = model_in.cycle_physics.model_dump() if model_in.cycle_physics else None
     model.route_id = route.id
     session.flush()
+    after = audit.snapshot(model)
+    _audit_upsert(session, actor=actor, entity_type="product_model", entity_id=model.code, before=before, after=after)
     return model
 
 
-def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn) -> m.MarketRule:
+def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn, actor: Actor) -> m.MarketRule:
     rule = session.scalars(
         select(m.MarketRule).where(
             m.MarketRule.market == rule_in.market,
@@ -257,21 +332,29 @@ def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn) -> m.MarketRu
             m.MarketRule.construction == rule_in.construction,
         )
     ).one_or_none()
+    before = audit.snapshot(rule) if rule is not None else None
     if rule is None:
         rule = m.MarketRule(market=rule_in.market, refrigerant=rule_in.refrigerant, construction=rule_in.construction)
         session.add(rule)
     rule.max_charge_g = rule_in.max_charge_g
     rule.source = rule_in.source
     session.flush()
+    key = f"{rule.market}/{rule.refrigerant}/{rule.construction}"
+    _audit_upsert(
+        session, actor=actor, entity_type="market_rule", entity_id=key, before=before, after=audit.snapshot(rule)
+    )
     return rule
 
 
-def upsert_station(*, session: Session, station_in: StationIn, known_types: set[str] | None = None) -> m.Station:
+def upsert_station(
+    *, session: Session, station_in: StationIn, actor: Actor, known_types: set[str] | None = None
+) -> m.Station:
     if known_types is not None and station_in.station_type not in known_types:
         raise InvalidInput(
             f"station type {station_in.station_type!r} is not a known station type ({', '.join(sorted(known_types))})"
         )
     station = session.get(m.Station, station_in.station_id)
+    before = audit.snapshot(station) if station is not None else None
     if station is None:
         station = m.Station(station_id=station_in.station_id)
         session.add(station)
@@ -289,6 +372,8 @@ def upsert_station(*, session: Session, station_in: StationIn, known_types: set[
     station.description = station_in.description
     station.opcua_endpoint = station_in.opcua_endpoint
     session.flush()
+    after = audit.snapshot(station)
+    _audit_upsert(session, actor=actor, entity_type="station", entity_id=station.station_id, before=before, after=after)
     return station
 
 
@@ -302,16 +387,16 @@ def market_cap_g(session: Session, *, market: str, refrigerant: str, constructio
     ).one_or_none()
 
 
-def load_document(*, session: Session, document: MasterDataDocument) -> dict[str, int]:
+def load_document(*, session: Session, document: MasterDataDocument, actor: Actor) -> dict[str, int]:
     """Upsert every record of a master-data document; returns how many of each it holds."""
     for route_in in document.routes:
-        upsert_route(session=session, route_in=route_in)
+        upsert_route(session=session, route_in=route_in, actor=actor)
     for model_in in document.product_models:
-        upsert_product_model(session=session, model_in=model_in)
+        upsert_product_model(session=session, model_in=model_in, actor=actor)
     for rule_in in document.market_rules:
-        upsert_market_rule(session=session, rule_in=rule_in)
+        upsert_market_rule(session=session, rule_in=rule_in, actor=actor)
     for station_in in document.stations:
-        upsert_station(session=session, station_in=station_in)
+        upsert_station(session=session, station_in=station_in, actor=actor)
     return {
         "routes": len(document.routes),
         "product_models": len(document.product_models),

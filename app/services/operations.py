@@ -35,17 +35,19 @@ from app.services.clock import utcnow
 NO_RELEASE = "no release for this serial here"
 ISO_INSTANT_NEEDED = "must be an ISO-8601 instant with its UTC offset, e.g. 2026-11-27T06:00:00Z"
 
-# Statements built once (their cache keys are memoised); parameters are bound per call.
-_A = m.OperationAttempt
-_INSERT_ATTEMPT = insert(_A).returning(_A.id)
-_INSERT_MEASUREMENTS = insert(m.Measurement)
-_INSERT_TRACES = insert(m.TraceRow)
-_INSERT_COMPONENTS = insert(m.ComponentUse)
-_INSERT_CHECKS = insert(m.CheckResultRow)
-_INSERT_HOLD = insert(m.Hold)
-_TOUCH_UNIT = update(m.Unit).where(m.Unit.id == bindparam("b_unit_id")).values(updated_at=bindparam("b_now"))
+# Statements built once on the tables (their cache keys are memoised, and they skip the ORM's
+# bulk-DML layer); parameters are bound per call and they run on repo.core(session).
+_ATTEMPT = repo.table(m.OperationAttempt)
+_A = _ATTEMPT.c
+_UNIT = repo.table(m.Unit)
+_INSERT_ATTEMPT = insert(_ATTEMPT).returning(_A.id)
+_INSERT_MEASUREMENTS = insert(repo.table(m.Measurement))
+_INSERT_TRACES = insert(repo.table(m.TraceRow))
+_INSERT_COMPONENTS = insert(repo.table(m.ComponentUse))
+_INSERT_CHECKS = insert(repo.table(m.CheckResultRow))
+_INSERT_HOLD = insert(repo.table(m.Hold))
 _CLOSE_ATTEMPT = (
-    update(_A)
+    update(_ATTEMPT)
     .where(_A.id == bindparam("b_id"))
     .values(
         status=bindparam("b_status"),
@@ -61,9 +63,10 @@ _CLOSE_ATTEMPT = (
         alarm=bindparam("b_alarm"),
     )
 )
+_ATTEMPT_FIELDS = tuple(f for f in AttemptState.__dataclass_fields__ if f != "id")
 _MOVE_UNIT = (
-    update(m.Unit)
-    .where(m.Unit.id == bindparam("b_id"))
+    update(_UNIT)
+    .where(_UNIT.c.id == bindparam("b_id"))
     .values(
         status=bindparam("b_status"),
         next_step=bindparam("b_next_step"),
@@ -153,10 +156,16 @@ def start_operation(
     serial_format.validate(serial)
     station_type = repo.lock_station(session, station_id)
     unit, route = repo.unit_state(session, serial, for_update=True)
-    decision = _decide(session, station_id, station_type, unit, route)
+    open_here, history = repo.attempts_for_start(session, station_id=station_id, unit_id=unit.id)
+    decision = routing.check_start(
+        route=route,
+        unit=repo.view_of(session, unit),
+        history=history,
+        station_type=station_type,
+        station_id=station_id,
+    )
     if not decision.allowed:
         raise InterlockRefused(decision.reason, serial=serial, station_id=station_id)
-    open_here = repo.attempts_at_station(session, station_id, result_key=None)
     if decision.resume_open_attempt:
         return StartOutcome(attempt=next(a for a in open_here if a.unit_id == unit.id), unit=unit, resumed=True)
 
@@ -184,10 +193,8 @@ def start_operation(
         model_version=None,
         use_as_is=False,
     )
-    values = {k: v for k, v in dataclasses.asdict(attempt).items() if k != "id"}
-    attempt.id = session.execute(_INSERT_ATTEMPT, values).scalar_one()
-    session.execute(_TOUCH_UNIT, {"b_unit_id": unit.id, "b_now": now})
-    unit.updated_at = now
+    values = {k: getattr(attempt, k) for k in _ATTEMPT_FIELDS}
+    attempt.id = repo.core(session).execute(_INSERT_ATTEMPT, values).scalar_one()
     return StartOutcome(attempt=attempt, unit=unit, resumed=False, aborted_serials=aborted)
 
 
@@ -196,14 +203,16 @@ def _abort(session: Session, attempts: list[AttemptState], *, now: datetime) -> 
     if not attempts:
         return ()
     ids = [a.id for a in attempts]
-    session.execute(
-        update(m.OperationAttempt)
-        .where(m.OperationAttempt.id.in_(ids))
+    connection = repo.core(session)
+    connection.execute(
+        update(_ATTEMPT)
+        .where(_A.id.in_(ids))
         .values(
             status=routing.AttemptStatus.ABORTED.value, completed_at=now, summary="station moved on without a result"
         )
     )
-    return tuple(session.execute(select(m.Unit.serial).where(m.Unit.id.in_([a.unit_id for a in attempts]))).scalars())
+    units = [a.unit_id for a in attempts]
+    return tuple(connection.execute(select(_UNIT.c.serial).where(_UNIT.c.id.in_(units))).scalars())
 
 
 def complete_operation(
@@ -229,7 +238,8 @@ def complete_operation(
     station_type = repo.lock_station(session, station_id)
     if validate:
         completion = dataclasses.replace(completion, result=_checked(station_type, completion.result))
-    here = repo.attempts_at_station(session, station_id, result_key=completion.result_key)
+    here_scanned = repo.attempts_for_result(session, station_id=station_id, result_key=completion.result_key)
+    here = [a for a, _ in here_scanned]
     stored = next((a for a in here if completion.result_key and a.result_key == completion.result_key), None)
     if stored is not None:
         unit = repo.unit_state_by_id(session, stored.unit_id)
@@ -262,7 +272,8 @@ def complete_operation(
         verdict = Verdict.FAIL
         alarms.insert(0, attempt.alarm or NO_RELEASE)
 
-    _store_result(session, attempt=attempt, station_type=station_type, result=completion.result)
+    scanned = any(s for a, s in here_scanned if a.id == attempt.id)
+    _store_result(session, attempt=attempt, station_type=station_type, result=completion.result, scanned=scanned)
     _store_checks(session, attempt_id=attempt.id, checks=checks)
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
     summary = "; ".join(c.message for c in failing if c.verdict is verdict) or None
@@ -300,7 +311,7 @@ def complete_operation(
         instruction=transition.instruction,
         alarm="; ".join(alarms) or None,
     )
-    session.execute(
+    repo.core(session).execute(
         _CLOSE_ATTEMPT,
         {
             "b_id": attempt.id,
@@ -337,16 +348,15 @@ def _unreleased_attempt(
     }
     # a stale open attempt of this unit elsewhere would block the partial unique index
     _abort(session, [a for a in _open_attempts_of(session, unit.id)], now=now)
-    attempt_id = session.execute(
-        insert(m.OperationAttempt).values(**values).returning(m.OperationAttempt.id)
-    ).scalar_one()
+    attempt_id = repo.core(session).execute(_INSERT_ATTEMPT, values).scalar_one()
     return repo.attempt_state(session, attempt_id)
 
 
+_OPEN_OF_UNIT = select(*repo.ATTEMPT_COLUMNS).where(_A.unit_id == bindparam("unit_id"), _A.status == "open")
+
+
 def _open_attempts_of(session: Session, unit_id: int) -> list[AttemptState]:
-    rows = session.execute(
-        select(*repo.ATTEMPT_COLUMNS).where(m.OperationAttempt.unit_id == unit_id, m.OperationAttempt.status == "open")
-    ).all()
+    rows = repo.core(session).execute(_OPEN_OF_UNIT, {"unit_id": unit_id}).all()
     return [AttemptState(*row) for row in rows]
 
 
@@ -365,7 +375,7 @@ def _apply_transition(
     unit.rework_loops = transition.rework_loops
     unit.updated_at = now
     if transition.hold_reason is not None:
-        session.execute(
+        repo.core(session).execute(
             _INSERT_HOLD,
             dict(
                 unit_id=unit.id,
@@ -380,7 +390,7 @@ def _apply_transition(
         unit.status = routing.UnitStatus.ON_HOLD.value
     else:
         unit.status = transition.status.value
-    session.execute(
+    repo.core(session).execute(
         _MOVE_UNIT,
         {
             "b_id": unit.id,
@@ -393,12 +403,14 @@ def _apply_transition(
     )
 
 
-def _store_result(session: Session, *, attempt: AttemptState, station_type: str, result: StationResult) -> None:
+def _store_result(
+    session: Session, *, attempt: AttemptState, station_type: str, result: StationResult, scanned: bool
+) -> None:
     attempt_id = attempt.id
     if result.measurements:
-        session.execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
+        repo.core(session).execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
     if result.traces:
-        session.execute(
+        repo.core(session).execute(
             _INSERT_TRACES,
             [
                 {
@@ -414,9 +426,14 @@ def _store_result(session: Session, *, attempt: AttemptState, station_type: str,
             ],
         )
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
-    components = scans.unrecorded(session, attempt_id=attempt_id, components=_components(station_type, result))
+    # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
+    reported = _components(station_type, result)
+    if scanned:
+        components = scans.unrecorded(session, attempt_id=attempt_id, components=reported)
+    else:
+        components = _each_once(reported)
     if components:
-        session.execute(
+        repo.core(session).execute(
             _INSERT_COMPONENTS,
             [
                 {
@@ -431,6 +448,17 @@ def _store_result(session: Session, *, attempt: AttemptState, station_type: str,
                 for c in components
             ],
         )
+
+
+def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:
+    """The components in order, each (kind, identifier) once, as scans.unrecorded keeps them."""
+    seen: set[tuple[object, str]] = set()
+    fresh = []
+    for c in components:
+        if (c.kind, c.identifier) not in seen:
+            seen.add((c.kind, c.identifier))
+            fresh.append(c)
+    return tuple(fresh)
 
 
 def _checked(station_type: str, result: StationResult) -> StationResult:
@@ -502,7 +530,7 @@ def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, obj
 def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult]) -> None:
     if not checks:
         return
-    session.execute(
+    repo.core(session).execute(
         _INSERT_CHECKS,
         [
             {

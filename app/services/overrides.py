@@ -11,11 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
+from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.results import Verdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.services import audit, signatures
 from app.services.clock import utcnow
+from app.services.holds import audit_hold, unit_state
+from app.services.signatures import VerifiedSignature
 
 
 def _attempt_and_unit(session: Session, attempt_id: int) -> tuple[m.OperationAttempt, m.Unit]:
@@ -37,10 +41,15 @@ def effective_verdict(session: Session, attempt: m.OperationAttempt) -> str | No
     return latest or attempt.verdict
 
 
-def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, reason: str, by: str) -> m.VerdictOverride:
-    """Record a person's verdict beside the engine's, on the unit's latest result, and route the unit."""
+def override_verdict(
+    *, session: Session, attempt_id: int, verdict: Verdict, reason: str, actor: Actor, signature: VerifiedSignature
+) -> m.VerdictOverride:
+    """Record a person's verdict beside the engine's, on the unit's latest result, and route the unit.
+
+    Needs the quality engineer's electronic signature, verified by the caller before this transaction."""
     if verdict is Verdict.RETEST:
         raise InvalidInput("an override decides: PASS or FAIL")
+    by = actor.username
     attempt, unit = _attempt_and_unit(session, attempt_id)
     if attempt.verdict is None:
         raise Conflict(f"attempt {attempt_id} has no verdict yet; override a judged result")
@@ -59,6 +68,9 @@ def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, rea
         raise Conflict(f"attempt {attempt_id} already counts as {verdict.value}")
     if unit.status == routing.UnitStatus.SCRAPPED:
         raise Conflict(f"{unit.serial} was scrapped")
+    unit_before = unit_state(unit)
+    released: list[tuple[m.Hold, dict[str, object]]] = []
+    placed: m.Hold | None = None
     now = utcnow()
     record = m.VerdictOverride(
         attempt_id=attempt.id, engine_verdict=attempt.verdict, verdict=verdict.value, reason=reason, by=by, at=now
@@ -71,6 +83,7 @@ def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, rea
         attempt.use_as_is = True
         for hold in repo.active_holds(session, unit.id):
             if hold.attempt_id == attempt.id:
+                released.append((hold, audit.snapshot(hold)))
                 hold.released_at, hold.released_by = now, by
                 hold.disposition, hold.release_reason = "use_as_is", f"verdict override: {reason}"
         if attempt.station_type == routing.REPAIR:
@@ -97,48 +110,99 @@ def override_verdict(*, session: Session, attempt_id: int, verdict: Verdict, rea
         unit.next_step, unit.reentry_step = transition.next_step, transition.reentry_step
         unit.rework_loops = transition.rework_loops
         if transition.hold_reason is not None:
-            session.add(
-                m.Hold(
-                    unit_id=unit.id,
-                    reason=transition.hold_reason,
-                    scope="verdict",
-                    scope_ref=attempt.station_id,
-                    attempt_id=attempt.id,
-                    created_at=now,
-                    created_by=by,
-                )
-            )
-            unit.status = routing.UnitStatus.ON_HOLD.value
-        elif unit.status != routing.UnitStatus.ON_HOLD:
-            unit.status = transition.status.value
-    unit.updated_at = now
-    session.flush()
-    return record
-
-
-def record_manual_check(
-    *, session: Session, attempt_id: int, name: str, verdict: Verdict, message: str, by: str
-) -> m.ManualCheck:
-    """A person's check on an attempt (e.g. a visual inspection); a FAIL puts the unit on hold."""
-    if verdict is Verdict.RETEST:
-        raise InvalidInput("a manual check is PASS or FAIL; measure again and record the outcome")
-    attempt, unit = _attempt_and_unit(session, attempt_id)
-    now = utcnow()
-    check = m.ManualCheck(attempt_id=attempt.id, name=name, verdict=verdict.value, message=message, by=by, at=now)
-    session.add(check)
-    if verdict is Verdict.FAIL and unit.status != routing.UnitStatus.SCRAPPED:
-        session.add(
-            m.Hold(
+            placed = m.Hold(
                 unit_id=unit.id,
-                reason=f"manual check {name} failed at {attempt.station_id}: {message}",
+                reason=transition.hold_reason,
                 scope="verdict",
                 scope_ref=attempt.station_id,
                 attempt_id=attempt.id,
                 created_at=now,
                 created_by=by,
             )
+            session.add(placed)
+            unit.status = routing.UnitStatus.ON_HOLD.value
+        elif unit.status != routing.UnitStatus.ON_HOLD:
+            unit.status = transition.status.value
+    unit.updated_at = now
+    session.flush()
+    signed = signatures.sign(
+        session=session,
+        actor=actor,
+        signature=signature,
+        meaning=signatures.OVERRIDE_VERDICT,
+        reason=reason,
+        entity_type="verdict_override",
+        entity_id=str(record.id),
+    )
+    record.signature_id = signed.id
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="verdict.override",
+        entity_type="verdict_override",
+        entity_id=str(record.id),
+        before={"attempt_id": attempt.id, "effective_verdict": current, "unit": unit_before},
+        after={"override": audit.snapshot(record), "unit": unit_state(unit)},
+        reason=reason,
+        signature=signed,
+    )
+    for hold, hold_before in released:
+        audit_hold(
+            session,
+            actor=actor,
+            action="hold.release.use_as_is",
+            hold=hold,
+            unit=unit,
+            before=unit_before,
+            hold_before=hold_before,
+            reason=hold.release_reason,
+            signature=signed,
         )
+    if placed is not None:
+        audit_hold(session, actor=actor, action="hold.place", hold=placed, unit=unit, before=unit_before, reason=reason)
+    return record
+
+
+def record_manual_check(
+    *, session: Session, attempt_id: int, name: str, verdict: Verdict, message: str, actor: Actor
+) -> m.ManualCheck:
+    """A person's check on an attempt (e.g. a visual inspection); a FAIL puts the unit on hold."""
+    if verdict is Verdict.RETEST:
+        raise InvalidInput("a manual check is PASS or FAIL; measure again and record the outcome")
+    by = actor.username
+    attempt, unit = _attempt_and_unit(session, attempt_id)
+    unit_before = unit_state(unit)
+    now = utcnow()
+    check = m.ManualCheck(attempt_id=attempt.id, name=name, verdict=verdict.value, message=message, by=by, at=now)
+    session.add(check)
+    hold: m.Hold | None = None
+    if verdict is Verdict.FAIL and unit.status != routing.UnitStatus.SCRAPPED:
+        hold = m.Hold(
+            unit_id=unit.id,
+            reason=f"manual check {name} failed at {attempt.station_id}: {message}",
+            scope="verdict",
+            scope_ref=attempt.station_id,
+            attempt_id=attempt.id,
+            created_at=now,
+            created_by=by,
+        )
+        session.add(hold)
         unit.status = routing.UnitStatus.ON_HOLD.value
         unit.updated_at = now
     session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="manual_check.record",
+        entity_type="manual_check",
+        entity_id=str(check.id),
+        before=None,
+        after={"check": audit.snapshot(check), "unit": unit_state(unit)},
+        reason=message,
+    )
+    if hold is not None:
+        audit_hold(
+            session, actor=actor, action="hold.place", hold=hold, unit=unit, before=unit_before, reason=hold.reason
+        )
     return check

@@ -21,6 +21,7 @@ from app.domain.results import Measurement, StationResult, Trace, Verdict
 from app.domain.serials import SerialFormat
 from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
 from app.persistence import models as m
+from app.persistence import repositories as repo
 from app.services import operations, specs
 from app.services.clock import utcnow
 
@@ -78,8 +79,7 @@ class DatabaseStationBackend:
 
     def _result(self, station_id: str, result: PlcResult) -> StoredVerdict:
         with self._sessions() as session, session.begin():
-            station_type = session.get(m.Station, station_id)
-            declared = stations.get_station_type(station_type.station_type) if station_type else None
+            declared = stations.get_station_type(repo.station_type_of(session, station_id))
             measurements = tuple(
                 Measurement(
                     name,

@@ -8,6 +8,7 @@ started.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -17,11 +18,14 @@ from sqlalchemy.orm import Session
 
 import stations
 from app import rules
+from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.services import audit, signatures
 from app.services.clock import utcnow
 from app.services.master_data import market_cap_g
+from app.services.signatures import VerifiedSignature
 
 #: Master data names constructions as the plant does; the rules engine by what matters to judging.
 CONSTRUCTION: dict[str, Literal["monobloc", "split"]] = {"monobloc_sealed": "monobloc", "split_outdoor": "split"}
@@ -80,7 +84,7 @@ def create_draft(
     product_model_code: str,
     overrides: dict[str, Any],
     note: str,
-    by: str | None,
+    actor: Actor,
     based_on_id: int | None = None,
 ) -> m.SpecRevision:
     """A new draft; its overrides are checked against the station's limits at once."""
@@ -100,17 +104,52 @@ def create_draft(
         based_on_id=based_on_id,
         note=note,
         created_at=utcnow(),
-        created_by=by,
+        created_by=actor.username,
     )
     session.add(revision)
     session.flush()
+    _audit(session, actor=actor, action="spec_revision.draft", revision=revision, before=None, reason=note or None)
     return revision
 
 
-def update_draft(*, session: Session, revision_id: int, overrides: dict[str, Any], note: str | None) -> m.SpecRevision:
+def _revision_state(revision: m.SpecRevision) -> dict[str, Any]:
+    """A revision for audit events; its frozen document by digest (the document itself never changes)."""
+    state = audit.snapshot(revision, without=("document",))
+    document = revision.document
+    state["document_sha256"] = hashlib.sha256(document.encode("utf-8")).hexdigest() if document else None
+    return state
+
+
+def _audit(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    revision: m.SpecRevision,
+    before: dict[str, Any] | None,
+    reason: str | None,
+    signature: m.ESignature | None = None,
+) -> None:
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_type="spec_revision",
+        entity_id=str(revision.id),
+        before=before,
+        after=_revision_state(revision),
+        reason=reason,
+        signature=signature,
+    )
+
+
+def update_draft(
+    *, session: Session, revision_id: int, overrides: dict[str, Any], note: str | None, actor: Actor
+) -> m.SpecRevision:
     revision = get_revision(session=session, revision_id=revision_id)
     if revision.status != "draft":
         raise Conflict(f"specification revision {revision_id} is approved; draft a new revision to change it")
+    before = _revision_state(revision)
     model = session.get(m.ProductModel, revision.product_model_id)
     assert model is not None
     _resolve(session, station_type=revision.station_type, model=model, overrides=overrides, revision_id=None)
@@ -118,13 +157,41 @@ def update_draft(*, session: Session, revision_id: int, overrides: dict[str, Any
     if note is not None:
         revision.note = note
     session.flush()
+    _audit(session, actor=actor, action="spec_revision.update", revision=revision, before=before, reason=None)
     return revision
 
 
 def approve(
-    *, session: Session, revision_id: int, by: str, reason: str, effective_from: datetime | None = None
+    *,
+    session: Session,
+    revision_id: int,
+    actor: Actor,
+    reason: str,
+    signature: VerifiedSignature,
+    effective_from: datetime | None = None,
 ) -> m.SpecRevision:
-    """Approve a draft: resolve and freeze its specification; it judges operations started from then on."""
+    """Approve a draft: resolve and freeze its specification; it judges operations started from then on.
+
+    Needs the approver's electronic signature, verified by the caller before this transaction."""
+    return _approve(
+        session=session,
+        revision_id=revision_id,
+        actor=actor,
+        reason=reason,
+        signature=signature,
+        effective_from=effective_from,
+    )
+
+
+def _approve(
+    *,
+    session: Session,
+    revision_id: int,
+    actor: Actor,
+    reason: str,
+    signature: VerifiedSignature | None,
+    effective_from: datetime | None = None,
+) -> m.SpecRevision:
     revision = get_revision(session=session, revision_id=revision_id)
     if revision.status != "draft":
         raise Conflict(f"specification revision {revision_id} is already approved")
@@ -136,6 +203,7 @@ def approve(
         )
     model = session.get(m.ProductModel, revision.product_model_id)
     assert model is not None
+    before = _revision_state(revision)
     spec = _resolve(
         session,
         station_type=revision.station_type,
@@ -143,13 +211,34 @@ def approve(
         overrides=json.loads(revision.overrides),
         revision_id=revision.id,
     )
+    signed = None
+    if signature is not None:  # stored first: the revision's row cannot change once it is flushed as approved
+        signed = signatures.sign(
+            session=session,
+            actor=actor,
+            signature=signature,
+            meaning=signatures.APPROVE_SPEC_REVISION,
+            reason=reason,
+            entity_type="spec_revision",
+            entity_id=str(revision.id),
+        )
+        revision.approval_signature_id = signed.id
     revision.document = json.dumps(rules.spec_to_document(spec), sort_keys=True)
     revision.status = "approved"
     revision.approved_at = now
-    revision.approved_by = by
+    revision.approved_by = actor.username
     revision.approval_reason = reason
     revision.effective_from = effective
     session.flush()
+    _audit(
+        session,
+        actor=actor,
+        action="spec_revision.approve",
+        revision=revision,
+        before=before,
+        reason=reason,
+        signature=signed,
+    )
     return revision
 
 
@@ -233,8 +322,11 @@ def spec_of_revision(revision: m.SpecRevision, session: Session) -> rules.Spec:
     )
 
 
-def ensure_initial_revisions(*, session: Session, by: str, reason: str) -> int:
-    """Approve a revision of the default limits for every (station type x product model) that has none."""
+def ensure_initial_revisions(*, session: Session, actor: Actor, reason: str) -> int:
+    """Approve a revision of the default limits for every (station type x product model) that has none.
+
+    For loading a new line by its installer (``actor`` the MES itself): these approvals are audited but not
+    e-signed; every approval by a person goes through ``approve`` and its signature."""
     created = 0
     route_types = {(r.route_id, r.station_type) for r in session.scalars(select(m.RouteStep))}
     for model in session.scalars(select(m.ProductModel).order_by(m.ProductModel.id)):
@@ -255,8 +347,8 @@ def ensure_initial_revisions(*, session: Session, by: str, reason: str) -> int:
                 product_model_code=model.code,
                 overrides={},
                 note="station defaults (line.md)",
-                by=by,
+                actor=actor,
             )
-            approve(session=session, revision_id=draft.id, by=by, reason=reason)
+            _approve(session=session, revision_id=draft.id, actor=actor, reason=reason, signature=None)
             created += 1
     return created

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
@@ -40,26 +40,48 @@ class BirthRecord:
     work_order_number: str
     attempts: list[AttemptRecord]
     holds: list[Any]
+    signatures: dict[int, Any] = field(default_factory=dict)  # e-signatures of hold releases and overrides, by id
 
 
 def _columns(model: type[m.Base], *, without: tuple[str, ...] = ()) -> list[Any]:
     return [c for c in model.__table__.columns if c.name not in without]  # type: ignore[attr-defined]
 
 
-# A birth record reads every table once for all of the unit's attempts; column reads skip the ORM's
-# per-row entity work (several times the cost of the row itself on this stack).
+# A birth record reads every table once for all of the unit's attempts; column reads on the tables
+# skip the ORM's per-row entity work and its compile layer (each several times the cost of the row
+# itself on this stack). Traces, overrides, manual checks and holds are the exception rather than
+# the rule, so the attempts' read says (by index probes) which of those tables have rows to read.
+_A = repo.table(m.OperationAttempt).c
+
+
+def _has_rows(model: type[m.Base]) -> Any:
+    return exists().where(repo.table(model).c.attempt_id == _A.id)
+
+
 _ATTEMPTS = (
-    select(*repo.ATTEMPT_COLUMNS)
-    .where(m.OperationAttempt.unit_id == bindparam("unit_id"))
-    .order_by(m.OperationAttempt.id)
+    select(
+        *repo.ATTEMPT_COLUMNS,
+        _has_rows(m.TraceRow).label("has_traces"),
+        _has_rows(m.VerdictOverride).label("has_overrides"),
+        _has_rows(m.ManualCheck).label("has_manual_checks"),
+        exists().where(repo.table(m.Hold).c.unit_id == bindparam("unit_id")).label("unit_has_holds"),
+    )
+    .where(_A.unit_id == bindparam("unit_id"))
+    .order_by(_A.id)
+)
+_ONLY_IF = {"traces": "has_traces", "overrides": "has_overrides", "manual_checks": "has_manual_checks"}
+_HOLDS = (
+    select(*_columns(m.Hold))
+    .where(repo.table(m.Hold).c.unit_id == bindparam("unit_id"))
+    .order_by(repo.table(m.Hold).c.id)
 )
 _PER_ATTEMPT = {
     "measurements": select(*_columns(m.Measurement)),
     "traces": select(*_columns(m.TraceRow, without=("t_blob", "value_blob"))),
     "components": select(*_columns(m.ComponentUse)),
     "checks": select(*_columns(m.CheckResultRow)),
-    "overrides": select(*_columns(m.VerdictOverride)).order_by(m.VerdictOverride.id),
-    "manual_checks": select(*_columns(m.ManualCheck)).order_by(m.ManualCheck.id),
+    "overrides": select(*_columns(m.VerdictOverride)).order_by(repo.table(m.VerdictOverride).c.id),
+    "manual_checks": select(*_columns(m.ManualCheck)).order_by(repo.table(m.ManualCheck).c.id),
 }
 _TABLE_OF = {
     "measurements": m.Measurement,
@@ -74,21 +96,32 @@ _TABLE_OF = {
 def birth_record(*, session: Session, serial_format: SerialFormat, serial: str) -> BirthRecord:
     serial_format.validate(serial)
     unit, _route = repo.unit_state(session, serial)
-    attempts = session.execute(_ATTEMPTS, {"unit_id": unit.id}).all()
+    connection = repo.core(session)
+    attempts = connection.execute(_ATTEMPTS, {"unit_id": unit.id}).all()
     records = {a.id: AttemptRecord(attempt=a) for a in attempts}
-    if records:
-        ids = list(records)
-        for name, query in _PER_ATTEMPT.items():
-            table = _TABLE_OF[name]
-            for row in session.execute(query.where(table.attempt_id.in_(ids))):  # type: ignore[attr-defined]
+    for name, query in _PER_ATTEMPT.items():
+        flag = _ONLY_IF.get(name)
+        ids = [a.id for a in attempts if flag is None or getattr(a, flag)]
+        if ids:
+            for row in connection.execute(query.where(repo.table(_TABLE_OF[name]).c.attempt_id.in_(ids))).all():
                 getattr(records[row.attempt_id], name).append(row)
-    holds = session.execute(select(*_columns(m.Hold)).where(m.Hold.unit_id == unit.id).order_by(m.Hold.id)).all()
+    holds: list[Any] = []
+    if not attempts or attempts[0].unit_has_holds:
+        holds = list(connection.execute(_HOLDS, {"unit_id": unit.id}).all())
+    signed = {h.release_signature_id for h in holds} | {o.signature_id for r in records.values() for o in r.overrides}
+    signed.discard(None)
+    signatures = {}
+    if signed:
+        signatures = {
+            s.id: s for s in session.execute(select(m.ESignature).where(m.ESignature.id.in_(signed))).scalars()
+        }
     return BirthRecord(
         unit=unit,
         product_model_code=unit.product_model_code,
         work_order_number=unit.work_order_number,
         attempts=list(records.values()),
         holds=list(holds),
+        signatures=signatures,
     )
 
 
@@ -112,8 +145,10 @@ def trace_samples(*, session: Session, attempt_id: int, channel: str) -> TraceSa
     )
 
 
-@dataclass(frozen=True, slots=True)
-class GenealogyEntry:
+class GenealogyEntry(NamedTuple):
+    """One unit's use of the identifier. Immutable like a frozen dataclass, and built several times
+    faster (a lot holds thousands of units; a frozen dataclass sets each field through a call)."""
+
     serial: str
     status: str
     product_model_code: str
@@ -126,51 +161,41 @@ class GenealogyEntry:
     consumed_at: datetime
 
 
+_CU = repo.table(m.ComponentUse).c
+_UNIT_T = repo.table(m.Unit)
+_GENEALOGY = (
+    select(
+        _UNIT_T.c.serial,
+        _UNIT_T.c.status,
+        repo.table(m.ProductModel).c.code,
+        repo.table(m.WorkOrder).c.number,
+        _CU.kind,
+        _CU.identifier,
+        _CU.model,
+        _CU.station_id,
+        _CU.attempt_id,
+        _CU.consumed_at,
+    )
+    .select_from(
+        repo.table(m.ComponentUse)
+        .join(_UNIT_T, _UNIT_T.c.id == _CU.unit_id)
+        .join(repo.table(m.ProductModel), repo.table(m.ProductModel).c.id == _UNIT_T.c.product_model_id)
+        .join(repo.table(m.WorkOrder), repo.table(m.WorkOrder).c.id == _UNIT_T.c.work_order_id)
+    )
+    .where(_CU.identifier == bindparam("identifier"))
+    .order_by(_UNIT_T.c.serial, _CU.attempt_id)
+)
+_GENEALOGY_OF_KIND = _GENEALOGY.where(_CU.kind == bindparam("kind"))
+
+
 def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[GenealogyEntry]:
     """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot)."""
-    cu = m.ComponentUse
-    conditions = [cu.identifier == identifier]
-    if kind is not None:
-        conditions.append(cu.kind == kind)
-    rows = session.execute(
-        select(
-            m.Unit.serial,
-            m.Unit.status,
-            m.Unit.product_model_id,
-            m.Unit.work_order_id,
-            cu.kind,
-            cu.identifier,
-            cu.model,
-            cu.station_id,
-            cu.attempt_id,
-            cu.consumed_at,
-        )
-        .join(m.Unit, m.Unit.id == cu.unit_id)
-        .where(*conditions)
-        .order_by(m.Unit.serial, cu.attempt_id)
-    ).all()
-    models = dict(session.execute(select(m.ProductModel.id, m.ProductModel.code)).all())
-    orders = {}
-    wanted = {row.work_order_id for row in rows}
-    if wanted:
-        orders = dict(
-            session.execute(select(m.WorkOrder.id, m.WorkOrder.number).where(m.WorkOrder.id.in_(wanted))).all()
-        )
-    return [
-        GenealogyEntry(
-            serial=serial,
-            status=status,
-            product_model_code=models[model_id],
-            work_order_number=orders[order_id],
-            kind=kind_,
-            identifier=ident,
-            component_model=model,
-            station_id=station_id,
-            attempt_id=attempt_id,
-            consumed_at=consumed_at,
-        )
-        for serial, status, model_id, order_id, kind_, ident, model, station_id, attempt_id, consumed_at in rows
-    ]
+    if kind is None:
+        result = repo.core(session).execute(_GENEALOGY, {"identifier": identifier})
+    else:
+        result = repo.core(session).execute(_GENEALOGY_OF_KIND, {"identifier": identifier, "kind": kind})
+    # all() fetches the rows in one call; iterating the result would fetch them one by one
+    return [GenealogyEntry._make(row) for row in result.all()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.domain.actors import Actor
 from app.domain.errors import Conflict, NotFound
 from app.domain.routing import UnitStatus
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.services import audit
 from app.services.clock import utcnow
 
 MAX_QUANTITY = 100_000
@@ -23,6 +25,7 @@ def create_work_order(
     product_model_code: str,
     first_serial: str,
     quantity: int,
+    actor: Actor,
 ) -> m.WorkOrder:
     """Create a work order and release ``quantity`` consecutive serials from ``first_serial``."""
     serials = serial_format.expand(first_serial, quantity)
@@ -67,6 +70,16 @@ def create_work_order(
             }
             for serial in serials
         ],
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="work_order.create",
+        entity_type="work_order",
+        entity_id=order.number,
+        before=None,
+        after=audit.snapshot(order) | {"product_model": model.code},
+        reason=None,
     )
     return order
 

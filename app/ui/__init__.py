@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from app.opcua.live import LiveBus
+from app.security.access import public
 from app.ui import assets
 from app.ui.dashboard import router as dashboard_router
 from app.ui.events import router as events_router
 from app.ui.genealogy import router as genealogy_router
+from app.ui.login import router as login_router
 from app.ui.nameplate_page import router as nameplate_router
 from app.ui.spc_page import router as spc_router
 from app.ui.spec_pages import router as specs_router
@@ -21,6 +23,7 @@ from app.ui.tablet import router as tablet_router
 from app.ui.workbench import router as workbench_router
 
 ROUTERS = (
+    login_router,
     tablet_router,
     events_router,
     workbench_router,
@@ -40,6 +43,6 @@ def install(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router, prefix="/ui", include_in_schema=False)
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[public("a redirect to the pages")])
     async def home() -> RedirectResponse:
         return RedirectResponse("/ui/")

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.security.access import public
+
 STATIC_DIR = Path(__file__).parent / "static"
 CACHE = "public, max-age=86400"
 
@@ -28,7 +30,7 @@ def install(app: FastAPI) -> None:
     """Serve /ui/static/* from the package and /ui/vendor/plotly.min.js from the plotly package."""
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
 
-    @app.get("/ui/vendor/plotly.min.js", include_in_schema=False)
+    @app.get("/ui/vendor/plotly.min.js", include_in_schema=False, dependencies=[public("a static script (Plotly)")])
     async def plotly_js() -> Response:
         path = plotly_js_path()
         if path is None:

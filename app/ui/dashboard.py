@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep
+from app.domain.actors import Role
+from app.security.access import allow
 from app.services.clock import utcnow
 from app.ui.line_stats import line_figures
 from app.ui.templating import render
@@ -33,7 +35,9 @@ def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
     }
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
+@router.get(
+    "/dashboard", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
+)
 def dashboard_view(
     request: Request, session: SessionDep, hours: int = 24, until: datetime | None = None
 ) -> HTMLResponse:

@@ -16,8 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from app.domain.actors import Role
 from app.domain.errors import DomainError
 from app.opcua.live import LiveBus, LiveValue
+from app.security.access import allow
 from app.ui.unit_panel import current_digest
 
 router = APIRouter()
@@ -82,7 +84,7 @@ async def _stream(request: Request, station_id: str, serial: str) -> AsyncIterat
                 yield ": keep-alive\n\n"
 
 
-@router.get("/tablet/{station_id}/events")
+@router.get("/tablet/{station_id}/events", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 async def tablet_events(request: Request, station_id: str, serial: str) -> StreamingResponse:
     """text/event-stream of ``state`` (digest changed) and ``live`` (process value) events."""
     return StreamingResponse(

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from app.api.authz import CurrentActorDep
 from app.api.deps import SessionDep
+from app.domain.actors import Role
 from app.domain.results import ComponentKind
+from app.security.access import allow
 from app.services import holds
 from app.ui.lot import lot_view
 from app.ui.templating import render
@@ -24,10 +27,11 @@ class HoldAllIn(BaseModel):
     identifier: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
     kind: ComponentKind | None = None
     reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
-    by: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
 
-@router.get("/genealogy", response_class=HTMLResponse)
+@router.get(
+    "/genealogy", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
+)
 def genealogy_page(request: Request, session: SessionDep, identifier: str = "", kind: str = "") -> HTMLResponse:
     """Every unit that consumed ``identifier`` with its state; a form holds them all."""
     identifier = identifier.strip()[:64]
@@ -45,8 +49,8 @@ def genealogy_page(request: Request, session: SessionDep, identifier: str = "", 
     )
 
 
-@router.post("/genealogy/hold")
-def hold_all(body: HoldAllIn, session: SessionDep) -> dict[str, object]:
+@router.post("/genealogy/hold", dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER)])
+def hold_all(body: HoldAllIn, session: SessionDep, actor: CurrentActorDep) -> dict[str, object]:
     """Hold every unit that consumed the identifier, in one transaction, with one reason."""
     with session.begin():
         outcome = holds.hold_by_component(
@@ -54,6 +58,6 @@ def hold_all(body: HoldAllIn, session: SessionDep) -> dict[str, object]:
             identifier=body.identifier,
             kind=body.kind.value if body.kind else None,
             reason=body.reason,
-            by=body.by,
+            actor=actor,
         )
         return {"held": len(outcome.held), "skipped_scrapped": outcome.skipped_scrapped}

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.errors import DomainError
+from app.security.access import allow
 from app.services import rejudge
 from app.ui.labels import barcode_svg, label_lines, zpl
 from app.ui.templating import render
@@ -14,7 +16,11 @@ from app.ui.templating import render
 router = APIRouter()
 
 
-@router.get("/units/{serial}/nameplate", response_class=HTMLResponse)
+@router.get(
+    "/units/{serial}/nameplate",
+    response_class=HTMLResponse,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def nameplate_view(request: Request, serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """The label as a printable page, with the serial as a barcode."""
     try:
@@ -31,7 +37,7 @@ def nameplate_view(request: Request, serial: str, session: SessionDep, serial_fo
     )
 
 
-@router.get("/units/{serial}/nameplate.zpl")
+@router.get("/units/{serial}/nameplate.zpl", dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)])
 def nameplate_zpl(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """The label as ZPL II for an industrial label printer."""
     plate = rejudge.nameplate(session=session, serial_format=serial_format, serial=serial)

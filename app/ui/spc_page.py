@@ -7,7 +7,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from app.api.deps import SessionDep
+from app.domain.actors import Role
 from app.persistence import models as m
+from app.security.access import allow
 from app.ui import spc
 from app.ui.spc_data import characteristics, sample
 from app.ui.templating import render
@@ -25,7 +27,9 @@ NELSON = {
 }
 
 
-@router.get("/spc", response_class=HTMLResponse)
+@router.get(
+    "/spc", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
+)
 def spc_view(
     request: Request, session: SessionDep, characteristic: str = "charging:charged_mass", model: str = "", n: int = 100
 ) -> HTMLResponse:

@@ -1,7 +1,5 @@
-"""Specification revisions: list, view, compare two, draft and approve (with the approver and a reason).
-
-Approval here records the name given, like the REST API until the security issue adds e-signatures.
-"""
+"""Specification revisions: list, view, compare two, draft and approve (with the signed-in approver's
+e-signature: password re-entered, and a reason)."""
 
 from __future__ import annotations
 
@@ -12,13 +10,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 import stations
 from app import rules
+from app.api.authz import CurrentActorDep, check_signature
 from app.api.deps import SessionDep
+from app.domain.actors import Role
 from app.domain.errors import DomainError
 from app.persistence import models as m
-from app.services import specs
+from app.security.access import allow
+from app.services import signatures, specs
+from app.services.signatures import VerifiedSignature
 from app.ui.templating import render
 
 router = APIRouter()
@@ -32,13 +35,12 @@ class DraftIn(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
     based_on: Annotated[int, Field(ge=1)] | None = None
-    by: Name
 
 
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: Name
     reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+    secret: Annotated[str, StringConstraints(min_length=1, max_length=256)]  # the approver's password (e-signature)
 
 
 def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
@@ -55,7 +57,9 @@ def _document(session: SessionDep, revision: m.SpecRevision) -> dict[str, Any]:
     return rules.spec_to_document(specs.spec_of_revision(revision, session))
 
 
-@router.get("/specs", response_class=HTMLResponse)
+@router.get(
+    "/specs", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
+)
 def spec_list(request: Request, session: SessionDep, station_type: str = "", model: str = "") -> HTMLResponse:
     """Every revision (filtered by station type and product model), newest last."""
     rows = specs.list_revisions(session=session, station_type=station_type or None, product_model_code=model or None)
@@ -64,6 +68,7 @@ def spec_list(request: Request, session: SessionDep, station_type: str = "", mod
         request,
         "specs.html",
         rows=rows,
+        signatures=signatures.by_ids(session, [r.approval_signature_id for r, _code in rows]),
         station_types=[st.code for st in stations.all_station_types()],
         models=models,
         station_type=station_type,
@@ -71,7 +76,11 @@ def spec_list(request: Request, session: SessionDep, station_type: str = "", mod
     )
 
 
-@router.get("/specs/compare", response_class=HTMLResponse)
+@router.get(
+    "/specs/compare",
+    response_class=HTMLResponse,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def spec_compare(request: Request, session: SessionDep, a: int, b: int) -> Response:
     """Two revisions side by side; differing lines are marked."""
     try:
@@ -85,7 +94,11 @@ def spec_compare(request: Request, session: SessionDep, a: int, b: int) -> Respo
     return render(request, "spec_compare.html", left=left, right=right, lines=lines)
 
 
-@router.get("/specs/{revision_id}", response_class=HTMLResponse)
+@router.get(
+    "/specs/{revision_id}",
+    response_class=HTMLResponse,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def spec_view(request: Request, revision_id: int, session: SessionDep) -> Response:
     """One revision: status, who drafted and approved it and why, overrides, resolved limits."""
     try:
@@ -101,11 +114,12 @@ def spec_view(request: Request, revision_id: int, session: SessionDep) -> Respon
         model_code=model.code if model else "?",
         overrides=json.dumps(json.loads(revision.overrides), indent=2),
         document=document,
+        signature=session.get(m.ESignature, revision.approval_signature_id) if revision.approval_signature_id else None,
     )
 
 
-@router.post("/specs/draft")
-def spec_draft(body: DraftIn, session: SessionDep) -> dict[str, object]:
+@router.post("/specs/draft", dependencies=[allow(Role.QUALITY_ENGINEER)])
+def spec_draft(body: DraftIn, session: SessionDep, actor: CurrentActorDep) -> dict[str, object]:
     """A new draft; its overrides are checked at once (422 names the problem)."""
     with session.begin():
         revision = specs.create_draft(
@@ -114,15 +128,25 @@ def spec_draft(body: DraftIn, session: SessionDep) -> dict[str, object]:
             product_model_code=body.product_model,
             overrides=body.overrides,
             note=body.note,
-            by=body.by,
+            actor=actor,
             based_on_id=body.based_on,
         )
         return {"id": revision.id}
 
 
-@router.post("/specs/{revision_id}/approve")
-def spec_approve(revision_id: int, body: ApproveIn, session: SessionDep) -> dict[str, object]:
-    """Approve a draft with the approver's name and a reason; effective from now."""
-    with session.begin():
-        revision = specs.approve(session=session, revision_id=revision_id, by=body.by, reason=body.reason)
-        return {"id": revision.id, "status": revision.status}
+@router.post("/specs/{revision_id}/approve", dependencies=[allow(Role.QUALITY_ENGINEER)])
+async def spec_approve(
+    revision_id: int, body: ApproveIn, request: Request, session: SessionDep, actor: CurrentActorDep
+) -> dict[str, object]:
+    """Approve a draft, e-signed by the signed-in approver with a reason; effective from now."""
+    signer = await check_signature(request, actor=actor, secret=body.secret)
+    signature = VerifiedSignature.of(signer)
+
+    def approve() -> dict[str, object]:
+        with session.begin():
+            revision = specs.approve(
+                session=session, revision_id=revision_id, actor=actor, reason=body.reason, signature=signature
+            )
+            return {"id": revision.id, "status": revision.status}
+
+    return await run_in_threadpool(approve)

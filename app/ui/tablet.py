@@ -1,7 +1,8 @@
 """The station tablet: pick a station, scan a serial, start, see the verdict; manual actions.
 
 Write routes open one transaction each (``with session.begin()``) and call the same services as
-the REST API; domain errors go to the app's one handler (problem details the page shows).
+the REST API; domain errors go to the app's one handler (problem details the page shows). Whoever
+acts is the signed-in user (badge + PIN), never a name typed into a request.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
+from app.api.authz import CurrentActorDep
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.errors import Conflict, DomainError
 from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.security.access import allow
 from app.services import holds, operations, overrides, scans
 from app.ui.templating import render
 from app.ui.unit_panel import build_panel, last_attempt_here
@@ -26,7 +30,6 @@ from stations.repair import REPAIR_ACTIONS
 router = APIRouter()
 
 Serial = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-Operator = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
 # Suggestions in the manual-check dialog; the operator may name any other check.
 MANUAL_CHECK_NAMES = (
@@ -43,13 +46,11 @@ MANUAL_CHECK_NAMES = (
 class StartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     serial: Serial
-    operator: Operator
 
 
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     serial: Serial
-    operator: Operator
     reason: Text
 
 
@@ -65,14 +66,12 @@ class PartsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     serial: Serial
-    operator: Operator
     parts: Annotated[list[PartIn], Field(min_length=1, max_length=8)]
 
 
 class ManualCheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     serial: Serial
-    operator: Operator
     name: Annotated[str, StringConstraints(min_length=2, max_length=64, strip_whitespace=True)]
     verdict: Literal["PASS", "FAIL"]
     message: Text
@@ -83,13 +82,12 @@ class RepairIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     serial: Serial
-    operator: Operator
     action: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     description: Text
     replaced_part_serial: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
 
 
-@router.get("/tablet", response_class=HTMLResponse)
+@router.get("/tablet", response_class=HTMLResponse, dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_page(request: Request, session: SessionDep) -> HTMLResponse:
     """The tablet page; the station is picked once and remembered by the tablet (localStorage)."""
     rows = session.execute(select(m.Station.station_id, m.Station.station_type).order_by(m.Station.station_id)).all()
@@ -102,7 +100,9 @@ def tablet_page(request: Request, session: SessionDep) -> HTMLResponse:
     )
 
 
-@router.get("/tablet/{station_id}/panel", response_class=HTMLResponse)
+@router.get(
+    "/tablet/{station_id}/panel", response_class=HTMLResponse, dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)]
+)
 def tablet_panel(
     request: Request, station_id: str, serial: str, session: SessionDep, serial_format: SerialFormatDep
 ) -> HTMLResponse:
@@ -115,35 +115,42 @@ def tablet_panel(
     return render(request, "_panel.html", panel=panel)
 
 
-@router.post("/tablet/{station_id}/start")
+@router.post("/tablet/{station_id}/start", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_start(
-    station_id: str, body: StartIn, session: SessionDep, serial_format: SerialFormatDep
+    station_id: str, body: StartIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> dict[str, object]:
-    """Start the unit here; a refusal comes back as 409 with the interlock's reason."""
+    """Start the unit here as the signed-in operator; a refusal comes back as 409 with the interlock's reason."""
     with session.begin():
         outcome = operations.start_operation(
             session=session,
             serial_format=serial_format,
             station_id=station_id,
             serial=body.serial,
-            operator=body.operator,
+            operator=actor.username,
             origin="operator",
         )
         return {"attempt_id": outcome.attempt.id, "resumed": outcome.resumed, "aborted": list(outcome.aborted_serials)}
 
 
-@router.post("/tablet/hold")
-def tablet_hold(body: HoldIn, session: SessionDep, serial_format: SerialFormatDep) -> dict[str, object]:
-    """Put the unit on hold with the operator's reason."""
+@router.post("/tablet/hold", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
+def tablet_hold(
+    body: HoldIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
+) -> dict[str, object]:
+    """Put the unit on hold with the operator's reason (held by the signed-in user)."""
     serial_format.validate(body.serial)
     with session.begin():
-        hold = holds.place_hold(session=session, serial=body.serial, reason=body.reason, by=body.operator)
+        hold = holds.place_hold(session=session, serial=body.serial, reason=body.reason, actor=actor)
         return {"hold_id": hold.id}
 
 
-@router.post("/tablet/{station_id}/repair")
+@router.post("/tablet/{station_id}/repair", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_repair(
-    station_id: str, body: RepairIn, request: Request, session: SessionDep, serial_format: SerialFormatDep
+    station_id: str,
+    body: RepairIn,
+    request: Request,
+    session: SessionDep,
+    serial_format: SerialFormatDep,
+    actor: CurrentActorDep,
 ) -> dict[str, object]:
     """Record a repair through the normal completion service (judged like any station result)."""
     measurements = [
@@ -156,7 +163,7 @@ def tablet_repair(
         serial=body.serial,
         result_key=None,
         result=StationResult(measurements=tuple(measurements)),
-        operator=body.operator,
+        operator=actor.username,
     )
     with session.begin():
         outcome = operations.complete_operation(
@@ -171,7 +178,7 @@ def tablet_repair(
         return {"verdict": outcome.attempt.verdict, "instruction": outcome.attempt.instruction}
 
 
-@router.get("/tablet/bom-check")
+@router.get("/tablet/bom-check", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_bom_check(
     serial: str, kind: ComponentKind, model: str, session: SessionDep, serial_format: SerialFormatDep
 ) -> dict[str, object]:
@@ -181,9 +188,9 @@ def tablet_bom_check(
     return {"ok": verdict.ok, "expected": verdict.expected, "message": verdict.message}
 
 
-@router.post("/tablet/{station_id}/parts")
+@router.post("/tablet/{station_id}/parts", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_parts(
-    station_id: str, body: PartsIn, session: SessionDep, serial_format: SerialFormatDep
+    station_id: str, body: PartsIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> dict[str, object]:
     """Record parts scanned at the sub-base on the unit's open attempt; a wrong part is refused (409)."""
     with session.begin():
@@ -193,7 +200,7 @@ def tablet_parts(
             station_id=station_id,
             serial=body.serial,
             components=[Component(kind=p.kind, identifier=p.identifier, model=p.model) for p in body.parts],
-            by=body.operator,
+            by=actor.username,
         )
         return {
             "attempt_id": outcome.attempt_id,
@@ -209,9 +216,9 @@ def _part_out(c: Component) -> dict[str, str | None]:
     return {"kind": c.kind.value, "identifier": c.identifier, "model": c.model}
 
 
-@router.post("/tablet/{station_id}/manual-check")
+@router.post("/tablet/{station_id}/manual-check", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_manual_check(
-    station_id: str, body: ManualCheckIn, session: SessionDep, serial_format: SerialFormatDep
+    station_id: str, body: ManualCheckIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> dict[str, object]:
     """Record a person's check on the unit's latest attempt at this station; a FAIL holds the unit."""
     serial_format.validate(body.serial)
@@ -231,6 +238,6 @@ def tablet_manual_check(
             name=body.name,
             verdict=Verdict(body.verdict),
             message=body.message,
-            by=body.operator,
+            actor=actor,
         )
         return {"id": check.id, "attempt_id": attempt.id, "verdict": check.verdict}

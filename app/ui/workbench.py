@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.errors import DomainError
+from app.security.access import allow
 from app.services import traceability
 from app.ui.birth import birth_record_csv, plots_of, residual_bands
 from app.ui.search import search
@@ -15,7 +17,7 @@ from app.ui.templating import render
 router = APIRouter()
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)])
 def search_page(request: Request, session: SessionDep, q: str = "") -> Response:
     """Search by serial, component serial or lot, furnace run, cylinder lot, work order."""
     term = q.strip()[:64]
@@ -27,7 +29,11 @@ def search_page(request: Request, session: SessionDep, q: str = "") -> Response:
     return render(request, "search.html", result=result)
 
 
-@router.get("/units/{serial}", response_class=HTMLResponse)
+@router.get(
+    "/units/{serial}",
+    response_class=HTMLResponse,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def birth_record_page(request: Request, serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """The unit's birth record: every attempt, measurements against limits, plots, components, holds."""
     try:
@@ -39,7 +45,9 @@ def birth_record_page(request: Request, serial: str, session: SessionDep, serial
     return render(request, "birth_record.html", record=record, plots=plots, bands=bands)
 
 
-@router.get("/units/{serial}/birth-record.csv")
+@router.get(
+    "/units/{serial}/birth-record.csv", dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
+)
 def birth_record_export(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """The birth record as CSV (measurements, checks with limits and U, components)."""
     record = traceability.birth_record(session=session, serial_format=serial_format, serial=serial)

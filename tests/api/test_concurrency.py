@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from app.config import OpcuaSettings, Settings
 from app.main import create_app
 from tests.api.driver import station_payload
+from tests.auth_support import auth_headers
 from tests.conftest import DbUnderTest
 
 
@@ -46,6 +47,7 @@ def _put_station(base: str, station_id: str) -> None:
     r = httpx.put(
         f"{base}/api/v1/stations/{station_id}",
         json={"station_id": station_id, "station_type": "coil_expansion", "line": "LINE-T"},
+        headers=auth_headers("admin"),
     )
     assert r.status_code == 200, r.text
 
@@ -59,6 +61,7 @@ def _work_order(base: str, first: str, quantity: int, number: str) -> list[str]:
             "first_serial": first,
             "quantity": quantity,
         },
+        headers=auth_headers("supervisor"),
     )
     assert r.status_code == 201, r.text
     head, seq = first.split("-")
@@ -72,7 +75,7 @@ def test_two_stations_starting_the_same_unit_at_once_exactly_one_wins(server: st
         barrier = threading.Barrier(2)
 
         def start(station: str, serial: str = serial, barrier: threading.Barrier = barrier) -> httpx.Response:
-            with httpx.Client(base_url=server) as c:
+            with httpx.Client(base_url=server, headers=auth_headers("supervisor")) as c:
                 barrier.wait()
                 return c.post(f"/api/v1/stations/{station}/start", json={"serial": serial})
 
@@ -87,6 +90,7 @@ def test_two_stations_starting_the_same_unit_at_once_exactly_one_wins(server: st
         r = httpx.post(
             f"{server}/api/v1/stations/{winner}/complete",
             json=station_payload("coil_expansion", serial),
+            headers=auth_headers("supervisor"),
         )
         assert r.status_code == 200, r.text
 
@@ -96,7 +100,7 @@ def test_fifty_concurrent_completions_for_fifty_units_lose_nothing(server: str, 
     for station in stations:
         _put_station(server, station)
     serials = _work_order(server, "HP26-8100001", 50, "WO-FIFTY")
-    with httpx.Client(base_url=server) as c:
+    with httpx.Client(base_url=server, headers=auth_headers("supervisor")) as c:
         for station, serial in zip(stations, serials, strict=True):
             assert c.post(f"/api/v1/stations/{station}/start", json={"serial": serial}).status_code == 201
     barrier = threading.Barrier(50)
@@ -106,7 +110,7 @@ def test_fifty_concurrent_completions_for_fifty_units_lose_nothing(server: str, 
     def complete(pair: tuple[str, str]) -> int:
         station, serial = pair
         body = payloads[serial]
-        with httpx.Client(base_url=server, timeout=60) as c:
+        with httpx.Client(base_url=server, timeout=60, headers=auth_headers("supervisor")) as c:
             barrier.wait()
             return c.post(f"/api/v1/stations/{station}/complete", json=body).status_code
 
@@ -132,18 +136,25 @@ def test_fifty_concurrent_completions_for_fifty_units_lose_nothing(server: str, 
         )
     engine.dispose()
     assert passed == 50 and measurements == 50 * per_unit and next_steps == ["brazing"]
-    lot = httpx.get(f"{server}/api/v1/genealogy", params={"identifier": "CB-FIFTY"}).json()
+    lot = httpx.get(
+        f"{server}/api/v1/genealogy", params={"identifier": "CB-FIFTY"}, headers=auth_headers("supervisor")
+    ).json()
     assert sorted(u["serial"] for u in lot["units"]) == serials
 
 
 def test_same_result_delivered_twice_at_once_is_stored_once(server: str, pg_database: DbUnderTest) -> None:
     serial = _work_order(server, "HP26-8200001", 1, "WO-DUP")[0]
-    assert httpx.post(f"{server}/api/v1/stations/CEX-01/start", json={"serial": serial}).status_code == 201
+    assert (
+        httpx.post(
+            f"{server}/api/v1/stations/CEX-01/start", json={"serial": serial}, headers=auth_headers("supervisor")
+        ).status_code
+        == 201
+    )
     barrier = threading.Barrier(4)
     body = station_payload("coil_expansion", serial) | {"result_id": "BOOT7-42"}
 
     def complete(_: int) -> httpx.Response:
-        with httpx.Client(base_url=server) as c:
+        with httpx.Client(base_url=server, headers=auth_headers("supervisor")) as c:
             barrier.wait()
             return c.post(
                 "/api/v1/stations/CEX-01/complete",

@@ -30,3 +30,17 @@ def test_result_fields_carry_descriptions(client: Any) -> None:
     value = schemas["MeasurementIn"]["properties"]["value"]
     assert "null" in value["description"] and "not measured" in value["description"]
     assert schemas["Problem"]["description"].startswith("RFC 9457")
+
+
+def test_error_responses_are_documented_as_the_problem_documents_they_are(client: Any) -> None:
+    """Found by schemathesis: errors were documented as application/json, served as application/problem+json."""
+    doc = client.get("/openapi.json").json()
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")) and "content" in response:
+                    assert response["content"] == problem, f"{method} {path} {status}"
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # FastAPI's body, which is never sent
+    response = client.get("/api/v1/units?limit=0")
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"

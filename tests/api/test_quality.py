@@ -34,11 +34,13 @@ def _draft(client: Any, **overrides: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+QUALITY_SIGNATURE = {"secret": "demo-quality"}  # quality1's password, re-entered to sign
+
+
 def _approve(client: Any, revision_id: int, **extra: Any) -> Any:
     return client.post(
         f"/api/v1/spec-revisions/{revision_id}/approve",
-        json={"reason": "supplier audit finding 12", **extra},
-        headers={"X-MES-User": "qe.meyer"},
+        json={"reason": "supplier audit finding 12", "signature": QUALITY_SIGNATURE, **extra},
     )
 
 
@@ -89,7 +91,9 @@ def test_units_are_judged_by_the_revision_in_force_when_their_operation_started(
     assert draft["status"] == "draft" and draft["specification"]["limits"]["o2_ppm"]["high"] == 30.0
     approved = _approve(client, draft["id"])
     assert approved.status_code == 200, approved.text
-    assert approved.json()["approved_by"] == "qe.meyer" and approved.json()["approval_reason"]
+    assert approved.json()["approved_by"] == "quality1" and approved.json()["approval_reason"]
+    signature = approved.json()["approval_signature"]
+    assert signature["username"] == "quality1" and signature["meaning"] == "approve specification revision"
 
     old = line.complete("brazing", first, overrides={"O2_ppm": 40.0}).json()
     assert old["attempt"]["verdict"] == "PASS" and old["attempt"]["spec_revision_id"] == old_id
@@ -196,19 +200,21 @@ def test_override_is_recorded_beside_the_engine_verdict_and_routes_the_unit(line
     attempt_id = failed["attempt"]["id"]
     r = client.post(
         f"/api/v1/attempts/{attempt_id}/override",
-        json={"verdict": "PASS", "reason": "O2 probe fault, joint inspected by X-ray"},
-        headers={"X-MES-User": "qe.meyer"},
+        json={"verdict": "PASS", "reason": "O2 probe fault, joint inspected by X-ray", "signature": QUALITY_SIGNATURE},
     )
     assert r.status_code == 201, r.text
-    assert r.json()["engine_verdict"] == "FAIL" and r.json()["by"] == "qe.meyer"
+    assert r.json()["engine_verdict"] == "FAIL" and r.json()["by"] == "quality1"
+    assert r.json()["signature"]["meaning"] == "override verdict" and r.json()["signature"]["signed_at"]
     assert line.unit(serial)["next_step"] == "sub_base_assembly"
     record = client.get(f"/api/v1/units/{serial}/birth-record").json()
     brazing = record["attempts"][1]
     assert brazing["verdict"] == "FAIL"  # the engine's verdict stays
     assert [o["verdict"] for o in brazing["overrides"]] == ["PASS"]
+    assert brazing["overrides"][0]["signature"]["display_name"] == "Quinn Quality"  # shown with the record
     line.run("sub_base_assembly", serial)
     # only the latest result can be overridden
-    r = client.post(f"/api/v1/attempts/{attempt_id}/override", json={"verdict": "FAIL", "reason": "changed mind"})
+    body = {"verdict": "FAIL", "reason": "changed mind", "signature": QUALITY_SIGNATURE}
+    r = client.post(f"/api/v1/attempts/{attempt_id}/override", json=body)
     assert r.status_code == 409 and "latest result" in r.json()["detail"]
 
 
@@ -218,7 +224,7 @@ def test_override_to_fail_sends_a_passed_unit_to_rework(line: Line, client: Any)
     passed = line.run("brazing", serial)
     r = client.post(
         f"/api/v1/attempts/{passed['attempt']['id']}/override",
-        json={"verdict": "FAIL", "reason": "furnace log shows a belt stop"},
+        json={"verdict": "FAIL", "reason": "furnace log shows a belt stop", "signature": QUALITY_SIGNATURE},
     )
     assert r.status_code == 201, r.text
     unit = line.unit(serial)
@@ -230,7 +236,7 @@ def test_a_failed_manual_check_holds_the_unit(line: Line, client: Any) -> None:
     done = line.run("coil_expansion", serial)
     r = client.post(
         f"/api/v1/attempts/{done['attempt']['id']}/manual-checks",
-        json={"name": "visual_fins", "verdict": "FAIL", "message": "bent fins on the left edge", "by": "op.42"},
+        json={"name": "visual_fins", "verdict": "FAIL", "message": "bent fins on the left edge"},
     )
     assert r.status_code == 201, r.text
     assert line.unit(serial)["status"] == "on_hold"

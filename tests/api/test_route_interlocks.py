@@ -79,7 +79,7 @@ def test_passed_station_cannot_run_again_without_rework(line: Line) -> None:
 
 def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: Any) -> None:
     serial = line.work_order()[0]
-    r = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "dropped by forklift", "by": "qe1"})
+    r = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "dropped by forklift"})
     assert r.status_code == 201, r.text
     hold_id = r.json()["id"]
     for station_type in ("coil_expansion", "brazing"):
@@ -87,7 +87,7 @@ def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: A
         assert "on hold (dropped by forklift)" in body["detail"]
     r = client.post(
         f"/api/v1/holds/{hold_id}/release",
-        json={"disposition": "use_as_is", "reason": "inspected, no damage", "by": "qe1"},
+        json={"disposition": "use_as_is", "reason": "inspected, no damage", "signature": {"secret": "demo-quality"}},
     )
     assert r.status_code == 200, r.text
     assert line.unit(serial)["status"] == "in_process"
@@ -97,7 +97,8 @@ def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: A
 def test_scrapped_unit_cannot_start(line: Line, client: Any) -> None:
     serial = line.work_order()[0]
     hold_id = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "crushed coil"}).json()["id"]
-    r = client.post(f"/api/v1/holds/{hold_id}/release", json={"disposition": "scrap", "reason": "not repairable"})
+    body = {"disposition": "scrap", "reason": "not repairable", "signature": {"secret": "demo-quality"}}
+    r = client.post(f"/api/v1/holds/{hold_id}/release", json=body)
     assert r.status_code == 200, r.text
     assert line.unit(serial)["status"] == "scrapped"
     body = _problem(line.start("coil_expansion", serial), 409)
@@ -165,11 +166,18 @@ def test_run_in_fail_holds_and_rework_reenters_where_the_engineer_says(line: Lin
     hold = next(
         h for h in client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"] if h["scope"] == "verdict"
     )
-    r = client.post(f"/api/v1/holds/{hold['id']}/release", json={"disposition": "rework", "reason": "recheck"})
+    signature = {"secret": "demo-quality"}
+    body = {"disposition": "rework", "reason": "recheck", "signature": signature}
+    r = client.post(f"/api/v1/holds/{hold['id']}/release", json=body)
     _problem(r, 422)  # the route has no re-entry for run_in: the engineer must say where
     r = client.post(
         f"/api/v1/holds/{hold['id']}/release",
-        json={"disposition": "rework", "reason": "refill and retest", "reenter_at": "leak_test"},
+        json={
+            "disposition": "rework",
+            "reason": "refill and retest",
+            "reenter_at": "leak_test",
+            "signature": signature,
+        },
     )
     assert r.status_code == 200, r.text
     assert line.unit(serial)["next_step"] == "leak_test"
@@ -182,9 +190,8 @@ def test_use_as_is_concession_lets_a_failed_unit_go_on(line: Line, client: Any) 
     serial = line.work_order()[0]
     line.run("coil_expansion", serial, "FAIL", overrides={"FinPitch_mm": 1.95})
     hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
-    r = client.post(
-        f"/api/v1/holds/{hold['id']}/release", json={"disposition": "use_as_is", "reason": "concession C-17"}
-    )
+    body = {"disposition": "use_as_is", "reason": "concession C-17", "signature": {"secret": "demo-quality"}}
+    r = client.post(f"/api/v1/holds/{hold['id']}/release", json=body)
     assert r.status_code == 200, r.text
     assert line.unit(serial)["next_step"] == "brazing"
     line.run("brazing", serial)

@@ -163,11 +163,11 @@ def test_a_part_fitted_in_another_unit_is_refused_unless_that_unit_was_scrapped(
     at_sub_base(line, second)  # the station moves on: the first unit's operation is aborted, its part stays
     with pytest.raises(Conflict, match="C-7006 is already fitted in HP26-0000406"):
         scan(sessions, second, part)
-    hold = client.post(f"/api/v1/units/{first}/holds", json={"reason": "dropped from the hoist", "by": "qe"})
+    hold = client.post(f"/api/v1/units/{first}/holds", json={"reason": "dropped from the hoist"})
     assert hold.status_code == 201, hold.text
     released = client.post(
         f"/api/v1/holds/{hold.json()['id']}/release",
-        json={"disposition": "scrap", "reason": "frame bent beyond repair", "by": "qe"},
+        json={"disposition": "scrap", "reason": "frame bent beyond repair", "signature": {"secret": "demo-quality"}},
     )
     assert released.status_code == 200, released.text
     scan(sessions, second, part)  # a part recovered from a scrapped unit may be fitted again

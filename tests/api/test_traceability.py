@@ -20,7 +20,8 @@ def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line,
     serial = line.work_order()[0]
     line.run("coil_expansion", serial, overrides={"FinPitch_mm": None, "CoilBatch": "CB-77"}, expect="FAIL")
     hold = client.get(f"/api/v1/units/{serial}/birth-record").json()["holds"][0]
-    client.post(f"/api/v1/holds/{hold['id']}/release", json={"disposition": "rework", "reason": "measure again"})
+    release = {"disposition": "rework", "reason": "measure again", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/holds/{hold['id']}/release", json=release).status_code == 200
     line.run("coil_expansion", serial)
     line.run("brazing", serial, "FAIL", fault=Fault.DEW_POINT_EXCURSION, overrides={"FurnaceRun": "FR-1127-03"})
     line.run("repair", serial)
@@ -58,6 +59,7 @@ def test_birth_record_holds_every_attempt_with_results_in_time_order(line: Line,
     assert {c["identifier"] for c in sub_base["components"]} >= {"CMP-0001", "INV-0001"}
     assert any(m["kind"] == "bool" for m in sub_base["measurements"])
     assert [h["scope"] for h in record["holds"]] == ["verdict"]
+    assert record["holds"][0]["release_signature"]["username"] == "quality1"  # the e-signature, with the hold
 
     vacuum = record["attempts"][6]
     summary = vacuum["traces"][0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -21,14 +22,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx
 
 from tests.api.driver import station_payload
+from tests.auth_support import auth_headers
 from tests.benchmarks.common import mes_server, percentile, report, scratch_database
 
-# generated once, outside the timed loop: the client must not spend its CPU on physics
-TEMPLATE = station_payload("coil_expansion", "HP27-0000001")
+# generated and JSON-encoded once, outside the timed loop: the load generator shares the two cores
+# with the server, so it must not spend them on physics or on encoding 70 kB per request
+TEMPLATE_SERIAL = "HP27-0000001"
+TEMPLATE = json.dumps(
+    station_payload("coil_expansion", TEMPLATE_SERIAL) | {"result_id": f"R-{TEMPLATE_SERIAL}"}
+).encode()
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def completion_body(serial: str) -> bytes:
+    """The template with this unit's serial and result id (serials all have the template's length)."""
+    assert len(serial) == len(TEMPLATE_SERIAL)
+    return TEMPLATE.replace(TEMPLATE_SERIAL.encode(), serial.encode())
 
 
 async def _stations_and_units(base: str, workers: int, units: int) -> list[list[str]]:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers("operator")) as c:
         for w in range(workers):
             sid = f"CEX-B{w:02d}"
             r = await c.put(
@@ -57,7 +70,7 @@ async def _drive_route(base: str, seconds: float, workers: int, queues: list[Ite
     async def worker(w: int) -> None:
         nonlocal done
         sid = f"CEX-B{w:02d}"
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers("operator")) as c:
             for serial in queues[w]:
                 if time.monotonic() > deadline:
                     return
@@ -66,8 +79,7 @@ async def _drive_route(base: str, seconds: float, workers: int, queues: list[Ite
                 assert r.status_code == 201, r.text
                 latencies.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                body = TEMPLATE | {"serial": serial, "result_id": f"R-{serial}"}
-                r = await c.post(f"/api/v1/stations/{sid}/complete", json=body)
+                r = await c.post(f"/api/v1/stations/{sid}/complete", content=completion_body(serial), headers=JSON_HEADERS)
                 assert r.status_code == 200, r.text
                 latencies.append(time.perf_counter() - t)
                 done += 2
@@ -83,7 +95,7 @@ async def _drive_health(base: str, seconds: float, workers: int) -> tuple[int, f
 
     async def worker() -> None:
         nonlocal done
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers("operator")) as c:
             while time.monotonic() < deadline:
                 r = await c.get("/api/v1/health")
                 assert r.status_code == 200

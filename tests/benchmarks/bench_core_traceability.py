@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import httpx
 
+from tests.auth_support import auth_headers
 from tests.benchmarks.common import mes_server, percentile, report, scratch_database
 from tests.benchmarks.seed import LOT_SIZE, seed
 
@@ -36,7 +37,7 @@ def main() -> None:
     rng = random.Random(11)
     with scratch_database("mes_bench_trace") as url:
         counts = seed(url, units=args.units, trace_units=args.trace_units)
-        with mes_server(url) as base, httpx.Client(base_url=base, timeout=60) as c:
+        with mes_server(url) as base, httpx.Client(base_url=base, timeout=60, headers=auth_headers()) as c:
             for _ in range(50):  # warm the server's code paths and caches
                 c.get(f"/api/v1/units/HP25-{rng.randint(1, args.units):07d}/birth-record")
             birth, birth_traced = [], []

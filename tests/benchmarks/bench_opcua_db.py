@@ -19,6 +19,7 @@ from app.config import Settings
 from app.cyclemodel.paramsets import load_shipped
 from app.cyclemodel.products import DEMO_PRODUCTS
 from app.cyclemodel.provider import CoolPropExpectations
+from app.domain.actors import SYSTEM
 from app.domain.expectations import CycleExpectations
 from app.opcua.simulator.line import MONOBLOC_ROUTE, station_id_for
 from app.persistence.db import make_engine, make_session_factory
@@ -70,6 +71,7 @@ def seed(*, database_url: str, stations: Sequence[tuple[int, str, str]]) -> None
                         rework_loop_cap=2,
                         steps=[master_data.RouteStepIn(station_type=station_type)],
                     ),
+                    actor=SYSTEM,
                 )
                 master_data.upsert_product_model(
                     session=session,
@@ -80,6 +82,7 @@ def seed(*, database_url: str, stations: Sequence[tuple[int, str, str]]) -> None
                             "description": f"benchmark copy of {PHYSICS_MODEL} routed through {station_type} only",
                         }
                     ),
+                    actor=SYSTEM,
                 )
             for gateway, station_id, station_type in stations:
                 master_data.upsert_station(
@@ -87,8 +90,9 @@ def seed(*, database_url: str, stations: Sequence[tuple[int, str, str]]) -> None
                     station_in=master_data.StationIn(
                         station_id=station_id, station_type=station_type, line=f"BENCH-G{gateway}"
                     ),
+                    actor=SYSTEM,
                 )
-            specs.ensure_initial_revisions(session=session, by="bench", reason="benchmark: station defaults")
+            specs.ensure_initial_revisions(session=session, actor=SYSTEM, reason="benchmark: station defaults")
             for station_type in MONOBLOC_ROUTE:
                 work_orders.create_work_order(
                     session=session,
@@ -97,6 +101,7 @@ def seed(*, database_url: str, stations: Sequence[tuple[int, str, str]]) -> None
                     product_model_code=product_code(station_type),
                     first_serial=serial_for(gateway=0, station_type=station_type, cycle=0),
                     quantity=gateways * SERIALS_PER_STATION,
+                    actor=SYSTEM,
                 )
     finally:
         engine.dispose()

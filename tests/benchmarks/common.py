@@ -17,6 +17,8 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.auth_support import SERVER_ENV, seed_demo_users_and_tokens
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output" / "bench"
 PG_ADMIN_URL = os.environ.get("MES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -54,6 +56,7 @@ def _load_demo(url: str) -> None:
     engine = make_engine(url)
     with make_session_factory(engine)() as session, session.begin():
         load_demo(session=session, serial_format=Settings().serial.format())
+        seed_demo_users_and_tokens(session)
     engine.dispose()
 
 
@@ -67,7 +70,7 @@ def free_port() -> int:
 def mes_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`mes serve` in its own process (so the load generator does not share its interpreter)."""
     port = free_port()
-    env = dict(os.environ, MES_DATABASE_URL=database_url, MES_OPCUA__ENABLED="false", **(extra_env or {}))
+    env = dict(os.environ, MES_DATABASE_URL=database_url, MES_OPCUA__ENABLED="false", **SERVER_ENV, **(extra_env or {}))
     proc = subprocess.Popen(
         [
             sys.executable,

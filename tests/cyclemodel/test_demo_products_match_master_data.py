@@ -1,5 +1,5 @@
-"""The cycle model's product physics repeats facts of the master data (ratings, charge, volume):
-until it is read from the master data, this test keeps the two copies from drifting apart."""
+"""The cycle model reads its product physics from the master data (``product_physics``): checked here
+against the validated master-data document field by field (units, rating points, EVI data)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ def test_cycle_model_product_physics_agrees_with_the_demo_master_data(code: str)
         capacity_field, efficiency_field = RATING_FIELDS[point.name]
         assert point.capacity_w == pytest.approx(1000.0 * ratings[capacity_field])
         assert point.cop == pytest.approx(ratings[efficiency_field])
+    cycle = master.cycle_physics
+    assert cycle is not None
+    speeds = cycle.rating_compressor_speed_rps.model_dump()
+    assert [p.comp_speed_rps for p in physics.rating_points] == [speeds["a7w35"], speeds["am7w35"], speeds["a35w7"]]
+    assert [p.evi_on for p in physics.rating_points] == [
+        p.name in cycle.evi_on_in_ratings for p in physics.rating_points
+    ]
+    assert physics.compressor_displacement_hint_cm3 == cycle.compressor_displacement_cm3
+    if physics.evi:
+        assert (physics.economiser_approach_k, physics.injection_superheat_k) == (
+            cycle.economiser_approach_k,
+            cycle.injection_superheat_k,
+        )
 
 
 def test_every_demo_master_data_model_has_cycle_model_physics() -> None:

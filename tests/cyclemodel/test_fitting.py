@@ -11,14 +11,14 @@ import pytest
 from app.cyclemodel import CODE_VERSION
 from app.cyclemodel.cli import register_cli
 from app.cyclemodel.fitting import BOUNDS, fit_product, parameters_within_bounds, predict_ratings
-from app.cyclemodel.paramsets import from_json, load_shipped, parameter_set_id, shipped_path, to_json
+from app.cyclemodel.paramsets import DEMO_SEED, from_json, load_shipped, parameter_set_id, to_json
 from app.cyclemodel.products import DEMO_PRODUCTS
 from app.cyclemodel.properties import heos_properties
 from app.cyclemodel.provider import CoolPropExpectations
 
 
 @pytest.mark.parametrize("code", sorted(DEMO_PRODUCTS))
-def test_shipped_parameter_set_reproduces_rating_points_within_2_percent_inside_bounds(code: str) -> None:
+def test_demo_seed_parameter_set_reproduces_rating_points_within_2_percent_inside_bounds(code: str) -> None:
     product = DEMO_PRODUCTS[code]
     parameter_set = load_shipped(product_model_code=code)
     assert parameters_within_bounds(parameter_set.parameters) == []
@@ -35,7 +35,7 @@ def test_fit_product_finds_parameters_inside_bounds_that_reproduce_the_ratings()
     outcome = fit_product(product=DEMO_PRODUCTS["HPS-10-R32"])
     assert outcome.max_rating_error < 0.02
     assert parameters_within_bounds(outcome.parameter_set.parameters) == []
-    # The shipped file is what the fitting code produces (same numbers, same id).
+    # The demo seed is what the fitting code produces from the demo master data (same numbers, same id).
     assert outcome.parameter_set.parameter_set_id == load_shipped(product_model_code="HPS-10-R32").parameter_set_id
 
 
@@ -55,7 +55,9 @@ def test_parameter_set_id_changes_exactly_when_the_numbers_change() -> None:
 
 
 def test_a_hand_edited_parameter_file_is_refused() -> None:
-    raw = json.loads(shipped_path("HPS-10-R32").read_text())
+    raw = next(
+        s for s in json.loads(DEMO_SEED.read_text())["parameter_sets"] if s["product_model_code"] == "HPS-10-R32"
+    )
     raw["parameters"]["displacement_cm3"] *= 1.1
     with pytest.raises(ValueError, match="edited by hand"):
         from_json(json.dumps(raw))
@@ -69,10 +71,11 @@ def test_model_version_names_code_version_and_parameter_set() -> None:
     assert provider.model_version("XYZ-99").endswith("/no-parameter-set")
 
 
-def test_cli_fit_registers_under_cyclemodel_and_dry_run_writes_nothing(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_demo_seed_fit_registers_under_cyclemodel_and_dry_run_writes_nothing(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="mes")
     register_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["cyclemodel", "fit", "HPS-10-R32", "--dry-run", "--output-dir", str(tmp_path)])
+    seed = tmp_path / "seed.json"
+    args = parser.parse_args(["cyclemodel", "fit", "HPS-10-R32", "--demo-seed", "--dry-run", "--seed-file", str(seed)])
     assert args.func(args) == 0
     assert list(tmp_path.iterdir()) == []
     assert "HPS-10-R32@" in capsys.readouterr().out

@@ -11,6 +11,12 @@ Without Chromium or Playwright the browser tests are skipped and say why; with
 MES_REQUIRE_BROWSER=1 (CI) that is a failure instead. Every page load records the URLs the
 browser requested and its console errors: any request off loopback or any console error fails
 the test.
+
+Every page needs a signed-in user: ``operator_page`` is signed in at the tablet as the demo
+operator (badge + PIN), ``qe_page`` as the demo quality engineer, both through the real sign-in
+endpoint (POST /ui/login, which sets the session cookie); ``page`` is anonymous
+(tests/ui/test_sign_in.py drives the sign-in form itself). The server's ``client`` calls the REST
+API with the bearer token of a role each route allows, as an integration would.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import RUN_ID, create_pg_database, drop_pg_database
+from tests.conftest import RUN_ID, RoleForRoute, create_pg_database, drop_pg_database
 
 CHROMIUM = os.environ.get("MES_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("MES_REQUIRE_BROWSER") == "1"
@@ -50,6 +56,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots
 LOOPBACK = {"127.0.0.1", "localhost"}
 TABLET_LANDSCAPE = {"width": 1280, "height": 800}
 TABLET_PORTRAIT = {"width": 800, "height": 1280}
+# The demo users (app.services.demo.DEMO_USERS): published secrets, present in every test database.
+OPERATOR = {"badge_id": "B1001", "pin": "1001"}
+QUALITY_ENGINEER = {"username": "quality1", "password": "demo-quality"}
+SUPERVISOR = {"username": "supervisor1", "password": "demo-supervisor"}
 
 
 def _browser_problem() -> str | None:
@@ -149,7 +159,7 @@ def ui_server(ui_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=60, auth=RoleForRoute(app)) as client:
         yield UiServer(base=base, app=app, loop=loop, client=client)
     server.should_exit = True
     thread.join(timeout=15)
@@ -195,14 +205,40 @@ def new_page(browser: Any, watch: Watch, *, viewport: dict[str, int] = TABLET_LA
     return page
 
 
-@pytest.fixture
-def page(browser: Any, watch: Watch) -> Iterator[Any]:
-    """A page at tablet landscape size; after the test: no console error, no request off loopback."""
-    p = new_page(browser, watch)
+def sign_in(page: Any, base: str, credentials: dict[str, str]) -> None:
+    """Sign the page's browser context in through the real endpoint (the session cookie lands in the context)."""
+    response = page.context.request.post(f"{base}/ui/login", data=credentials)
+    assert response.ok, f"sign-in refused: {response.status} {response.text()}"
+    assert any(c["name"] == "mes_session" for c in page.context.cookies(base))
+
+
+def _checked(p: Any, watch: Watch) -> Iterator[Any]:
     yield p
     p.context.close()
     assert watch.off_loopback() == [], f"requests left localhost: {watch.off_loopback()}"
     assert watch.errors == [], f"console errors: {watch.errors}"
+
+
+@pytest.fixture
+def page(browser: Any, watch: Watch) -> Iterator[Any]:
+    """An anonymous page at tablet landscape size; after the test: no console error, no request off loopback."""
+    yield from _checked(new_page(browser, watch), watch)
+
+
+@pytest.fixture
+def operator_page(browser: Any, watch: Watch, ui_server: UiServer) -> Iterator[Any]:
+    """A tablet page signed in as the demo operator (badge + PIN)."""
+    p = new_page(browser, watch)
+    sign_in(p, ui_server.base, OPERATOR)
+    yield from _checked(p, watch)
+
+
+@pytest.fixture
+def qe_page(browser: Any, watch: Watch, ui_server: UiServer) -> Iterator[Any]:
+    """A workbench page signed in as the demo quality engineer (user name + password)."""
+    p = new_page(browser, watch)
+    sign_in(p, ui_server.base, QUALITY_ENGINEER)
+    yield from _checked(p, watch)
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from tests.api.driver import Line
+from tests.conftest import auth_headers
 
 
 def test_an_unknown_serial_gets_a_page_that_says_so(client: Any) -> None:
@@ -18,21 +19,26 @@ def test_an_unknown_serial_gets_a_page_that_says_so(client: Any) -> None:
 
 
 def test_a_refused_start_from_the_tablet_is_a_409_with_the_reason_and_writes_nothing(client: Any) -> None:
-    r = client.post("/ui/tablet/VAC-01/start", json={"serial": "HP26-0000301", "operator": "OP-1"})
+    r = client.post("/ui/tablet/VAC-01/start", json={"serial": "HP26-0000301"})
     assert r.status_code == 409
     assert "has not passed coil_expansion" in r.json()["detail"]
     assert client.get("/api/v1/units/HP26-0000301/birth-record").json()["attempts"] == []
 
 
-def test_a_start_from_the_tablet_records_the_operator(client: Any) -> None:
-    r = client.post("/ui/tablet/CEX-01/start", json={"serial": "HP26-0000302", "operator": "OP-7"})
+def test_a_start_from_the_tablet_records_the_signed_in_user_who_cannot_name_another(client: Any) -> None:
+    operator = auth_headers("operator")
+    named = client.post(
+        "/ui/tablet/CEX-01/start", json={"serial": "HP26-0000302", "operator": "OP-7"}, headers=operator
+    )
+    assert named.status_code == 422 and "operator: is not a field of this request" in named.json()["detail"]
+    r = client.post("/ui/tablet/CEX-01/start", json={"serial": "HP26-0000302"}, headers=operator)
     assert r.status_code == 200, r.text
     attempt = client.get("/api/v1/units/HP26-0000302/birth-record").json()["attempts"][0]
-    assert attempt["started_by"] == "OP-7" and attempt["status"] == "open"
+    assert attempt["started_by"] == "operator1" and attempt["status"] == "open"
 
 
 def test_hold_all_for_an_unknown_lot_says_no_unit_consumed_it(client: Any) -> None:
-    r = client.post("/ui/genealogy/hold", json={"identifier": "CYL-NONE", "reason": "audit finding", "by": "qe"})
+    r = client.post("/ui/genealogy/hold", json={"identifier": "CYL-NONE", "reason": "audit finding"})
     assert r.status_code == 404 and "no unit has consumed CYL-NONE" in r.json()["detail"]
 
 
@@ -68,7 +74,7 @@ def test_a_part_scanned_on_the_tablet_is_recorded_or_refused_with_the_reason(cli
     line.run("coil_expansion", serial)
     line.run("brazing", serial)
     part = {"kind": "compressor", "identifier": "C-P-0305", "model": "RSC-19-EVI"}
-    body = {"serial": serial, "operator": "OP-3", "parts": [part]}
+    body = {"serial": serial, "parts": [part]}
     r = client.post("/ui/tablet/SBA-01/parts", json=body)
     assert r.status_code == 409 and r.json()["title"] == "No open operation to complete", r.text
     assert line.start("sub_base_assembly", serial).status_code == 201
@@ -87,13 +93,14 @@ def test_a_part_scanned_on_the_tablet_is_recorded_or_refused_with_the_reason(cli
 
 def test_a_manual_check_from_the_tablet_lands_on_the_latest_attempt_and_in_the_birth_record(client: Any) -> None:
     serial = "HP26-0000306"
-    check = {"serial": serial, "operator": "OP-4", "name": "label_check", "verdict": "PASS", "message": "label legible"}
-    r = client.post("/ui/tablet/CEX-01/manual-check", json=check)
+    check = {"serial": serial, "name": "label_check", "verdict": "PASS", "message": "label legible"}
+    operator = auth_headers("operator")
+    r = client.post("/ui/tablet/CEX-01/manual-check", json=check, headers=operator)
     assert r.status_code == 409 and "no operation at CEX-01" in r.json()["detail"]
     line = Line(client)
     line.run("coil_expansion", serial)
     assert line.start("brazing", serial).status_code == 201
-    r = client.post("/ui/tablet/CEX-01/manual-check", json=check)
+    r = client.post("/ui/tablet/CEX-01/manual-check", json=check, headers=operator)
     assert r.status_code == 200, r.text
     attempts = client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"]
     assert r.json()["attempt_id"] == attempts[0]["id"] and attempts[0]["station_id"] == "CEX-01"
@@ -105,8 +112,8 @@ def test_a_manual_check_from_the_tablet_lands_on_the_latest_attempt_and_in_the_b
     assert r.status_code == 200 and r.json()["attempt_id"] == attempts[1]["id"]  # the open one at BRZ-01
     assert line.unit(serial)["status"] == "on_hold"
     page = client.get(f"/ui/units/{serial}").text
-    assert page.count('class="manual-checks"') == 2 and "joint sooty" in page and "OP-4" in page
+    assert page.count('class="manual-checks"') == 2 and "joint sooty" in page and "operator1" in page
     csv = client.get(f"/ui/units/{serial}/birth-record.csv").text
-    assert "manual_check,label_check,,,,,,,PASS,manual by OP-4,label legible" in csv
+    assert "manual_check,label_check,,,,,,,PASS,manual by operator1,label legible" in csv
     panel = client.get("/ui/tablet/BRZ-01/panel", params={"serial": serial}).text
     assert "mc-FAIL" in panel and "joint sooty" in panel and "label legible" not in panel  # this station's only

@@ -12,16 +12,31 @@ import pytest
 from app.opcua.live import LiveValue
 from app.opcua.simulator.faults import Fault
 from tests.api.driver import Line
-from tests.ui.conftest import TABLET_PORTRAIT, UiServer, Watch, new_page, screenshot
+from tests.ui.conftest import (
+    OPERATOR,
+    QUALITY_ENGINEER,
+    TABLET_PORTRAIT,
+    UiServer,
+    Watch,
+    new_page,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 BOTH = pytest.mark.ui_backends("sqlite", "postgres")
 
 
-def open_tablet(page: Any, base: str, *, station: str, operator: str = "OP-17") -> None:
+@pytest.fixture
+def page(operator_page: Any) -> Any:
+    """Every tablet test is signed in as the demo operator (badge B1001 + PIN)."""
+    return operator_page
+
+
+def open_tablet(page: Any, base: str, *, station: str) -> None:
     page.goto(f"{base}/ui/tablet")
+    assert page.locator("#who").get_attribute("data-username") == "operator1"  # the signed-in operator
     page.select_option("#station", station)
-    page.fill("#operator", operator)
 
 
 def scan(page: Any, serial: str) -> None:
@@ -42,10 +57,10 @@ def test_scanning_a_serial_shows_the_unit_its_route_and_that_it_may_start(page: 
     assert "brazing" in page.locator(".step-next").inner_text()
     assert page.locator("#may-start").is_visible()
     screenshot(page, "tablet-scan-1280x800")
-    page.reload()  # the station, operator and serial are remembered by the tablet
+    page.reload()  # the station and serial are remembered by the tablet, the operator by the session
     page.wait_for_selector(f'.unit[data-serial="{serial}"]')
     assert page.input_value("#station") == "BRZ-01"
-    assert page.input_value("#operator") == "OP-17"
+    assert "Olga Operator" in page.locator("#who").inner_text()
 
 
 @BOTH
@@ -102,7 +117,7 @@ def test_an_operator_puts_a_unit_on_hold_with_a_reason(page: Any, ui_server: UiS
     assert "dented coil fins" in page.locator(".holds").inner_text()
     assert "on hold" in page.locator("#refusal").inner_text()
     hold = ui_server.client.get("/api/v1/holds").json()
-    assert any(h["serial"] == serial and h["created_by"] == "OP-17" for h in hold)
+    assert any(h["serial"] == serial and h["created_by"] == "operator1" for h in hold)
 
 
 def test_the_repair_bench_records_a_repair_through_the_completion_service(page: Any, ui_server: UiServer) -> None:
@@ -146,6 +161,7 @@ def test_the_tablet_in_portrait(browser: Any, ui_server: UiServer, watch: Watch)
     serial = "HP26-0000108"
     Line(ui_server.client).run("coil_expansion", serial)
     page = new_page(browser, watch, viewport=TABLET_PORTRAIT)
+    sign_in(page, ui_server.base, OPERATOR)
     open_tablet(page, ui_server.base, station="BRZ-01")
     scan(page, serial)
     screenshot(page, "tablet-scan-800x1280")
@@ -203,7 +219,8 @@ def test_parts_scanned_at_the_sub_base_go_into_the_units_record(
     # the record is the server's: a tablet that never saw these scans shows them
     other_watch = Watch()
     other = new_page(browser, other_watch)
-    open_tablet(other, ui_server.base, station="SBA-01", operator="OP-18")
+    sign_in(other, ui_server.base, OPERATOR)
+    open_tablet(other, ui_server.base, station="SBA-01")
     scan(other, serial)
     assert other.locator("#parts-list li").all_inner_texts() == [
         "compressor C-UI-0002 · RSC-19-EVI",
@@ -224,21 +241,22 @@ def test_parts_scanned_at_the_sub_base_go_into_the_units_record(
 
 
 @BOTH
-def test_a_manual_check_is_recorded_with_the_badge_and_a_fail_holds_the_unit(page: Any, ui_server: UiServer) -> None:
+def test_a_manual_check_is_recorded_as_the_signed_in_operator_and_a_fail_holds_the_unit(
+    page: Any, ui_server: UiServer
+) -> None:
     serial = "HP26-0000111"
     Line(ui_server.client).run("coil_expansion", serial)
     open_tablet(page, ui_server.base, station="CEX-01")
     scan(page, serial)
     page.click("#check-btn")
-    assert page.input_value("#check-operator") == "OP-17"  # the tablet's operator, changeable
+    assert "operator1" in page.locator("#check-form").inner_text()  # recorded as the signed-in operator
     page.fill("#check-name", "visual_inspection")
     page.check("#check-pass")
     page.fill("#check-message", "fins straight, no scratches on the tubes")
-    page.fill("#check-operator", "OP-22")
     screenshot(page, "tablet-manual-check-1280x800")
     page.click('#check-form button[type="submit"]')
     page.wait_for_selector("#manual-checks li.mc-PASS")
-    assert "OP-22" in page.locator("#manual-checks").inner_text()
+    assert "operator1" in page.locator("#manual-checks").inner_text()
     assert page.locator("#may-start").count() == 0 and page.locator(".status-in_process").count() == 1
 
     page.click("#check-btn")
@@ -251,9 +269,10 @@ def test_a_manual_check_is_recorded_with_the_badge_and_a_fail_holds_the_unit(pag
     assert page.locator("#manual-checks li").count() == 2
     screenshot(page, "tablet-manual-check-fail-1280x800")
 
+    sign_in(page, ui_server.base, QUALITY_ENGINEER)  # the birth record is the workbench's
     page.goto(f"{ui_server.base}/ui/units/{serial}")
     rows = page.locator("table.manual-checks tr").all_inner_texts()
-    assert len(rows) == 3 and "OP-22" in rows[1] and "FAIL" in rows[2]
+    assert len(rows) == 3 and "operator1" in rows[1] and "FAIL" in rows[2]
 
 
 def test_a_stream_the_server_ends_reconnects_without_showing_offline(

@@ -18,6 +18,12 @@ COIL_BATCH = "CB-UI-4711"
 LOT_UNITS = [f"HP26-{n:07d}" for n in range(211, 215)]
 
 
+@pytest.fixture
+def page(qe_page: Any) -> Any:
+    """Every workbench test is signed in as the demo quality engineer."""
+    return qe_page
+
+
 @pytest.fixture(scope="module")
 def line_data(ui_server: UiServer) -> dict[str, Any]:
     """One finished unit, and four units whose coils came from one batch (for genealogy and SPC)."""
@@ -69,7 +75,7 @@ def test_search_by_lot_leads_to_the_genealogy_and_hold_all_holds_every_unit(
     page.wait_for_selector("#genealogy")
     assert page.locator("#genealogy tr").count() == len(LOT_UNITS) + 1
     page.fill("#hold-all-reason", "coil batch suspected of thin tube walls")
-    page.fill("#hold-all-by", "qe.mueller")
+    assert "quality1" in page.locator("#hold-all-by").inner_text()  # held by the signed-in user
     page.click('#hold-all button[type="submit"]')
     page.wait_for_selector("#hold-all-message.ok")
     assert f"{len(LOT_UNITS)} unit(s) put on hold" in page.locator("#hold-all-message").inner_text()
@@ -78,6 +84,8 @@ def test_search_by_lot_leads_to_the_genealogy_and_hold_all_holds_every_unit(
     screenshot(page, "genealogy-hold-1280x800")
     for serial in LOT_UNITS:
         assert ui_server.client.get(f"/api/v1/units/{serial}").json()["status"] == "on_hold"
+    held_by = {h["created_by"] for h in ui_server.client.get("/api/v1/holds").json() if h["serial"] in LOT_UNITS}
+    assert held_by == {"quality1"}
 
 
 def test_the_spc_page_shows_the_chart_and_cpk(page: Any, ui_server: UiServer, line_data: Any) -> None:
@@ -117,7 +125,6 @@ def test_a_spec_revision_is_drafted_compared_and_approved(page: Any, ui_server: 
     page.select_option("#d-station", "brazing")
     page.select_option("#d-model", "HPM-06-R290-EVI")
     page.fill("#d-based", base_id)
-    page.fill("#d-by", "qe.mueller")
     page.fill("#d-overrides", '{"limits": {"o2_ppm": {"high": 40, "uncertainty": 1.5}}}')
     page.click('#draft-form button[type="submit"]')
     page.wait_for_selector("#approve-form")
@@ -129,5 +136,7 @@ def test_a_spec_revision_is_drafted_compared_and_approved(page: Any, ui_server: 
     screenshot(page, "spec-compare-1280x800")
     page.goto(draft_url)
     page.fill("#a-reason", "tighter oxygen limit after furnace audit")
+    page.fill("#a-secret", "demo-quality")  # the e-signature: the signed-in approver's password again
     page.click('#approve-form button[type="submit"]')
     page.wait_for_function("document.getElementById('spec-status').textContent === 'approved'")
+    assert "quality1" in page.locator("#spec-signature").inner_text()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.api import presenters, schemas
+from app.api.authz import CurrentActorDep, check_signature
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.routing import Disposition
 from app.persistence import models as m
-from app.services import holds
+from app.security.access import allow
+from app.services import holds, signatures
+from app.services.signatures import VerifiedSignature
 
 router = APIRouter(tags=["holds"])
 _ERRORS = schemas.problem_responses(404, 409, 422)
@@ -22,14 +27,15 @@ _ERRORS = schemas.problem_responses(404, 409, 422)
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.HoldOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER)],
 )
 def hold_unit(
-    serial: str, body: schemas.HoldRequest, session: SessionDep, serial_format: SerialFormatDep
+    serial: str, body: schemas.HoldRequest, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> schemas.HoldOut:
     """A unit on hold cannot start anywhere until every hold on it is released."""
     serial_format.validate(serial)
     with session.begin():
-        hold = holds.place_hold(session=session, serial=serial, reason=body.reason, by=body.by)
+        hold = holds.place_hold(session=session, serial=serial, reason=body.reason, actor=actor)
         return presenters.hold_out(hold, serial)
 
 
@@ -40,15 +46,16 @@ def hold_unit(
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.LotHoldOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER)],
 )
-def hold_by_component(body: schemas.LotHoldRequest, session: SessionDep) -> schemas.LotHoldOut:
+def hold_by_component(body: schemas.LotHoldRequest, session: SessionDep, actor: CurrentActorDep) -> schemas.LotHoldOut:
     with session.begin():
         outcome = holds.hold_by_component(
             session=session,
             identifier=body.identifier,
             kind=body.kind.value if body.kind else None,
             reason=body.reason,
-            by=body.by,
+            actor=actor,
         )
         held = {hid: serial for serial, hid in outcome.held}
         rows = session.scalars(select(m.Hold).where(m.Hold.id.in_(list(held)))).all() if held else []
@@ -66,26 +73,47 @@ def hold_by_component(body: schemas.LotHoldRequest, session: SessionDep) -> sche
     summary="Release a hold with a disposition",
     response_model=schemas.HoldOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER)],
 )
-def release_hold(hold_id: int, body: schemas.ReleaseRequest, session: SessionDep) -> schemas.HoldOut:
+async def release_hold(
+    hold_id: schemas.HoldIdPath,
+    body: schemas.ReleaseRequest,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActorDep,
+) -> schemas.HoldOut:
     """rework: the unit re-enters its route (``reenter_at`` or where its rework rule said);
     scrap: the unit is scrapped and every hold on it closed; use_as_is: a concession — a failed
-    attempt behind the hold counts as passed and the unit goes on."""
-    with session.begin():
-        hold = holds.release_hold(
-            session=session,
-            hold_id=hold_id,
-            disposition=Disposition(body.disposition),
-            reason=body.reason,
-            by=body.by,
-            reenter_at=body.reenter_at,
-        )
-        serial = session.scalars(select(m.Unit.serial).where(m.Unit.id == hold.unit_id)).one()
-        return presenters.hold_out(hold, serial)
+    attempt behind the hold counts as passed and the unit goes on. Needs the releaser's
+    e-signature (``signature.secret``: password or PIN); a wrong one changes nothing (403)."""
+    signer = await check_signature(request, actor=actor, secret=body.signature.secret)
+    signature = VerifiedSignature.of(signer, reason=body.signature.reason)
+
+    def release() -> schemas.HoldOut:
+        with session.begin():
+            hold = holds.release_hold(
+                session=session,
+                hold_id=hold_id,
+                disposition=Disposition(body.disposition),
+                reason=body.reason,
+                actor=actor,
+                signature=signature,
+                reenter_at=body.reenter_at,
+            )
+            serial = session.scalars(select(m.Unit.serial).where(m.Unit.id == hold.unit_id)).one()
+            signed = session.get(m.ESignature, hold.release_signature_id)
+            return presenters.hold_out(hold, serial, signed)
+
+    return await run_in_threadpool(release)
 
 
 @router.get(
-    "/holds", operation_id="listHolds", summary="List holds", response_model=list[schemas.HoldOut], responses=_ERRORS
+    "/holds",
+    operation_id="listHolds",
+    summary="List holds",
+    response_model=list[schemas.HoldOut],
+    responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_holds(
     session: SessionDep,
@@ -96,4 +124,5 @@ def list_holds(
     if active:
         query = query.where(m.Hold.released_at.is_(None))
     rows = session.execute(query.order_by(m.Hold.id.desc()).limit(limit)).all()
-    return [presenters.hold_out(h, serial) for h, serial in rows]
+    signed = signatures.by_ids(session, [h.release_signature_id for h, _serial in rows])
+    return [presenters.hold_out(h, serial, signed.get(h.release_signature_id or 0)) for h, serial in rows]

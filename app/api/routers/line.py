@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from app.api import schemas
 from app.api.deps import SessionDep
+from app.domain.actors import Role
 from app.domain.errors import NotFound
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.security.access import allow
 
 router = APIRouter(tags=["line"])
 _ERRORS = schemas.problem_responses(404, 422)
@@ -67,6 +69,7 @@ def _status_out(status: object) -> StationStatusOut:
     operation_id="listStationLinks",
     summary="Every station's OPC UA link and handshakes",
     response_model=list[StationStatusOut],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_station_links(request: Request) -> list[StationStatusOut]:
     """Empty when the OPC UA adapter is not running (``MES_OPCUA__ENABLED=false``)."""
@@ -83,6 +86,7 @@ NOT_CONNECTED = "station {} is not connected over OPC UA (no endpoint, or the ad
     summary="One station's OPC UA link",
     response_model=StationStatusOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_station_link(station_id: str, request: Request, session: SessionDep) -> StationStatusOut:
     repo.get_station(session, station_id)
@@ -101,6 +105,7 @@ def get_station_link(station_id: str, request: Request, session: SessionDep) -> 
     summary="A station's alarms, newest first",
     response_model=list[AlarmOut],
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_station_alarms(
     station_id: str, session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)

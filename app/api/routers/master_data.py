@@ -7,10 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api import schemas
+from app.api.authz import CurrentActorDep
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.errors import InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.security.access import allow
 from app.services import master_data as md
 from app.services import work_orders
 
@@ -81,13 +84,24 @@ def _station_out(station: m.Station) -> md.StationIn:
     )
 
 
-@router.get("/routes", operation_id="listRoutes", summary="List routes", response_model=list[md.RouteIn])
+@router.get(
+    "/routes",
+    operation_id="listRoutes",
+    summary="List routes",
+    response_model=list[md.RouteIn],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def list_routes(session: SessionDep) -> list[md.RouteIn]:
     return [_route_out(session, r) for r in session.scalars(select(m.Route).order_by(m.Route.code))]
 
 
 @router.get(
-    "/routes/{code}", operation_id="getRoute", summary="One route", response_model=md.RouteIn, responses=_ERRORS
+    "/routes/{code}",
+    operation_id="getRoute",
+    summary="One route",
+    response_model=md.RouteIn,
+    responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_route(code: str, session: SessionDep) -> md.RouteIn:
     return _route_out(session, repo.route_by_code(session, code))
@@ -99,11 +113,12 @@ def get_route(code: str, session: SessionDep) -> md.RouteIn:
     summary="Create or replace a route",
     response_model=md.RouteIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def put_route(code: str, body: md.RouteIn, session: SessionDep) -> md.RouteIn:
+def put_route(code: str, body: md.RouteIn, session: SessionDep, actor: CurrentActorDep) -> md.RouteIn:
     _same_code(code, body.code)
     with session.begin():
-        return _route_out(session, md.upsert_route(session=session, route_in=body))
+        return _route_out(session, md.upsert_route(session=session, route_in=body, actor=actor))
 
 
 @router.get(
@@ -111,6 +126,7 @@ def put_route(code: str, body: md.RouteIn, session: SessionDep) -> md.RouteIn:
     operation_id="listProductModels",
     summary="List product models",
     response_model=list[md.ProductModelIn],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_product_models(session: SessionDep) -> list[md.ProductModelIn]:
     return [_model_out(session, x) for x in session.scalars(select(m.ProductModel).order_by(m.ProductModel.code))]
@@ -122,6 +138,7 @@ def list_product_models(session: SessionDep) -> list[md.ProductModelIn]:
     summary="One product model",
     response_model=md.ProductModelIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_product_model(code: str, session: SessionDep) -> md.ProductModelIn:
     return _model_out(session, repo.product_model_by_code(session, code))
@@ -133,11 +150,14 @@ def get_product_model(code: str, session: SessionDep) -> md.ProductModelIn:
     summary="Create or replace a product model",
     response_model=md.ProductModelIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def put_product_model(code: str, body: md.ProductModelIn, session: SessionDep) -> md.ProductModelIn:
+def put_product_model(
+    code: str, body: md.ProductModelIn, session: SessionDep, actor: CurrentActorDep
+) -> md.ProductModelIn:
     _same_code(code, body.code)
     with session.begin():
-        return _model_out(session, md.upsert_product_model(session=session, model_in=body))
+        return _model_out(session, md.upsert_product_model(session=session, model_in=body, actor=actor))
 
 
 @router.get(
@@ -145,6 +165,7 @@ def put_product_model(code: str, body: md.ProductModelIn, session: SessionDep) -
     operation_id="listMarketRules",
     summary="List market rules (charge caps)",
     response_model=list[md.MarketRuleIn],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_market_rules(session: SessionDep) -> list[md.MarketRuleIn]:
     rows = session.scalars(select(m.MarketRule).order_by(m.MarketRule.market, m.MarketRule.refrigerant))
@@ -166,14 +187,21 @@ def list_market_rules(session: SessionDep) -> list[md.MarketRuleIn]:
     summary="Create or replace a market rule",
     response_model=md.MarketRuleIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def put_market_rule(body: md.MarketRuleIn, session: SessionDep) -> md.MarketRuleIn:
+def put_market_rule(body: md.MarketRuleIn, session: SessionDep, actor: CurrentActorDep) -> md.MarketRuleIn:
     with session.begin():
-        md.upsert_market_rule(session=session, rule_in=body)
+        md.upsert_market_rule(session=session, rule_in=body, actor=actor)
     return body
 
 
-@router.get("/stations", operation_id="listStations", summary="List stations", response_model=list[md.StationIn])
+@router.get(
+    "/stations",
+    operation_id="listStations",
+    summary="List stations",
+    response_model=list[md.StationIn],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
 def list_stations(session: SessionDep) -> list[md.StationIn]:
     return [_station_out(x) for x in session.scalars(select(m.Station).order_by(m.Station.station_id))]
 
@@ -184,6 +212,7 @@ def list_stations(session: SessionDep) -> list[md.StationIn]:
     summary="One station",
     response_model=md.StationIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_station(station_id: str, session: SessionDep) -> md.StationIn:
     return _station_out(repo.get_station(session, station_id))
@@ -195,11 +224,12 @@ def get_station(station_id: str, session: SessionDep) -> md.StationIn:
     summary="Create or replace a station",
     response_model=md.StationIn,
     responses=_ERRORS,
+    dependencies=[allow(Role.ADMIN)],
 )
-def put_station(station_id: str, body: md.StationIn, session: SessionDep) -> md.StationIn:
+def put_station(station_id: str, body: md.StationIn, session: SessionDep, actor: CurrentActorDep) -> md.StationIn:
     _same_code(station_id, body.station_id)
     with session.begin():
-        return _station_out(md.upsert_station(session=session, station_in=body))
+        return _station_out(md.upsert_station(session=session, station_in=body, actor=actor))
 
 
 @router.post(
@@ -209,9 +239,10 @@ def put_station(station_id: str, body: md.StationIn, session: SessionDep) -> md.
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.WorkOrderOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.SUPERVISOR, Role.ADMIN)],
 )
 def create_work_order(
-    body: schemas.WorkOrderIn, session: SessionDep, serial_format: SerialFormatDep
+    body: schemas.WorkOrderIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> schemas.WorkOrderOut:
     """Releases ``quantity`` consecutive serials from ``first_serial``; every one must be new."""
     with session.begin():
@@ -222,6 +253,7 @@ def create_work_order(
             product_model_code=body.product_model,
             first_serial=body.first_serial,
             quantity=body.quantity,
+            actor=actor,
         )
         return _work_order_out(order, body.product_model)
 
@@ -232,6 +264,7 @@ def create_work_order(
     summary="One work order",
     response_model=schemas.WorkOrderOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_work_order(number: str, session: SessionDep) -> schemas.WorkOrderOut:
     order = work_orders.get_work_order(session=session, number=number)

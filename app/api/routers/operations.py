@@ -6,7 +6,9 @@ from fastapi import APIRouter, Query, Request, status
 
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.results import Component, Measurement, StationResult, Trace
+from app.security.access import allow
 from app.services import operations
 
 router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
@@ -20,6 +22,7 @@ _REFUSALS = schemas.problem_responses(404, 409, 422)
     summary="May this unit start here? (dry run)",
     response_model=schemas.InterlockOut,
     responses=_REFUSALS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.STATION)],
 )
 def check_interlock(
     station_id: str,
@@ -41,6 +44,7 @@ def check_interlock(
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.StartResponse,
     responses=_REFUSALS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.STATION)],
 )
 def start_operation(
     station_id: str, body: schemas.StartRequest, session: SessionDep, serial_format: SerialFormatDep
@@ -80,6 +84,7 @@ def to_station_result(body: schemas.CompleteRequest) -> StationResult:
     summary="Record the result of a unit's cycle at a station",
     response_model=schemas.CompletionResponse,
     responses=_REFUSALS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.STATION)],
 )
 def complete_operation(
     station_id: str,

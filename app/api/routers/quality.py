@@ -7,17 +7,21 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 import stations
 from app import rules
-from app.api import schemas
-from app.api.authz import QualityEngineerDep
+from app.api import presenters, schemas
+from app.api.authz import CurrentActorDep, QualityEngineerDep, check_signature
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain.actors import Role
 from app.domain.errors import NotFound
 from app.domain.results import Verdict
 from app.persistence import models as m
+from app.security.access import allow
 from app.services import overrides, rejudge, specs
+from app.services.signatures import VerifiedSignature
 
 router = APIRouter(tags=["quality"])
 _ERRORS = schemas.problem_responses(404, 409, 422)
@@ -43,8 +47,7 @@ class SpecRevisionIn(BaseModel):
         description='e.g. {"retest_cap": 1, "limits": {"o2_ppm": {"high": 40, "uncertainty": 1.5}}}',
     )
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
-    based_on: Annotated[int, Field(ge=1)] | None = None
-    by: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    based_on: Annotated[int, Field(ge=1, le=schemas.MAX_INTEGER_ID)] | None = None
 
 
 class SpecDraftUpdate(BaseModel):
@@ -58,7 +61,8 @@ class ApprovalIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: Reason
-    effective_from: AwareDatetime | None = None
+    effective_from: schemas.Instant | None = None
+    signature: schemas.SignatureIn
 
 
 class SpecRevisionOut(BaseModel):
@@ -75,6 +79,7 @@ class SpecRevisionOut(BaseModel):
     approved_at: datetime | None
     approved_by: str | None
     approval_reason: str | None
+    approval_signature: schemas.SignatureOut | None = Field(description="The approver's e-signature")
     effective_from: datetime | None
 
 
@@ -82,11 +87,11 @@ class RejudgeIn(BaseModel):
     """Which stored results to judge again, and against which revision (a what-if: nothing is rewritten)."""
 
     model_config = ConfigDict(extra="forbid")
-    spec_revision_id: Annotated[int, Field(ge=1)]
+    spec_revision_id: Annotated[int, Field(ge=1, le=schemas.MAX_INTEGER_ID)]
     serial: Annotated[str, StringConstraints(max_length=64)] | None = None
     work_order: Annotated[str, StringConstraints(max_length=64)] | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: schemas.Instant | None = None
+    until: schemas.Instant | None = None
 
 
 class RejudgeOut(BaseModel):
@@ -126,6 +131,7 @@ class NameplateOut(BaseModel):
     operation_id="listStationTypes",
     summary="Station types and their schemas",
     response_model=list[StationTypeOut],
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_station_types() -> list[dict[str, Any]]:
     """Every registered station type: measurements (names, kinds, units), traces, components,
@@ -139,6 +145,7 @@ def list_station_types() -> list[dict[str, Any]]:
     summary="One station type",
     response_model=StationTypeOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_station_type(code: str) -> dict[str, Any]:
     try:
@@ -164,6 +171,9 @@ def _revision_out(session: SessionDep, revision: m.SpecRevision) -> SpecRevision
         approved_at=revision.approved_at,
         approved_by=revision.approved_by,
         approval_reason=revision.approval_reason,
+        approval_signature=presenters.signature_out(
+            session.get(m.ESignature, revision.approval_signature_id) if revision.approval_signature_id else None
+        ),
         effective_from=revision.effective_from,
     )
 
@@ -174,6 +184,7 @@ def _revision_out(session: SessionDep, revision: m.SpecRevision) -> SpecRevision
     summary="Specification revisions",
     response_model=list[SpecRevisionOut],
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_spec_revisions(
     session: SessionDep,
@@ -190,8 +201,9 @@ def list_spec_revisions(
     summary="One specification revision",
     response_model=SpecRevisionOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def get_spec_revision(revision_id: int, session: SessionDep) -> SpecRevisionOut:
+def get_spec_revision(revision_id: schemas.SpecRevisionIdPath, session: SessionDep) -> SpecRevisionOut:
     return _revision_out(session, specs.get_revision(session=session, revision_id=revision_id))
 
 
@@ -202,8 +214,9 @@ def get_spec_revision(revision_id: int, session: SessionDep) -> SpecRevisionOut:
     status_code=status.HTTP_201_CREATED,
     response_model=SpecRevisionOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER)],
 )
-def draft_spec_revision(body: SpecRevisionIn, session: SessionDep) -> SpecRevisionOut:
+def draft_spec_revision(body: SpecRevisionIn, session: SessionDep, actor: CurrentActorDep) -> SpecRevisionOut:
     """The overrides are checked against the station type's limits at once (422 names the problem)."""
     with session.begin():
         revision = specs.create_draft(
@@ -212,7 +225,7 @@ def draft_spec_revision(body: SpecRevisionIn, session: SessionDep) -> SpecRevisi
             product_model_code=body.product_model,
             overrides=body.overrides,
             note=body.note,
-            by=body.by,
+            actor=actor,
             based_on_id=body.based_on,
         )
         return _revision_out(session, revision)
@@ -224,12 +237,15 @@ def draft_spec_revision(body: SpecRevisionIn, session: SessionDep) -> SpecRevisi
     summary="Change a draft",
     response_model=SpecRevisionOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER)],
 )
-def update_spec_draft(revision_id: int, body: SpecDraftUpdate, session: SessionDep) -> SpecRevisionOut:
+def update_spec_draft(
+    revision_id: schemas.SpecRevisionIdPath, body: SpecDraftUpdate, session: SessionDep, actor: CurrentActorDep
+) -> SpecRevisionOut:
     """Only drafts change; an approved revision is immutable (409)."""
     with session.begin():
         revision = specs.update_draft(
-            session=session, revision_id=revision_id, overrides=body.overrides, note=body.note
+            session=session, revision_id=revision_id, overrides=body.overrides, note=body.note, actor=actor
         )
         return _revision_out(session, revision)
 
@@ -240,19 +256,32 @@ def update_spec_draft(revision_id: int, body: SpecDraftUpdate, session: SessionD
     summary="Approve a draft (quality engineer, with a reason)",
     response_model=SpecRevisionOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER)],
 )
-def approve_spec_revision(
-    revision_id: int, body: ApprovalIn, session: SessionDep, engineer: QualityEngineerDep
+async def approve_spec_revision(
+    revision_id: schemas.SpecRevisionIdPath,
+    body: ApprovalIn,
+    request: Request,
+    session: SessionDep,
+    engineer: QualityEngineerDep,
 ) -> SpecRevisionOut:
-    with session.begin():
-        revision = specs.approve(
-            session=session,
-            revision_id=revision_id,
-            by=engineer.name,
-            reason=body.reason,
-            effective_from=body.effective_from,
-        )
-        return _revision_out(session, revision)
+    """Needs the approver's e-signature (``signature.secret``: password); a wrong one changes nothing (403)."""
+    signer = await check_signature(request, actor=engineer, secret=body.signature.secret)
+    signature = VerifiedSignature.of(signer, reason=body.signature.reason)
+
+    def approve() -> SpecRevisionOut:
+        with session.begin():
+            revision = specs.approve(
+                session=session,
+                revision_id=revision_id,
+                actor=engineer,
+                reason=body.reason,
+                signature=signature,
+                effective_from=body.effective_from,
+            )
+            return _revision_out(session, revision)
+
+    return await run_in_threadpool(approve)
 
 
 @router.post(
@@ -261,6 +290,7 @@ def approve_spec_revision(
     summary="What-if: judge stored results with another revision",
     response_model=RejudgeOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER)],
 )
 def rejudge_units(body: RejudgeIn, session: SessionDep, serial_format: SerialFormatDep, request: Request) -> RejudgeOut:
     """Never rewrites a recorded verdict; reports which verdicts and checks would change."""
@@ -291,6 +321,7 @@ def rejudge_units(body: RejudgeIn, session: SessionDep, serial_format: SerialFor
     summary="Nameplate data of a unit",
     response_model=NameplateOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_nameplate(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> NameplateOut:
     """Refrigerant, charged mass (kg), GWP and CO2 equivalent (t) once the charge has passed, and the
@@ -320,21 +351,34 @@ def get_nameplate(serial: str, session: SessionDep, serial_format: SerialFormatD
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.OverrideOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.QUALITY_ENGINEER)],
 )
-def override_verdict(
-    attempt_id: int, body: schemas.OverrideIn, session: SessionDep, engineer: QualityEngineerDep
+async def override_verdict(
+    attempt_id: schemas.AttemptIdPath,
+    body: schemas.OverrideIn,
+    request: Request,
+    session: SessionDep,
+    engineer: QualityEngineerDep,
 ) -> schemas.OverrideOut:
     """Recorded beside the engine's verdict, never instead of it. PASS over a FAIL is a concession
-    and the unit goes on; FAIL over a PASS sends it down the rework path."""
-    with session.begin():
-        record = overrides.override_verdict(
-            session=session,
-            attempt_id=attempt_id,
-            verdict=Verdict(body.verdict),
-            reason=body.reason,
-            by=engineer.name,
-        )
-        return schemas.OverrideOut.model_validate(record)
+    and the unit goes on; FAIL over a PASS sends it down the rework path. Needs the engineer's
+    e-signature (``signature.secret``); a wrong one changes nothing (403)."""
+    signer = await check_signature(request, actor=engineer, secret=body.signature.secret)
+    signature = VerifiedSignature.of(signer, reason=body.signature.reason)
+
+    def override() -> schemas.OverrideOut:
+        with session.begin():
+            record = overrides.override_verdict(
+                session=session,
+                attempt_id=attempt_id,
+                verdict=Verdict(body.verdict),
+                reason=body.reason,
+                actor=engineer,
+                signature=signature,
+            )
+            return presenters.override_out(record, session.get(m.ESignature, record.signature_id))
+
+    return await run_in_threadpool(override)
 
 
 @router.post(
@@ -344,8 +388,11 @@ def override_verdict(
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.ManualCheckOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER)],
 )
-def record_manual_check(attempt_id: int, body: schemas.ManualCheckIn, session: SessionDep) -> schemas.ManualCheckOut:
+def record_manual_check(
+    attempt_id: schemas.AttemptIdPath, body: schemas.ManualCheckIn, session: SessionDep, actor: CurrentActorDep
+) -> schemas.ManualCheckOut:
     """A FAIL puts the unit on hold for a quality engineer."""
     with session.begin():
         check = overrides.record_manual_check(
@@ -354,6 +401,6 @@ def record_manual_check(attempt_id: int, body: schemas.ManualCheckIn, session: S
             name=body.name,
             verdict=Verdict(body.verdict),
             message=body.message,
-            by=body.by,
+            actor=actor,
         )
         return schemas.ManualCheckOut.model_validate(check)

@@ -6,12 +6,13 @@ from typing import Literal
 
 import pydantic_core
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep, SettingsDep
+from app.domain.actors import Role
 from app.domain.errors import InvalidInput
 from app.domain.results import ComponentKind, Verdict
+from app.security.access import allow
 from app.services import traceability
 
 router = APIRouter(tags=["traceability"])
@@ -20,7 +21,12 @@ _ERRORS = schemas.problem_responses(404, 422)
 
 
 @router.get(
-    "/units", operation_id="listUnits", summary="List units", response_model=schemas.UnitPage, responses=_ERRORS
+    "/units",
+    operation_id="listUnits",
+    summary="List units",
+    response_model=schemas.UnitPage,
+    responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def list_units(
     session: SessionDep,
@@ -30,13 +36,15 @@ def list_units(
     product_model: str | None = Query(default=None, max_length=64),
     station_id: str | None = Query(default=None, max_length=32, description="Units with an attempt at this station"),
     verdict: Verdict | None = Query(default=None, description="Units with an attempt of this verdict"),
-    since: AwareDatetime | None = Query(default=None, description="Attempt started at or after (ISO-8601 with offset)"),
-    until: AwareDatetime | None = Query(default=None, description="Attempt started before (ISO-8601 with offset)"),
+    since: schemas.Instant | None = Query(
+        default=None, description="Attempt started at or after (ISO-8601 with offset)"
+    ),
+    until: schemas.Instant | None = Query(default=None, description="Attempt started before (ISO-8601 with offset)"),
     limit: int = Query(default=100, ge=1, le=500),
     cursor: str | None = Query(default=None, max_length=20, description="next_cursor of the previous page"),
 ) -> schemas.UnitPage:
     """Units by work order, status, model; station, verdict and time range apply to one same attempt."""
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and int(cursor) <= schemas.MAX_BIGINT_ID):
         raise InvalidInput("cursor must be the next_cursor value of a previous page")
     rows, next_id = traceability.list_units(
         session=session,
@@ -63,6 +71,7 @@ def list_units(
     summary="One unit's state",
     response_model=schemas.UnitOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_unit(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> schemas.UnitOut:
     unit = traceability.unit_summary(session=session, serial_format=serial_format, serial=serial)
@@ -75,6 +84,7 @@ def get_unit(serial: str, session: SessionDep, serial_format: SerialFormatDep) -
     summary="A unit's birth record",
     response_model=schemas.BirthRecordOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def get_birth_record(serial: str, session: SessionDep, serial_format: SerialFormatDep) -> Response:
     """Every attempt at every station in time order, with measurements, trace summaries (samples
@@ -89,8 +99,9 @@ def get_birth_record(serial: str, session: SessionDep, serial_format: SerialForm
     summary="The samples of one trace",
     response_model=schemas.TraceSamplesOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def get_trace(attempt_id: int, channel: str, session: SessionDep) -> schemas.TraceSamplesOut:
+def get_trace(attempt_id: schemas.AttemptIdPath, channel: str, session: SessionDep) -> schemas.TraceSamplesOut:
     samples = traceability.trace_samples(session=session, attempt_id=attempt_id, channel=channel)
     return schemas.TraceSamplesOut(
         attempt_id=samples.attempt_id, channel=samples.channel, t_s=samples.t_s, values=samples.values
@@ -103,6 +114,7 @@ def get_trace(attempt_id: int, channel: str, session: SessionDep) -> schemas.Tra
     summary="Every unit that consumed a component serial or lot",
     response_model=schemas.GenealogyOut,
     responses=_ERRORS,
+    dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
 def reverse_genealogy(
     session: SessionDep,

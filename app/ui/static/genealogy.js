@@ -1,14 +1,12 @@
-// "Hold all": one request holds every unit of the lot with one reason, then the list reloads.
+// "Hold all": one request holds every unit of the lot with one reason (held by the signed-in user), then the list reloads.
 "use strict";
 (function () {
   const form = document.getElementById("hold-all");
   if (!form) return;
-  const msg = document.getElementById("hold-all-message"), by = document.getElementById("hold-all-by");
-  by.value = localStorage.getItem("mes.user") || "";
+  const msg = document.getElementById("hold-all-message");
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    localStorage.setItem("mes.user", by.value.trim());
-    const body = { identifier: form.dataset.identifier, reason: document.getElementById("hold-all-reason").value, by: by.value };
+    const body = { identifier: form.dataset.identifier, reason: document.getElementById("hold-all-reason").value };
     if (form.dataset.kind) body.kind = form.dataset.kind;
     const r = await fetch("/ui/genealogy/hold", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const data = await r.json().catch(() => ({}));

@@ -9,18 +9,15 @@
     if (!r.ok) { say(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail), false); return null; }
     return data;
   }
-  const user = localStorage.getItem("mes.user") || "";
   const draft = document.getElementById("draft-form");
   if (draft) {
-    document.getElementById("d-by").value = user;
     draft.addEventListener("submit", async (e) => {
       e.preventDefault();
       let overrides;
       try { overrides = JSON.parse(document.getElementById("d-overrides").value || "{}"); } catch (err) { say("Overrides are not valid JSON: " + err.message, false); return; }
-      const by = document.getElementById("d-by").value.trim(); localStorage.setItem("mes.user", by);
       const based = document.getElementById("d-based").value;
       const body = { station_type: document.getElementById("d-station").value, product_model: document.getElementById("d-model").value,
-        overrides, note: document.getElementById("d-note").value, by };
+        overrides, note: document.getElementById("d-note").value };
       if (based) body.based_on = Number(based);
       const r = await post("/ui/specs/draft", body);
       if (r) window.location.href = `/ui/specs/${r.id}`;
@@ -28,11 +25,11 @@
   }
   const approve = document.getElementById("approve-form");
   if (approve) {
-    document.getElementById("a-by").value = user;
     approve.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const by = document.getElementById("a-by").value.trim(); localStorage.setItem("mes.user", by);
-      const r = await post(`/ui/specs/${approve.dataset.id}/approve`, { by, reason: document.getElementById("a-reason").value });
+      const secret = document.getElementById("a-secret");
+      const r = await post(`/ui/specs/${approve.dataset.id}/approve`, { reason: document.getElementById("a-reason").value, secret: secret.value });
+      secret.value = "";
       if (r) window.location.reload();
     });
   }

@@ -1,18 +1,17 @@
-// Station tablet: remembered station and operator, scan → panel, start/hold/repair, live events.
+// Station tablet: remembered station, scan → panel, start/hold/repair, live events; the operator is the
+// signed-in user (the server takes who acts from the session, never from the request body).
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const store = window.localStorage;
-  const stationSel = $("station"), operatorIn = $("operator"), serialIn = $("serial");
+  const stationSel = $("station"), serialIn = $("serial");
   const panel = $("panel"), message = $("message"), link = $("link");
   const liveBox = $("live"), liveValues = $("live-values"), vacTimer = $("vac-timer");
-  let serial = "", source = null, retryTimer = null, belowSince = null, offlineTimer = null;
+  let serial = "", source = null, retryTimer = null, belowSince = null, offlineTimer = null, leaving = false;
 
   stationSel.value = store.getItem("mes.station") || "";
-  operatorIn.value = store.getItem("mes.operator") || "";
   serialIn.value = store.getItem("mes.serialDraft") || "";
   stationSel.addEventListener("change", () => { store.setItem("mes.station", stationSel.value); if (serial) show(serial); });
-  operatorIn.addEventListener("input", () => store.setItem("mes.operator", operatorIn.value.trim()));
   serialIn.addEventListener("input", () => store.setItem("mes.serialDraft", serialIn.value));
 
   function setOnline(online) {
@@ -22,6 +21,15 @@
   }
   function say(text, kind) { message.textContent = text || ""; message.className = "message " + (kind || ""); }
   function station() { return stationSel.value; }
+  // A session that ended (signed out elsewhere, expired, revoked) sends the tablet back to the sign-in page.
+  function signedOut(response) {
+    const toLogin = response.redirected && new URL(response.url).pathname === "/ui/login";
+    if (response.status !== 401 && !toLogin) return false;
+    leaving = true;
+    if (source) source.close();
+    window.location.assign("/ui/login?next=" + encodeURIComponent("/ui/tablet"));
+    return true;
+  }
 
   async function show(value) {
     serial = value.trim();
@@ -42,6 +50,7 @@
       setOnline(false); scheduleRetry(); return;
     }
     setOnline(true);
+    if (signedOut(response)) return;
     panel.innerHTML = await response.text();
     wirePanel();
     serialIn.select();
@@ -54,6 +63,7 @@
 
   function listen() {
     if (source) source.close();
+    if (leaving) return;
     liveValues.innerHTML = ""; belowSince = null; vacTimer.hidden = true;
     source = new EventSource(`/ui/tablet/${encodeURIComponent(station())}/events?serial=${encodeURIComponent(serial)}`);
     source.addEventListener("open", () => { clearTimeout(offlineTimer); offlineTimer = null; setOnline(true); });
@@ -96,16 +106,15 @@
       (left ? `${Math.ceil(left / 60)} min to go` : "30 min reached");
   }
 
-  // POST as the operator (the body may name another badge, e.g. the manual-check dialog's).
+  // POST as the signed-in operator (csrf.js adds the session's CSRF token).
   async function post(url, body) {
-    const operator = (body.operator || operatorIn.value).trim();
-    if (!operator) { say("Enter your operator badge first.", "error"); operatorIn.focus(); return null; }
     let response;
     try {
       response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Object.assign({}, body, { operator })) });
+        body: JSON.stringify(body) });
     } catch (err) { setOnline(false); say("Offline: nothing was sent; your input is kept. Try again when online.", "error"); return null; }
     setOnline(true);
+    if (signedOut(response)) return null;
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       say(problemText(data), "error");
@@ -130,10 +139,7 @@
     const hold = $("hold-btn");
     if (hold) hold.addEventListener("click", () => $("hold-dialog").showModal());
     const check = $("check-btn");
-    if (check) check.addEventListener("click", () => {
-      if (!$("check-operator").value) $("check-operator").value = operatorIn.value.trim();
-      $("check-dialog").showModal();
-    });
+    if (check) check.addEventListener("click", () => $("check-dialog").showModal());
     const parts = $("parts-form");
     if (parts) wireParts(parts);
     const slot = $("repair-slot");
@@ -172,14 +178,13 @@
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const part = { kind: kind.value, identifier: partSerial.value.trim(), model: model.value.trim() };
-      const operator = operatorIn.value.trim();
-      if (!operator) { say("Enter your operator badge first.", "error"); operatorIn.focus(); return; }
       let response;
       try {
         response = await fetch(`/ui/tablet/${encodeURIComponent(station())}/parts`, { method: "POST",
-          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ serial, operator, parts: [part] }) });
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ serial, parts: [part] }) });
       } catch (err) { keep(); setOnline(false); say("Offline: the part was not recorded; your input is kept.", "error"); return; }
       setOnline(true);
+      if (signedOut(response)) { keep(); return; }
       const data = await response.json().catch(() => ({}));
       if (!response.ok) {
         refused.unshift(`${part.identifier || "—"} (${part.model || "—"}): ${problemText(data)}`);
@@ -198,7 +203,7 @@
     const verdict = document.querySelector('input[name="check-verdict"]:checked');
     const r = await post(`/ui/tablet/${encodeURIComponent(station())}/manual-check`, {
       serial, name: $("check-name").value.trim(), verdict: verdict ? verdict.value : "",
-      message: $("check-message").value.trim(), operator: $("check-operator").value.trim() });
+      message: $("check-message").value.trim() });
     if (r) {
       $("check-dialog").close(); $("check-form").reset();
       say(r.verdict === "FAIL" ? "Manual check FAIL recorded: the unit is on hold." : "Manual check PASS recorded.", r.verdict === "FAIL" ? "error" : "ok");

@@ -1,0 +1,40 @@
+"""Passwords and PINs are stored as argon2id hashes (argon2-cffi); never as text, never reversibly."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.domain.errors import InvalidInput
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+PIN_PATTERN = re.compile(r"[0-9]{4,8}")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret_hash: str | None, secret: str) -> bool:
+    """True if ``secret`` matches; a missing or malformed hash never matches."""
+    if not secret_hash:
+        return False
+    try:
+        return _hasher.verify(secret_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip() != password or not password.isprintable():
+        raise InvalidInput("a password may not start or end with spaces or contain control characters")
+
+
+def check_pin_policy(pin: str) -> None:
+    if not PIN_PATTERN.fullmatch(pin):
+        raise InvalidInput("a badge PIN is 4 to 8 digits")
