@@ -8,6 +8,7 @@ skip is an error instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -213,10 +214,11 @@ def _sqlite_clone(template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnderTest]:
-    """A fresh database with the schema at head and the demo data, on each backend."""
-    if request.param == "sqlite":
+@contextlib.contextmanager
+def cloned_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnderTest]:
+    """A copy of the template (schema at head, demo data, demo users); on PostgreSQL the app's role
+    owns no table. Dropped afterwards."""
+    if backend == "sqlite":
         yield DbUnderTest("sqlite", _sqlite_clone(request.getfixturevalue("sqlite_template"), tmp_path))
         return
     template = request.getfixturevalue("pg_template")
@@ -226,6 +228,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnder
         yield DbUnderTest("postgres", _as_app_role(url), owner_url=url)
     finally:
         drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbUnderTest]:
+    """A fresh database with the schema at head and the demo data, on each backend."""
+    with cloned_database(request.param, request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

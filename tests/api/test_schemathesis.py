@@ -39,7 +39,7 @@ from app.persistence import models as m
 from app.services.demo import DEMO_USERS
 from tests.api.driver import Line
 from tests.api.schemathesis_auth import ROLE_PREFERENCE, auth_headers
-from tests.conftest import RUN_ID, _sqlite_clone, create_pg_database, drop_pg_database
+from tests.conftest import cloned_database
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -164,17 +164,8 @@ class FuzzTarget:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def fuzz_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database with the demo data, shared by the whole run on one backend."""
-    if request.param == "sqlite":
-        tmp_path = tmp_path_factory.mktemp("schemathesis")
-        yield _sqlite_clone(request.getfixturevalue("sqlite_template"), tmp_path)
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"mes_test_{RUN_ID}_schemathesis"
-    url = create_pg_database(name, template=template)
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
+    with cloned_database(request.param, request, tmp_path_factory.mktemp("schemathesis")) as db:
+        yield db.url
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import RUN_ID, RoleForRoute, create_pg_database, drop_pg_database
+from tests.conftest import RoleForRoute, cloned_database
 
 CHROMIUM = os.environ.get("MES_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("MES_REQUIRE_BROWSER") == "1"
@@ -125,18 +124,8 @@ def ui_database_url(
 ) -> Iterator[str]:
     """A fresh copy of the demo database (schema by migrations, then the demo data) for one module."""
     require_browser()
-    if ui_backend == "sqlite":
-        db = tmp_path_factory.mktemp("ui-db") / "mes.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), db)
-        yield f"sqlite:///{db}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"mes_test_{RUN_ID}_ui_{uuid.uuid4().hex[:8]}"
-    url = create_pg_database(name, template=template)
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
+    with cloned_database(ui_backend, request, tmp_path_factory.mktemp("ui-db")) as db:
+        yield db.url
 
 
 @pytest.fixture(scope="module")
