@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 import stations
 from app import rules
 from app.domain import routing
+from app.domain.actors import SYSTEM
 from app.domain.errors import InterlockRefused, InvalidInput, NoOpenAttempt
 from app.domain.results import CheckResult, Component, Judgement, Measurement, StationResult, Verdict
 from app.domain.serials import SerialFormat
@@ -29,7 +30,7 @@ from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.persistence.repositories import AttemptState, UnitState
 from app.rules import ValueStatus
-from app.services import scans
+from app.services import audit, scans
 from app.services.clock import utcnow
 
 NO_RELEASE = "no release for this serial here"
@@ -386,6 +387,17 @@ def _apply_transition(
                 created_at=now,
                 created_by=attempt.completed_by or "mes",
             ),
+        )
+        # Rare (a FAIL past the loop cap, a result without a release): the audit append costs nothing per unit.
+        audit.record(
+            session=session,
+            actor=SYSTEM,
+            action="hold.place.by_verdict",
+            entity_type="unit",
+            entity_id=unit.serial,
+            before={"status": unit.status},
+            after={"status": routing.UnitStatus.ON_HOLD.value, "attempt_id": attempt.id, "station": attempt.station_id},
+            reason=transition.hold_reason,
         )
         unit.status = routing.UnitStatus.ON_HOLD.value
     else:

@@ -232,3 +232,21 @@ def test_concurrent_appends_queue_and_never_fork_the_chain(pg_database: DbUnderT
         ids = session.scalars(select(m.AuditEvent.id).order_by(m.AuditEvent.id)).all()
         assert ids == list(range(1, before + 201))
     engine.dispose()
+
+
+def test_a_hold_placed_by_a_verdict_is_audited_as_the_mes(line: Line, client: Any, database: DbUnderTest) -> None:
+    from app.opcua.simulator.faults import Fault
+    from tests.api.driver import MONOBLOC
+
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    for seed in range(2):  # the demo cap is two loops: these go to rework, no hold
+        line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE, seed=seed)
+    assert _events(client, entity_type="unit", entity_id=serial) == []
+    line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE, seed=7)
+    [event] = _events(client, entity_type="unit", entity_id=serial)
+    assert event["action"] == "hold.place.by_verdict" and event["actor_username"] == "mes"
+    assert event["before"] == {"status": "in_process"} and event["after"]["status"] == "on_hold"
+    assert "rework loop cap" in event["reason"]
+    assert _verify(database) is None
