@@ -41,7 +41,8 @@ def completion_body(serial: str) -> bytes:
 
 
 async def _stations_and_units(base: str, workers: int, units: int) -> list[list[str]]:
-    async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers("operator")) as c:
+    # master data and work orders are an administrator's; starts and completions an operator's
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=auth_headers("admin")) as c:
         for w in range(workers):
             sid = f"CEX-B{w:02d}"
             r = await c.put(
@@ -79,7 +80,9 @@ async def _drive_route(base: str, seconds: float, workers: int, queues: list[Ite
                 assert r.status_code == 201, r.text
                 latencies.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                r = await c.post(f"/api/v1/stations/{sid}/complete", content=completion_body(serial), headers=JSON_HEADERS)
+                r = await c.post(
+                    f"/api/v1/stations/{sid}/complete", content=completion_body(serial), headers=JSON_HEADERS
+                )
                 assert r.status_code == 200, r.text
                 latencies.append(time.perf_counter() - t)
                 done += 2
