@@ -14,6 +14,16 @@ def bearer_token(role: str) -> str:
     return f"test-token-{role}"
 
 
+# When a test does not say who calls, it signs in as the first of these roles the route allows.
+ROLE_PREFERENCE = ("quality_engineer", "supervisor", "operator", "admin", "station")
+
+
+def preferred_role(roles: object) -> str:
+    """The role a test signs in as for a route that allows ``roles`` (Role members or names)."""
+    names = {str(getattr(r, "value", r)) for r in roles}  # type: ignore[attr-defined]
+    return next(r for r in ROLE_PREFERENCE if r in names)
+
+
 def auth_headers(role: str = "quality_engineer") -> dict[str, str]:
     return {"Authorization": f"Bearer {bearer_token(role)}"}
 

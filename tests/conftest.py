@@ -34,7 +34,7 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 # Tests run with a key of their own; the demo users (published secrets) exist in every test database.
 os.environ.setdefault("MES_SECURITY__SECRET_KEY", secrets.token_urlsafe(48))
 os.environ.setdefault("MES_SECURITY__ALLOW_DEMO_SECRETS", "true")
-from tests.auth_support import auth_headers, bearer_token, seed_demo_users_and_tokens  # noqa: E402
+from tests.auth_support import auth_headers, bearer_token, preferred_role, seed_demo_users_and_tokens  # noqa: E402
 
 __all__ = ["auth_headers", "bearer_token"]
 
@@ -105,11 +105,6 @@ def _load_demo(url: str) -> None:
     engine.dispose()
 
 
-# When a test does not say who calls, the client signs in as a role the route allows, preferring
-# these in order (tests/api/test_access_matrix.py checks the declarations themselves).
-ROLE_PREFERENCE = ("quality_engineer", "supervisor", "operator", "admin", "station")
-
-
 class RoleForRoute(httpx.Auth):
     """httpx auth: a bearer token of a role the called route declares, unless the test set its own."""
 
@@ -125,13 +120,8 @@ class RoleForRoute(httpx.Auth):
                 access = declared_access(context.route)
                 assert access is not None
                 regex, _, _ = compile_path(context.path_format)
-                roles = None if access.public_reason else self._pick(access.roles)
+                roles = None if access.public_reason else preferred_role(access.roles)
                 self.routes.append((regex, frozenset(context.methods or ()), roles))
-
-    @staticmethod
-    def _pick(roles: frozenset[object]) -> str:
-        names = {str(getattr(r, "value", r)) for r in roles}
-        return next(r for r in ROLE_PREFERENCE if r in names)
 
     def auth_flow(self, request):  # type: ignore[no-untyped-def]
         if "authorization" not in request.headers and "mes_session" not in request.headers.get("cookie", ""):

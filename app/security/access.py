@@ -36,7 +36,6 @@ from app.services import users
 SESSION_COOKIE = "mes_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ALL_ROLES = frozenset(Role)
 
 # Routes that are not API routes (FastAPI's own documentation, static files): public, with the reason.
 PUBLIC_NON_API_ROUTES: dict[str, str] = {

@@ -6,6 +6,7 @@ failed password or PIN (at sign-in or when signing) counts toward the lockout.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -216,7 +217,7 @@ def authenticate_password(
     now = utcnow()
     user = session.scalars(select(m.AppUser).where(m.AppUser.username == username).with_for_update()).one_or_none()
     if user is None or not user.active:
-        passwords.verify_secret(_DUMMY_HASH, password)  # same cost as a real check: no user enumeration by timing
+        passwords.verify_secret(_dummy_hash(), password)  # same cost as a real check: no user enumeration by timing
         return None, NotAuthenticated(_REFUSED)
     _check_lock(user, now)
     if not passwords.verify_secret(user.password_hash, password):
@@ -238,7 +239,7 @@ def authenticate_badge(
     user = session.scalars(select(m.AppUser).where(m.AppUser.badge_id == badge_id).with_for_update()).one_or_none()
     refused = "badge or PIN not accepted"
     if user is None or not user.active or user.pin_hash is None:
-        passwords.verify_secret(_DUMMY_HASH, pin)
+        passwords.verify_secret(_dummy_hash(), pin)
         return None, NotAuthenticated(refused)
     _check_lock(user, now)
     if not passwords.verify_secret(user.pin_hash, pin):
@@ -274,7 +275,10 @@ def verify_signature(*, session: Session, settings: SecuritySettings, actor: Act
     )
 
 
-_DUMMY_HASH = passwords.hash_secret(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no secret matches, made on first use (not at import: argon2 costs tens of ms)."""
+    return passwords.hash_secret(secrets.token_hex(16))
 
 
 # --- tokens --------------------------------------------------------------------------------------

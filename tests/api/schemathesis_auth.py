@@ -11,10 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.security.access import declared_access
-from tests.auth_support import bearer_token
-
-# The first of these that a route allows signs in (the same preference as the `client` fixture).
-ROLE_PREFERENCE = ("quality_engineer", "supervisor", "operator", "admin", "station")
+from tests.auth_support import bearer_token, preferred_role
 
 
 def auth_headers(app: FastAPI, method: str, path: str) -> dict[str, str]:
@@ -24,7 +21,6 @@ def auth_headers(app: FastAPI, method: str, path: str) -> dict[str, str]:
             access = declared_access(context.route)
             if access is None or access.public_reason is not None:
                 return {}
-            names = {role.value for role in access.roles}
-            role = next(r for r in ROLE_PREFERENCE if r in names)
+            role = preferred_role(access.roles)
             return {"Authorization": f"Bearer {bearer_token(role)}"}
     raise LookupError(f"{method} {path} is no route of this app")

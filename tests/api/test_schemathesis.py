@@ -38,7 +38,8 @@ from app.opcua.simulator.faults import Fault
 from app.persistence import models as m
 from app.services.demo import DEMO_USERS
 from tests.api.driver import Line
-from tests.api.schemathesis_auth import ROLE_PREFERENCE, auth_headers
+from tests.api.schemathesis_auth import auth_headers
+from tests.auth_support import ROLE_PREFERENCE
 from tests.conftest import cloned_database
 
 EXAMPLES_PER_OPERATION = 25
