@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import secrets
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -108,20 +111,41 @@ def _load_demo(url: str) -> None:
 class RoleForRoute(httpx.Auth):
     """httpx auth: a bearer token of a role the called route declares, unless the test set its own."""
 
+    # FastAPI rebuilds every included route when asked for the effective routes (~0.2 s per app): the
+    # table is kept per set of included routers and top-level routes (every test builds an app).
+    _tables: ClassVar[dict[tuple[object, ...], list[tuple[re.Pattern[str], frozenset[str], str | None]]]] = {}
+
     def __init__(self, app: object) -> None:
+        key = tuple(
+            (id(route.original_router), len(route.original_router.routes))
+            if hasattr(route, "original_router")
+            else (
+                type(route).__name__,
+                getattr(route, "path", None),
+                tuple(sorted(getattr(route, "methods", None) or ())),
+            )
+            for route in app.routes  # type: ignore[attr-defined]
+        )
+        if key not in self._tables:
+            self._tables[key] = self._table(app)
+        self.routes = self._tables[key]
+
+    @staticmethod
+    def _table(app: object) -> list[tuple[re.Pattern[str], frozenset[str], str | None]]:
         from fastapi.routing import APIRoute, iter_route_contexts
         from starlette.routing import compile_path
 
         from app.security.access import declared_access
 
-        self.routes: list[tuple[re.Pattern[str], frozenset[str], str | None]] = []
+        table = []
         for context in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
             if isinstance(context.route, APIRoute):
                 access = declared_access(context.route)
                 assert access is not None
                 regex, _, _ = compile_path(context.path_format)
                 roles = None if access.public_reason else preferred_role(access.roles)
-                self.routes.append((regex, frozenset(context.methods or ()), roles))
+                table.append((regex, frozenset(context.methods or ()), roles))
+        return table
 
     def auth_flow(self, request):  # type: ignore[no-untyped-def]
         if "authorization" not in request.headers and "mes_session" not in request.headers.get("cookie", ""):
@@ -153,6 +177,67 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class PgClonePool:
+    """Clones of the template made ahead of need and dropped behind, by one background thread.
+
+    A CREATE DATABASE … TEMPLATE and a DROP DATABASE take 0.3–2 s each here (WAL and checkpoint
+    I/O, worse on a loaded machine) while most tests need well under a second of CPU: done in line they
+    were about half of the suite's time. The thread keeps ``ahead`` clones ready and drops used ones
+    while the tests run; a failure to create a clone is raised in the test that wanted it.
+    """
+
+    def __init__(self, template: str, ahead: int = 2) -> None:
+        self._template = template
+        self._jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="pg-clone-pool", daemon=True)
+        self._thread.start()
+        for _ in range(ahead):
+            self._jobs.put(("create", ""))
+
+    def _work(self) -> None:
+        admin = _admin()
+        try:
+            while (job := self._jobs.get()) is not None:
+                kind, name = job
+                try:
+                    with admin.connect() as conn:
+                        if kind == "create":
+                            name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
+                            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
+                        else:
+                            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    if kind == "create":
+                        self._ready.put(name)
+                except BaseException as exc:  # handed to the test waiting for a clone
+                    if kind == "create":
+                        self._ready.put(exc)
+                    else:
+                        warnings.warn(f"could not drop test database {name}: {exc}", stacklevel=1)
+        finally:
+            admin.dispose()
+
+    def take(self) -> str:
+        """A fresh clone's name (waits if none is ready); another is made to replace it."""
+        self._jobs.put(("create", ""))
+        got = self._ready.get(timeout=120)
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def give_back(self, name: str) -> None:
+        self._jobs.put(("drop", name))
+
+    def close(self) -> None:
+        """Drop the clones still ready and wait for every drop (the app role can go only after)."""
+        self._jobs.put(None)
+        self._thread.join()
+        while not self._ready.empty():
+            left = self._ready.get()
+            if isinstance(left, str):
+                drop_pg_database(left)
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     require_postgres()
@@ -166,6 +251,15 @@ def pg_template() -> Iterator[str]:
     finally:
         drop_pg_database(name)
         _drop_app_role()
+
+
+@pytest.fixture(scope="session")
+def pg_clones(pg_template: str) -> Iterator[PgClonePool]:
+    pool = PgClonePool(pg_template)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 # The PostgreSQL `database` fixture connects as this role, as production does (`mes db grant-app-role`):
@@ -211,13 +305,13 @@ def cloned_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     if backend == "sqlite":
         yield DbUnderTest("sqlite", _sqlite_clone(request.getfixturevalue("sqlite_template"), tmp_path))
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
-    url = create_pg_database(name, template=template)
+    clones: PgClonePool = request.getfixturevalue("pg_clones")
+    name = clones.take()
+    url = _pg_url(name)
     try:
         yield DbUnderTest("postgres", _as_app_role(url), owner_url=url)
     finally:
-        drop_pg_database(name)
+        clones.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -204,3 +204,23 @@ def test_the_app_refuses_to_start_with_a_route_that_declares_no_access(settings)
 
 def test_non_api_routes_that_are_public_are_only_documentation_and_static_files() -> None:
     assert set(PUBLIC_NON_API_ROUTES) == {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui/static"}
+
+
+def test_a_route_added_to_an_included_router_later_is_still_refused(settings) -> None:  # type: ignore[no-untyped-def]
+    """The check's answer is kept per included router (apps are built per test): a route added to that
+    router afterwards must still stop the next app from starting."""
+    from app import main
+    from app.api.routers import holds
+
+    main.create_app(settings)  # the holds router is checked and its answer kept
+
+    def added_later() -> dict[str, str]:
+        return {}
+
+    holds.router.add_api_route("/holds-added-later", added_later, methods=["GET"])
+    try:
+        with pytest.raises(RuntimeError, match="GET /api/v1/holds-added-later"):
+            main.create_app(settings)
+    finally:
+        holds.router.routes.pop()
+    main.create_app(settings)  # and with the route gone the app starts again
