@@ -14,7 +14,9 @@ throttled to p_i and evaporates to cool the rest to within the economiser's appr
 saturation temperature; that vapour, superheated by the EVI valve's setpoint, is injected into the
 compression, so the compression runs as two stages with mixing in between. The approach and the
 injection superheat are product data (economiser selection, EVI valve setting) fixed before any EVI
-result is looked at; nothing about the EVI gain is fitted: it follows from the states.
+result is looked at; nothing about the EVI gain is fitted: it follows from the states. The gain hinges
+on p_i (±10 % in p_i moves it by about ∓3 points); a port-based p_i would need the compressor's
+injection-port volume ratio, which the product data does not give (README: what was checked).
 """
 
 from __future__ import annotations
@@ -148,14 +150,14 @@ def _states(
         # The economiser cools the main liquid to within its approach of the injection saturation.
         sub_main = np.maximum(t_c - t_i - params.economiser_approach_k, params.subcooling_k)
         h_5 = props.liquid_h(t_c, sub_main)
-        h_inj = props.vapour(t_i, np.full_like(t_i, params.injection_superheat_k))[0]
+        h_inj = props.vapour_h(t_i, np.full_like(t_i, params.injection_superheat_k))
         m_inj = m_main * (h_3 - h_5) / (h_inj - h_3)
         # One isentropic efficiency on the ideal two-stage work (isentropic to p_i, adiabatic mixing,
         # isentropic to p_c); the losses heat the gas, so the discharge follows from the energy balance.
         h_1s = props.vapour_h_from_s(t_i, s_1)
         m_tot = m_main + m_inj
         h_mix_s = (m_main * h_1s + m_inj * h_inj) / m_tot
-        s_mix_s = props.vapour_t_s_from_h(t_i, h_mix_s)[1]
+        s_mix_s = props.vapour_s_from_h(t_i, h_mix_s)
         w_ideal = m_main * (h_1s - h_1) + m_tot * (props.vapour_h_from_s(t_c, s_mix_s) - h_mix_s)
         w_shaft = w_ideal / eta_is
         h_2 = (m_main * h_1 + m_inj * h_inj + w_shaft) / m_tot
@@ -178,7 +180,7 @@ def _states(
         q_sink = params.ua_air_coil_condensing_w_k * (t_c - t_air)
         q_source = c_water * eff_water * (t_wi - t_e)
     # The discharge temperature is not part of the balances: skip it while iterating.
-    t_2 = props.vapour_t_s_from_h(t_c, h_2)[0] if discharge else h_2
+    t_2 = props.vapour_t_from_h(t_c, h_2) if discharge else h_2
     return _States(
         q_cond,
         q_evap,
@@ -307,21 +309,7 @@ def _solution(
     unit_power = w_el + aux
     capacity = st.q_cond if mode == "heating" else st.q_evap
     water_out = _water_outlet_c(mode, pts, capacity)
-    reasons: list[str | None] = []
-    for i in range(t_e.size):
-        reasons.append(
-            _envelope_reason(
-                t_e[i],
-                t_c[i],
-                st.p_c[i] / st.p_e[i],
-                bool(converged[i]),
-                st.t_2[i],
-                t_lo,
-                t_hi,
-                float(st.w_shaft[i]),
-            )
-        )
-    valid = np.array([r is None for r in reasons], dtype=bool)
+    valid, reasons = _envelope_reasons(t_e, t_c, st.p_c / st.p_e, converged, st.t_2, t_lo, t_hi, st.w_shaft)
     return CycleSolution(
         valid=valid,
         reason=reasons,
@@ -357,18 +345,28 @@ def _water_outlet_c(mode: Mode, pts: OperatingPoints, heat_w: Array) -> Array:
 MAX_DISCHARGE_TEMP_C = 160.0
 
 
-def _envelope_reason(
-    t_e: float, t_c: float, pr: float, converged: bool, t_2: float, t_lo: float, t_hi: float, w_shaft: float
-) -> str | None:
-    """Why a solved point is outside the model's envelope, in plain words (None when inside)."""
-    if t_c >= t_hi - 1e-6:
-        return f"the condensing temperature would exceed {t_hi - ZERO_C_IN_K:.0f} °C, beyond the cycle model's range"
-    if t_e <= t_lo + 1e-6 or t_c <= t_lo + 1e-6:
-        return f"the evaporating temperature would fall below {t_lo - ZERO_C_IN_K:.0f} °C, beyond the model's range"
-    if not converged:
-        return "the cycle model found no steady state at these conditions"
-    if not pr > 1.0 or w_shaft <= 0.0:
-        return "the modelled pressure ratio is not above 1: the unit cannot pump heat at these conditions"
-    if not t_2 - ZERO_C_IN_K <= MAX_DISCHARGE_TEMP_C:
-        return f"the modelled discharge temperature exceeds {MAX_DISCHARGE_TEMP_C:.0f} °C"
-    return None
+def _envelope_reasons(
+    t_e: Array, t_c: Array, pr: Array, converged: Array, t_2: Array, t_lo: float, t_hi: float, w_shaft: Array
+) -> tuple[Array, list[str | None]]:
+    """Which solved points lie inside the model's envelope, and why the others do not, in plain words.
+
+    The first reason that applies is the one given; a NaN pressure ratio or discharge temperature is outside.
+    """
+    outside = [
+        (t_c >= t_hi - 1e-6,
+         f"the condensing temperature would exceed {t_hi - ZERO_C_IN_K:.0f} °C, beyond the cycle model's range"),
+        ((t_e <= t_lo + 1e-6) | (t_c <= t_lo + 1e-6),
+         f"the evaporating temperature would fall below {t_lo - ZERO_C_IN_K:.0f} °C, beyond the model's range"),
+        (np.logical_not(converged), "the cycle model found no steady state at these conditions"),
+        (~(pr > 1.0) | (w_shaft <= 0.0),
+         "the modelled pressure ratio is not above 1: the unit cannot pump heat at these conditions"),
+        (~(t_2 - ZERO_C_IN_K <= MAX_DISCHARGE_TEMP_C),
+         f"the modelled discharge temperature exceeds {MAX_DISCHARGE_TEMP_C:.0f} °C"),
+    ]  # fmt: skip
+    reasons: list[str | None] = [None] * np.size(t_e)
+    decided = np.zeros(np.shape(t_e), dtype=bool)
+    for mask, reason in outside:
+        for i in np.flatnonzero(mask & ~decided):
+            reasons[i] = reason
+        decided |= mask
+    return ~decided, reasons

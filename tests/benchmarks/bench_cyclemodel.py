@@ -1,9 +1,9 @@
 """Coupled cycle solves per second: fast path (tables) vs HEOS, measured in the same run.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_cyclemodel.py`` (goal: ≥ 20,000 solves/s on one core
-for the fast path). A "solve" is one operating point's coupled evaporator/condenser balance; the fast
-path solves a batch of points per call (how plateau uncertainty and Monte Carlo use it), and the
-single-point latency is printed as well.
+for the fast path, with EVI off and on). A "solve" is one operating point's coupled evaporator/condenser
+balance; the fast path solves a batch of points per call (how plateau uncertainty and Monte Carlo use
+it), and the single-point latency is printed as well.
 """
 
 from __future__ import annotations
@@ -53,14 +53,16 @@ def main() -> None:
             rates[label, evi_on] = rate = _rate(solve, points, repeats)
             print(f"  {label:14s} batch of {count:6d}: {rate:10.0f} solves/s")
         print(f"  fast/HEOS throughput ratio: {rates['fast (tables)', evi_on] / rates['HEOS', evi_on]:.0f}x")
-    fast_rate = rates["fast (tables)", False]
+    fast_rate = min(rates["fast (tables)", False], rates["fast (tables)", True])
     one = random_points(product=product, mode="heating", count=1, seed=3)
     start = time.perf_counter()
     for _ in range(200):
         solve_cycle(props=fast, params=params, mode="heating", evi_on=False, points=one)
     single_ms = (time.perf_counter() - start) / 200 * 1e3
     print(f"  fast single-point latency: {single_ms:.2f} ms/solve")
-    print(f"goal >= 20,000 solves/s on one core: {'met' if fast_rate >= 20_000 else 'NOT met'}")
+    print(f"goal >= 20,000 solves/s on one core, EVI off and on: {'met' if fast_rate >= 20_000 else 'NOT met'}")
+    # The machine is shared: a figure means little without the load it was measured under.
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

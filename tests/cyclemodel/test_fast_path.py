@@ -50,3 +50,32 @@ def test_fast_properties_match_heos_near_saturation_at_small_superheat() -> None
         ref = heos_properties(refrigerant).vapour(t_sat, superheat)
         for a, b in zip(fast, ref, strict=True):
             assert np.max(np.abs(a / b - 1.0)) < 1e-5
+
+
+@pytest.mark.parametrize("refrigerant", ["R290", "R32"])
+def test_large_batches_give_the_same_spline_values_as_small_ones(refrigerant: str) -> None:
+    """Large batches use per-cell polynomials, small ones scipy's splines: the same interpolant, on and
+    off the grid's nodes and beyond its edges (bicubic tables held at the edge, cubic curves extrapolated)."""
+    props = table_properties(refrigerant)
+    rng = np.random.default_rng(11)
+    n = 600
+    t_sat = np.concatenate([rng.uniform(props.t_sat_min_k - 2.0, props.t_sat_max_k + 2.0, n - 10),
+                            np.full(10, props.t_sat_min_k + 30.0)])  # fmt: skip
+    h_v, s_v, _ = props.vapour(t_sat, np.zeros(n))
+    superheat = np.concatenate([rng.uniform(-1.0, 45.0, n - 10), np.arange(10.0)])
+    queries = {
+        "p_sat": lambda i: props.p_sat(t_sat[i]),
+        "t_sat": lambda i: props.t_sat(props.p_sat(t_sat[i]) * 1.001),
+        "vapour": lambda i: np.stack(props.vapour(t_sat[i], superheat[i])),
+        "vapour_h": lambda i: props.vapour_h(t_sat[i], superheat[i]),
+        "vapour_h_from_s": lambda i: props.vapour_h_from_s(t_sat[i], s_v[i] + 20.0 * superheat[i]),
+        "vapour_t_s_from_h": lambda i: np.stack(props.vapour_t_s_from_h(t_sat[i], h_v[i] + 4e3 * superheat[i])),
+        "vapour_t_from_h": lambda i: props.vapour_t_from_h(t_sat[i], h_v[i] + 4e3 * superheat[i]),
+        "vapour_s_from_h": lambda i: props.vapour_s_from_h(t_sat[i], h_v[i] + 4e3 * superheat[i]),
+        "liquid_h": lambda i: props.liquid_h(t_sat[i], superheat[i]),
+    }
+    everything = np.arange(n)
+    for name, query in queries.items():
+        large = query(everything)
+        small = np.concatenate([query(chunk) for chunk in np.array_split(everything, n // 3)], axis=-1)
+        assert np.max(np.abs(large / small - 1.0)) < 1e-12, name
