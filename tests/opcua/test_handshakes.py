@@ -41,6 +41,8 @@ def test_unit_is_released_and_its_result_stored_judged_and_acknowledged():
             assert stored.values["CheckedAt"].value is None
             assert stored.values["Batch"].value == "CB-7" and stored.values["Passed"].value is True
             assert stored.traces["Force_kN"] == ((0.0, 0.5, 1.0), (0.0, 20.0, 36.5))
+            # the status board is updated right after the Ack write, so the PLC may see the Ack first
+            await eventually(lambda: r.supervisor.status("ST-1").last_result is not None, what="status updated")
             status = r.supervisor.status("ST-1")
             assert status.last_result is not None and status.last_result.serial == "SN-1"
             assert not status.request_pending and not status.result_pending
