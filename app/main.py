@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,32 @@ person who has to act on it. Numbers must be finite: "not measured" is `null`.
 """
 
 
+#: Allocations between young-generation collections (CPython's default is 700). A reverse-genealogy
+#: answer allocates tens of thousands of short-lived rows; at 700 it triggers dozens of collections,
+#: and every tenth of those a middle-generation one, for objects that die with the request anyway.
+GC_YOUNG_THRESHOLD = 20_000
+_gc_tuned = False
+
+
+def tune_garbage_collector() -> None:
+    """Once the app has started: move what start-up built (modules, routes, metadata, the schema)
+    out of the collector's sight, and collect the young generation less often.
+
+    The collector stays on: cycles made while serving are still found. What changes is that a full
+    collection no longer walks the ~200,000 start-up objects that live as long as the process
+    (each such walk was a pause of tens of milliseconds, the tail of the traceability latencies).
+    Once per process: a second app in the same process (tests) changes nothing.
+    """
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
@@ -37,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.security.allow_demo_secrets:
             refuse_demo_users(app.state.session_factory)
         supervisor = await start_supervisor(app, settings) if settings.opcua.enabled else None
+        tune_garbage_collector()
         try:
             yield
         finally:

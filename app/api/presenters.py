@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import pydantic_core
 from fastapi import Response
 from pydantic import BaseModel
 
 from app.api import schemas as s
+from app.domain.results import CheckResult
 from app.persistence import models as m
 from app.persistence.repositories import AttemptState, UnitState
-from app.services.operations import CompletionOutcome
+from app.services.operations import CompletionOutcome, StartOutcome
 from app.services.traceability import BirthRecord, UnitRow
 
 
 def json_response(document: BaseModel) -> Response:
     """A large answer serialised once; FastAPI would validate a returned model again before dumping it."""
     return Response(content=document.model_dump_json(), media_type="application/json")
+
+
+def plain_json_response(document: dict[str, Any], *, status_code: int = 200) -> Response:
+    """A document built by one of the ``*_document`` functions below, serialised once."""
+    return Response(content=pydantic_core.to_json(document), status_code=status_code, media_type="application/json")
 
 
 def unit_out(row: UnitRow) -> s.UnitOut:
@@ -60,13 +70,88 @@ def override_out(override: m.VerdictOverride, signature: m.ESignature | None) ->
     return out
 
 
-def completion_out(outcome: CompletionOutcome) -> s.CompletionResponse:
-    return s.CompletionResponse(
-        attempt=attempt_out(outcome.attempt),
-        checks=[s.CheckOut.model_validate(c) for c in outcome.checks],
-        unit=unit_state_out(outcome.unit),
-        duplicate=outcome.duplicate,
-    )
+# --- the station hot path: the same documents as the models above, built as plain dicts ---------
+# A start and a completion answer on every cycle of every station. Building the response models
+# and then having FastAPI validate them again cost more than the rest of the answer; these
+# functions write the documents of StartResponse and CompletionResponse directly (a test holds
+# them to the models). Their inputs are the service's own records, so there is nothing to validate.
+
+
+def _number(value: float | None) -> float | None:
+    """A float field as the response models write it: a float, and null for NaN or infinity."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def attempt_document(a: AttemptState) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "station_id": a.station_id,
+        "station_type": a.station_type,
+        "status": a.status,
+        "verdict": a.verdict,
+        "retest_index": a.retest_index,
+        "started_at": a.started_at,
+        "completed_at": a.completed_at,
+        "started_by": a.started_by,
+        "completed_by": a.completed_by,
+        "origin": a.origin,
+        "result_id": a.result_key,
+        "summary": a.summary,
+        "failure_mode": a.failure_mode,
+        "alarm": a.alarm,
+        "instruction": a.instruction,
+        "spec_revision_id": a.spec_revision_id,
+        "model_version": a.model_version,
+        "use_as_is": a.use_as_is,
+    }
+
+
+def unit_document(u: UnitState) -> dict[str, Any]:
+    return {
+        "serial": u.serial,
+        "product_model": u.product_model_code,
+        "work_order": u.work_order_number,
+        "status": u.status,
+        "next_step": u.next_step,
+        "reentry_step": u.reentry_step,
+        "rework_loops": u.rework_loops,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    }
+
+
+def check_document(c: CheckResult) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "verdict": c.verdict.value,
+        "rule": c.rule,
+        "message": c.message,
+        "measured": _number(c.measured),
+        "expected": _number(c.expected),
+        "limit_low": _number(c.limit_low),
+        "limit_high": _number(c.limit_high),
+        "uncertainty": _number(c.uncertainty),
+        "failure_mode": c.failure_mode,
+    }
+
+
+def start_document(outcome: StartOutcome) -> dict[str, Any]:
+    """The document of :class:`~app.api.schemas.StartResponse`."""
+    return {
+        "attempt": attempt_document(outcome.attempt),
+        "resumed": outcome.resumed,
+        "aborted_serials": list(outcome.aborted_serials),
+    }
+
+
+def completion_document(outcome: CompletionOutcome) -> dict[str, Any]:
+    """The document of :class:`~app.api.schemas.CompletionResponse`."""
+    return {
+        "attempt": attempt_document(outcome.attempt),
+        "checks": [check_document(c) for c in outcome.checks],
+        "unit": unit_document(outcome.unit),
+        "duplicate": outcome.duplicate,
+    }
 
 
 def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOut:

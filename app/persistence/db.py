@@ -14,7 +14,12 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # A few rows inserted together (a result's traces, its parts) go as one INSERT … VALUES (…), (…),
+    # as SQLAlchemy does for psycopg2, rather than through psycopg's executemany, which runs in
+    # pipeline mode and polls the socket until PostgreSQL answers: CPU the other requests need.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, exists, or_, select
+from sqlalchemy import Connection, String, Table, TextClause, bindparam, exists, insert, or_, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.domain import routing
@@ -136,6 +139,49 @@ def table(model: type[m.Base]) -> Table:
 def core(session: Session) -> Connection:
     """The connection of the session's transaction: Core statements run here skip the ORM layer."""
     return session.connection()
+
+
+_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], TextClause] = {}
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows that all have the same keys, as one statement.
+
+    On PostgreSQL: ``INSERT … SELECT * FROM unnest(one array per column)``, the same short text for
+    any number of rows. A multi-row VALUES statement differs with every row count and carries a
+    parameter per cell, so psycopg parses it anew each time (1.8 ms of CPU for a result's two dozen
+    checks), and executemany runs in pipeline mode, polling the socket until PostgreSQL answers.
+    Elsewhere (SQLite): executemany.
+    """
+    if not rows:
+        return
+    connection = core(session)
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    names = tuple(rows[0])
+    key = (table.name, names)
+    statement = _UNNEST_INSERTS.get(key)
+    if statement is None:
+        statement = _unnest_insert(table, names)
+        _UNNEST_INSERTS[key] = statement
+    connection.execute(statement, {f"a_{name}": [row[name] for row in rows] for name in names})
+
+
+def _unnest_insert(table: Table, names: tuple[str, ...]) -> TextClause:
+    dialect = postgresql.dialect()
+    quote = dialect.identifier_preparer.quote
+
+    def array_type(name: str) -> str:
+        column_type = table.c[name].type
+        # text, not VARCHAR(n): an explicit cast would cut a long value short where the insert refuses it
+        element = "TEXT" if isinstance(column_type, String) else column_type.compile(dialect=dialect)
+        return f"{element}[]"
+
+    arrays = ", ".join(f"CAST(:a_{n} AS {array_type(n)})" for n in names)
+    columns = ", ".join(quote(n) for n in names)
+    statement = text(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM unnest({arrays})")
+    return statement.bindparams(*(bindparam(f"a_{n}", type_=postgresql.ARRAY(table.c[n].type)) for n in names))
 
 
 @dataclass(slots=True)

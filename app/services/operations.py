@@ -42,10 +42,10 @@ _ATTEMPT = repo.table(m.OperationAttempt)
 _A = _ATTEMPT.c
 _UNIT = repo.table(m.Unit)
 _INSERT_ATTEMPT = insert(_ATTEMPT).returning(_A.id)
-_INSERT_MEASUREMENTS = insert(repo.table(m.Measurement))
+_MEASUREMENT = repo.table(m.Measurement)  # measurements and checks: repo.insert_rows
 _INSERT_TRACES = insert(repo.table(m.TraceRow))
 _INSERT_COMPONENTS = insert(repo.table(m.ComponentUse))
-_INSERT_CHECKS = insert(repo.table(m.CheckResultRow))
+_CHECK_RESULT = repo.table(m.CheckResultRow)
 _INSERT_HOLD = insert(repo.table(m.Hold))
 _CLOSE_ATTEMPT = (
     update(_ATTEMPT)
@@ -420,7 +420,7 @@ def _store_result(
 ) -> None:
     attempt_id = attempt.id
     if result.measurements:
-        repo.core(session).execute(_INSERT_MEASUREMENTS, [_measurement_row(attempt_id, x) for x in result.measurements])
+        repo.insert_rows(session, _MEASUREMENT, [_measurement_row(attempt_id, x) for x in result.measurements])
     if result.traces:
         repo.core(session).execute(
             _INSERT_TRACES,
@@ -542,8 +542,9 @@ def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, obj
 def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult]) -> None:
     if not checks:
         return
-    repo.core(session).execute(
-        _INSERT_CHECKS,
+    repo.insert_rows(
+        session,
+        _CHECK_RESULT,
         [
             {
                 "attempt_id": attempt_id,
@@ -564,7 +565,8 @@ def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult
 
 
 def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+    # a float, also where a rule computed an int: rows are inserted as one array per column
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def checks_of(session: Session, attempt_id: int) -> list[CheckResult]:

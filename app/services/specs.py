@@ -276,33 +276,43 @@ def list_revisions(
     return [(r, code) for r, code in session.execute(query.order_by(m.SpecRevision.id)).all()]
 
 
+_REV = repo.table(m.SpecRevision).c
 _EFFECTIVE = (
-    select(m.SpecRevision.id, m.SpecRevision.document)
+    select(_REV.id)
     .where(
-        m.SpecRevision.station_type == bindparam("station_type"),
-        m.SpecRevision.product_model_id == bindparam("product_model_id"),
-        m.SpecRevision.status == "approved",
-        m.SpecRevision.effective_from <= bindparam("at"),
+        _REV.station_type == bindparam("station_type"),
+        _REV.product_model_id == bindparam("product_model_id"),
+        _REV.status == "approved",
+        _REV.effective_from <= bindparam("at"),
     )
-    .order_by(m.SpecRevision.effective_from.desc(), m.SpecRevision.id.desc())
+    .order_by(_REV.effective_from.desc(), _REV.id.desc())
     .limit(1)
 )
+_DOCUMENT = select(_REV.document).where(_REV.id == bindparam("revision_id"))
 _SPEC_CACHE: dict[tuple[str, int], rules.Spec] = {}
 
 
 def effective_spec(session: Session, *, station_type: str, product_model_id: int, at: datetime) -> rules.Spec | None:
-    """The approved specification in force at ``at`` (None when there is none)."""
-    row = session.execute(
+    """The approved specification in force at ``at`` (None when there is none).
+
+    Which revision is in force is read every time (another process may approve one at any moment);
+    what an approved revision says never changes, so its document is read and parsed once per
+    process and database, keyed by the revision's id.
+    """
+    connection = repo.core(session)
+    revision_id = connection.execute(
         _EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at}
-    ).one_or_none()
-    if row is None:
+    ).scalar_one_or_none()
+    if revision_id is None:
         return None
-    revision_id, document = row
-    assert document is not None  # an approved revision always has its document (check constraint)
-    key = (str(session.get_bind().engine.url), revision_id)
-    spec = _SPEC_CACHE.get(key)  # approved revisions never change, so caching them is safe
+    key = (str(connection.engine.url), revision_id)
+    spec = _SPEC_CACHE.get(key)
     if spec is None:
+        document = connection.execute(_DOCUMENT, {"revision_id": revision_id}).scalar_one()
+        assert document is not None  # an approved revision always has its document (check constraint)
         spec = rules.spec_from_document(json.loads(document), revision_id=revision_id)
+        if len(_SPEC_CACHE) > 10_000:
+            _SPEC_CACHE.clear()
         _SPEC_CACHE[key] = spec
     return spec
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
+from app.api.json_body import JsonBodyRoute
 from app.domain.actors import Role
 from app.domain.results import Component, Measurement, StationResult, Trace
 from app.security.access import allow
 from app.services import operations
 
-router = APIRouter(prefix="/stations/{station_id}", tags=["operations"])
+# results carry large traces: their bodies are parsed by pydantic's JSON parser (json_body.py)
+router = APIRouter(prefix="/stations/{station_id}", tags=["operations"], route_class=JsonBodyRoute)
 
 _REFUSALS = schemas.problem_responses(404, 409, 422)
 
@@ -48,7 +50,7 @@ def check_interlock(
 )
 def start_operation(
     station_id: str, body: schemas.StartRequest, session: SessionDep, serial_format: SerialFormatDep
-) -> schemas.StartResponse:
+) -> Response:
     """Opens the unit's attempt at this station if its route allows it; otherwise 409 with the reason.
 
     Asking again for a unit whose attempt here is still open answers with that same attempt.
@@ -63,11 +65,8 @@ def start_operation(
             operator=body.operator,
             origin="operator" if body.operator else "rest",
         )
-        return schemas.StartResponse(
-            attempt=presenters.attempt_out(outcome.attempt),
-            resumed=outcome.resumed,
-            aborted_serials=list(outcome.aborted_serials),
-        )
+    # the document of StartResponse, written once (see presenters.start_document)
+    return presenters.plain_json_response(presenters.start_document(outcome), status_code=status.HTTP_201_CREATED)
 
 
 def to_station_result(body: schemas.CompleteRequest) -> StationResult:
@@ -92,7 +91,7 @@ def complete_operation(
     session: SessionDep,
     serial_format: SerialFormatDep,
     request: Request,
-) -> schemas.CompletionResponse:
+) -> Response:
     """Stores measurements, traces, consumed components and checks with the verdict, in one
     transaction, and moves the unit along its route (or into rework or hold).
 
@@ -112,4 +111,5 @@ def complete_operation(
             judge=request.app.state.judge,
             validate=True,
         )
-        return presenters.completion_out(outcome)
+    # the document of CompletionResponse, written once (see presenters.completion_document)
+    return presenters.plain_json_response(presenters.completion_document(outcome))

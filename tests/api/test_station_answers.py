@@ -1,0 +1,122 @@
+"""The start and completion answers are written as plain documents (presenters.py) and request bodies
+are parsed by pydantic's JSON parser (json_body.py): both must answer exactly as the models and the
+standard parser did."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic_core
+import pytest
+
+from app.api import presenters, schemas
+from app.domain.results import CheckResult, Verdict
+from app.persistence.repositories import AttemptState, UnitState
+from app.services.operations import CompletionOutcome, StartOutcome
+from tests.api.driver import Line
+
+
+@pytest.fixture
+def line(client: Any) -> Line:
+    return Line(client)
+
+
+def _as_the_model_writes_it(model: type[schemas.BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(model.model_validate(body).model_dump_json())
+    return document
+
+
+def test_start_and_completion_answer_the_documents_of_their_models(line: Line) -> None:
+    serial = line.work_order()[0]
+    started = line.start("coil_expansion", serial)
+    assert started.status_code == 201, started.text
+    assert started.json() == _as_the_model_writes_it(schemas.StartResponse, started.json())
+    completed = line.complete("coil_expansion", serial, result_id="R-ANSWER-1")
+    assert completed.status_code == 200, completed.text
+    body = completed.json()
+    assert body == _as_the_model_writes_it(schemas.CompletionResponse, body)
+    assert body["attempt"]["result_id"] == "R-ANSWER-1" and body["checks"] and not body["duplicate"]
+    again = line.complete("coil_expansion", serial, result_id="R-ANSWER-1")
+    assert again.status_code == 200, again.text
+    stored = again.json()
+    assert stored == _as_the_model_writes_it(schemas.CompletionResponse, stored)
+    # the stored checks come back in the database's order, not the judge's
+    stored["checks"].sort(key=lambda c: c["name"])
+    body["checks"].sort(key=lambda c: c["name"])
+    assert stored == body | {"duplicate": True}
+
+
+def _attempt(**changes: Any) -> AttemptState:
+    at = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    values: dict[str, Any] = dict(
+        id=7,
+        unit_id=3,
+        station_id="CEX-01",
+        station_type="coil_expansion",
+        status="failed",
+        verdict="FAIL",
+        retest_index=0,
+        started_at=at,
+        completed_at=at,
+        started_by=None,
+        completed_by="op-1",
+        origin="rest",
+        result_key="R-7",
+        failure_mode="leak",
+        summary="too short",
+        alarm=None,
+        instruction="repair",
+        spec_revision_id=2,
+        model_version="m-1",
+        use_as_is=False,
+    )
+    return AttemptState(**(values | changes))
+
+
+def _unit() -> UnitState:
+    at = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
+    return UnitState(3, "HP26-0000003", "in_process", "repair", "coil_expansion", 1, 1, 1, at, at, "HPM", "WO-1")
+
+
+def test_plain_documents_write_numbers_as_the_models_do() -> None:
+    checks = [
+        CheckResult(name="a", verdict=Verdict.FAIL, message="m", rule="r", measured=float("nan"), expected=5),
+        CheckResult(name="b", verdict=Verdict.PASS, message="m", rule="r", limit_low=float("-inf"), limit_high=1.5),
+    ]
+    outcome = CompletionOutcome(attempt=_attempt(), unit=_unit(), duplicate=False, checks=checks)
+    written = pydantic_core.to_json(presenters.completion_document(outcome))
+    model = schemas.CompletionResponse(
+        attempt=schemas.AttemptOut.model_validate(outcome.attempt),
+        checks=[schemas.CheckOut.model_validate(c) for c in checks],
+        unit=presenters.unit_state_out(outcome.unit),
+        duplicate=False,
+    )
+    assert written == model.model_dump_json().encode()
+    start = StartOutcome(attempt=_attempt(status="open", verdict=None), unit=_unit(), resumed=True)
+    model_start = schemas.StartResponse(
+        attempt=schemas.AttemptOut.model_validate(start.attempt), resumed=True, aborted_serials=[]
+    )
+    assert pydantic_core.to_json(presenters.start_document(start)) == model_start.model_dump_json().encode()
+
+
+def test_bodies_the_fast_parser_refuses_are_read_as_the_standard_parser_reads_them(line: Line, client: Any) -> None:
+    serial = line.work_order()[0]
+    # a byte-order mark: the standard parser accepts it, pydantic's does not
+    r = client.post(
+        "/api/v1/stations/CEX-01/start",
+        content=b"\xef\xbb\xbf" + json.dumps({"serial": serial}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    # malformed JSON: the same problem as before
+    r = client.post(
+        "/api/v1/stations/CEX-01/complete", content=b'{"serial": ', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"].startswith("The request body is not valid JSON")
+    # NaN is read (both parsers do) and refused by the model with its message
+    body = json.dumps({"serial": serial, "result_id": "R-NAN", "measurements": [{"name": "X", "value": float("nan")}]})
+    r = client.post("/api/v1/stations/CEX-01/complete", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "finite number" in r.text
