@@ -3,6 +3,11 @@
 The stream polls a small digest of the unit and its last attempt at the station once a second and
 says ``state`` when it changes (the page then fetches the panel again); live values from the bus
 are passed on as they come. A browser's EventSource reconnects by itself after a dropped link.
+
+The session is checked again at every poll: once it is signed out, revoked or expired, or its user
+deactivated or given a role the stream does not serve, the stream says ``signed_out`` and ends (the
+page goes to the sign-in). The gate's cache bounds the delay (its ``token_cache_seconds`` in another
+worker; a revocation in this process is seen at the next poll).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from app.security.access import allow
 from app.ui.unit_panel import current_digest
 
 router = APIRouter()
+STREAM_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
 POLL_S = 1.0
 KEEPALIVE_S = 15.0
 # A stream ends after this long and the browser reconnects by itself: a server being stopped then
@@ -51,6 +57,17 @@ def _digest(request: Request, station_id: str, serial: str) -> str:
             return f"error:{exc.detail}"
 
 
+async def _signed_out(request: Request) -> str | None:
+    """Why the stream's session may no longer see the station (None while it may)."""
+    resolved = await request.app.state.gate.resolve(request)
+    if resolved is None:
+        return "your session has ended (signed out, revoked or expired): sign in again"
+    actor = resolved[0]
+    if actor.role not in STREAM_ROLES:
+        return f"{actor.username} is no longer an operator or supervisor"
+    return None
+
+
 async def _stream(request: Request, station_id: str, serial: str) -> AsyncIterator[str]:
     bus: LiveBus = request.app.state.live_bus
     yield "retry: 2000\n\n"
@@ -74,6 +91,10 @@ async def _stream(request: Request, station_id: str, serial: str) -> AsyncIterat
                 yield live_event(value)
                 continue
             next_poll = loop.time() + POLL_S
+            reason = await _signed_out(request)
+            if reason is not None:
+                yield sse("signed_out", {"reason": reason})
+                return
             now_digest = await run_in_threadpool(_digest, request, station_id, serial)
             if now_digest != digest:
                 digest = now_digest
@@ -84,7 +105,7 @@ async def _stream(request: Request, station_id: str, serial: str) -> AsyncIterat
                 yield ": keep-alive\n\n"
 
 
-@router.get("/tablet/{station_id}/events", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
+@router.get("/tablet/{station_id}/events", dependencies=[allow(*STREAM_ROLES)])
 async def tablet_events(request: Request, station_id: str, serial: str) -> StreamingResponse:
     """text/event-stream of ``state`` (digest changed) and ``live`` (process value) events."""
     return StreamingResponse(

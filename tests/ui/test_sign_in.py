@@ -242,3 +242,22 @@ def test_a_tablet_whose_session_was_ended_elsewhere_goes_back_to_sign_in(
     page.wait_for_url(f"{ui_server.base}/ui/tablet")
     assert page.input_value("#station") == "CEX-01" and page.input_value("#serial") == "HP26-0000403"  # kept
     page.wait_for_selector('.unit[data-serial="HP26-0000403"]')  # and the scan goes through once signed in
+
+
+def test_an_open_tablet_goes_to_sign_in_by_itself_when_its_session_is_ended_elsewhere(
+    operator_page: Any, ui_server: UiServer
+) -> None:
+    """The tablet's event stream checks the session at every poll: no scan or click is needed."""
+    page = operator_page
+    page.goto(f"{ui_server.base}/ui/tablet")
+    page.select_option("#station", "CEX-01")
+    page.fill("#serial", "HP26-0000404")
+    with page.expect_response(lambda r: "/events?" in r.url and r.status == 200):  # the stream is open
+        page.press("#serial", "Enter")
+    page.wait_for_selector('.unit[data-serial="HP26-0000404"]')
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    cookie = session_cookie(page, ui_server.base)
+    ended = httpx.post(f"{ui_server.base}/ui/logout", headers={"Cookie": f"mes_session={cookie}", "X-CSRF-Token": csrf})
+    assert ended.status_code == 303
+    # well before the stream's own 50 s end and the browser's reconnect
+    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet", timeout=10_000)

@@ -79,6 +79,11 @@
       if (!unit || unit.dataset.digest !== digest) { say(""); refresh(); }
     });
     source.addEventListener("live", (e) => showLive(JSON.parse(e.data)));
+    // The session ended elsewhere (signed out on another screen, revoked, expired): to the sign-in.
+    source.addEventListener("signed_out", () => {
+      leaving = true; source.close();
+      location.assign(`/ui/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    });
   }
 
   function showLive(v) {
