@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy.orm import Session
 
 import stations
@@ -28,26 +29,37 @@ from app.services.clock import utcnow
 log = logging.getLogger("app.plc")
 REASON_MAX = 254
 RECIPE_MAX = 64
+DEFAULT_MAX_THREADS = 6
+"""Handshakes stored at once. A burst of results (stations finishing together) is served first come,
+first served by a few threads rather than by dozens sharing the interpreter lock and the CPU, so the
+first of them are answered early instead of all of them late; six keep the database busy."""
 
 
 class DatabaseStationBackend:
     """Implements :class:`app.opcua.backend.StationBackend` over the database services."""
 
     def __init__(
-        self, *, session_factory: Callable[[], Session], serial_format: SerialFormat, judge: operations.Judge
+        self,
+        *,
+        session_factory: Callable[[], Session],
+        serial_format: SerialFormat,
+        judge: operations.Judge,
+        max_threads: int = DEFAULT_MAX_THREADS,
     ) -> None:
         self._sessions = session_factory
+        self._threads = CapacityLimiter(max_threads)
         self._serial_format = serial_format
         self._judge = judge
+        self._station_types: dict[str, str] = {}  # station id -> type of its last stored result
 
     async def handle_request(self, *, station_id: str, serial: str) -> ReleaseAnswer:
-        return await to_thread.run_sync(self._request, station_id, serial)
+        return await to_thread.run_sync(self._request, station_id, serial, limiter=self._threads)
 
     async def handle_result(self, *, station_id: str, result: PlcResult) -> StoredVerdict:
-        return await to_thread.run_sync(self._result, station_id, result)
+        return await to_thread.run_sync(self._result, station_id, result, limiter=self._threads)
 
     async def raise_alarm(self, *, station_id: str, message: str) -> None:
-        await to_thread.run_sync(self._alarm, station_id, message)
+        await to_thread.run_sync(self._alarm, station_id, message, limiter=self._threads)
 
     def _request(self, station_id: str, serial: str) -> ReleaseAnswer:
         try:
@@ -78,15 +90,23 @@ class DatabaseStationBackend:
         return ReleaseAnswer(release=True, reason="", recipe=_fit(recipe, RECIPE_MAX))
 
     def _result(self, station_id: str, result: PlcResult) -> StoredVerdict:
+        # The station's type gives the measurements their units. Asking the database for it costs a
+        # round trip per result, so the type last seen at this station is assumed and checked against
+        # the attempt's in the same transaction; a station whose type changed is stored once more.
+        assumed = self._station_types.get(station_id)
+        try:
+            return self._store_result(station_id, result, assumed)
+        except _StationTypeChanged as changed:
+            return self._store_result(station_id, result, changed.station_type)
+
+    def _store_result(self, station_id: str, result: PlcResult, station_type: str | None) -> StoredVerdict:
         with self._sessions() as session, session.begin():
-            declared = stations.get_station_type(repo.station_type_of(session, station_id))
+            assumed = station_type is not None
+            if station_type is None:
+                station_type = repo.station_type_of(session, station_id)
+            units = _measurement_units(station_type)
             measurements = tuple(
-                Measurement(
-                    name,
-                    value.value,
-                    (schema.unit if declared and (schema := declared.measurement(name)) else None),
-                )
-                for name, value in result.values.items()
+                Measurement(name, value.value, units.get(name)) for name, value in result.values.items()
             )
             completion = operations.Completion(
                 serial=result.serial,
@@ -106,6 +126,10 @@ class DatabaseStationBackend:
                 judge=self._judge,
                 store_without_release=True,
             )
+            judged_as = outcome.attempt.station_type
+            if assumed and not outcome.duplicate and judged_as != station_type:
+                raise _StationTypeChanged(judged_as)  # rolls back: nothing of this try is kept
+            self._station_types[station_id] = judged_as
             assert outcome.attempt.verdict is not None  # a completed attempt always has one
             verdict = Verdict(outcome.attempt.verdict)
             if outcome.attempt.alarm and not outcome.duplicate:
@@ -116,6 +140,20 @@ class DatabaseStationBackend:
         log.warning("station %s: %s", station_id, message)
         with self._sessions() as session, session.begin():
             session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=utcnow()))
+
+
+class _StationTypeChanged(Exception):
+    """The station's type is not the one assumed for its result's units (master data changed)."""
+
+    def __init__(self, station_type: str) -> None:
+        super().__init__(station_type)
+        self.station_type = station_type
+
+
+@functools.cache
+def _measurement_units(station_type: str) -> dict[str, str | None]:
+    """Measurement name -> unit of a station type's contract; raises for an unknown type."""
+    return {schema.name: schema.unit for schema in stations.get_station_type(station_type).measurements}
 
 
 def _fit(text: str, limit: int) -> str:

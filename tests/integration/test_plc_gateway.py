@@ -1,0 +1,52 @@
+"""The database behind the OPC UA adapter: measurement units follow the station's type, which the
+backend remembers per station instead of reading it for every result."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, select, text
+
+from app.config import Settings
+from app.opcua.backend import PlcResult, PlcValue
+from app.persistence import models as m
+from app.persistence.db import make_engine, make_session_factory
+from app.services.judging import EngineJudge
+from app.services.plc_gateway import DatabaseStationBackend
+from tests.conftest import DbUnderTest
+
+
+def _result(result_id: str, serial: str, name: str, value: float) -> PlcResult:
+    return PlcResult(result_id=result_id, serial=serial, values={name: PlcValue(value, "good")}, traces={})
+
+
+def test_a_station_retyped_in_the_master_data_gets_the_new_types_units(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    engine = make_engine(database.url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        first_serial, second_serial = session.scalars(select(m.Unit.serial).order_by(m.Unit.id).limit(2)).all()
+    backend = DatabaseStationBackend(
+        session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(lambda: None)
+    )
+    try:
+        stored = backend._result("CEX-01", _result("B1-1", first_serial, "LengthLoss_mm", 1.2))
+        assert not stored.duplicate
+        owner = create_engine(database.owner)
+        with owner.begin() as conn:  # behind the MES's back: the station now is a leak tester
+            conn.execute(text("UPDATE station SET station_type = 'leak_test' WHERE station_id = 'CEX-01'"))
+        owner.dispose()
+        stored = backend._result("CEX-01", _result("B1-2", second_serial, "TestPressure_bar", 21.0))
+        assert not stored.duplicate
+        again = backend._result("CEX-01", _result("B1-2", second_serial, "TestPressure_bar", 21.0))
+        assert again.duplicate and again.verdict == stored.verdict
+        with factory() as session:
+            units = dict(session.execute(select(m.Measurement.name, m.Measurement.unit)).all())
+            attempts = session.execute(
+                select(m.OperationAttempt.result_key, m.OperationAttempt.station_type).where(
+                    m.OperationAttempt.station_id == "CEX-01", m.OperationAttempt.result_key.is_not(None)
+                )
+            ).all()
+        assert units == {"LengthLoss_mm": "mm", "TestPressure_bar": "bar"}
+        assert sorted(attempts) == [("B1-1", "coil_expansion"), ("B1-2", "leak_test")]  # each stored once
+    finally:
+        engine.dispose()
