@@ -57,15 +57,16 @@ class EngineJudge:
             )
             check = CheckResult(name="specification", verdict=Verdict.FAIL, rule="specification", message=message)
             return Judgement(verdict=Verdict.FAIL, checks=(check,))
-        judgement = rules.judge(
-            station_type=context.station_type,
-            spec=spec,
-            result=result,
-            expectations=expectations,
-            retest_count=context.attempt.retest_index,
-            now=utcnow(),
-            value_status=context.value_status,
-        )
+        with self._lock:  # judging is CPU-bound (one interpreter lock anyway): only the reads run beside it
+            judgement = rules.judge(
+                station_type=context.station_type,
+                spec=spec,
+                result=result,
+                expectations=expectations,
+                retest_count=context.attempt.retest_index,
+                now=utcnow(),
+                value_status=context.value_status,
+            )
         model_version = expectations.model_version(context.unit.product_model_code) if expectations else None
         return dataclasses.replace(judgement, spec_revision_id=spec.revision_id, model_version=model_version)
 
