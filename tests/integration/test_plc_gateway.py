@@ -3,6 +3,11 @@ backend remembers per station instead of reading it for every result."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from sqlalchemy import create_engine, select, text
 
 from app.config import Settings
@@ -50,3 +55,44 @@ def test_a_station_retyped_in_the_master_data_gets_the_new_types_units(
         assert sorted(attempts) == [("B1-1", "coil_expansion"), ("B1-2", "leak_test")]  # each stored once
     finally:
         engine.dispose()
+
+
+def test_results_of_two_stations_stored_at_once_are_judged_one_at_a_time(
+    database: DbUnderTest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Database threads store results side by side, but the rules engine (CoolProp and FITPACK state
+    inside) runs under the judge's lock: never two judgings at the same moment."""
+    from app.services import judging
+
+    real_judge = judging.rules.judge
+    lock = threading.Lock()
+    inside, peak, calls = 0, 0, 0
+
+    def watched(**kwargs):  # type: ignore[no-untyped-def]
+        nonlocal inside, peak, calls
+        with lock:
+            inside, calls = inside + 1, calls + 1
+            peak = max(peak, inside)
+        try:
+            time.sleep(0.3)  # long enough for the other thread to arrive
+            return real_judge(**kwargs)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(judging.rules, "judge", watched)
+    engine = make_engine(database.url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        first, second = session.scalars(select(m.Unit.serial).order_by(m.Unit.id).limit(2)).all()
+    backend = DatabaseStationBackend(
+        session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(lambda: None)
+    )
+    jobs = [("CEX-01", _result("C-1", first, "LengthLoss_mm", 1.2)), ("BRZ-01", _result("B-1", second, "O2_ppm", 5.0))]
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            stored = list(pool.map(lambda job: backend._result(*job), jobs))
+    finally:
+        engine.dispose()
+    assert [s.duplicate for s in stored] == [False, False]
+    assert calls == 2 and peak == 1
