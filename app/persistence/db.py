@@ -3,9 +3,11 @@ handler) opens ``session.begin()`` and the transaction commits once, when that b
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -14,12 +16,43 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
     # A few rows inserted together (a result's traces, its parts) go as one INSERT … VALUES (…), (…),
     # as SQLAlchemy does for psycopg2, rather than through psycopg's executemany, which runs in
     # pipeline mode and polls the socket until PostgreSQL answers: CPU the other requests need.
     engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
+
+
+#: A pooled connection idle longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle in the pool.
+
+    ``pool_pre_ping`` costs a round trip on every checkout, one of a handful a station request makes.
+    A connection checked in moments ago is as good as the server it came from; one that sat idle
+    (a restart, a firewall's idle timeout) is pinged first and replaced if dead. A server lost within
+    the idle window fails that request with a disconnect error, and SQLAlchemy then renews the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("a pooled connection was dead") from exc  # the pool retries afresh
+            raise
 
 
 def _configure_sqlite(engine: Engine) -> None:

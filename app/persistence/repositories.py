@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, TextClause, bindparam, exists, insert, or_, select, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TextClause,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -184,6 +200,109 @@ def _unnest_insert(table: Table, names: tuple[str, ...]) -> TextClause:
     return statement.bindparams(*(bindparam(f"a_{n}", type_=postgresql.ARRAY(table.c[n].type)) for n in names))
 
 
+_WRITES_TOGETHER: dict[tuple[object, ...], TextClause] = {}
+
+
+def write_together(
+    session: Session,
+    *,
+    inserts: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]] = (),
+    updates: Sequence[tuple[Table, Mapping[str, Any]]] = (),
+) -> None:
+    """Several inserts (each of rows with the same keys) and updates by primary key, in one round trip.
+
+    On PostgreSQL, one statement of data-modifying CTEs: each insert an ``INSERT … SELECT * FROM
+    unnest(one array per column)`` as in :func:`insert_rows`, each update an ``UPDATE … FROM
+    jsonb_populate_record(…)`` of its values (their keys the columns, ``id`` the row). They touch
+    distinct rows and each runs exactly once; one fails, the statement fails. The statement keeps
+    under psycopg's limits for caching its parsed form (4 kB, 50 parameters): an update is one
+    parameter, an insert one per column, and binary values one each (an array of large bytea
+    values would be escaped element by element into array text). Elsewhere (SQLite): one
+    statement each.
+    """
+    inserts = [(t, rows) for t, rows in inserts if rows]
+    connection = core(session)
+    if connection.dialect.name != "postgresql":
+        for t, rows in inserts:
+            connection.execute(insert(t), list(rows))
+        for t, values in updates:
+            connection.execute(
+                t.update()
+                .where(t.c.id == bindparam("w_id"))
+                .values({k: bindparam(f"w_{k}") for k in values if k != "id"}),
+                {f"w_{k}": v for k, v in values.items()},
+            )
+        return
+    shape = (
+        tuple((t.name, tuple(rows[0]), len(rows) if _binary(t) else 0) for t, rows in inserts),
+        tuple((t.name, tuple(values)) for t, values in updates),
+    )
+    statement = _WRITES_TOGETHER.get(shape)
+    if statement is None:
+        statement = _writes_together(
+            [(t, tuple(rows[0]), len(rows)) for t, rows in inserts], [(t, tuple(values)) for t, values in updates]
+        )
+        if len(_WRITES_TOGETHER) > 1000:
+            _WRITES_TOGETHER.clear()
+        _WRITES_TOGETHER[shape] = statement
+    params: dict[str, Any] = {}
+    for i, (t, rows) in enumerate(inserts):
+        for k, name in enumerate(rows[0]):
+            if isinstance(t.c[name].type, LargeBinary):
+                for r, row in enumerate(rows):
+                    params[f"b{i}_{k}_{r}"] = row[name]
+            else:
+                params[f"a{i}_{k}"] = [row[name] for row in rows]
+    for j, (_, values) in enumerate(updates):
+        params[f"u{j}"] = json.dumps(values, default=_json_instant)
+    connection.execute(statement, params)
+
+
+def _json_instant(value: object) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"{value!r} cannot be written here")
+
+
+def _binary(t: Table) -> bool:
+    return any(isinstance(c.type, LargeBinary) for c in t.c)
+
+
+def _sql_type(column_type: Any, dialect: Any) -> str:
+    # text, not VARCHAR(n): an explicit cast would cut a long value short where the write refuses it
+    return "TEXT" if isinstance(column_type, String) else str(column_type.compile(dialect=dialect))
+
+
+def _writes_together(
+    inserts: Sequence[tuple[Table, tuple[str, ...], int]], updates: Sequence[tuple[Table, tuple[str, ...]]]
+) -> TextClause:
+    dialect = postgresql.dialect()
+    quote = dialect.identifier_preparer.quote
+    parts: list[str] = []
+    binds: list[BindParameter[Any]] = []
+    for i, (t, names, n_rows) in enumerate(inserts):
+        arrays = []
+        for k, n in enumerate(names):
+            column_type = t.c[n].type
+            if isinstance(column_type, LargeBinary):
+                arrays.append("ARRAY[" + ", ".join(f"CAST(:b{i}_{k}_{r} AS BYTEA)" for r in range(n_rows)) + "]")
+                binds += [bindparam(f"b{i}_{k}_{r}", type_=column_type) for r in range(n_rows)]
+            else:
+                arrays.append(f"CAST(:a{i}_{k} AS {_sql_type(column_type, dialect)}[])")
+                binds.append(bindparam(f"a{i}_{k}", type_=postgresql.ARRAY(column_type)))
+        columns = ", ".join(quote(n) for n in names)
+        parts.append(f"i{i} AS (INSERT INTO {quote(t.name)} ({columns}) SELECT * FROM unnest({', '.join(arrays)}))")
+    for j, (t, names) in enumerate(updates):
+        table_name = quote(t.name)
+        sets = ", ".join(f"{quote(n)} = x.{quote(n)}" for n in names if n != "id")
+        parts.append(
+            f"u{j} AS (UPDATE {table_name} SET {sets} FROM jsonb_populate_record(NULL::{table_name}, "
+            f"CAST(:u{j} AS JSONB)) AS x WHERE {table_name}.id = x.id)"
+        )
+        binds.append(bindparam(f"u{j}", type_=Text()))
+    return text("WITH " + ", ".join(parts) + " SELECT 1").bindparams(*binds)
+
+
 @dataclass(slots=True)
 class UnitState:
     id: int
@@ -278,6 +397,56 @@ def unit_state(session: Session, serial: str, *, for_update: bool = False) -> tu
         raise NotFound(f"{serial} has not been released by any work order", serial=serial)
     *fields, route_id, revision = row
     return UnitState(*fields), route_def_cached(session, route_id, revision)
+
+
+# The station row locked first, then (a LATERAL subquery, run once the station row is locked) the
+# unit row; the unit's columns are NULL when no unit has the serial, no row when the station is unknown.
+_LOCKED_STATION = (
+    select(_STATION.c.station_id, _STATION.c.station_type)
+    .where(_STATION.c.station_id == bindparam("station_id"))
+    .with_for_update()
+    .subquery("locked_station")
+)
+_LOCKED_UNIT = (
+    select(*_UNIT_COLUMNS, _PRODUCT_MODEL.c.route_id, _ROUTE.c.revision)
+    .select_from(_UNIT_JOINS.join(_ROUTE, _ROUTE.c.id == _PRODUCT_MODEL.c.route_id))
+    .where(_UNIT.c.serial == bindparam("serial"), _LOCKED_STATION.c.station_id.is_not(None))
+    .with_for_update(of=_UNIT)
+    .lateral("locked_unit")
+)
+_LOCK_STATION_AND_UNIT = select(_LOCKED_STATION.c.station_type, *_LOCKED_UNIT.c).select_from(
+    _LOCKED_STATION.outerjoin(_LOCKED_UNIT, true())
+)
+
+
+def lock_station_and_unit(
+    session: Session, station_id: str, serial: str
+) -> tuple[str, tuple[UnitState, routing.RouteDef] | None]:
+    """:func:`lock_station` and then ``unit_state(…, for_update=True)`` in one round trip.
+
+    Returns the station's type and the unit with its route, or None when no unit has the serial.
+    On PostgreSQL one statement locks the station row before the unit row (the lock order); a
+    read that must see what committed before the locks were granted still needs a statement of
+    its own after this one. Elsewhere: the two statements.
+    """
+    connection = core(session)
+    if connection.dialect.name != "postgresql":
+        station_type = lock_station(session, station_id)
+        try:
+            return station_type, unit_state(session, serial, for_update=True)
+        except NotFound:
+            return station_type, None
+    row = connection.execute(_LOCK_STATION_AND_UNIT, {"station_id": station_id, "serial": serial}).one_or_none()
+    if row is None:
+        raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
+    station_type, *fields, route_id, revision = row
+    if fields[0] is None:
+        return station_type, None
+    return station_type, (UnitState(*fields), route_def_cached(session, route_id, revision))
+
+
+def unit_not_found(serial: str) -> NotFound:
+    return NotFound(f"{serial} has not been released by any work order", serial=serial)
 
 
 def unit_state_by_id(session: Session, unit_id: int) -> UnitState:

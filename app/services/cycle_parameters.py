@@ -20,6 +20,7 @@ from app.cyclemodel.products import NoCyclePhysicsError, ProductPhysics, product
 from app.domain.actors import Actor
 from app.domain.errors import InvalidInput, NotFound
 from app.persistence import models as m
+from app.persistence import repositories as repo
 from app.services import audit
 from app.services.clock import utcnow
 
@@ -110,8 +111,10 @@ class CurrentKey:
 
 
 @cache
-def _current_key_statement() -> Select[tuple[Any, int | None, str | None]]:
-    # Built once: judging runs this for every verdict.
+def current_key_statement() -> Select[tuple[Any, int | None, str | None]]:
+    """physics data, version, parameter set id of the product model ``code`` (a parameter).
+
+    Built once: judging runs this for every verdict (with more columns: app.services.judging)."""
     newest = (
         select(func.max(m.CycleParameterSet.version))
         .where(m.CycleParameterSet.product_model_id == m.ProductModel.id)
@@ -131,7 +134,7 @@ def _current_key_statement() -> Select[tuple[Any, int | None, str | None]]:
 
 def current_key(session: Session, *, product_model_code: str) -> CurrentKey | None:
     """One query: the model's physics data and its current parameter set's version (None: no such model)."""
-    row = session.execute(_current_key_statement(), {"code": product_model_code}).first()
+    row = repo.core(session).execute(current_key_statement(), {"code": product_model_code}).first()
     if row is None:
         return None
     return CurrentKey(product_model_code, row[0], row[1], row[2])

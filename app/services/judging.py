@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app import rules
 from app.domain.expectations import CycleExpectations, EviStepExpectation, PlateauCode, PlateauExpectation
 from app.domain.results import CheckResult, Judgement, StationResult, Verdict
 from app.persistence import models as m
+from app.persistence import repositories as repo
 from app.services import specs
 from app.services.clock import utcnow
 from app.services.operations import JudgeContext
@@ -43,13 +44,17 @@ class EngineJudge:
     def __call__(self, session: Session, context: JudgeContext, result: StationResult) -> Judgement:
         expectations = self.expectations
         if isinstance(expectations, DatabaseCycleModel):
-            expectations = expectations.bind(session, product_model_code=context.unit.product_model_code)
-        spec = specs.effective_spec(
-            session,
-            station_type=context.station_type,
-            product_model_id=context.unit.product_model_id,
-            at=context.attempt.started_at,
-        )
+            # the current parameter set and the specification in force: one round trip
+            key, revision_id = _judging_inputs(session, context)
+            expectations = expectations.bind_key(session, product_model_code=context.unit.product_model_code, key=key)
+            spec = None if revision_id is None else specs.approved_spec(session, revision_id)
+        else:
+            spec = specs.effective_spec(
+                session,
+                station_type=context.station_type,
+                product_model_id=context.unit.product_model_id,
+                at=context.attempt.started_at,
+            )
         if spec is None:
             message = (
                 f"no approved specification for {context.station_type} on {context.unit.product_model_code} "
@@ -71,6 +76,32 @@ class EngineJudge:
         return dataclasses.replace(judgement, spec_revision_id=spec.revision_id, model_version=model_version)
 
 
+@lru_cache(maxsize=1)
+def _judging_inputs_statement() -> Select[Any]:
+    from app.services import cycle_parameters
+
+    return cycle_parameters.current_key_statement().add_columns(specs.effective_revision_id(m.ProductModel.id))
+
+
+def _judging_inputs(session: Session, context: JudgeContext) -> tuple[CurrentKey | None, int | None]:
+    """``cycle_parameters.current_key`` and the id of ``specs.effective_spec``'s revision, in one query."""
+    from app.services.cycle_parameters import CurrentKey
+
+    code = context.unit.product_model_code
+    row = (
+        repo.core(session)
+        .execute(
+            _judging_inputs_statement(),
+            {"code": code, "station_type": context.station_type, "at": context.attempt.started_at},
+        )
+        .first()
+    )
+    if row is None:
+        return None, None
+    physics, version, parameter_set_id, revision_id = row
+    return CurrentKey(code, physics, version, parameter_set_id), revision_id
+
+
 class DatabaseCycleModel:
     """The cycle model with each product model's physics and current parameter set from the database.
 
@@ -87,11 +118,17 @@ class DatabaseCycleModel:
 
     def bind(self, session: Session, *, product_model_code: str) -> CycleExpectations:
         """Expectations for one product model with its current parameter set."""
+        from app.services import cycle_parameters
+
+        key = cycle_parameters.current_key(session, product_model_code=product_model_code)
+        return self.bind_key(session, product_model_code=product_model_code, key=key)
+
+    def bind_key(self, session: Session, *, product_model_code: str, key: CurrentKey | None) -> CycleExpectations:
+        """:meth:`bind` with the model's current key already read (``cycle_parameters.current_key``)."""
         from app.cyclemodel.products import NoCyclePhysicsError, product_physics
         from app.cyclemodel.provider import CoolPropExpectations
         from app.services import cycle_parameters
 
-        key = cycle_parameters.current_key(session, product_model_code=product_model_code)
         with self._lock:
             cached = self._bound.get(product_model_code)
         if cached is not None and cached[0] == key:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 import stations
@@ -42,40 +42,13 @@ _ATTEMPT = repo.table(m.OperationAttempt)
 _A = _ATTEMPT.c
 _UNIT = repo.table(m.Unit)
 _INSERT_ATTEMPT = insert(_ATTEMPT).returning(_A.id)
-_MEASUREMENT = repo.table(m.Measurement)  # measurements and checks: repo.insert_rows
-_INSERT_TRACES = insert(repo.table(m.TraceRow))
-_INSERT_COMPONENTS = insert(repo.table(m.ComponentUse))
+# a result's rows, its closed attempt and its unit's move are written together (repo.write_together)
+_MEASUREMENT = repo.table(m.Measurement)
+_TRACE = repo.table(m.TraceRow)
+_COMPONENT_USE = repo.table(m.ComponentUse)
 _CHECK_RESULT = repo.table(m.CheckResultRow)
 _INSERT_HOLD = insert(repo.table(m.Hold))
-_CLOSE_ATTEMPT = (
-    update(_ATTEMPT)
-    .where(_A.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        verdict=bindparam("b_verdict"),
-        completed_at=bindparam("b_completed_at"),
-        completed_by=bindparam("b_completed_by"),
-        result_key=bindparam("b_result_key"),
-        summary=bindparam("b_summary"),
-        failure_mode=bindparam("b_failure_mode"),
-        spec_revision_id=bindparam("b_spec_revision_id"),
-        model_version=bindparam("b_model_version"),
-        instruction=bindparam("b_instruction"),
-        alarm=bindparam("b_alarm"),
-    )
-)
 _ATTEMPT_FIELDS = tuple(f for f in AttemptState.__dataclass_fields__ if f != "id")
-_MOVE_UNIT = (
-    update(_UNIT)
-    .where(_UNIT.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        next_step=bindparam("b_next_step"),
-        reentry_step=bindparam("b_reentry_step"),
-        rework_loops=bindparam("b_rework_loops"),
-        updated_at=bindparam("b_updated_at"),
-    )
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +128,10 @@ def start_operation(
 ) -> StartOutcome:
     """Open an attempt of ``serial`` at ``station_id`` if the route allows it; else raise InterlockRefused."""
     serial_format.validate(serial)
-    station_type = repo.lock_station(session, station_id)
-    unit, route = repo.unit_state(session, serial, for_update=True)
+    station_type, found = repo.lock_station_and_unit(session, station_id, serial)
+    if found is None:
+        raise repo.unit_not_found(serial)
+    unit, route = found
     open_here, history = repo.attempts_for_start(session, station_id=station_id, unit_id=unit.id)
     decision = routing.check_start(
         route=route,
@@ -236,17 +211,23 @@ def complete_operation(
     (InvalidInput) before anything is written; a PLC's result is stored and judged as it came.
     """
     serial_format.validate(completion.serial)
-    station_type = repo.lock_station(session, station_id)
+    # the station, then the unit, locked before anything at the station is read (the lock order)
+    station_type, found = repo.lock_station_and_unit(session, station_id, completion.serial)
     if validate:
         completion = dataclasses.replace(completion, result=_checked(station_type, completion.result))
     here_scanned = repo.attempts_for_result(session, station_id=station_id, result_key=completion.result_key)
     here = [a for a, _ in here_scanned]
     stored = next((a for a in here if completion.result_key and a.result_key == completion.result_key), None)
     if stored is not None:
-        unit = repo.unit_state_by_id(session, stored.unit_id)
+        if found is not None and found[0].id == stored.unit_id:
+            unit = found[0]
+        else:
+            unit = repo.unit_state_by_id(session, stored.unit_id)
         return CompletionOutcome(attempt=stored, unit=unit, duplicate=True, checks=checks_of(session, stored.id))
 
-    unit, route = repo.unit_state(session, completion.serial, for_update=True)
+    if found is None:
+        raise repo.unit_not_found(completion.serial)
+    unit, route = found
     now = utcnow()
     attempt = next((a for a in here if a.status == "open" and a.unit_id == unit.id), None)
     released = attempt is not None
@@ -274,8 +255,10 @@ def complete_operation(
         alarms.insert(0, attempt.alarm or NO_RELEASE)
 
     scanned = any(s for a, s in here_scanned if a.id == attempt.id)
-    _store_result(session, attempt=attempt, station_type=station_type, result=completion.result, scanned=scanned)
-    _store_checks(session, attempt_id=attempt.id, checks=checks)
+    inserts = _result_rows(
+        session, attempt=attempt, station_type=station_type, result=completion.result, scanned=scanned
+    )
+    inserts.append((_CHECK_RESULT, _check_rows(attempt.id, checks)))
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
     summary = "; ".join(c.message for c in failing if c.verdict is verdict) or None
     failure_mode = judgement.failure_mode or next((c.failure_mode for c in failing if c.failure_mode), None)
@@ -312,24 +295,23 @@ def complete_operation(
         instruction=transition.instruction,
         alarm="; ".join(alarms) or None,
     )
-    repo.core(session).execute(
-        _CLOSE_ATTEMPT,
-        {
-            "b_id": attempt.id,
-            "b_status": attempt.status,
-            "b_verdict": attempt.verdict,
-            "b_completed_at": now,
-            "b_completed_by": attempt.completed_by,
-            "b_result_key": attempt.result_key,
-            "b_summary": summary,
-            "b_failure_mode": attempt.failure_mode,
-            "b_spec_revision_id": attempt.spec_revision_id,
-            "b_model_version": attempt.model_version,
-            "b_alarm": attempt.alarm,
-            "b_instruction": attempt.instruction,
-        },
-    )
-    _apply_transition(session, unit=unit, attempt=attempt, transition=transition, now=now)
+    closed = {
+        "id": attempt.id,
+        "status": attempt.status,
+        "verdict": attempt.verdict,
+        "completed_at": now,
+        "completed_by": attempt.completed_by,
+        "result_key": attempt.result_key,
+        "summary": summary,
+        "failure_mode": attempt.failure_mode,
+        "spec_revision_id": attempt.spec_revision_id,
+        "model_version": attempt.model_version,
+        "alarm": attempt.alarm,
+        "instruction": attempt.instruction,
+    }
+    moved = _apply_transition(session, unit=unit, attempt=attempt, transition=transition, now=now)
+    # the result, its checks, the closed attempt and the unit's move: one round trip on PostgreSQL
+    repo.write_together(session, inserts=inserts, updates=[(_ATTEMPT, closed), (_UNIT, moved)])
     return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
 
 
@@ -370,7 +352,8 @@ def _no_open_reason(session: Session, unit: UnitState, station_id: str) -> str:
 
 def _apply_transition(
     session: Session, *, unit: UnitState, attempt: AttemptState, transition: routing.Transition, now: datetime
-) -> None:
+) -> dict[str, object]:
+    """Moves ``unit`` (and places the verdict's hold, if any); returns the unit row's new values."""
     unit.next_step = transition.next_step
     unit.reentry_step = transition.reentry_step
     unit.rework_loops = transition.rework_loops
@@ -402,40 +385,44 @@ def _apply_transition(
         unit.status = routing.UnitStatus.ON_HOLD.value
     else:
         unit.status = transition.status.value
-    repo.core(session).execute(
-        _MOVE_UNIT,
-        {
-            "b_id": unit.id,
-            "b_status": unit.status,
-            "b_next_step": unit.next_step,
-            "b_reentry_step": unit.reentry_step,
-            "b_rework_loops": unit.rework_loops,
-            "b_updated_at": now,
-        },
-    )
+    return {
+        "id": unit.id,
+        "status": unit.status,
+        "next_step": unit.next_step,
+        "reentry_step": unit.reentry_step,
+        "rework_loops": unit.rework_loops,
+        "updated_at": now,
+    }
 
 
-def _store_result(
+_Rows = list[tuple[Table, list[dict[str, object]]]]
+
+
+def _result_rows(
     session: Session, *, attempt: AttemptState, station_type: str, result: StationResult, scanned: bool
-) -> None:
+) -> _Rows:
+    """The rows a result adds (measurements, traces, consumed parts), per table, for repo.write_together."""
     attempt_id = attempt.id
+    rows: _Rows = []
     if result.measurements:
-        repo.insert_rows(session, _MEASUREMENT, [_measurement_row(attempt_id, x) for x in result.measurements])
+        rows.append((_MEASUREMENT, [_measurement_row(attempt_id, x) for x in result.measurements]))
     if result.traces:
-        repo.core(session).execute(
-            _INSERT_TRACES,
-            [
-                {
-                    "attempt_id": attempt_id,
-                    "channel": t.channel,
-                    "n_samples": len(t.values),
-                    "encoding": trace_codec.ENCODING,
-                    "t_blob": trace_codec.encode(t.t_s),
-                    "value_blob": trace_codec.encode(t.values),
-                    **trace_codec.summary(t.t_s, t.values),
-                }
-                for t in result.traces
-            ],
+        rows.append(
+            (
+                _TRACE,
+                [
+                    {
+                        "attempt_id": attempt_id,
+                        "channel": t.channel,
+                        "n_samples": len(t.values),
+                        "encoding": trace_codec.ENCODING,
+                        "t_blob": trace_codec.encode(t.t_s),
+                        "value_blob": trace_codec.encode(t.values),
+                        **trace_codec.summary(t.t_s, t.values),
+                    }
+                    for t in result.traces
+                ],
+            )
         )
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
     # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
@@ -445,21 +432,24 @@ def _store_result(
     else:
         components = _each_once(reported)
     if components:
-        repo.core(session).execute(
-            _INSERT_COMPONENTS,
-            [
-                {
-                    "attempt_id": attempt_id,
-                    "unit_id": attempt.unit_id,
-                    "kind": c.kind.value,
-                    "identifier": c.identifier,
-                    "model": c.model,
-                    "station_id": attempt.station_id,
-                    "consumed_at": attempt.started_at,
-                }
-                for c in components
-            ],
+        rows.append(
+            (
+                _COMPONENT_USE,
+                [
+                    {
+                        "attempt_id": attempt_id,
+                        "unit_id": attempt.unit_id,
+                        "kind": c.kind.value,
+                        "identifier": c.identifier,
+                        "model": c.model,
+                        "station_id": attempt.station_id,
+                        "consumed_at": attempt.started_at,
+                    }
+                    for c in components
+                ],
+            )
         )
+    return rows
 
 
 def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:
@@ -539,29 +529,23 @@ def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, obj
     return row
 
 
-def _store_checks(session: Session, *, attempt_id: int, checks: list[CheckResult]) -> None:
-    if not checks:
-        return
-    repo.insert_rows(
-        session,
-        _CHECK_RESULT,
-        [
-            {
-                "attempt_id": attempt_id,
-                "name": c.name,
-                "verdict": c.verdict.value,
-                "rule": c.rule,
-                "message": c.message,
-                "measured": _finite(c.measured),
-                "expected": _finite(c.expected),
-                "limit_low": _finite(c.limit_low),
-                "limit_high": _finite(c.limit_high),
-                "uncertainty": _finite(c.uncertainty),
-                "failure_mode": c.failure_mode,
-            }
-            for c in checks
-        ],
-    )
+def _check_rows(attempt_id: int, checks: list[CheckResult]) -> list[dict[str, object]]:
+    return [
+        {
+            "attempt_id": attempt_id,
+            "name": c.name,
+            "verdict": c.verdict.value,
+            "rule": c.rule,
+            "message": c.message,
+            "measured": _finite(c.measured),
+            "expected": _finite(c.expected),
+            "limit_low": _finite(c.limit_low),
+            "limit_high": _finite(c.limit_high),
+            "uncertainty": _finite(c.uncertainty),
+            "failure_mode": c.failure_mode,
+        }
+        for c in checks
+    ]
 
 
 def _finite(value: float | None) -> float | None:

@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ScalarSelect, bindparam, select
 from sqlalchemy.orm import Session
 
 import stations
@@ -299,12 +299,34 @@ def effective_spec(session: Session, *, station_type: str, product_model_id: int
     what an approved revision says never changes, so its document is read and parsed once per
     process and database, keyed by the revision's id.
     """
+    revision_id = (
+        repo.core(session)
+        .execute(_EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at})
+        .scalar_one_or_none()
+    )
+    return None if revision_id is None else approved_spec(session, revision_id)
+
+
+def effective_revision_id(product_model_id: Any) -> ScalarSelect[int]:
+    """The id of the revision :func:`effective_spec` reads, as a column of a larger statement: for the
+    product model ``product_model_id`` (a column), with the parameters ``station_type`` and ``at``."""
+    return (
+        select(_REV.id)
+        .where(
+            _REV.station_type == bindparam("station_type"),
+            _REV.product_model_id == product_model_id,
+            _REV.status == "approved",
+            _REV.effective_from <= bindparam("at"),
+        )
+        .order_by(_REV.effective_from.desc(), _REV.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def approved_spec(session: Session, revision_id: int) -> rules.Spec:
+    """The specification of an approved revision (read and parsed once per process and database)."""
     connection = repo.core(session)
-    revision_id = connection.execute(
-        _EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at}
-    ).scalar_one_or_none()
-    if revision_id is None:
-        return None
     key = (str(connection.engine.url), revision_id)
     spec = _SPEC_CACHE.get(key)
     if spec is None:
