@@ -8,12 +8,14 @@ Usage: python tests/benchmarks/bench_line.py [--units 500] [--fault-rate 0.10] [
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.auth_support import SERVER_ENV
 from tests.benchmarks.common import report, scratch_database
 from tests.integration.line_run import run_line
 
@@ -24,6 +26,8 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.10)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
+    for name, value in SERVER_ENV.items():  # the MES runs in this process: a key of its own, demo users allowed
+        os.environ.setdefault(name, value)
     with scratch_database("mes_bench_line") as url, tempfile.TemporaryDirectory() as tmp:
         run = run_line(
             database_url=url,
