@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.opcua.backend import PlcResult, PlcValue
@@ -23,16 +25,24 @@ def _result(result_id: str, serial: str, name: str, value: float) -> PlcResult:
     return PlcResult(result_id=result_id, serial=serial, values={name: PlcValue(value, "good")}, traces={})
 
 
-def test_a_station_retyped_in_the_master_data_gets_the_new_types_units(
+def _backend_and_two_units(
     database: DbUnderTest, settings: Settings
-) -> None:
+) -> tuple[Engine, Callable[[], Session], DatabaseStationBackend, list[str]]:
+    """The OPC UA adapter's database backend (engine judge, no cycle model) and two demo serials."""
     engine = make_engine(database.url)
     factory = make_session_factory(engine)
     with factory() as session:
-        first_serial, second_serial = session.scalars(select(m.Unit.serial).order_by(m.Unit.id).limit(2)).all()
+        serials = list(session.scalars(select(m.Unit.serial).order_by(m.Unit.id).limit(2)).all())
     backend = DatabaseStationBackend(
         session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(lambda: None)
     )
+    return engine, factory, backend, serials
+
+
+def test_a_station_retyped_in_the_master_data_gets_the_new_types_units(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    engine, factory, backend, (first_serial, second_serial) = _backend_and_two_units(database, settings)
     try:
         stored = backend._result("CEX-01", _result("B1-1", first_serial, "LengthLoss_mm", 1.2))
         assert not stored.duplicate
@@ -81,13 +91,7 @@ def test_results_of_two_stations_stored_at_once_are_judged_one_at_a_time(
                 inside -= 1
 
     monkeypatch.setattr(judging.rules, "judge", watched)
-    engine = make_engine(database.url)
-    factory = make_session_factory(engine)
-    with factory() as session:
-        first, second = session.scalars(select(m.Unit.serial).order_by(m.Unit.id).limit(2)).all()
-    backend = DatabaseStationBackend(
-        session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(lambda: None)
-    )
+    engine, _factory, backend, (first, second) = _backend_and_two_units(database, settings)
     jobs = [("CEX-01", _result("C-1", first, "LengthLoss_mm", 1.2)), ("BRZ-01", _result("B-1", second, "O2_ppm", 5.0))]
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:

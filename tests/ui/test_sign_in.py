@@ -220,6 +220,15 @@ def test_a_change_sent_without_the_csrf_token_is_refused_while_the_page_action_w
     refused_loads(watch, 403)
 
 
+def end_session_elsewhere(page: Any, base: str) -> str:
+    """Sign the page's session out from another window (its cookie and CSRF token); the session's cookie."""
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    cookie = session_cookie(page, base)
+    ended = httpx.post(f"{base}/ui/logout", headers={"Cookie": f"mes_session={cookie}", "X-CSRF-Token": csrf})
+    assert ended.status_code == 303
+    return cookie
+
+
 def test_a_tablet_whose_session_was_ended_elsewhere_goes_back_to_sign_in(
     operator_page: Any, ui_server: UiServer
 ) -> None:
@@ -229,12 +238,8 @@ def test_a_tablet_whose_session_was_ended_elsewhere_goes_back_to_sign_in(
     page.fill("#serial", "HP26-0000402")
     page.press("#serial", "Enter")
     page.wait_for_selector('.unit[data-serial="HP26-0000402"]')
-    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
-    cookie = session_cookie(page, ui_server.base)
-    ended = httpx.post(  # the same session signed out from another window: the tablet still holds the cookie
-        f"{ui_server.base}/ui/logout", headers={"Cookie": f"mes_session={cookie}", "X-CSRF-Token": csrf}
-    )
-    assert ended.status_code == 303 and session_cookie(page, ui_server.base) == cookie
+    cookie = end_session_elsewhere(page, ui_server.base)
+    assert session_cookie(page, ui_server.base) == cookie  # the tablet still holds it
     page.fill("#serial", "HP26-0000403")
     page.press("#serial", "Enter")
     page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet")
@@ -255,9 +260,6 @@ def test_an_open_tablet_goes_to_sign_in_by_itself_when_its_session_is_ended_else
     with page.expect_response(lambda r: "/events?" in r.url and r.status == 200):  # the stream is open
         page.press("#serial", "Enter")
     page.wait_for_selector('.unit[data-serial="HP26-0000404"]')
-    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
-    cookie = session_cookie(page, ui_server.base)
-    ended = httpx.post(f"{ui_server.base}/ui/logout", headers={"Cookie": f"mes_session={cookie}", "X-CSRF-Token": csrf})
-    assert ended.status_code == 303
+    end_session_elsewhere(page, ui_server.base)
     # well before the stream's own 50 s end and the browser's reconnect
     page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet", timeout=10_000)
