@@ -49,10 +49,6 @@ def _unit(u: m.Unit | UnitState, *, product_model: str, work_order: str) -> s.Un
     )
 
 
-def attempt_out(attempt: m.OperationAttempt | AttemptState) -> s.AttemptOut:
-    return s.AttemptOut.model_validate(attempt)
-
-
 def hold_out(hold: m.Hold, serial: str | None = None, signature: m.ESignature | None = None) -> s.HoldOut:
     out = s.HoldOut.model_validate(hold)
     out.serial = serial

@@ -220,6 +220,16 @@ def test_a_change_sent_without_the_csrf_token_is_refused_while_the_page_action_w
     refused_loads(watch, 403)
 
 
+def scan_at_tablet(page: Any, base: str, *, station: str, serial: str) -> None:
+    """Open the tablet at a station and scan a serial; returns once the unit shows and its event stream is open."""
+    page.goto(f"{base}/ui/tablet")
+    page.select_option("#station", station)
+    page.fill("#serial", serial)
+    with page.expect_response(lambda r: "/events?" in r.url and r.status == 200):
+        page.press("#serial", "Enter")
+    page.wait_for_selector(f'.unit[data-serial="{serial}"]')
+
+
 def end_session_elsewhere(page: Any, base: str) -> str:
     """Sign the page's session out from another window (its cookie and CSRF token); the session's cookie."""
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
@@ -233,11 +243,7 @@ def test_a_tablet_whose_session_was_ended_elsewhere_goes_back_to_sign_in(
     operator_page: Any, ui_server: UiServer
 ) -> None:
     page = operator_page
-    page.goto(f"{ui_server.base}/ui/tablet")
-    page.select_option("#station", "CEX-01")
-    page.fill("#serial", "HP26-0000402")
-    page.press("#serial", "Enter")
-    page.wait_for_selector('.unit[data-serial="HP26-0000402"]')
+    scan_at_tablet(page, ui_server.base, station="CEX-01", serial="HP26-0000402")
     cookie = end_session_elsewhere(page, ui_server.base)
     assert session_cookie(page, ui_server.base) == cookie  # the tablet still holds it
     page.fill("#serial", "HP26-0000403")
@@ -254,12 +260,7 @@ def test_an_open_tablet_goes_to_sign_in_by_itself_when_its_session_is_ended_else
 ) -> None:
     """The tablet's event stream checks the session at every poll: no scan or click is needed."""
     page = operator_page
-    page.goto(f"{ui_server.base}/ui/tablet")
-    page.select_option("#station", "CEX-01")
-    page.fill("#serial", "HP26-0000404")
-    with page.expect_response(lambda r: "/events?" in r.url and r.status == 200):  # the stream is open
-        page.press("#serial", "Enter")
-    page.wait_for_selector('.unit[data-serial="HP26-0000404"]')
+    scan_at_tablet(page, ui_server.base, station="CEX-01", serial="HP26-0000404")
     end_session_elsewhere(page, ui_server.base)
     # well before the stream's own 50 s end and the browser's reconnect
     page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet", timeout=10_000)
