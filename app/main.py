@@ -97,8 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live_bus = LiveBus()
     app.state.supervisor = None
     errors.install(app)
-    app.add_middleware(limits.BodySizeLimit, max_bytes=settings.api.max_request_bytes)
-    app.add_middleware(limits.RefuseNul)
+    app.add_middleware(limits.EdgeLimits, max_bytes=settings.api.max_request_bytes)
     for router in (
         operations.router,
         traceability.router,

@@ -7,53 +7,6 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-        seen = 0
-        refused = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # Answer 413 now; the application sees a client that went away.
-                    refused = True
-                    await self._refuse(scope, send)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not refused:
-                await send(message)
-
-        await self.app(scope, counting_receive, guarded_send)
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        await _send_problem(
-            scope,
-            send,
-            status=413,
-            slug="payload-too-large",
-            title="Payload too large",
-            detail=f"The request body is larger than this MES accepts ({self.max_bytes} bytes)",
-        )
-
-
 async def _send_problem(scope: Scope, send: Send, *, status: int, slug: str, title: str, detail: str) -> None:
     body = json.dumps(
         {
@@ -77,12 +30,21 @@ async def _send_problem(scope: Scope, send: Send, *, status: int, slug: str, tit
     await send({"type": "http.response.body", "body": body})
 
 
-class RefuseNul:
-    """No field of the MES takes a NUL character (U+0000), and PostgreSQL cannot store one in text: refuse it in
-    the path, the query or a JSON body with a 422 problem, the same on every database, before any route runs."""
+class EdgeLimits:
+    """Refuse at the edge what no route could take, before any route runs, the same on every database:
 
-    def __init__(self, app: ASGIApp) -> None:
+    - a body larger than ``max_bytes`` (413 problem), by its Content-Length or as it arrives;
+    - a NUL character (U+0000) in the path, the query or the body (422 problem): no field of the MES
+      takes one, and PostgreSQL cannot store one in text.
+
+    One middleware for both, so a request passes one wrapper each way rather than two (a station
+    result is ~70 kB and arrives in several chunks). A refusal answers at once; the application then
+    sees a client that went away, and whatever it sends is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,32 +54,55 @@ class RefuseNul:
         if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
             await _refuse_nul(scope, send)
             return
-        content_type = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+        content_type = b""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refuse_size(scope, send)
+                return
+            if name == b"content-type":
+                content_type = value
         form = content_type.startswith(b"application/x-www-form-urlencoded")
         # JSON spells NUL as the escape \u0000, a form as %00 (a raw NUL byte is no JSON at all: the parser refuses it)
         escaped_nul = b"%00" if form else b"\\u0000"
         tail = b""
+        seen = 0
         refused = False
 
-        async def scanning_receive() -> Message:
-            nonlocal tail, refused
+        async def guarded_receive() -> Message:
+            nonlocal tail, seen, refused
             if refused:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                chunk = tail + message.get("body", b"")
-                if escaped_nul in chunk:
+                body = message.get("body", b"")
+                # the escape may straddle two chunks: look at the end of the last one too
+                if escaped_nul in body or (tail and escaped_nul in tail + body[:5]):
                     refused = True
                     await _refuse_nul(scope, send)
                     return {"type": "http.disconnect"}
-                tail = chunk[-5:]
+                tail = body[-5:] if len(body) >= 5 else (tail + body)[-5:]
+                seen += len(body)
+                if seen > self.max_bytes:
+                    refused = True
+                    await self._refuse_size(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def guarded_send(message: Message) -> None:
             if not refused:
                 await send(message)
 
-        await self.app(scope, scanning_receive, guarded_send)
+        await self.app(scope, guarded_receive, guarded_send)
+
+    async def _refuse_size(self, scope: Scope, send: Send) -> None:
+        await _send_problem(
+            scope,
+            send,
+            status=413,
+            slug="payload-too-large",
+            title="Payload too large",
+            detail=f"The request body is larger than this MES accepts ({self.max_bytes} bytes)",
+        )
 
 
 async def _refuse_nul(scope: Scope, send: Send) -> None:

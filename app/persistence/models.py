@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -241,6 +242,8 @@ class CheckResultRow(Base):
     limit_high: Mapped[float | None] = mapped_column(Float)
     uncertainty: Mapped[float | None] = mapped_column(Float)
     failure_mode: Mapped[str | None] = mapped_column(String(64))
+    # the check's place in its verdict (0, 1, …); None for checks stored before migration 0008
+    position: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class Hold(Base):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.domain import routing
 from app.domain.errors import NotFound
 from app.persistence import models as m
+from app.persistence.driver import DriverStatement
 
 
 def get_station(session: Session, station_id: str) -> m.Station:
@@ -157,7 +158,7 @@ def core(session: Session) -> Connection:
     return session.connection()
 
 
-_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], TextClause] = {}
+_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], DriverStatement] = {}
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -179,9 +180,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     key = (table.name, names)
     statement = _UNNEST_INSERTS.get(key)
     if statement is None:
-        statement = _unnest_insert(table, names)
+        statement = DriverStatement(_unnest_insert(table, names), returns_rows=False)
         _UNNEST_INSERTS[key] = statement
-    connection.execute(statement, {f"a_{name}": [row[name] for row in rows] for name in names})
+    statement.rows(connection, {f"a_{name}": [row[name] for row in rows] for name in names})
 
 
 def _unnest_insert(table: Table, names: tuple[str, ...]) -> TextClause:
@@ -200,7 +201,7 @@ def _unnest_insert(table: Table, names: tuple[str, ...]) -> TextClause:
     return statement.bindparams(*(bindparam(f"a_{n}", type_=postgresql.ARRAY(table.c[n].type)) for n in names))
 
 
-_WRITES_TOGETHER: dict[tuple[object, ...], TextClause] = {}
+_WRITES_TOGETHER: dict[tuple[object, ...], DriverStatement] = {}
 
 
 def write_together(
@@ -239,8 +240,11 @@ def write_together(
     )
     statement = _WRITES_TOGETHER.get(shape)
     if statement is None:
-        statement = _writes_together(
-            [(t, tuple(rows[0]), len(rows)) for t, rows in inserts], [(t, tuple(values)) for t, values in updates]
+        statement = DriverStatement(
+            _writes_together(
+                [(t, tuple(rows[0]), len(rows)) for t, rows in inserts], [(t, tuple(values)) for t, values in updates]
+            ),
+            returns_rows=False,
         )
         if len(_WRITES_TOGETHER) > 1000:
             _WRITES_TOGETHER.clear()
@@ -255,7 +259,7 @@ def write_together(
                 params[f"a{i}_{k}"] = [row[name] for row in rows]
     for j, (_, values) in enumerate(updates):
         params[f"u{j}"] = json.dumps(values, default=_json_instant)
-    connection.execute(statement, params)
+    statement.rows(connection, params)
 
 
 def _json_instant(value: object) -> str:
@@ -414,8 +418,8 @@ _LOCKED_UNIT = (
     .with_for_update(of=_UNIT)
     .lateral("locked_unit")
 )
-_LOCK_STATION_AND_UNIT = select(_LOCKED_STATION.c.station_type, *_LOCKED_UNIT.c).select_from(
-    _LOCKED_STATION.outerjoin(_LOCKED_UNIT, true())
+_LOCK_STATION_AND_UNIT = DriverStatement(
+    select(_LOCKED_STATION.c.station_type, *_LOCKED_UNIT.c).select_from(_LOCKED_STATION.outerjoin(_LOCKED_UNIT, true()))
 )
 
 
@@ -436,7 +440,7 @@ def lock_station_and_unit(
             return station_type, unit_state(session, serial, for_update=True)
         except NotFound:
             return station_type, None
-    row = connection.execute(_LOCK_STATION_AND_UNIT, {"station_id": station_id, "serial": serial}).one_or_none()
+    row = _LOCK_STATION_AND_UNIT.one_or_none(connection, {"station_id": station_id, "serial": serial})
     if row is None:
         raise NotFound(f"station {station_id!r} is not in the master data", station_id=station_id)
     station_type, *fields, route_id, revision = row
@@ -478,7 +482,7 @@ _OPEN_AT_STATION = select(*ATTEMPT_COLUMNS).where(_A.station_id == bindparam("st
 _OPEN_OR_STORED_AT_STATION = select(*ATTEMPT_COLUMNS).where(
     _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
 )
-_OPEN_AT_STATION_OR_OF_UNIT = (
+_OPEN_AT_STATION_OR_OF_UNIT = DriverStatement(
     select(*ATTEMPT_COLUMNS)
     .where(or_(_A.unit_id == bindparam("unit_id"), (_A.station_id == bindparam("station_id")) & (_A.status == "open")))
     .order_by(_A.id)
@@ -486,9 +490,13 @@ _OPEN_AT_STATION_OR_OF_UNIT = (
 _ATTEMPT_BY_ID = select(*ATTEMPT_COLUMNS).where(_A.id == bindparam("attempt_id"))
 # whether an operator already scanned parts on the attempt (app/services/scans.py): most have none
 _SCANNED = exists().where(table(m.ComponentUse).c.attempt_id == _A.id).label("scanned")
-_FOR_RESULT = select(*ATTEMPT_COLUMNS, _SCANNED).where(_A.station_id == bindparam("station_id"), _A.status == "open")
-_FOR_RESULT_KEY = select(*ATTEMPT_COLUMNS, _SCANNED).where(
-    _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
+_FOR_RESULT = DriverStatement(
+    select(*ATTEMPT_COLUMNS, _SCANNED).where(_A.station_id == bindparam("station_id"), _A.status == "open")
+)
+_FOR_RESULT_KEY = DriverStatement(
+    select(*ATTEMPT_COLUMNS, _SCANNED).where(
+        _A.station_id == bindparam("station_id"), or_(_A.status == "open", _A.result_key == bindparam("result_key"))
+    )
 )
 
 
@@ -510,9 +518,9 @@ def attempts_for_result(
 ) -> list[tuple[AttemptState, bool]]:
     """Like :func:`attempts_at_station`, each with whether parts were already recorded on it."""
     if result_key is None:
-        rows = core(session).execute(_FOR_RESULT, {"station_id": station_id})
+        rows = _FOR_RESULT.rows(core(session), {"station_id": station_id})
     else:
-        rows = core(session).execute(_FOR_RESULT_KEY, {"station_id": station_id, "result_key": result_key})
+        rows = _FOR_RESULT_KEY.rows(core(session), {"station_id": station_id, "result_key": result_key})
     return [(AttemptState(*row[:-1]), bool(row[-1])) for row in rows]
 
 
@@ -525,7 +533,7 @@ def attempts_for_start(
     """
     rows = [
         AttemptState(*row)
-        for row in core(session).execute(_OPEN_AT_STATION_OR_OF_UNIT, {"unit_id": unit_id, "station_id": station_id})
+        for row in _OPEN_AT_STATION_OR_OF_UNIT.rows(core(session), {"unit_id": unit_id, "station_id": station_id})
     ]
     open_here = [a for a in rows if a.station_id == station_id and a.status == "open"]
     history = [

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import rules
@@ -18,6 +18,7 @@ from app.domain.expectations import CycleExpectations, EviStepExpectation, Plate
 from app.domain.results import CheckResult, Judgement, StationResult, Verdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.persistence.driver import DriverStatement
 from app.services import specs
 from app.services.clock import utcnow
 from app.services.operations import JudgeContext
@@ -77,10 +78,12 @@ class EngineJudge:
 
 
 @lru_cache(maxsize=1)
-def _judging_inputs_statement() -> Select[Any]:
+def _judging_inputs_statement() -> DriverStatement:
     from app.services import cycle_parameters
 
-    return cycle_parameters.current_key_statement().add_columns(specs.effective_revision_id(m.ProductModel.id))
+    return DriverStatement(
+        cycle_parameters.current_key_statement().add_columns(specs.effective_revision_id(m.ProductModel.id))
+    )
 
 
 def _judging_inputs(session: Session, context: JudgeContext) -> tuple[CurrentKey | None, int | None]:
@@ -88,14 +91,10 @@ def _judging_inputs(session: Session, context: JudgeContext) -> tuple[CurrentKey
     from app.services.cycle_parameters import CurrentKey
 
     code = context.unit.product_model_code
-    row = (
-        repo.core(session)
-        .execute(
-            _judging_inputs_statement(),
-            {"code": code, "station_type": context.station_type, "at": context.attempt.started_at},
-        )
-        .first()
+    found = _judging_inputs_statement().rows(
+        repo.core(session), {"code": code, "station_type": context.station_type, "at": context.attempt.started_at}
     )
+    row = found[0] if found else None
     if row is None:
         return None, None
     physics, version, parameter_set_id, revision_id = row

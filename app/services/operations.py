@@ -28,6 +28,7 @@ from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
+from app.persistence.driver import DriverStatement
 from app.persistence.repositories import AttemptState, UnitState
 from app.rules import ValueStatus
 from app.services import audit, scans
@@ -49,6 +50,8 @@ _COMPONENT_USE = repo.table(m.ComponentUse)
 _CHECK_RESULT = repo.table(m.CheckResultRow)
 _INSERT_HOLD = insert(repo.table(m.Hold))
 _ATTEMPT_FIELDS = tuple(f for f in AttemptState.__dataclass_fields__ if f != "id")
+# a start writes every field of the attempt: compiled once, run on the driver (driver.py)
+_OPEN_ATTEMPT = DriverStatement(insert(_ATTEMPT).values({f: bindparam(f) for f in _ATTEMPT_FIELDS}).returning(_A.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +173,7 @@ def start_operation(
         use_as_is=False,
     )
     values = {k: getattr(attempt, k) for k in _ATTEMPT_FIELDS}
-    attempt.id = repo.core(session).execute(_INSERT_ATTEMPT, values).scalar_one()
+    attempt.id = _OPEN_ATTEMPT.one(repo.core(session), values)[0]
     return StartOutcome(attempt=attempt, unit=unit, resumed=False, aborted_serials=aborted)
 
 
@@ -543,8 +546,9 @@ def _check_rows(attempt_id: int, checks: list[CheckResult]) -> list[dict[str, ob
             "limit_high": _finite(c.limit_high),
             "uncertainty": _finite(c.uncertainty),
             "failure_mode": c.failure_mode,
+            "position": position,
         }
-        for c in checks
+        for position, c in enumerate(checks)
     ]
 
 
@@ -553,8 +557,15 @@ def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+#: checks in their verdict's order; those stored before migration 0008 (no position) by name after them
+CHECK_ORDER = (m.CheckResultRow.position.is_(None), m.CheckResultRow.position, m.CheckResultRow.name)
+
+
 def checks_of(session: Session, attempt_id: int) -> list[CheckResult]:
-    rows = session.scalars(select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id))
+    # in the order the judge gave them: a repeated delivery answers as the first did
+    rows = session.scalars(
+        select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id).order_by(*CHECK_ORDER)
+    )
     return [
         CheckResult(
             name=r.name,

@@ -10,12 +10,14 @@ from typing import Any
 
 import pydantic_core
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.api import presenters, schemas
 from app.domain.results import CheckResult, Verdict
 from app.persistence.repositories import AttemptState, UnitState
 from app.services.operations import CompletionOutcome, StartOutcome
 from tests.api.driver import Line
+from tests.conftest import DbUnderTest
 
 
 @pytest.fixture
@@ -42,9 +44,7 @@ def test_start_and_completion_answer_the_documents_of_their_models(line: Line) -
     assert again.status_code == 200, again.text
     stored = again.json()
     assert stored == _as_the_model_writes_it(schemas.CompletionResponse, stored)
-    # the stored checks come back in the database's order, not the judge's
-    stored["checks"].sort(key=lambda c: c["name"])
-    body["checks"].sort(key=lambda c: c["name"])
+    # the same answer, checks in the judge's order included
     assert stored == body | {"duplicate": True}
 
 
@@ -120,3 +120,38 @@ def test_bodies_the_fast_parser_refuses_are_read_as_the_standard_parser_reads_th
     body = json.dumps({"serial": serial, "result_id": "R-NAN", "measurements": [{"name": "X", "value": float("nan")}]})
     r = client.post("/api/v1/stations/CEX-01/complete", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and "finite number" in r.text
+
+
+def test_a_repeated_delivery_and_the_birth_record_list_checks_in_the_verdicts_order(
+    line: Line, database: DbUnderTest
+) -> None:
+    """However the database happens to return the rows (here: stored again in reverse order), the
+    checks come back in the order of the first answer: the judge's."""
+    serial = line.work_order()[0]
+    line.start("coil_expansion", serial)
+    first = line.complete("coil_expansion", serial, result_id="R-ORDER-1").json()
+    names = [c["name"] for c in first["checks"]]
+    assert names != sorted(names) and names != sorted(names, reverse=True)  # else order would prove nothing
+    engine = create_engine(database.owner)
+    with engine.begin() as connection:
+        attempt_id = connection.execute(
+            text("SELECT id FROM operation_attempt WHERE result_key = 'R-ORDER-1'")
+        ).scalar_one()
+        rows = (
+            connection.execute(text("SELECT * FROM check_result WHERE attempt_id = :a"), {"a": attempt_id})
+            .mappings()
+            .all()
+        )
+        connection.execute(text("DELETE FROM check_result WHERE attempt_id = :a"), {"a": attempt_id})
+        for row in reversed(rows):
+            columns = ", ".join(row.keys())
+            connection.execute(
+                text(f"INSERT INTO check_result ({columns}) VALUES ({', '.join(':' + k for k in row)})"),
+                dict(row),
+            )
+    engine.dispose()
+    again = line.complete("coil_expansion", serial, result_id="R-ORDER-1").json()
+    assert [c["name"] for c in again["checks"]] == names
+    assert again == first | {"duplicate": True}
+    record = line.client.get(f"/api/v1/units/{serial}/birth-record").json()
+    assert [c["name"] for c in record["attempts"][0]["checks"]] == names

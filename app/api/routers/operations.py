@@ -48,18 +48,19 @@ def check_interlock(
     responses=_REFUSALS,
     dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.STATION)],
 )
-def start_operation(
-    station_id: str, body: schemas.StartRequest, session: SessionDep, serial_format: SerialFormatDep
-) -> Response:
+def start_operation(station_id: str, body: schemas.StartRequest, request: Request) -> Response:
     """Opens the unit's attempt at this station if its route allows it; otherwise 409 with the reason.
 
     Asking again for a unit whose attempt here is still open answers with that same attempt.
     A release here closes another unit's open attempt at this station as aborted.
     """
-    with session.begin():
+    # the session is opened here rather than by a dependency: on the line's busiest routes, each
+    # FastAPI dependency costs more of the server's CPU than opening a session does
+    state = request.app.state
+    with state.session_factory() as session, session.begin():
         outcome = operations.start_operation(
             session=session,
-            serial_format=serial_format,
+            serial_format=state.serial_format,
             station_id=station_id,
             serial=body.serial,
             operator=body.operator,
@@ -85,13 +86,7 @@ def to_station_result(body: schemas.CompleteRequest) -> StationResult:
     responses=_REFUSALS,
     dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR, Role.STATION)],
 )
-def complete_operation(
-    station_id: str,
-    body: schemas.CompleteRequest,
-    session: SessionDep,
-    serial_format: SerialFormatDep,
-    request: Request,
-) -> Response:
+def complete_operation(station_id: str, body: schemas.CompleteRequest, request: Request) -> Response:
     """Stores measurements, traces, consumed components and checks with the verdict, in one
     transaction, and moves the unit along its route (or into rework or hold).
 
@@ -101,14 +96,15 @@ def complete_operation(
     completion = operations.Completion(
         serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=body.operator
     )
-    with session.begin():
+    state = request.app.state
+    with state.session_factory() as session, session.begin():  # as in start_operation
         outcome = operations.complete_operation(
             session=session,
-            serial_format=serial_format,
+            serial_format=state.serial_format,
             station_id=station_id,
             completion=completion,
             origin="operator" if body.operator else "rest",
-            judge=request.app.state.judge,
+            judge=state.judge,
             validate=True,
         )
     # the document of CompletionResponse, written once (see presenters.completion_document)
