@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.schemas import Problem
@@ -61,6 +62,14 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
     schemas.setdefault("Problem", Problem.model_json_schema())
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
+            # any route that reads the database can meet a lost connection (see _database below)
+            operation.setdefault("responses", {}).setdefault(
+                "503",
+                {
+                    "description": "Database unavailable for a moment: send the request again (Retry-After)",
+                    "content": {},
+                },
+            )
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in ("4", "5") and "content" in response:
                     response["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -125,6 +134,24 @@ def install(app: FastAPI) -> None:
             slug=f"http-{exc.status_code}",
             instance=request.url.path,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
+        response = problem(
+            status=503,
+            title="Database unavailable",
+            detail=(
+                "The MES lost its connection to the database while answering. Send the request again; "
+                "a start, or a completion with the same result_id, is recorded at most once."
+            ),
+            slug="database-unavailable",
+            instance=request.url.path,
+        )
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

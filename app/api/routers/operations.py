@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
@@ -16,6 +22,8 @@ from app.services import operations
 router = APIRouter(prefix="/stations/{station_id}", tags=["operations"], route_class=JsonBodyRoute)
 
 _REFUSALS = schemas.problem_responses(404, 409, 422)
+T = TypeVar("T")
+log = logging.getLogger("app.api")
 
 
 @router.get(
@@ -54,20 +62,39 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
     Asking again for a unit whose attempt here is still open answers with that same attempt.
     A release here closes another unit's open attempt at this station as aborted.
     """
-    # the session is opened here rather than by a dependency: on the line's busiest routes, each
-    # FastAPI dependency costs more of the server's CPU than opening a session does
     state = request.app.state
-    with state.session_factory() as session, session.begin():
-        outcome = operations.start_operation(
+    outcome = _in_one_transaction(
+        state,
+        lambda session: operations.start_operation(
             session=session,
             serial_format=state.serial_format,
             station_id=station_id,
             serial=body.serial,
             operator=body.operator,
             origin="operator" if body.operator else "rest",
-        )
+        ),
+    )
     # the document of StartResponse, written once (see presenters.start_document)
     return presenters.plain_json_response(presenters.start_document(outcome), status_code=status.HTTP_201_CREATED)
+
+
+def _in_one_transaction(state: Any, work: Callable[[Session], T]) -> T:
+    """``work`` in a transaction of its own, committed; once more on a fresh connection if the pooled one
+    proved dead (a database restart within the pool's idle-ping window, app/persistence/db.py).
+
+    Safe for these two routes only: a start asked again resumes its open attempt, and a completion
+    delivered again with its result_id answers as stored. The session is opened here rather than by a
+    dependency: on the line's busiest routes each FastAPI dependency costs more CPU than a session.
+    """
+    for attempt in (1, 2):
+        try:
+            with state.session_factory() as session, session.begin():
+                return work(session)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.warning("database connection lost; the request runs again on a fresh one: %s", exc.orig)
+    raise AssertionError("unreachable")
 
 
 def to_station_result(body: schemas.CompleteRequest) -> StationResult:
@@ -97,8 +124,9 @@ def complete_operation(station_id: str, body: schemas.CompleteRequest, request: 
         serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=body.operator
     )
     state = request.app.state
-    with state.session_factory() as session, session.begin():  # as in start_operation
-        outcome = operations.complete_operation(
+    outcome = _in_one_transaction(
+        state,
+        lambda session: operations.complete_operation(
             session=session,
             serial_format=state.serial_format,
             station_id=station_id,
@@ -106,6 +134,7 @@ def complete_operation(station_id: str, body: schemas.CompleteRequest, request: 
             origin="operator" if body.operator else "rest",
             judge=state.judge,
             validate=True,
-        )
+        ),
+    )
     # the document of CompletionResponse, written once (see presenters.completion_document)
     return presenters.plain_json_response(presenters.completion_document(outcome))
