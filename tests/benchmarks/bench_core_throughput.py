@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +24,15 @@ import httpx
 
 from tests.api.driver import station_payload
 from tests.auth_support import auth_headers
-from tests.benchmarks.common import mes_server, percentile, report, scratch_database
+from tests.benchmarks.common import (
+    SERVER_PIDS,
+    mes_server,
+    percentile,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
+    report,
+    scratch_database,
+)
 
 # generated and JSON-encoded once, outside the timed loop: the load generator shares the two cores
 # with the server, so it must not spend them on physics or on encoding 70 kB per request
@@ -109,6 +118,11 @@ async def _drive_health(base: str, seconds: float, workers: int) -> tuple[int, f
     return done, time.monotonic() - started
 
 
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20)
@@ -122,10 +136,20 @@ def main() -> None:
         health_n = route_n = 0
         health_s = route_s = 0.0
         latencies: list[float] = []
+        # CPU seconds spent during the subject's rounds: [server, load generator, PostgreSQL] and the
+        # server's during the baseline's, read around each round
+        route_cpu = [0.0, 0.0, 0.0]
+        health_server_cpu = 0.0
+        pid = SERVER_PIDS[base]
         for _ in range(args.rounds):
+            before = process_cpu_seconds(pid)
             n, s = asyncio.run(_drive_health(base, args.seconds / args.rounds / 2, args.workers))
+            health_server_cpu += process_cpu_seconds(pid) - before
             health_n, health_s = health_n + n, health_s + s
+            before_all = (process_cpu_seconds(pid), _own_cpu_seconds(), postgres_cpu_seconds())
             n, timing = asyncio.run(_drive_route(base, args.seconds / args.rounds / 2, args.workers, queues))
+            after_all = (process_cpu_seconds(pid), _own_cpu_seconds(), postgres_cpu_seconds())
+            route_cpu = [total + b - a for total, a, b in zip(route_cpu, before_all, after_all, strict=True)]
             route_n, route_s = route_n + n, route_s + timing[0]
             latencies += timing[1:]
         health_rate, route_rate = health_n / health_s, route_n / route_s
@@ -139,6 +163,12 @@ def main() -> None:
                 "ratio (goal >= 0.3)": round(route_rate / health_rate, 3),
                 "start/complete latency p50 ms": round(1000 * percentile(latencies, 50), 1),
                 "start/complete latency p99 ms": round(1000 * percentile(latencies, 99), 1),
+                "CPU ms per start/complete request: server": round(1000 * route_cpu[0] / route_n, 2),
+                "CPU ms per start/complete request: load generator": round(1000 * route_cpu[1] / route_n, 2),
+                "CPU ms per start/complete request: PostgreSQL (all its processes)": round(
+                    1000 * route_cpu[2] / route_n, 2
+                ),
+                "CPU ms per health request: server": round(1000 * health_server_cpu / health_n, 3),
             },
         )
 

@@ -66,6 +66,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: base URL → process id of each running :func:`mes_server` (for CPU accounting)
+SERVER_PIDS: dict[str, int] = {}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL server process on this machine so far (0 where /proc shows none)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += process_cpu_seconds(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    return total
+
+
 @contextlib.contextmanager
 def mes_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`mes serve` in its own process (so the load generator does not share its interpreter)."""
@@ -101,8 +126,10 @@ def mes_server(database_url: str, *, extra_env: dict[str, str] | None = None) ->
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("MES server did not start")
             time.sleep(0.1)
+        SERVER_PIDS[base] = proc.pid
         yield base
     finally:
+        SERVER_PIDS.pop(base, None)
         proc.terminate()
         proc.wait(timeout=15)
 
