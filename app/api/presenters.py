@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pydantic_core
@@ -10,7 +9,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from app.api import schemas as s
-from app.domain.results import CheckResult
+from app.domain.results import CheckResult, finite_or_none
 from app.persistence import models as m
 from app.persistence.repositories import AttemptState, UnitState
 from app.services.operations import CompletionOutcome, StartOutcome
@@ -73,11 +72,6 @@ def override_out(override: m.VerdictOverride, signature: m.ESignature | None) ->
 # them to the models). Their inputs are the service's own records, so there is nothing to validate.
 
 
-def _number(value: float | None) -> float | None:
-    """A float field as the response models write it: a float, and null for NaN or infinity."""
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
 def attempt_document(a: AttemptState) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -122,11 +116,11 @@ def check_document(c: CheckResult) -> dict[str, Any]:
         "verdict": c.verdict.value,
         "rule": c.rule,
         "message": c.message,
-        "measured": _number(c.measured),
-        "expected": _number(c.expected),
-        "limit_low": _number(c.limit_low),
-        "limit_high": _number(c.limit_high),
-        "uncertainty": _number(c.uncertainty),
+        "measured": finite_or_none(c.measured),
+        "expected": finite_or_none(c.expected),
+        "limit_low": finite_or_none(c.limit_low),
+        "limit_high": finite_or_none(c.limit_high),
+        "uncertainty": finite_or_none(c.uncertainty),
         "failure_mode": c.failure_mode,
     }
 

@@ -324,13 +324,18 @@ class _PiecewiseCubic:
         cell = np.minimum(np.maximum(cell, 0), self._last)
         u = x - self._axis[cell]
         c = np.take(coef, cell, axis=2, mode="clip")
-        out = c[:, 0] * u
-        out += c[:, 1]
-        out *= u
-        out += c[:, 2]
-        out *= u
-        out += c[:, 3]
-        return list(out)
+        return list(_cubic(c[:, 0], c[:, 1], c[:, 2], c[:, 3], u))
+
+
+def _cubic(c3: Array, c2: Array, c1: Array, c0: Array, u: Array) -> Array:
+    """c3·u³ + c2·u² + c1·u + c0 by Horner's rule, in place on one new array."""
+    out = c3 * u
+    out += c2
+    out *= u
+    out += c1
+    out *= u
+    out += c0
+    return out
 
 
 # A bicubic polynomial is recovered exactly from its values at 4 × 4 points of a cell; these offsets
@@ -379,20 +384,9 @@ class _PiecewiseBicubic:
         u, v = fx - i - 0.5, fy - j - 0.5
         c = np.take(coef, i * self._ny + j, axis=2, mode="clip")
         c = c.reshape(c.shape[0], 4, 4, *c.shape[2:])
-        # Horner's rule in y for each power of x, then in x.
-        p = c[:, :, 3] * v
-        p += c[:, :, 2]
-        p *= v
-        p += c[:, :, 1]
-        p *= v
-        p += c[:, :, 0]
-        out = p[:, 3] * u
-        out += p[:, 2]
-        out *= u
-        out += p[:, 1]
-        out *= u
-        out += p[:, 0]
-        return list(out)
+        # in y for each power of x, then in x
+        p = _cubic(c[:, :, 3], c[:, :, 2], c[:, :, 1], c[:, :, 0], v)
+        return list(_cubic(p[:, 3], p[:, 2], p[:, 1], p[:, 0], u))
 
 
 # Which of a stacked group's curves or tables to evaluate: the saturated-vapour curves (ln p, h, s),

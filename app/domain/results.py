@@ -8,12 +8,19 @@ identifiers or codes, booleans are pass/fail flags from the station, datetimes a
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 MeasurementKind = Literal["number", "string", "bool", "datetime"]
 MeasurementValue = float | str | bool | datetime | None
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A check's number as it is stored and answered: a float (also where a rule computed an int),
+    None for "none", NaN or infinity."""
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 class Verdict(enum.StrEnum):

@@ -35,7 +35,9 @@ def _ping_when_idle(engine: Engine) -> None:
     ``pool_pre_ping`` costs a round trip on every checkout, one of a handful a station request makes.
     A connection checked in moments ago is as good as the server it came from; one that sat idle
     (a restart, a firewall's idle timeout) is pinged first and replaced if dead. A server lost within
-    the idle window fails that request with a disconnect error, and SQLAlchemy then renews the pool.
+    the idle window shows as a disconnect error in that request; SQLAlchemy then renews the pool, the
+    station start/complete routes run once more on a fresh connection and any other request answers
+    503 (app/api/routers/operations.py, app/api/errors.py).
     """
 
     @event.listens_for(engine, "checkin")

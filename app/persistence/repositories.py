@@ -158,49 +158,6 @@ def core(session: Session) -> Connection:
     return session.connection()
 
 
-_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], DriverStatement] = {}
-
-
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows that all have the same keys, as one statement.
-
-    On PostgreSQL: ``INSERT … SELECT * FROM unnest(one array per column)``, the same short text for
-    any number of rows. A multi-row VALUES statement differs with every row count and carries a
-    parameter per cell, so psycopg parses it anew each time (1.8 ms of CPU for a result's two dozen
-    checks), and executemany runs in pipeline mode, polling the socket until PostgreSQL answers.
-    Elsewhere (SQLite): executemany.
-    """
-    if not rows:
-        return
-    connection = core(session)
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), list(rows))
-        return
-    names = tuple(rows[0])
-    key = (table.name, names)
-    statement = _UNNEST_INSERTS.get(key)
-    if statement is None:
-        statement = DriverStatement(_unnest_insert(table, names), returns_rows=False)
-        _UNNEST_INSERTS[key] = statement
-    statement.rows(connection, {f"a_{name}": [row[name] for row in rows] for name in names})
-
-
-def _unnest_insert(table: Table, names: tuple[str, ...]) -> TextClause:
-    dialect = postgresql.dialect()
-    quote = dialect.identifier_preparer.quote
-
-    def array_type(name: str) -> str:
-        column_type = table.c[name].type
-        # text, not VARCHAR(n): an explicit cast would cut a long value short where the insert refuses it
-        element = "TEXT" if isinstance(column_type, String) else column_type.compile(dialect=dialect)
-        return f"{element}[]"
-
-    arrays = ", ".join(f"CAST(:a_{n} AS {array_type(n)})" for n in names)
-    columns = ", ".join(quote(n) for n in names)
-    statement = text(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM unnest({arrays})")
-    return statement.bindparams(*(bindparam(f"a_{n}", type_=postgresql.ARRAY(table.c[n].type)) for n in names))
-
-
 _WRITES_TOGETHER: dict[tuple[object, ...], DriverStatement] = {}
 
 
@@ -213,7 +170,9 @@ def write_together(
     """Several inserts (each of rows with the same keys) and updates by primary key, in one round trip.
 
     On PostgreSQL, one statement of data-modifying CTEs: each insert an ``INSERT … SELECT * FROM
-    unnest(one array per column)`` as in :func:`insert_rows`, each update an ``UPDATE … FROM
+    unnest(one array per column)`` (the same short text for any number of rows: a multi-row VALUES
+    statement differs with every row count and carries a parameter per cell, so psycopg would parse it
+    anew each time, and executemany polls the socket in pipeline mode), each update an ``UPDATE … FROM
     jsonb_populate_record(…)`` of its values (their keys the columns, ``id`` the row). They touch
     distinct rows and each runs exactly once; one fails, the statement fails. The statement keeps
     under psycopg's limits for caching its parsed form (4 kB, 50 parameters): an update is one
@@ -260,6 +219,14 @@ def write_together(
     for j, (_, values) in enumerate(updates):
         params[f"u{j}"] = json.dumps(values, default=_json_instant)
     statement.rows(connection, params)
+
+
+#: a verdict's checks in the judge's order; those stored before migration 0008 (no position) by name after them
+CHECK_ORDER = (
+    table(m.CheckResultRow).c.position.is_(None),
+    table(m.CheckResultRow).c.position,
+    table(m.CheckResultRow).c.name,
+)
 
 
 def _json_instant(value: object) -> str:

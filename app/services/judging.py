@@ -94,10 +94,9 @@ def _judging_inputs(session: Session, context: JudgeContext) -> tuple[CurrentKey
     found = _judging_inputs_statement().rows(
         repo.core(session), {"code": code, "station_type": context.station_type, "at": context.attempt.started_at}
     )
-    row = found[0] if found else None
-    if row is None:
+    if not found:
         return None, None
-    physics, version, parameter_set_id, revision_id = row
+    physics, version, parameter_set_id, revision_id = found[0]
     return CurrentKey(code, physics, version, parameter_set_id), revision_id
 
 

@@ -23,7 +23,15 @@ from app import rules
 from app.domain import routing
 from app.domain.actors import SYSTEM
 from app.domain.errors import InterlockRefused, InvalidInput, NoOpenAttempt
-from app.domain.results import CheckResult, Component, Judgement, Measurement, StationResult, Verdict
+from app.domain.results import (
+    CheckResult,
+    Component,
+    Judgement,
+    Measurement,
+    StationResult,
+    Verdict,
+    finite_or_none,
+)
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
@@ -42,7 +50,6 @@ ISO_INSTANT_NEEDED = "must be an ISO-8601 instant with its UTC offset, e.g. 2026
 _ATTEMPT = repo.table(m.OperationAttempt)
 _A = _ATTEMPT.c
 _UNIT = repo.table(m.Unit)
-_INSERT_ATTEMPT = insert(_ATTEMPT).returning(_A.id)
 # a result's rows, its closed attempt and its unit's move are written together (repo.write_together)
 _MEASUREMENT = repo.table(m.Measurement)
 _TRACE = repo.table(m.TraceRow)
@@ -50,7 +57,7 @@ _COMPONENT_USE = repo.table(m.ComponentUse)
 _CHECK_RESULT = repo.table(m.CheckResultRow)
 _INSERT_HOLD = insert(repo.table(m.Hold))
 _ATTEMPT_FIELDS = tuple(f for f in AttemptState.__dataclass_fields__ if f != "id")
-# a start writes every field of the attempt: compiled once, run on the driver (driver.py)
+# an attempt is opened with every field given: compiled once, run on the driver (driver.py)
 _OPEN_ATTEMPT = DriverStatement(insert(_ATTEMPT).values({f: bindparam(f) for f in _ATTEMPT_FIELDS}).returning(_A.id))
 
 
@@ -321,7 +328,7 @@ def complete_operation(
 def _unreleased_attempt(
     session: Session, *, unit: UnitState, station_id: str, station_type: str, origin: str, now: datetime
 ) -> AttemptState:
-    values = {
+    values = dict.fromkeys(_ATTEMPT_FIELDS) | {
         "unit_id": unit.id,
         "station_id": station_id,
         "station_type": station_type,
@@ -334,7 +341,7 @@ def _unreleased_attempt(
     }
     # a stale open attempt of this unit elsewhere would block the partial unique index
     _abort(session, [a for a in _open_attempts_of(session, unit.id)], now=now)
-    attempt_id = repo.core(session).execute(_INSERT_ATTEMPT, values).scalar_one()
+    attempt_id = _OPEN_ATTEMPT.one(repo.core(session), values)[0]
     return repo.attempt_state(session, attempt_id)
 
 
@@ -540,11 +547,11 @@ def _check_rows(attempt_id: int, checks: list[CheckResult]) -> list[dict[str, ob
             "verdict": c.verdict.value,
             "rule": c.rule,
             "message": c.message,
-            "measured": _finite(c.measured),
-            "expected": _finite(c.expected),
-            "limit_low": _finite(c.limit_low),
-            "limit_high": _finite(c.limit_high),
-            "uncertainty": _finite(c.uncertainty),
+            "measured": finite_or_none(c.measured),
+            "expected": finite_or_none(c.expected),
+            "limit_low": finite_or_none(c.limit_low),
+            "limit_high": finite_or_none(c.limit_high),
+            "uncertainty": finite_or_none(c.uncertainty),
             "failure_mode": c.failure_mode,
             "position": position,
         }
@@ -552,19 +559,10 @@ def _check_rows(attempt_id: int, checks: list[CheckResult]) -> list[dict[str, ob
     ]
 
 
-def _finite(value: float | None) -> float | None:
-    # a float, also where a rule computed an int: rows are inserted as one array per column
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-#: checks in their verdict's order; those stored before migration 0008 (no position) by name after them
-CHECK_ORDER = (m.CheckResultRow.position.is_(None), m.CheckResultRow.position, m.CheckResultRow.name)
-
-
 def checks_of(session: Session, attempt_id: int) -> list[CheckResult]:
     # in the order the judge gave them: a repeated delivery answers as the first did
     rows = session.scalars(
-        select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id).order_by(*CHECK_ORDER)
+        select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id).order_by(*repo.CHECK_ORDER)
     )
     return [
         CheckResult(

@@ -277,34 +277,6 @@ def list_revisions(
 
 
 _REV = repo.table(m.SpecRevision).c
-_EFFECTIVE = (
-    select(_REV.id)
-    .where(
-        _REV.station_type == bindparam("station_type"),
-        _REV.product_model_id == bindparam("product_model_id"),
-        _REV.status == "approved",
-        _REV.effective_from <= bindparam("at"),
-    )
-    .order_by(_REV.effective_from.desc(), _REV.id.desc())
-    .limit(1)
-)
-_DOCUMENT = select(_REV.document).where(_REV.id == bindparam("revision_id"))
-_SPEC_CACHE: dict[tuple[str, int], rules.Spec] = {}
-
-
-def effective_spec(session: Session, *, station_type: str, product_model_id: int, at: datetime) -> rules.Spec | None:
-    """The approved specification in force at ``at`` (None when there is none).
-
-    Which revision is in force is read every time (another process may approve one at any moment);
-    what an approved revision says never changes, so its document is read and parsed once per
-    process and database, keyed by the revision's id.
-    """
-    revision_id = (
-        repo.core(session)
-        .execute(_EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at})
-        .scalar_one_or_none()
-    )
-    return None if revision_id is None else approved_spec(session, revision_id)
 
 
 def effective_revision_id(product_model_id: Any) -> ScalarSelect[int]:
@@ -322,6 +294,26 @@ def effective_revision_id(product_model_id: Any) -> ScalarSelect[int]:
         .limit(1)
         .scalar_subquery()
     )
+
+
+_EFFECTIVE = select(effective_revision_id(bindparam("product_model_id")))
+_DOCUMENT = select(_REV.document).where(_REV.id == bindparam("revision_id"))
+_SPEC_CACHE: dict[tuple[str, int], rules.Spec] = {}
+
+
+def effective_spec(session: Session, *, station_type: str, product_model_id: int, at: datetime) -> rules.Spec | None:
+    """The approved specification in force at ``at`` (None when there is none).
+
+    Which revision is in force is read every time (another process may approve one at any moment);
+    what an approved revision says never changes, so its document is read and parsed once per
+    process and database, keyed by the revision's id.
+    """
+    revision_id = (
+        repo.core(session)
+        .execute(_EFFECTIVE, {"station_type": station_type, "product_model_id": product_model_id, "at": at})
+        .scalar_one()
+    )
+    return None if revision_id is None else approved_spec(session, revision_id)
 
 
 def approved_spec(session: Session, revision_id: int) -> rules.Spec:

@@ -77,18 +77,13 @@ _HOLDS = (
     .order_by(repo.table(m.Hold).c.id)
 )
 # the same order at every reading: checks in their verdict's order, parts as scanned, values by name
-_CHECK_ORDER = (
-    repo.table(m.CheckResultRow).c.position.is_(None),
-    repo.table(m.CheckResultRow).c.position,
-    repo.table(m.CheckResultRow).c.name,
-)
 _PER_ATTEMPT = {
     "measurements": select(*_columns(m.Measurement)).order_by(repo.table(m.Measurement).c.name),
     "traces": select(*_columns(m.TraceRow, without=("t_blob", "value_blob"))).order_by(
         repo.table(m.TraceRow).c.channel
     ),
     "components": select(*_columns(m.ComponentUse)).order_by(repo.table(m.ComponentUse).c.id),
-    "checks": select(*_columns(m.CheckResultRow)).order_by(*_CHECK_ORDER),
+    "checks": select(*_columns(m.CheckResultRow)).order_by(*repo.CHECK_ORDER),
     "overrides": select(*_columns(m.VerdictOverride)).order_by(repo.table(m.VerdictOverride).c.id),
     "manual_checks": select(*_columns(m.ManualCheck)).order_by(repo.table(m.ManualCheck).c.id),
 }
