@@ -11,10 +11,13 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 MeasurementKind = Literal["number", "string", "bool", "datetime"]
 MeasurementValue = float | str | bool | datetime | None
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -65,6 +68,19 @@ class Trace:
     channel: str
     t_s: tuple[float, ...]
     values: tuple[float, ...]
+    _arrays: tuple[FloatArray, FloatArray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        """(t_s, values) as float64 arrays, read-only, converted once per trace: the result's
+        validation, its judging and its storage each need them, and a run-in result carries
+        15,000 samples. Raises TypeError or ValueError for a sample that is not a number."""
+        if self._arrays is None:
+            t_s = np.fromiter(self.t_s, dtype=np.float64, count=len(self.t_s))
+            values = np.fromiter(self.values, dtype=np.float64, count=len(self.values))
+            t_s.flags.writeable = values.flags.writeable = False
+            object.__setattr__(self, "_arrays", (t_s, values))
+            return t_s, values
+        return self._arrays
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,9 +183,7 @@ class JudgeContext:
         if trace is None or not trace.values:
             raise NotJudgeable(f"trace {channel} is empty or missing", rule="bad_trace")
         try:
-            # fromiter is the fastest route from a tuple of floats to an array (a third faster than asarray).
-            t = np.fromiter(trace.t_s, dtype=np.float64, count=len(trace.t_s))
-            v = np.fromiter(trace.values, dtype=np.float64, count=len(trace.values))
+            t, v = trace.arrays()
         except (TypeError, ValueError):
             raise NotJudgeable(f"trace {channel} holds non-numeric samples", rule="bad_trace") from None
         if t.shape != v.shape:

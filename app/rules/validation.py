@@ -54,8 +54,7 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
         if len(trace.t_s) != len(trace.values):
             problems.append(ResultProblem(where, f"{len(trace.values)} samples but {len(trace.t_s)} time stamps"))
         # vectorised: a trace holds up to 20,000 samples per channel and this runs on every result
-        t_s = np.asarray(trace.t_s, dtype=float)
-        values = np.asarray(trace.values, dtype=float)
+        t_s, values = trace.arrays()
         if not (np.isfinite(t_s).all() and np.isfinite(values).all()):
             problems.append(ResultProblem(where, "holds NaN or infinite samples"))
         elif t_s.size > 1 and not bool((np.diff(t_s) > 0).all()):

@@ -29,6 +29,7 @@ from app.domain.results import (
     Judgement,
     Measurement,
     StationResult,
+    Trace,
     Verdict,
     finite_or_none,
 )
@@ -417,23 +418,7 @@ def _result_rows(
     if result.measurements:
         rows.append((_MEASUREMENT, [_measurement_row(attempt_id, x) for x in result.measurements]))
     if result.traces:
-        rows.append(
-            (
-                _TRACE,
-                [
-                    {
-                        "attempt_id": attempt_id,
-                        "channel": t.channel,
-                        "n_samples": len(t.values),
-                        "encoding": trace_codec.ENCODING,
-                        "t_blob": trace_codec.encode(t.t_s),
-                        "value_blob": trace_codec.encode(t.values),
-                        **trace_codec.summary(t.t_s, t.values),
-                    }
-                    for t in result.traces
-                ],
-            )
-        )
+        rows.append((_TRACE, [_trace_row(attempt_id, t) for t in result.traces]))
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
     # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
     reported = _components(station_type, result)
@@ -460,6 +445,19 @@ def _result_rows(
             )
         )
     return rows
+
+
+def _trace_row(attempt_id: int, trace: Trace) -> dict[str, object]:
+    t_s, values = trace.arrays()  # converted once for validation, judging and storage
+    return {
+        "attempt_id": attempt_id,
+        "channel": trace.channel,
+        "n_samples": len(values),
+        "encoding": trace_codec.ENCODING,
+        "t_blob": trace_codec.encode(t_s),
+        "value_blob": trace_codec.encode(values),
+        **trace_codec.summary(t_s, values),
+    }
 
 
 def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:

@@ -20,6 +20,7 @@ ROOT = HERE.parents[1]
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_rules": ([], ["--seconds", "3"]),
     "bench_cyclemodel": ([], []),
+    "bench_trace_codec": ([], ["--repeat", "50"]),
     "bench_core_throughput": (["--seconds", "30"], ["--seconds", "8"]),
     "bench_core_traceability": ([], ["--units", "20000", "--trace-units", "2000", "--requests", "500"]),
     "bench_opcua": ([], ["--gateways", "3", "--seconds", "8"]),

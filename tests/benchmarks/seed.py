@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import random
 import time
-import zlib
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
 from sqlalchemy.engine import make_url
 
+from app.persistence import trace_codec
 from tests.benchmarks.common import progress
 
 STATIONS = [
@@ -64,7 +64,7 @@ def _dsn(url: str) -> str:
 
 
 def _blob(values: np.ndarray) -> bytes:
-    return zlib.compress(values.astype("<f8").tobytes(), 1)
+    return trace_codec.encode(values.astype(np.float64))
 
 
 def seed(url: str, *, units: int, trace_units: int, batch: int = 5_000) -> dict[str, int]:
@@ -175,7 +175,7 @@ def seed(url: str, *, units: int, trace_units: int, batch: int = 5_000) -> dict[
                                 float(v.max()),
                                 float(v[0]),
                                 float(v[-1]),
-                                "f8le-zlib",
+                                trace_codec.ENCODING,
                                 _blob(t),
                                 _blob(v),
                             )
