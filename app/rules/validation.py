@@ -45,6 +45,7 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
             problems.append(ResultProblem(where, f"should be a {schema.kind}, got {type(m.value).__name__}"))
         if m.unit is not None and schema.unit is not None and m.unit != schema.unit:
             problems.append(ResultProblem(where, f"unit {m.unit!r} given, the contract says {schema.unit!r}"))
+    problems += _component_problems(station_type, result)
     channels = {t.channel for t in station_type.traces}
     for trace in result.traces:
         where = f"traces.{trace.channel}"
@@ -60,3 +61,29 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
         elif t_s.size > 1 and not bool((np.diff(t_s) > 0).all()):
             problems.append(ResultProblem(where, "time stamps do not strictly increase"))
     return tuple(problems)
+
+
+#: A component's identifier and model as the genealogy stores them (component_use: 64 characters each).
+COMPONENT_TEXT_MAX = 64
+
+
+def _component_problems(station_type: StationType, result: StationResult) -> list[ResultProblem]:
+    """Scanned identifiers and models that the genealogy could not store whole.
+
+    PostgreSQL would otherwise keep them cut to the column's length (the completion's one-statement
+    write casts bound arrays), and a genealogy search would then miss the unit or find another's.
+    """
+    texts = {m.name: m.value for m in result.measurements if isinstance(m.value, str)}
+    problems = []
+    for spec in station_type.components:
+        for name in (spec.identifier, spec.model):
+            value = texts.get(name) if name else None
+            if value is not None and len(value.strip()) > COMPONENT_TEXT_MAX:
+                problems.append(
+                    ResultProblem(
+                        f"measurements.{name}",
+                        f"names a {spec.kind.value} in {len(value.strip())} characters; "
+                        f"the genealogy holds at most {COMPONENT_TEXT_MAX}",
+                    )
+                )
+    return problems

@@ -472,3 +472,23 @@ def test_nul_is_refused_even_with_its_escape_split_across_body_chunks(client: An
     assert response.status_code == 422, response.text
     assert "NUL character" in response.json()["detail"]
     assert _state(state) == before
+
+
+def test_a_scanned_identifier_longer_than_the_genealogy_holds_is_refused(client: Any, state: str) -> None:
+    """PostgreSQL would keep it cut to 64 characters, and a genealogy search would miss the unit."""
+    line = Line(client)
+    serial = line.work_order()[0]
+    assert line.start("coil_expansion", serial).status_code == 201
+    before = _state(state)
+    batch = "CB-" + "7" * 62  # 65 characters
+    r = line.complete("coil_expansion", serial, overrides={"CoilBatch": batch})
+    assert r.status_code == 422, r.text
+    assert (
+        "measurements.CoilBatch: names a coil_batch in 65 characters; the genealogy holds at most 64"
+        in (r.json()["detail"])
+    )
+    assert _state(state) == before
+    # one character less is stored whole and found by the genealogy
+    assert line.complete("coil_expansion", serial, overrides={"CoilBatch": batch[:64]}).status_code == 200
+    units = client.get("/api/v1/genealogy", params={"identifier": batch[:64]}).json()
+    assert serial in json.dumps(units)
