@@ -16,9 +16,10 @@ from .spec import (
     spec_to_document,
 )
 from .vacuum import RiseFit, classify_rise
-from .validation import ResultProblem, validate_result
+from .validation import COMPONENT_TEXT_MAX, ResultProblem, over_long_component_texts, over_long_message, validate_result
 
 __all__ = [
+    "COMPONENT_TEXT_MAX",
     "EVALUATORS",
     "Limit",
     "Nameplate",
@@ -38,6 +39,8 @@ __all__ = [
     "guard_band",
     "judge",
     "nameplate_data",
+    "over_long_component_texts",
+    "over_long_message",
     "passed_charge_mass_g",
     "product_from_document",
     "product_to_document",

@@ -67,23 +67,27 @@ def validate_result(*, station_type: StationType, result: StationResult) -> tupl
 COMPONENT_TEXT_MAX = 64
 
 
-def _component_problems(station_type: StationType, result: StationResult) -> list[ResultProblem]:
-    """Scanned identifiers and models that the genealogy could not store whole.
-
-    PostgreSQL would otherwise keep them cut to the column's length (the completion's one-statement
-    write casts bound arrays), and a genealogy search would then miss the unit or find another's.
-    """
-    texts = {m.name: m.value for m in result.measurements if isinstance(m.value, str)}
-    problems = []
+def over_long_component_texts(station_type: StationType, result: StationResult) -> list[tuple[str, str, str]]:
+    """(measurement name, component kind, text) of each scanned identifier or model that the genealogy
+    could not store whole. PostgreSQL would otherwise keep it cut to the column's length (the
+    completion's one-statement write casts its bound arrays), and a genealogy search would then miss
+    the unit or find another's."""
+    texts = {m.name: m.value.strip() for m in result.measurements if isinstance(m.value, str)}
+    found = []
     for spec in station_type.components:
         for name in (spec.identifier, spec.model):
             value = texts.get(name) if name else None
-            if value is not None and len(value.strip()) > COMPONENT_TEXT_MAX:
-                problems.append(
-                    ResultProblem(
-                        f"measurements.{name}",
-                        f"names a {spec.kind.value} in {len(value.strip())} characters; "
-                        f"the genealogy holds at most {COMPONENT_TEXT_MAX}",
-                    )
-                )
-    return problems
+            if name and value is not None and len(value) > COMPONENT_TEXT_MAX:
+                found.append((name, spec.kind.value, value))
+    return found
+
+
+def over_long_message(kind: str, text: str) -> str:
+    return f"names a {kind} in {len(text)} characters; the genealogy holds at most {COMPONENT_TEXT_MAX}"
+
+
+def _component_problems(station_type: StationType, result: StationResult) -> list[ResultProblem]:
+    return [
+        ResultProblem(f"measurements.{name}", over_long_message(kind, text))
+        for name, kind, text in over_long_component_texts(station_type, result)
+    ]

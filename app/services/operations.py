@@ -260,6 +260,11 @@ def complete_operation(
     checks = list(judgement.checks)
     verdict = judgement.verdict
     alarms = [c.message for c in checks if c.rule.startswith("alarm:")]
+    if not validate:  # a PLC's result (REST refuses these with 422 before anything is written)
+        over_long = _over_long_components(station_type, completion.result)
+        if over_long:
+            checks += over_long
+            verdict = Verdict.FAIL
     if not released:
         checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule="release"))
         verdict = Verdict.FAIL
@@ -421,7 +426,12 @@ def _result_rows(
         rows.append((_TRACE, [_trace_row(attempt_id, t) for t in result.traces]))
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
     # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
-    reported = _components(station_type, result)
+    # a text the genealogy cannot hold whole is not recorded (a FAIL check carries it: _over_long_components)
+    reported = tuple(
+        c
+        for c in _components(station_type, result)
+        if len(c.identifier) <= rules.COMPONENT_TEXT_MAX and len(c.model or "") <= rules.COMPONENT_TEXT_MAX
+    )
     if scanned:
         components = scans.unrecorded(session, attempt_id=attempt_id, components=reported)
     else:
@@ -458,6 +468,25 @@ def _trace_row(attempt_id: int, trace: Trace) -> dict[str, object]:
         "value_blob": trace_codec.encode(values),
         **trace_codec.summary(t_s, values),
     }
+
+
+def _over_long_components(station_type: str, result: StationResult) -> list[CheckResult]:
+    """A FAIL check for each scanned identifier or model longer than the genealogy holds: the unit is
+    held to a quality engineer with the whole text in the check, and that component is not recorded
+    (rather than recorded cut short, where a genealogy search would miss it)."""
+    try:
+        declared = stations.get_station_type(station_type)
+    except LookupError:
+        return []
+    return [
+        CheckResult(
+            name=f"genealogy:{name}",
+            verdict=Verdict.FAIL,
+            rule="genealogy",
+            message=f"{name} {rules.over_long_message(kind, text)}; not recorded as a component: {text}",
+        )
+        for name, kind, text in rules.over_long_component_texts(declared, result)
+    ]
 
 
 def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:

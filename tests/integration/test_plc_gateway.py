@@ -100,3 +100,26 @@ def test_results_of_two_stations_stored_at_once_are_judged_one_at_a_time(
         engine.dispose()
     assert [s.duplicate for s in stored] == [False, False]
     assert calls == 2 and peak == 1
+
+
+def test_a_plcs_identifier_longer_than_the_genealogy_holds_is_kept_whole_in_a_fail_check(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """Not cut short into the genealogy (where a search would miss the unit), and the result is not lost."""
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    batch = "CB-" + "7" * 62  # 65 characters; component_use.identifier holds 64
+    try:
+        result = PlcResult(result_id="B3-1", serial=serial, values={"CoilBatch": PlcValue(batch, "good")}, traces={})
+        stored = backend._result("CEX-01", result)
+        assert stored.verdict.value == "FAIL" and not stored.duplicate
+        with factory() as session:
+            assert session.scalars(select(m.ComponentUse.identifier)).all() == []
+            checks = dict(session.execute(select(m.CheckResultRow.name, m.CheckResultRow.message)).all())
+            text_of = dict(session.execute(select(m.Measurement.name, m.Measurement.text)).all())
+        assert checks["genealogy:CoilBatch"] == (
+            f"CoilBatch names a coil_batch in 65 characters; the genealogy holds at most 64; "
+            f"not recorded as a component: {batch}"
+        )
+        assert text_of["CoilBatch"] == batch  # the measurement itself (255 characters) keeps it whole
+    finally:
+        engine.dispose()
