@@ -27,7 +27,6 @@ from app.domain.results import FloatArray
 
 ENCODING = "f8le-shuf-zstd"
 ZLIB_ENCODING = "f8le-zlib"
-ENCODINGS = (ENCODING, ZLIB_ENCODING)
 _ZSTD_LEVEL = 1
 _BYTES = 8  # float64
 

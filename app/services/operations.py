@@ -471,9 +471,9 @@ def _trace_row(attempt_id: int, trace: Trace) -> dict[str, object]:
 
 
 def _over_long_components(station_type: str, result: StationResult) -> list[CheckResult]:
-    """A FAIL check for each scanned identifier or model longer than the genealogy holds: the unit is
-    held to a quality engineer with the whole text in the check, and that component is not recorded
-    (rather than recorded cut short, where a genealogy search would miss it)."""
+    """A FAIL check for each scanned identifier or model longer than the genealogy holds, with the whole
+    text in its message: the result FAILs (the route's rework or hold follows, as for any FAIL) and that
+    component is not recorded (rather than recorded cut short, where a genealogy search would miss it)."""
     try:
         declared = stations.get_station_type(station_type)
     except LookupError:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.opcua.backend import PlcResult, PlcValue
 from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
+from app.rules import COMPONENT_TEXT_MAX
 from app.services.judging import EngineJudge
 from app.services.plc_gateway import DatabaseStationBackend
 from tests.conftest import DbUnderTest
@@ -123,3 +124,9 @@ def test_a_plcs_identifier_longer_than_the_genealogy_holds_is_kept_whole_in_a_fa
         assert text_of["CoilBatch"] == batch  # the measurement itself (255 characters) keeps it whole
     finally:
         engine.dispose()
+
+
+def test_the_genealogy_bound_is_the_component_columns_length() -> None:
+    # app/rules holds the bound without importing the tables; it must not drift from them
+    columns = m.ComponentUse.__table__.c
+    assert COMPONENT_TEXT_MAX == columns.identifier.type.length == columns.model.type.length
