@@ -193,7 +193,7 @@ class Measurement(Base):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("operation_attempt.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)
-    text: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str | None] = mapped_column(Text)  # whole, however long a PLC's string (migration 0009)
     kind: Mapped[str] = mapped_column(String(8))
     unit: Mapped[str | None] = mapped_column(String(16))
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.opcua.backend import PlcResult, PlcValue
+from app.persistence import migrate
 from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
 from app.rules import COMPONENT_TEXT_MAX
@@ -122,6 +123,34 @@ def test_a_plcs_identifier_longer_than_the_genealogy_holds_is_kept_whole_in_a_fa
             f"not recorded as a component: {batch}"
         )
         assert text_of["CoilBatch"] == batch  # the measurement itself (255 characters) keeps it whole
+    finally:
+        engine.dispose()
+
+
+def test_a_plcs_string_longer_than_any_rest_bound_is_stored_whole(database: DbUnderTest, settings: Settings) -> None:
+    """The contract sets no length on a string value; what the PLC sent is what is stored (migration 0009:
+    before it, PostgreSQL cut this to 255 characters through the completion's bound-array cast)."""
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    instrument = "HLD-" + "0123456789" * 100  # 1,004 characters
+    try:
+        result = PlcResult(
+            result_id="L7-1", serial=serial, values={"InstrumentId": PlcValue(instrument, "good")}, traces={}
+        )
+        stored = backend._result("LKT-01", result)
+        assert stored.verdict.value == "FAIL"  # not released at the leak test (and incomplete), yet stored
+        with factory() as session:
+            stored_text = session.scalar(select(m.Measurement.text).where(m.Measurement.name == "InstrumentId"))
+        assert stored_text == instrument
+        if database.backend == "postgres":  # going back to VARCHAR(255) would cut it: refused, nothing changed
+            with factory() as session:
+                head = session.scalar(text("SELECT version_num FROM alembic_version"))
+            with pytest.raises(RuntimeError, match="1004 characters"):
+                migrate.downgrade(database.owner, "0008")
+            with factory() as session:
+                assert session.scalar(select(m.Measurement.text).where(m.Measurement.name == "InstrumentId")) == (
+                    instrument
+                )
+                assert session.scalar(text("SELECT version_num FROM alembic_version")) == head
     finally:
         engine.dispose()
 
