@@ -16,12 +16,40 @@ from app.opcua.station_types import StationTypeLookup, default_lookup
 from app.opcua.status import StationStatus, StatusBoard
 
 ASYNCUA_LOGGERS = ("asyncua",)
+# where asyncua's client logs a publish loop that met a closed connection (a filter on a logger sees
+# only the records logged on it, not those of its children)
+ASYNCUA_SESSION_LOGGERS = ("asyncua.client.ua_session", "asyncua.client.ua_session.UaSession")
+
+
+class LinkClosedTracebacks(logging.Filter):
+    """Keeps the line but drops the traceback when asyncua logs a connection that closed under it.
+
+    A PLC or gateway restart makes asyncua's publish loop log ``ConnectionError`` with a full stack at
+    ERROR; the MES reports the lost link itself and reconnects, so the stack says nothing new. Any
+    other exception keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ConnectionError):
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]!s})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_LINK_CLOSED = LinkClosedTracebacks()
 
 
 def quiet_asyncua_logging() -> None:
-    """asyncua logs whole publish results at INFO (and doubles CPU): keep it at WARNING."""
+    """asyncua logs whole publish results at INFO (and doubles CPU): keep it at WARNING; no stack
+    traces for links that closed (the MES logs the loss itself)."""
     for name in ASYNCUA_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ASYNCUA_SESSION_LOGGERS:
+        logger = logging.getLogger(name)
+        if _LINK_CLOSED not in logger.filters:
+            logger.addFilter(_LINK_CLOSED)
 
 
 class OpcuaSupervisor:
