@@ -143,7 +143,7 @@ class StationHandshakes:
         self._board.update(station_id=self.station_id, request_counter=counter, response_counter=answered)
         if not codec.is_pending(counter=counter, answered=answered):
             return
-        serial = codec.read_str(serial_dv)
+        serial, boot_id = codec.read_str(serial_dv), codec.read_str(boot_dv)
         if self.identification_problem is not None:
             answer = ReleaseAnswer(release=False, reason=f"MES: {self.identification_problem}", recipe="")
         else:
@@ -156,6 +156,8 @@ class StationHandshakes:
                 )
                 return
             self._alarms.clear(station_id=self.station_id, key="request")
+        if not await self._request_still_stands(counter=counter, serial=serial, boot_id=boot_id):
+            return
         await self._link.write(
             [
                 (n.response_release, codec.boolean(answer.release)),
@@ -170,6 +172,29 @@ class StationHandshakes:
             response_counter=counter,
             last_request=HandshakeEvent(counter=counter, serial=serial, outcome=outcome, at=now_utc()),
         )
+
+    async def _request_still_stands(self, *, counter: int, serial: str, boot_id: str) -> bool:
+        """Re-read the request just before answering it: deciding may take a while (a slow database),
+        and a PLC that restarted meanwhile starts its counters from 0 again, so its new request can
+        carry the very counter value being answered. An answer meant for another BootId, counter or
+        serial is dropped (the PLC never sees it) and whatever is pending now is served afresh."""
+        n = self.nodes
+        counter_dv, serial_dv, boot_dv = await self._link.read([n.request_counter, n.request_serial, n.boot_id])
+        now = (codec.read_uint(counter_dv), codec.read_str(serial_dv), codec.read_str(boot_dv))
+        if now == (counter, serial, boot_id):
+            return True
+        logger.info(
+            "station %s: request %s for %s (BootId %s) changed to %s for %s (BootId %s) while it was decided;"
+            " answer dropped",
+            self.station_id,
+            counter,
+            serial,
+            boot_id,
+            *now,
+        )
+        await self.note_boot_id(now[2])
+        self.kick_request()
+        return False
 
     async def serve_result(self) -> None:
         """Read a pending result set, have it stored and judged, then write Verdict and, on its own, Ack."""

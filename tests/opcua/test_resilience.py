@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from asyncua import ua
+
 from app.domain.results import Verdict
 from app.opcua.master_data import SecuritySettings, StationEndpoint
 from app.opcua.simulator.plc import ResultSet
@@ -185,5 +187,46 @@ def test_half_open_link_is_detected_and_the_mes_reconnects():
             finally:
                 await supervisor.stop()
                 await proxy.stop()
+
+    run(scenario)
+
+
+def test_an_answer_decided_before_a_station_restart_is_not_given_to_the_request_after_it():
+    """A gateway restarts one station while the MES is still deciding its request: the restarted PLC
+    counts from 0 again, so its next request carries the same counter (1) for another serial. The
+    answer decided for the first serial must not reach it."""
+
+    class SlowBackend(MemoryBackend):
+        gate: asyncio.Event
+        deciding: set[str]
+
+        async def handle_request(self, *, station_id: str, serial: str):
+            self.deciding.add(serial)
+            if serial == "SN-1":
+                await self.gate.wait()  # the database is slow to decide for SN-1
+            return await super().handle_request(station_id=station_id, serial=serial)
+
+    async def scenario():
+        backend = SlowBackend(route=("ST-1",), serials={"SN-1"})  # SN-2 is unknown: refused
+        backend.gate, backend.deciding = asyncio.Event(), set()
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            first = asyncio.create_task(plc.request_release("SN-1"))
+            await eventually(lambda: "SN-1" in backend.deciding, what="SN-1 being decided")
+            first.cancel()  # the PLC program restarts: its wait is gone, its counters start from 0
+            new_boot = "gateway-restart-1"
+            r.server.boot_ids["ST-1"] = new_boot
+            await r.server.write("ST-1", "Identification.BootId", new_boot, ua.VariantType.String)
+            for counter in ("Request.Counter", "Response.Counter", "Result.Counter", "Result.Ack"):
+                await r.server.write("ST-1", counter, 0, ua.VariantType.UInt32)
+            await eventually(lambda: r.supervisor.status("ST-1").boot_id == new_boot, what="new BootId seen")
+            second = asyncio.create_task(plc.request_release("SN-2"))
+            await eventually(lambda: r.server.read("ST-1", "Request.Counter") == 1, what="SN-2 requested")
+            backend.gate.set()  # SN-1's release is decided now, for a request that no longer stands
+            outcome = await second
+            assert outcome.answered and not outcome.release, outcome
+            assert outcome.reason == "unknown serial SN-2" and outcome.recipe == ""
+            assert ("ST-1", "SN-2") in backend.requests
 
     run(scenario)
