@@ -47,6 +47,27 @@ def string(value: str) -> ua.DataValue:
     return exact(value, ua.VariantType.String)
 
 
+REASON_MAX_BYTES = 254
+RECIPE_MAX_BYTES = 64
+"""Bounds of ``Response.Reason`` and ``Response.Recipe``. An OPC UA String travels as UTF-8 and a
+PLC's string variable is sized in bytes, so these count bytes: 254 characters of '°' or 'é' would
+overrun a strict PLC's variable and its server would refuse the whole Write."""
+
+
+def utf8_length(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def fit_utf8(text: str, max_bytes: int) -> str:
+    """``text`` if it fits in ``max_bytes`` of UTF-8, else its longest prefix that fits with '…'
+    appended (never a character cut in half)."""
+    if utf8_length(text) <= max_bytes:
+        return text
+    ellipsis = "…"
+    room = max_bytes - utf8_length(ellipsis)
+    return text.encode("utf-8")[:room].decode("utf-8", errors="ignore") + ellipsis
+
+
 def quality_of(data_value: ua.DataValue) -> Quality:
     """Good, uncertain or bad from a DataValue's status (a missing status is Good)."""
     status = data_value.StatusCode

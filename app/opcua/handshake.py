@@ -18,9 +18,6 @@ from app.opcua.status import HandshakeEvent, StatusBoard, now_utc
 
 logger = logging.getLogger(__name__)
 
-REASON_MAX_CHARS = 254
-RECIPE_MAX_CHARS = 64
-
 
 class StationHandshakes:
     """Serves the request and result handshakes of one station over one connected session.
@@ -156,13 +153,24 @@ class StationHandshakes:
                 )
                 return
             self._alarms.clear(station_id=self.station_id, key="request")
+        if answer.release and codec.utf8_length(answer.recipe) > codec.RECIPE_MAX_BYTES:
+            # a recipe cut short would key the PLC's recipe store to another model or revision
+            answer = ReleaseAnswer(
+                release=False,
+                reason=f"MES: recipe {answer.recipe} is longer than the {codec.RECIPE_MAX_BYTES} bytes the PLC "
+                "holds: not released",
+                recipe="",
+            )
         if not await self._request_still_stands(counter=counter, serial=serial, boot_id=boot_id):
             return
         await self._link.write(
             [
                 (n.response_release, codec.boolean(answer.release)),
-                (n.response_reason, codec.string("" if answer.release else answer.reason[:REASON_MAX_CHARS])),
-                (n.response_recipe, codec.string(answer.recipe[:RECIPE_MAX_CHARS] if answer.release else "")),
+                (
+                    n.response_reason,
+                    codec.string("" if answer.release else codec.fit_utf8(answer.reason, codec.REASON_MAX_BYTES)),
+                ),
+                (n.response_recipe, codec.string(answer.recipe if answer.release else "")),
             ]
         )
         await self._link.write([(n.response_counter, codec.uint32(counter))])

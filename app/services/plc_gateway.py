@@ -20,6 +20,7 @@ import stations
 from app.domain.errors import DomainError
 from app.domain.results import Measurement, StationResult, Trace, Verdict
 from app.domain.serials import SerialFormat
+from app.opcua import codec
 from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
@@ -27,8 +28,6 @@ from app.services import operations, specs
 from app.services.clock import utcnow
 
 log = logging.getLogger("app.plc")
-REASON_MAX = 254
-RECIPE_MAX = 64
 DEFAULT_MAX_THREADS = 6
 """Handshakes stored at once. A burst of results (stations finishing together) is served first come,
 first served by a few threads rather than by dozens sharing the interpreter lock and the CPU, so the
@@ -85,9 +84,15 @@ class DatabaseStationBackend:
                         f"{outcome.unit.product_model_code}; a quality engineer must approve one"
                     )
                 recipe = f"{outcome.unit.product_model_code}/{spec.revision_id}"
+                if codec.utf8_length(recipe) > codec.RECIPE_MAX_BYTES:
+                    # cut short it would key the station's recipe store to another model or revision
+                    raise DomainError(
+                        f"recipe {recipe} is longer than the {codec.RECIPE_MAX_BYTES} bytes a PLC holds; "
+                        "the product model code must be shortened"
+                    )
         except DomainError as exc:
-            return ReleaseAnswer(release=False, reason=_fit(exc.detail, REASON_MAX), recipe="")
-        return ReleaseAnswer(release=True, reason="", recipe=_fit(recipe, RECIPE_MAX))
+            return ReleaseAnswer(release=False, reason=codec.fit_utf8(exc.detail, codec.REASON_MAX_BYTES), recipe="")
+        return ReleaseAnswer(release=True, reason="", recipe=recipe)
 
     def _result(self, station_id: str, result: PlcResult) -> StoredVerdict:
         # The station's type gives the measurements their units. Asking the database for it costs a
@@ -154,7 +159,3 @@ class _StationTypeChanged(Exception):
 def _measurement_units(station_type: str) -> dict[str, str | None]:
     """Measurement name -> unit of a station type's contract; raises for an unknown type."""
     return {schema.name: schema.unit for schema in stations.get_station_type(station_type).measurements}
-
-
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -155,6 +155,40 @@ def test_a_plcs_string_longer_than_any_rest_bound_is_stored_whole(database: DbUn
         engine.dispose()
 
 
+def test_a_recipe_longer_than_a_plc_holds_refuses_the_release_and_opens_no_attempt(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """``<model code>/<spec revision>`` must fit Response.Recipe (64 bytes); cut short it would name
+    another model or revision in the station's recipe store, so the unit is refused with the reason."""
+    engine, factory, backend, (serial, control) = _backend_and_two_units(database, settings)
+    try:
+        released = backend._request("CEX-01", control)
+        assert released.release and released.recipe.count("/") == 1, released
+        long_code = "HPM-" + "9" * 60  # 64 characters: a valid model code, but the recipe adds '/<revision>'
+        owner = create_engine(database.owner)
+        with owner.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE product_model SET code = :code"
+                    " WHERE id = (SELECT product_model_id FROM unit WHERE serial = :s)"
+                ),
+                {"code": long_code, "s": serial},
+            )
+        owner.dispose()
+        refused = backend._request("CEX-01", serial)
+        assert not refused.release and refused.recipe == ""
+        assert refused.reason.startswith(f"recipe {long_code}/") and "longer than the 64 bytes" in refused.reason
+        with factory() as session:
+            opened = session.scalars(
+                select(m.OperationAttempt.station_id)
+                .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+                .where(m.Unit.serial.in_([serial, control]))
+            ).all()
+        assert opened == ["CEX-01"]  # the control's; the refused start was rolled back
+    finally:
+        engine.dispose()
+
+
 def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c

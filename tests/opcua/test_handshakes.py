@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from asyncua import ua
 
 from app.domain.results import Verdict
+from app.opcua import codec
+from app.opcua.backend import ReleaseAnswer
 from app.opcua.simulator.plc import ResultSet
 from tests.opcua.conftest import eventually, run
 from tests.opcua.harness import rig
@@ -107,5 +109,47 @@ def test_result_set_is_read_in_chunks_of_the_servers_published_operation_limit()
             assert link.reads - reads_before >= 4
             ((stored, _),) = backend.stored.values()
             assert stored.values["Batch"].value == "CB-7" and stored.traces["Force_kN"][1] == (0.0, 20.0, 36.5)
+
+    run(scenario)
+
+
+def test_fit_utf8_counts_bytes_and_never_cuts_a_character_in_half():
+    assert codec.fit_utf8("route complete", 254) == "route complete"
+    exact = "é" * 127  # 254 bytes: fits as it is
+    assert codec.fit_utf8(exact, 254) == exact
+    cut = codec.fit_utf8("é" * 128, 254)  # 256 bytes
+    assert cut.endswith("…") and codec.utf8_length(cut) <= 254
+    assert cut == "é" * 125 + "…"  # 250 + 3 bytes: a 126th 'é' would need 256
+    assert codec.fit_utf8("a" + "€" * 10, 10) == "a€€…"  # 1 + 2×3 + 3 bytes
+    assert codec.fit_utf8("a" + "€" * 10, 9) == "a€…"  # the second '€' would be cut in half: dropped
+
+
+def test_a_long_reason_fits_the_plcs_254_bytes_and_a_recipe_too_long_is_refused_not_cut():
+    """Response.Reason is a 254-byte PLC string: the MES cuts a long reason on a character boundary
+    in bytes, not characters. A recipe longer than 64 bytes would key the PLC's recipe store to
+    something else if cut: the unit is refused instead."""
+    answers = {
+        "SN-DEG": ReleaseAnswer(release=False, reason="water outlet above 55 °C " * 20, recipe=""),
+        "SN-LONG": ReleaseAnswer(release=True, reason="", recipe="M" * 62 + "/17"),  # 65 bytes
+        "SN-OK": ReleaseAnswer(release=True, reason="", recipe="M" * 61 + "/17"),  # 64 bytes
+    }
+
+    class Scripted(MemoryBackend):
+        async def handle_request(self, *, station_id: str, serial: str) -> ReleaseAnswer:
+            return answers[serial]
+
+    async def scenario():
+        async with rig(["ST-1"], backend=Scripted(route=("ST-1",))) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            degrees = await plc.request_release("SN-DEG")
+            assert degrees.answered and not degrees.release and degrees.reason.endswith("…")
+            assert 252 <= codec.utf8_length(degrees.reason) <= 254 and len(degrees.reason) < 254
+            assert answers["SN-DEG"].reason.startswith(degrees.reason[:-1])
+            too_long = await plc.request_release("SN-LONG")
+            assert too_long.answered and not too_long.release and too_long.recipe == ""
+            assert "longer than the 64 bytes" in too_long.reason and "M" * 62 + "/17" in too_long.reason
+            fits = await plc.request_release("SN-OK")
+            assert fits.release and fits.recipe == "M" * 61 + "/17"
 
     run(scenario)
