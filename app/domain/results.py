@@ -63,6 +63,12 @@ class Measurement:
     unit: str | None = None
 
 
+def trace_status_key(channel: str) -> str:
+    """Where a trace's OPC UA status sits among the value statuses of a result (``Traces.<channel>``,
+    as the node's path under ``Result``; a value's name never holds a dot, so they cannot collide)."""
+    return f"Traces.{channel}"
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     channel: str

@@ -7,11 +7,11 @@ calls it and never touches the database itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from app.domain.results import Verdict
+from app.domain.results import Verdict, trace_status_key
 
 Quality = Literal["good", "uncertain", "bad"]
 
@@ -35,12 +35,22 @@ class PlcValue:
 
 @dataclass(frozen=True)
 class PlcResult:
-    """A complete result set read from ``Result.*`` (traces: channel -> (t_s, values))."""
+    """A complete result set read from ``Result.*`` (traces: channel -> (t_s, values)).
+
+    ``trace_status`` names the channels whose samples or time stamps were read with a status that was
+    not Good (the worse of the two); a Bad trace's samples are not in ``traces``."""
 
     result_id: str
     serial: str
     values: Mapping[str, PlcValue]
     traces: Mapping[str, tuple[tuple[float, ...], tuple[float, ...]]]
+    trace_status: Mapping[str, Quality] = field(default_factory=dict)
+
+    def statuses(self) -> dict[str, Quality]:
+        """Every value and trace read with a status that was not Good, keyed as the judge expects."""
+        found: dict[str, Quality] = {name: v.quality for name, v in self.values.items() if v.quality != "good"}
+        found.update((trace_status_key(ch), q) for ch, q in self.trace_status.items() if q != "good")
+        return found
 
 
 @dataclass(frozen=True)

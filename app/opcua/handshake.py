@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from asyncua import ua
 
 from app.opcua import codec
-from app.opcua.backend import PlcResult, PlcValue, ReleaseAnswer, StationBackend
+from app.opcua.backend import PlcResult, PlcValue, Quality, ReleaseAnswer, StationBackend
 from app.opcua.link import UaLink
 from app.opcua.master_data import StationEndpoint
 from app.opcua.nodes import StationNodes
@@ -221,11 +221,13 @@ class StationHandshakes:
         self._board.update(station_id=self.station_id, result_counter=counter, result_ack=ack)
         if not codec.is_pending(counter=counter, answered=ack) or self.identification_problem is not None:
             return
+        traces, trace_status = self._traces(spec, read[len(header) + len(value_nodes) :])
         result = PlcResult(
             result_id=codec.read_str(read[3]),
             serial=codec.read_str(read[4]),
             values=self._values(spec, read[len(header) : len(header) + len(value_nodes)]),
-            traces=self._traces(spec, read[len(header) + len(value_nodes) :]),
+            traces=traces,
+            trace_status=trace_status,
         )
         try:
             stored = await self._backend.handle_result(station_id=self.station_id, result=result)
@@ -253,15 +255,24 @@ class StationHandshakes:
 
     def _traces(
         self, spec: StationTypeSpec, read: Sequence[ua.DataValue]
-    ) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
-        traces = {}
+    ) -> tuple[dict[str, tuple[tuple[float, ...], tuple[float, ...]]], dict[str, Quality]]:
+        """The channels' (t_s, samples) and, for channels not read Good, the worse status of the two
+        nodes. A Bad channel keeps no samples (its check FAILs, "not valid"); an Uncertain one keeps
+        them (its check gives at best a RETEST)."""
+        traces: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        status: dict[str, Quality] = {}
         for i, channel in enumerate(spec.trace_channels):
-            t_s, values = codec.to_samples(read[2 * i]), codec.to_samples(read[2 * i + 1])
+            t_dv, values_dv = read[2 * i], read[2 * i + 1]
+            qualities = {codec.quality_of(t_dv), codec.quality_of(values_dv)}
+            quality: Quality = "bad" if "bad" in qualities else "uncertain" if "uncertain" in qualities else "good"
+            if quality != "good":
+                status[channel] = quality
+            t_s, values = codec.to_samples(t_dv), codec.to_samples(values_dv)
             if t_s is not None and values is not None and len(t_s) == len(values):
                 traces[channel] = (t_s, values)
-            else:  # an unreadable or inconsistent trace counts as not recorded
+            elif quality != "bad":  # an unreadable or inconsistent trace counts as not recorded
                 logger.warning("station %s: trace %s unreadable or inconsistent", self.station_id, channel)
-        return traces
+        return traces, status
 
 
 class AlarmLatch:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app.domain.expectations import CycleExpectations
-from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict
+from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict, trace_status_key
 from stations import StationType
 
 from .spec import Limit, Spec
@@ -175,7 +175,14 @@ class JudgeContext:
         return value
 
     def trace(self, channel: str) -> tuple[FloatArray, FloatArray]:
-        """Validated (t_s, values) arrays: non-empty, same length, finite, strictly increasing time."""
+        """Validated (t_s, values) arrays: non-empty, same length, finite, strictly increasing time.
+
+        A trace read with Bad status cannot pass; an Uncertain one gives at best a RETEST, as a value."""
+        status = self.value_status.get(trace_status_key(channel), "good")
+        if status == "bad":
+            raise NotJudgeable(f"trace {channel} not valid (Bad status)", rule="bad_status")
+        if status == "uncertain":
+            self.uncertain_used.add(f"trace {channel}")
         cached = self._traces.get(channel)
         if cached is not None:
             return cached

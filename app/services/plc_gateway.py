@@ -120,7 +120,7 @@ class DatabaseStationBackend:
                     measurements=measurements,
                     traces=tuple(Trace(ch, t, v) for ch, (t, v) in result.traces.items()),
                 ),
-                value_status={n: v.quality for n, v in result.values.items() if v.quality != "good"},
+                value_status=result.statuses(),
             )
             outcome = operations.complete_operation(
                 session=session,

@@ -189,6 +189,19 @@ def test_a_recipe_longer_than_a_plc_holds_refuses_the_release_and_opens_no_attem
         engine.dispose()
 
 
+def test_a_trace_read_with_bad_status_is_judged_not_valid(database: DbUnderTest, settings: Settings) -> None:
+    """The gateway hands a trace's status to the judge with the values' (``PlcResult.statuses``)."""
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    try:
+        result = PlcResult(result_id="V1-1", serial=serial, values={}, traces={}, trace_status={"Pressure_Pa": "bad"})
+        assert backend._result("VAC-01", result).verdict.value == "FAIL"
+        with factory() as session:
+            checks = dict(session.execute(select(m.CheckResultRow.name, m.CheckResultRow.message)).all())
+        assert checks["rise_test"].endswith("trace Pressure_Pa not valid (Bad status)")
+    finally:
+        engine.dispose()
+
+
 def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c

@@ -57,7 +57,7 @@ class RulesBackend:
             expectations=self._expectations,
             retest_count=self.retests.get((station_id, result.serial), 0),
             now=datetime.now(UTC),
-            value_status={name: v.quality for name, v in result.values.items() if v.quality != "good"},  # type: ignore[misc]
+            value_status=result.statuses(),
         )
         verdict = judgement.verdict
         if verdict == Verdict.PASS:

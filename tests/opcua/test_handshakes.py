@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from asyncua import ua
@@ -151,5 +152,28 @@ def test_a_long_reason_fits_the_plcs_254_bytes_and_a_recipe_too_long_is_refused_
             assert "longer than the 64 bytes" in too_long.reason and "M" * 62 + "/17" in too_long.reason
             fits = await plc.request_release("SN-OK")
             assert fits.release and fits.recipe == "M" * 61 + "/17"
+
+    run(scenario)
+
+
+def test_a_traces_status_reaches_the_judge_and_a_bad_traces_samples_are_not_taken():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1", "ST-1"), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            keys = []
+            for status in ("uncertain", "bad"):
+                assert (await plc.request_release("SN-1")).release
+                result = _result(plc, "SN-1")
+                await plc.publish_result(dataclasses.replace(result, trace_status={"Force_kN": status}))
+                assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code  # the memory backend passes all
+                keys.append(("ST-1", result.result_id))
+            uncertain, bad = (backend.stored[key][0] for key in keys)
+            assert uncertain.trace_status == {"Force_kN": "uncertain"}
+            assert uncertain.traces["Force_kN"] == ((0.0, 0.5, 1.0), (0.0, 20.0, 36.5))  # kept: RETEST at best
+            assert uncertain.statuses() == {"Traces.Force_kN": "uncertain"}  # not the value Force_kN's
+            assert bad.trace_status == {"Force_kN": "bad"} and "Force_kN" not in bad.traces
+            assert bad.statuses() == {"Traces.Force_kN": "bad"}
 
     run(scenario)

@@ -180,6 +180,34 @@ def test_a_value_with_bad_status_cannot_pass() -> None:
     assert any("measurement not valid" in c.message for c in judgement.checks)
 
 
+@pytest.mark.parametrize(
+    ("status", "verdict", "words"),
+    [("bad", Verdict.FAIL, "trace Pressure_Pa not valid (Bad status)"), ("uncertain", Verdict.RETEST, "Uncertain")],
+)
+def test_a_trace_read_with_bad_or_uncertain_status_cannot_pass(status: str, verdict: Verdict, words: str) -> None:
+    """The contract's status rule holds for Result.Traces.* as for Result.Values.*: the checks that use
+    the trace (here the vacuum rise) fail on a Bad one and give at best a RETEST on an Uncertain one."""
+    spec = build_spec(station_type="vacuum_dehydration", product=HPM_06)
+
+    def judged(value_status: dict[str, str]):
+        return judge(
+            station_type="vacuum_dehydration",
+            spec=spec,
+            result=good_result("vacuum_dehydration"),
+            expectations=None,
+            retest_count=0,
+            now=NOW,
+            value_status=value_status,  # type: ignore[arg-type]
+        )
+
+    assert judged({}).verdict is Verdict.PASS
+    assert judged({"Pressure_Pa": status}).verdict is Verdict.PASS  # a value of that name, not the trace
+    judgement = judged({"Traces.Pressure_Pa": status})
+    assert judgement.verdict is verdict
+    using_trace = {c.name: c.verdict for c in judgement.checks if words in c.message}
+    assert {"time_below_target", "rise_test"} <= set(using_trace) and set(using_trace.values()) == {verdict}
+
+
 def test_a_value_with_uncertain_status_gives_at_best_a_retest() -> None:
     spec = build_spec(station_type="charging", product=HPM_06)
     judgement = judge(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from asyncua import ua
 
@@ -23,6 +23,10 @@ from app.opcua.simulator.server import StationServer
 from app.opcua.station_types import StationTypeSpec
 
 U32, I32 = ua.VariantType.UInt32, ua.VariantType.Int32
+_TRACE_STATUS = {
+    "uncertain": ua.StatusCode(ua.UInt32(ua.StatusCodes.UncertainSensorNotAccurate)),
+    "bad": ua.StatusCode(ua.UInt32(ua.StatusCodes.BadSensorFailure)),
+}
 STATE_NOT_EXECUTING, STATE_EXECUTING = 2, 3
 
 
@@ -45,6 +49,8 @@ class ResultSet:
     values: Mapping[str, float | str | bool | datetime | None]
     traces: Mapping[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     bad_values: frozenset[str] = frozenset()
+    trace_status: Mapping[str, Literal["uncertain", "bad"]] = field(default_factory=dict)
+    """Channels whose samples the PLC writes with a status other than Good (a sensor it doubts)."""
 
 
 class SimulatedPlc:
@@ -151,7 +157,14 @@ class SimulatedPlc:
         for channel in self.spec.trace_channels:
             t_s, samples = result.traces.get(channel, ([], []))
             await self._write(f"Result.Traces.{channel}_t", [float(t) for t in t_s], ua.VariantType.Double)
-            await self._write(f"Result.Traces.{channel}", [float(v) for v in samples], ua.VariantType.Double)
+            if self.server.running:
+                await self.server.write(
+                    self.station_id,
+                    f"Result.Traces.{channel}",
+                    [float(v) for v in samples],
+                    ua.VariantType.Double,
+                    status=_TRACE_STATUS.get(result.trace_status.get(channel, "good")),
+                )
 
     async def _wait_until(self, condition: Any, timeout_s: float | None) -> bool:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
