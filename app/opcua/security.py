@@ -189,7 +189,7 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
             )
         return SecurityChoice("None")
     assert settings.certificate_path is not None and settings.private_key_path is not None
-    _check_mes_certificate(settings.certificate_path)
+    _check_mes_certificate(settings.certificate_path, application_uri=settings.application_uri)
     trust = TrustList(settings.trust_dir)
     endpoints = await client.connect_and_get_server_endpoints()
     wanted = [
@@ -225,8 +225,10 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
     return SecurityChoice("SignAndEncrypt", server_certificate)
 
 
-def _check_mes_certificate(path: Path) -> None:
-    """Refuse to connect with a MES certificate that is missing, malformed or outside its validity."""
+def _check_mes_certificate(path: Path, *, application_uri: str) -> None:
+    """Refuse to connect with a MES certificate that is missing, malformed, outside its validity, or
+    naming another ApplicationUri than the session would carry (a PLC refuses that session, and its
+    refusal rarely says why)."""
     try:
         info = certificate_info(read_certificate(path))
     except CertificateProblem as exc:
@@ -238,6 +240,13 @@ def _check_mes_certificate(path: Path) -> None:
         raise SecurityRefused(
             f"the MES certificate {path} {problem}: run 'mes opcua rotate-cert' and install the new "
             "certificate in the PLCs' trust lists"
+        )
+    if info.application_uri != application_uri:
+        raise SecurityRefused(
+            f"the MES certificate {path} names ApplicationUri {info.application_uri or '(none)'} but the MES's "
+            f"sessions carry {application_uri} (MES_OPCUA__APPLICATION_URI), and a PLC refuses a session whose "
+            "ApplicationUri is not its certificate's: set MES_OPCUA__APPLICATION_URI to the certificate's, or "
+            "make a certificate for this one with 'mes opcua make-cert --application-uri'"
         )
 
 

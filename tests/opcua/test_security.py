@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +114,10 @@ def test_endpoint_without_secure_policy_is_refused(pki: Pki):
     _assert_refused(
         pki, security=_mes(pki), server=ServerSecurity(offer_none=True), words="no Basic256Sha256 SignAndEncrypt"
     )
+
+
+def test_a_session_uri_other_than_the_mes_certificates_is_refused_before_a_plc_would(pki: Pki):
+    """A strict PLC refuses a session whose ApplicationUri is not the one in the client certificate, and
+    says little about it; the MES checks first and names both URIs and the setting."""
+    security = dataclasses.replace(_mes(pki), application_uri="urn:plant-7:mes")
+    _assert_refused(pki, security=security, server=_server(pki), words="names ApplicationUri urn:ashp-line:mes")
