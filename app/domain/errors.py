@@ -30,6 +30,10 @@ class NotFound(DomainError):
     slug = "not-found"
 
 
+class UnknownSerial(NotFound):
+    """A serial of this plant's format that no work order has released: there is no unit."""
+
+
 class Conflict(DomainError):
     status_code = 409
     title = "Conflict"

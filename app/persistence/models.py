@@ -326,6 +326,24 @@ class StationAlarm(Base):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class OrphanResult(Base):
+    """A PLC's result whose serial names no unit, kept whole: judged FAIL, alarmed and acknowledged so
+    the station is not blocked (the contract never lets a result be lost). ``result_values``: name ->
+    {"value", "quality"} (datetimes as ISO 8601, not measured as null); ``traces``: channel ->
+    {"t_s", "values", "quality"} (a non-finite sample as null)."""
+
+    __tablename__ = "orphan_result"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    result_key: Mapped[str | None] = mapped_column(Text)
+    serial: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    result_values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    traces: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class AppUser(Base):
     """A person (or a station's service account) who signs in. Secrets are argon2 hashes."""
 

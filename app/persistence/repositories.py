@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.domain import routing
-from app.domain.errors import NotFound
+from app.domain.errors import NotFound, UnknownSerial
 from app.persistence import models as m
 from app.persistence.driver import DriverStatement
 
@@ -46,7 +46,7 @@ def unit_by_serial(session: Session, serial: str, *, for_update: bool = False) -
         query = query.with_for_update()
     unit = session.scalars(query).one_or_none()
     if unit is None:
-        raise NotFound(f"{serial} has not been released by any work order", serial=serial)
+        raise unit_not_found(serial)
     return unit
 
 
@@ -416,8 +416,8 @@ def lock_station_and_unit(
     return station_type, (UnitState(*fields), route_def_cached(session, route_id, revision))
 
 
-def unit_not_found(serial: str) -> NotFound:
-    return NotFound(f"{serial} has not been released by any work order", serial=serial)
+def unit_not_found(serial: str) -> UnknownSerial:
+    return UnknownSerial(f"{serial} has not been released by any work order", serial=serial)
 
 
 def unit_state_by_id(session: Session, unit_id: int) -> UnitState:

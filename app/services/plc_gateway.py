@@ -3,7 +3,8 @@
 - A request answers Release/Reason/Recipe from the route interlock (the same start service).
 - A result is stored and judged in one transaction; only after the commit does the adapter write
   the Verdict and then the Ack. A result without a release is stored as a FAIL with an alarm, not
-  refused, because a PLC's result must never be lost.
+  refused, because a PLC's result must never be lost; one whose serial names no unit at all is kept
+  whole as an orphan result, FAIL, with an alarm.
 - Database work runs in worker threads so the adapter's event loop keeps serving other stations.
 """
 
@@ -11,17 +12,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
+from datetime import datetime
 
 from anyio import CapacityLimiter, to_thread
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import stations
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, InvalidInput, UnknownSerial
 from app.domain.results import Measurement, StationResult, Trace, Verdict
 from app.domain.serials import SerialFormat
 from app.opcua import codec
-from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
+from app.opcua.backend import PlcResult, PlcValue, ReleaseAnswer, StoredVerdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import operations, specs
@@ -100,9 +104,13 @@ class DatabaseStationBackend:
         # the attempt's in the same transaction; a station whose type changed is stored once more.
         assumed = self._station_types.get(station_id)
         try:
-            return self._store_result(station_id, result, assumed)
-        except _StationTypeChanged as changed:
-            return self._store_result(station_id, result, changed.station_type)
+            self._serial_format.validate(result.serial)
+            try:
+                return self._store_result(station_id, result, assumed)
+            except _StationTypeChanged as changed:
+                return self._store_result(station_id, result, changed.station_type)
+        except (InvalidInput, UnknownSerial) as no_unit:  # nothing of the unit's was written: rolled back
+            return self._store_orphan(station_id, result, no_unit.detail)
 
     def _store_result(self, station_id: str, result: PlcResult, station_type: str | None) -> StoredVerdict:
         with self._sessions() as session, session.begin():
@@ -141,6 +149,38 @@ class DatabaseStationBackend:
                 session.add(m.StationAlarm(station_id=station_id, message=outcome.attempt.alarm, raised_at=utcnow()))
         return StoredVerdict(verdict=verdict, duplicate=outcome.duplicate)
 
+    def _store_orphan(self, station_id: str, result: PlcResult, reason: str) -> StoredVerdict:
+        """A result whose serial names no unit: kept whole, FAIL, with an alarm (once per Result.Id)."""
+        key = result.result_id or None  # an unreadable Result.Id cannot recognise a second read
+        with self._sessions() as session, session.begin():
+            if key is not None:
+                stored = session.scalar(
+                    select(m.OrphanResult.id).where(
+                        m.OrphanResult.station_id == station_id, m.OrphanResult.result_key == key
+                    )
+                )
+                if stored is not None:
+                    return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
+            now = utcnow()
+            orphan = m.OrphanResult(
+                station_id=station_id,
+                result_key=key,
+                serial=result.serial,
+                reason=reason,
+                received_at=now,
+                result_values={name: _json_value(v) for name, v in result.values.items()},
+                traces=_json_traces(result),
+            )
+            session.add(orphan)
+            session.flush()
+            message = (
+                f"result {result.result_id or '(no Result.Id)'}: {reason}; kept as orphan result {orphan.id} "
+                "(GET /api/v1/line/orphan-results) and judged FAIL"
+            )
+            log.warning("station %s: %s", station_id, message)
+            session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=now))
+        return StoredVerdict(verdict=Verdict.FAIL, duplicate=False)
+
     def _alarm(self, station_id: str, message: str) -> None:
         log.warning("station %s: %s", station_id, message)
         with self._sessions() as session, session.begin():
@@ -153,6 +193,26 @@ class _StationTypeChanged(Exception):
     def __init__(self, station_type: str) -> None:
         super().__init__(station_type)
         self.station_type = station_type
+
+
+def _json_value(value: PlcValue) -> dict[str, object]:
+    shown = value.value.isoformat() if isinstance(value.value, datetime) else value.value
+    return {"value": shown, "quality": value.quality}
+
+
+def _json_traces(result: PlcResult) -> dict[str, dict[str, object]]:
+    def finite(samples: tuple[float, ...]) -> list[float | None]:
+        return [s if math.isfinite(s) else None for s in samples]  # JSON has no NaN
+
+    channels = set(result.traces) | set(result.trace_status)
+    return {
+        ch: {
+            "t_s": finite(result.traces[ch][0]) if ch in result.traces else [],
+            "values": finite(result.traces[ch][1]) if ch in result.traces else [],
+            "quality": result.trace_status.get(ch, "good"),
+        }
+        for ch in sorted(channels)
+    }
 
 
 @functools.cache

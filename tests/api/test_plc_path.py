@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from app.config import Settings
-from app.domain.results import Measurement, StationResult
+from app.domain.results import Measurement, StationResult, Verdict
+from app.opcua.backend import PlcResult, PlcValue
 from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
 from app.services import operations
 from app.services.judging import EngineJudge, default_expectations
+from app.services.plc_gateway import DatabaseStationBackend
 from tests.api.driver import Line
+from tests.auth_support import auth_headers
 
 
 def test_result_without_release_is_stored_as_fail_with_alarm_and_unit_held(client: Any, settings: Settings) -> None:
@@ -61,3 +65,63 @@ def test_result_without_release_is_stored_as_fail_with_alarm_and_unit_held(clien
     with factory() as session:
         assert len(session.scalars(select(m.OperationAttempt)).all()) == 1
     engine.dispose()
+
+
+def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail_with_an_alarm(
+    client: Any, settings: Settings
+) -> None:
+    """It cannot be stored with a unit, and re-offering it forever would block the station: it is kept
+    whole, judged FAIL (so the PLC gets its Ack and sends the unit out) and alarmed; read twice, once."""
+    engine = make_engine(settings.resolved_database_url())
+    backend = DatabaseStationBackend(
+        session_factory=make_session_factory(engine),
+        serial_format=settings.serial.format(),
+        judge=EngineJudge(default_expectations),
+    )
+    checked_at = datetime(2026, 11, 29, 6, tzinfo=UTC)
+    unknown = PlcResult(
+        result_id="LKB-7",
+        serial="HP99-9999999",  # the plant's format, but no work order released it
+        values={
+            "InstrumentId": PlcValue("HLD-1", "good"),
+            "LeakSignal_mbar_l_s": PlcValue(2.0e-6, "uncertain"),
+            "RefLeakCheckAt": PlcValue(checked_at, "good"),
+            "TestPressure_bar": PlcValue(None, "bad"),
+        },
+        traces={"LeakSignal_mbar_l_s": ((0.0, 1.0), (1.0e-6, float("nan")))},
+    )
+    garbled = PlcResult(result_id="", serial="??", values={}, traces={}, trace_status={"Pressure_Pa": "bad"})
+    try:
+        first = backend._result("LKT-01", unknown)
+        again = backend._result("LKT-01", unknown)  # the Ack was lost: read again
+        assert first.verdict == again.verdict == Verdict.FAIL and not first.duplicate and again.duplicate
+        # no Result.Id: nothing to recognise a second read by, so each read is kept
+        assert [backend._result("LKT-01", garbled).duplicate for _ in range(2)] == [False, False]
+    finally:
+        engine.dispose()
+
+    listed = client.get("/api/v1/line/orphan-results")
+    assert listed.status_code == 200, listed.text
+    newest, older, oldest = listed.json()
+    assert oldest["result_id"] == "LKB-7" and oldest["serial"] == "HP99-9999999" and oldest["verdict"] == "FAIL"
+    assert oldest["reason"] == "HP99-9999999 has not been released by any work order"
+    assert oldest["values"] == {
+        "InstrumentId": {"value": "HLD-1", "quality": "good"},
+        "LeakSignal_mbar_l_s": {"value": 2.0e-6, "quality": "uncertain"},
+        "RefLeakCheckAt": {"value": checked_at.isoformat(), "quality": "good"},
+        "TestPressure_bar": {"value": None, "quality": "bad"},
+    }
+    assert oldest["traces"] == {"LeakSignal_mbar_l_s": {"t_s": [0.0, 1.0], "values": [1.0e-6, None], "quality": "good"}}
+    assert newest["result_id"] is None and older["result_id"] is None and newest["id"] > older["id"]
+    assert "'??' is not a serial number of this plant" in newest["reason"]
+    assert newest["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "bad"}}
+    alarms = [a["message"] for a in client.get("/api/v1/stations/LKT-01/alarms").json()]
+    assert len(alarms) == 3 and f"kept as orphan result {oldest['id']} " in alarms[-1]
+    assert client.get("/api/v1/line/orphan-results", params={"station_id": "CEX-01"}).json() == []
+    assert client.get("/api/v1/line/orphan-results", headers=auth_headers("operator")).status_code == 403
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with make_session_factory(engine)() as session:
+            assert session.scalars(select(m.OperationAttempt)).all() == []  # nothing stored against a unit
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -114,3 +115,50 @@ def list_station_alarms(
     alarm = m.StationAlarm
     rows = session.scalars(select(alarm).where(alarm.station_id == station_id).order_by(alarm.id.desc()).limit(limit))
     return [AlarmOut(id=a.id, station_id=a.station_id, message=a.message, raised_at=a.raised_at) for a in rows]
+
+
+class OrphanResultOut(BaseModel):
+    """A PLC's result whose serial names no unit: kept whole, judged FAIL, alarmed."""
+
+    id: int
+    station_id: str
+    result_id: str | None = Field(description="The PLC's Result.Id (null when it was unreadable)")
+    serial: str = Field(description="Result.Serial as the PLC sent it")
+    reason: str = Field(description="Why it names no unit")
+    received_at: datetime
+    verdict: str = Field(description="Always FAIL")
+    values: dict[str, Any] = Field(description="name -> {value, quality}")
+    traces: dict[str, Any] = Field(description="channel -> {t_s, values, quality}")
+
+
+@router.get(
+    "/line/orphan-results",
+    operation_id="listOrphanResults",
+    summary="PLC results whose serial names no unit, newest first",
+    response_model=list[OrphanResultOut],
+    responses=schemas.problem_responses(422),
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
+def list_orphan_results(
+    session: SessionDep,
+    station_id: str | None = Query(default=None, description="Only this station's"),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> list[OrphanResultOut]:
+    orphan = m.OrphanResult
+    query = select(orphan).order_by(orphan.id.desc()).limit(limit)
+    if station_id is not None:
+        query = query.where(orphan.station_id == station_id)
+    return [
+        OrphanResultOut(
+            id=o.id,
+            station_id=o.station_id,
+            result_id=o.result_key,
+            serial=o.serial,
+            reason=o.reason,
+            received_at=o.received_at,
+            verdict="FAIL",
+            values=o.result_values,
+            traces=o.traces,
+        )
+        for o in session.scalars(query)
+    ]
