@@ -166,10 +166,11 @@ def _describe(attempt: AttemptView) -> str:
 
 
 def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> int:
-    """RETEST results at ``station_type`` since its last attempt with another outcome."""
+    """RETEST results at ``station_type`` since its last result with another outcome (an open or
+    aborted attempt has no result: it neither counts nor ends the run)."""
     count = 0
     for attempt in reversed(history):
-        if attempt.station_type != station_type or attempt.status is AttemptStatus.OPEN:
+        if attempt.station_type != station_type or attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
             continue
         if attempt.status is not AttemptStatus.RETEST:
             break

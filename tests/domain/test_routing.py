@@ -72,3 +72,20 @@ def test_a_retest_restarts_the_same_station_and_counts_the_retests() -> None:
     ]
     d = check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1")
     assert d.allowed and d.retest_index == 2
+
+
+def test_an_aborted_attempt_neither_counts_as_a_retest_nor_resets_the_count() -> None:
+    """A station that moved on without a result measured nothing: the unit's retests at that station
+    before it still count against the cap (else abandoning a cycle would buy another retest)."""
+    history = [
+        AttemptView("a", "A-1", AttemptStatus.PASSED),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+        AttemptView("c", "C-1", AttemptStatus.ABORTED),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+        AttemptView("c", "C-1", AttemptStatus.ABORTED),
+    ]
+    d = check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1")
+    assert d.allowed and d.retest_index == 2
+    after_a_fail = [*history[:2], AttemptView("c", "C-1", AttemptStatus.FAILED), history[3]]
+    d = check_start(route=ROUTE, unit=_unit("c"), history=after_a_fail, station_type="c", station_id="C-1")
+    assert d.retest_index == 1  # a result with another outcome still ends the run of retests
