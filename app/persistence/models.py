@@ -177,7 +177,7 @@ class OperationAttempt(Base):
     started_by: Mapped[str | None] = mapped_column(String(64))
     completed_by: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(16))
-    result_key: Mapped[str | None] = mapped_column(String(64))
+    result_key: Mapped[str | None] = mapped_column(Text)  # a PLC's Result.Id whole (migration 0011)
     failure_mode: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[str | None] = mapped_column(Text)
     alarm: Mapped[str | None] = mapped_column(Text)

@@ -202,6 +202,32 @@ def test_a_trace_read_with_bad_status_is_judged_not_valid(database: DbUnderTest,
         engine.dispose()
 
 
+def test_a_result_id_longer_than_the_contracts_64_is_stored_and_recognised_when_read_again(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """Before migration 0011 PostgreSQL refused it ("value too long"): never committed, never
+    acknowledged, the station stood still re-offering it."""
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    key = "BOOT-" + "7" * 95  # 100 characters
+    result = PlcResult(result_id=key, serial=serial, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+    try:
+        assert backend._request("CEX-01", serial).release
+        first, again = backend._result("CEX-01", result), backend._result("CEX-01", result)
+        assert not first.duplicate and again.duplicate and again.verdict == first.verdict
+        with factory() as session:
+            assert session.scalars(select(m.OperationAttempt.result_key)).all() == [key]
+        if database.backend == "postgres":  # VARCHAR(64) again would not hold it: refused, nothing changed
+            with factory() as session:
+                head = session.scalar(text("SELECT version_num FROM alembic_version"))
+            with pytest.raises(RuntimeError, match="a key of 100 characters"):
+                migrate.downgrade(database.owner, "0010")
+            with factory() as session:
+                assert session.scalar(text("SELECT version_num FROM alembic_version")) == head
+                assert session.scalars(select(m.OperationAttempt.result_key)).all() == [key]
+    finally:
+        engine.dispose()
+
+
 def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c
