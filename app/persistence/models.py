@@ -336,7 +336,7 @@ class OrphanResult(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     station_id: Mapped[str] = mapped_column(String(32))
-    result_key: Mapped[str | None] = mapped_column(Text)
+    result_key: Mapped[str] = mapped_column(Text)  # Result.Id, or the content key when it came without one
     serial: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import logging
 import math
+from array import array
 from collections.abc import Callable
 from datetime import datetime
 
@@ -103,16 +106,21 @@ class DatabaseStationBackend:
         # round trip per result, so the type last seen at this station is assumed and checked against
         # the attempt's in the same transaction; a station whose type changed is stored once more.
         assumed = self._station_types.get(station_id)
+        without_id = not result.result_id
+        if without_id:  # empty or unreadable: a key from the content still recognises a second read
+            result = dataclasses.replace(result, result_id=content_key(result))
         try:
             self._serial_format.validate(result.serial)
             try:
-                return self._store_result(station_id, result, assumed)
+                return self._store_result(station_id, result, assumed, without_id=without_id)
             except _StationTypeChanged as changed:
-                return self._store_result(station_id, result, changed.station_type)
+                return self._store_result(station_id, result, changed.station_type, without_id=without_id)
         except (InvalidInput, UnknownSerial) as no_unit:  # nothing of the unit's was written: rolled back
             return self._store_orphan(station_id, result, no_unit.detail)
 
-    def _store_result(self, station_id: str, result: PlcResult, station_type: str | None) -> StoredVerdict:
+    def _store_result(
+        self, station_id: str, result: PlcResult, station_type: str | None, *, without_id: bool = False
+    ) -> StoredVerdict:
         with self._sessions() as session, session.begin():
             assumed = station_type is not None
             if station_type is None:
@@ -147,20 +155,25 @@ class DatabaseStationBackend:
             verdict = Verdict(outcome.attempt.verdict)
             if outcome.attempt.alarm and not outcome.duplicate:
                 session.add(m.StationAlarm(station_id=station_id, message=outcome.attempt.alarm, raised_at=utcnow()))
+            if without_id and not outcome.duplicate:
+                message = (
+                    f"result for {result.serial} came without a Result.Id: stored as {result.result_id}, a key made "
+                    "from its content so that reading it again is recognised; the PLC must write a unique Result.Id"
+                )
+                session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=utcnow()))
         return StoredVerdict(verdict=verdict, duplicate=outcome.duplicate)
 
     def _store_orphan(self, station_id: str, result: PlcResult, reason: str) -> StoredVerdict:
         """A result whose serial names no unit: kept whole, FAIL, with an alarm (once per Result.Id)."""
-        key = result.result_id or None  # an unreadable Result.Id cannot recognise a second read
+        key = result.result_id
         with self._sessions() as session, session.begin():
-            if key is not None:
-                stored = session.scalar(
-                    select(m.OrphanResult.id).where(
-                        m.OrphanResult.station_id == station_id, m.OrphanResult.result_key == key
-                    )
+            stored = session.scalar(
+                select(m.OrphanResult.id).where(
+                    m.OrphanResult.station_id == station_id, m.OrphanResult.result_key == key
                 )
-                if stored is not None:
-                    return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
+            )
+            if stored is not None:
+                return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
             now = utcnow()
             orphan = m.OrphanResult(
                 station_id=station_id,
@@ -174,7 +187,7 @@ class DatabaseStationBackend:
             session.add(orphan)
             session.flush()
             message = (
-                f"result {result.result_id or '(no Result.Id)'}: {reason}; kept as orphan result {orphan.id} "
+                f"result {result.result_id}: {reason}; kept as orphan result {orphan.id} "
                 "(GET /api/v1/line/orphan-results) and judged FAIL"
             )
             log.warning("station %s: %s", station_id, message)
@@ -193,6 +206,22 @@ class _StationTypeChanged(Exception):
     def __init__(self, station_type: str) -> None:
         super().__init__(station_type)
         self.station_type = station_type
+
+
+def content_key(result: PlcResult) -> str:
+    """A key for a result that came without a Result.Id: a digest of everything it holds, so the same
+    result set read twice (an Ack lost) gets the same key, and two different cycles do not."""
+    digest = hashlib.sha256(result.serial.encode())
+    for name in sorted(result.values):
+        value = result.values[name]
+        digest.update(f"\x00v\x00{name}\x00{value.value!r}\x00{value.quality}".encode())
+    for channel in sorted(result.traces):
+        t_s, samples = result.traces[channel]
+        digest.update(f"\x00t\x00{channel}\x00{len(t_s)}\x00".encode())
+        digest.update(array("d", t_s).tobytes() + array("d", samples).tobytes())
+    for channel in sorted(result.trace_status):
+        digest.update(f"\x00s\x00{channel}\x00{result.trace_status[channel]}".encode())
+    return f"no-id-sha256-{digest.hexdigest()[:40]}"
 
 
 def _json_value(value: PlcValue) -> dict[str, object]:

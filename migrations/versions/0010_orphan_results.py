@@ -27,7 +27,7 @@ def upgrade() -> None:
         "orphan_result",
         sa.Column("id", BigId, primary_key=True),
         sa.Column("station_id", sa.String(32), nullable=False),
-        sa.Column("result_key", sa.Text, nullable=True),
+        sa.Column("result_key", sa.Text, nullable=False),
         sa.Column("serial", sa.Text, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,8 +96,10 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
         first = backend._result("LKT-01", unknown)
         again = backend._result("LKT-01", unknown)  # the Ack was lost: read again
         assert first.verdict == again.verdict == Verdict.FAIL and not first.duplicate and again.duplicate
-        # no Result.Id: nothing to recognise a second read by, so each read is kept
-        assert [backend._result("LKT-01", garbled).duplicate for _ in range(2)] == [False, False]
+        # no Result.Id: the key made from its content recognises the second read
+        assert [backend._result("LKT-01", garbled).duplicate for _ in range(2)] == [False, True]
+        other = dataclasses.replace(garbled, trace_status={"Pressure_Pa": "uncertain"})  # another cycle
+        assert not backend._result("LKT-01", other).duplicate
     finally:
         engine.dispose()
 
@@ -112,9 +115,11 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
         "TestPressure_bar": {"value": None, "quality": "bad"},
     }
     assert oldest["traces"] == {"LeakSignal_mbar_l_s": {"t_s": [0.0, 1.0], "values": [1.0e-6, None], "quality": "good"}}
-    assert newest["result_id"] is None and older["result_id"] is None and newest["id"] > older["id"]
+    assert newest["result_id"].startswith("no-id-sha256-") and older["result_id"].startswith("no-id-sha256-")
+    assert newest["result_id"] != older["result_id"] and newest["id"] > older["id"]
     assert "'??' is not a serial number of this plant" in newest["reason"]
-    assert newest["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "bad"}}
+    assert older["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "bad"}}
+    assert newest["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "uncertain"}}
     alarms = [a["message"] for a in client.get("/api/v1/stations/LKT-01/alarms").json()]
     assert len(alarms) == 3 and f"kept as orphan result {oldest['id']} " in alarms[-1]
     assert client.get("/api/v1/line/orphan-results", params={"station_id": "CEX-01"}).json() == []

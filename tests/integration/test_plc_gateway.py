@@ -228,6 +228,28 @@ def test_a_result_id_longer_than_the_contracts_64_is_stored_and_recognised_when_
         engine.dispose()
 
 
+def test_results_without_a_result_id_are_told_apart_by_their_content(database: DbUnderTest, settings: Settings) -> None:
+    """An empty or unreadable Result.Id was stored as '' once; the station's next such result broke the
+    unique (station, key) and could never be committed. Now each is keyed by a digest of its content:
+    two cycles are two results, the same one read again is recognised, and an alarm asks for the id."""
+    engine, factory, backend, (first_serial, second_serial) = _backend_and_two_units(database, settings)
+    try:
+        stored = []
+        for serial in (first_serial, second_serial):
+            assert backend._request("CEX-01", serial).release
+            result = PlcResult(result_id="", serial=serial, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+            stored += [backend._result("CEX-01", result), backend._result("CEX-01", result)]
+        assert [s.duplicate for s in stored] == [False, True, False, True]
+        with factory() as session:
+            keys = session.scalars(select(m.OperationAttempt.result_key).order_by(m.OperationAttempt.id)).all()
+            alarms = session.scalars(select(m.StationAlarm.message).where(m.StationAlarm.station_id == "CEX-01")).all()
+        assert len(keys) == len(set(keys)) == 2 and all(k.startswith("no-id-sha256-") for k in keys)
+        without_id = [a for a in alarms if "came without a Result.Id" in a]
+        assert len(without_id) == 2 and f"stored as {keys[0]}" in without_id[0]
+    finally:
+        engine.dispose()
+
+
 def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c

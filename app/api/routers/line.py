@@ -122,7 +122,9 @@ class OrphanResultOut(BaseModel):
 
     id: int
     station_id: str
-    result_id: str | None = Field(description="The PLC's Result.Id (null when it was unreadable)")
+    result_id: str = Field(
+        description="The PLC's Result.Id, or, when it came without one, the key made from its content (no-id-sha256-…)"
+    )
     serial: str = Field(description="Result.Serial as the PLC sent it")
     reason: str = Field(description="Why it names no unit")
     received_at: datetime
