@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/line/stations"): HUMANS,
     ("GET", "/api/v1/stations/{station_id}/link"): HUMANS,
     ("GET", "/api/v1/stations/{station_id}/alarms"): HUMANS,
+    ("GET", "/api/v1/line/orphan-results"): {S, Q, A},  # results of no unit: investigated, not run
     # master data: engineering data by QE or admin, stations by admin, work orders by planning
     ("GET", "/api/v1/routes"): HUMANS,
     ("GET", "/api/v1/routes/{code}"): HUMANS,
