@@ -258,7 +258,8 @@ class StationHandshakes:
     ) -> tuple[dict[str, tuple[tuple[float, ...], tuple[float, ...]]], dict[str, Quality]]:
         """The channels' (t_s, samples) and, for channels not read Good, the worse status of the two
         nodes. A Bad channel keeps no samples (its check FAILs, "not valid"); an Uncertain one keeps
-        them (its check gives at best a RETEST)."""
+        them (its check gives at best a RETEST). Arrays of different lengths are kept as they came:
+        stored, and judged FAIL naming both lengths."""
         traces: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
         status: dict[str, Quality] = {}
         for i, channel in enumerate(spec.trace_channels):
@@ -268,10 +269,18 @@ class StationHandshakes:
             if quality != "good":
                 status[channel] = quality
             t_s, values = codec.to_samples(t_dv), codec.to_samples(values_dv)
-            if t_s is not None and values is not None and len(t_s) == len(values):
+            if t_s is not None and values is not None:
                 traces[channel] = (t_s, values)
-            elif quality != "bad":  # an unreadable or inconsistent trace counts as not recorded
-                logger.warning("station %s: trace %s unreadable or inconsistent", self.station_id, channel)
+                if len(t_s) != len(values):
+                    logger.warning(
+                        "station %s: trace %s has %d samples but %d time stamps",
+                        self.station_id,
+                        channel,
+                        len(values),
+                        len(t_s),
+                    )
+            elif quality != "bad":  # not an array of numbers: counts as not recorded
+                logger.warning("station %s: trace %s unreadable", self.station_id, channel)
         return traces, status
 
 

@@ -250,6 +250,25 @@ def test_results_without_a_result_id_are_told_apart_by_their_content(database: D
         engine.dispose()
 
 
+def test_a_trace_of_unequal_lengths_is_stored_as_it_came_and_fails_naming_both(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    try:
+        assert backend._request("CEX-01", serial).release
+        result = PlcResult(
+            result_id="C5-1", serial=serial, values={}, traces={"Force_kN": ((0.0, 0.5), (0.0, 20.0, 36.5))}
+        )
+        assert backend._result("CEX-01", result).verdict.value == "FAIL"
+        with factory() as session:
+            (n_samples,) = session.scalars(select(m.TraceRow.n_samples)).all()
+            checks = dict(session.execute(select(m.CheckResultRow.name, m.CheckResultRow.message)).all())
+        assert n_samples == 3
+        assert "trace Force_kN has 3 samples but 2 time stamps" in checks["result_complete"]
+    finally:
+        engine.dispose()
+
+
 def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c

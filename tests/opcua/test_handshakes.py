@@ -177,3 +177,21 @@ def test_a_traces_status_reaches_the_judge_and_a_bad_traces_samples_are_not_take
             assert bad.statuses() == {"Traces.Force_kN": "bad"}
 
     run(scenario)
+
+
+def test_a_trace_whose_time_stamps_do_not_match_its_samples_reaches_the_mes_as_it_came():
+    """Dropped, it would be judged "missing" and lost to the record; kept, the judge names both lengths."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            assert (await plc.request_release("SN-1")).release
+            result = dataclasses.replace(_result(plc, "SN-1"), traces={"Force_kN": ([0.0, 0.5], [0.0, 20.0, 36.5])})
+            await plc.publish_result(result)
+            assert await plc.wait_for_ack(5.0) is not None
+            ((stored, _),) = backend.stored.values()
+            assert stored.traces["Force_kN"] == ((0.0, 0.5), (0.0, 20.0, 36.5)) and stored.trace_status == {}
+
+    run(scenario)
