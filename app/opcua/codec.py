@@ -55,7 +55,8 @@ overrun a strict PLC's variable and its server would refuse the whole Write."""
 
 
 def utf8_length(text: str) -> int:
-    return len(text.encode("utf-8"))
+    """Bytes on the wire (asyncua writes a string as UTF-8 with ``surrogateescape``)."""
+    return len(text.encode("utf-8", errors="surrogateescape"))
 
 
 def fit_utf8(text: str, max_bytes: int) -> str:
@@ -64,8 +65,24 @@ def fit_utf8(text: str, max_bytes: int) -> str:
     if utf8_length(text) <= max_bytes:
         return text
     ellipsis = "…"
-    room = max_bytes - utf8_length(ellipsis)
-    return text.encode("utf-8")[:room].decode("utf-8", errors="ignore") + ellipsis
+    room, used, kept = max_bytes - utf8_length(ellipsis), 0, []
+    for char in text:
+        used += utf8_length(char)
+        if used > room:
+            break
+        kept.append(char)
+    return "".join(kept) + ellipsis
+
+
+def plain_text(text: str) -> str:
+    """A PLC's string as valid text: bytes that were not UTF-8 (asyncua hands them over as lone
+    surrogates, which neither the database driver nor JSON can carry) are spelled ``\\xNN``, so what
+    the PLC sent stays visible byte for byte instead of failing the store of the whole result."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
 
 
 def quality_of(data_value: ua.DataValue) -> Quality:
@@ -94,7 +111,7 @@ def read_uint(data_value: ua.DataValue) -> int:
 
 def read_str(data_value: ua.DataValue) -> str:
     value = raw_value(data_value)
-    return value if isinstance(value, str) else ""
+    return plain_text(value) if isinstance(value, str) else ""
 
 
 def to_plc_value(data_value: ua.DataValue, kind: MeasurementKind) -> PlcValue:
@@ -109,7 +126,7 @@ def to_plc_value(data_value: ua.DataValue, kind: MeasurementKind) -> PlcValue:
         if converted is not None and math.isnan(converted):
             converted = None
     elif kind == "string":
-        converted = value if isinstance(value, str) else None
+        converted = plain_text(value) if isinstance(value, str) else None
     elif kind == "bool":
         converted = value if isinstance(value, bool) else None
     else:

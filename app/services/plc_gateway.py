@@ -225,7 +225,11 @@ def content_key(result: PlcResult) -> str:
 
 
 def _json_value(value: PlcValue) -> dict[str, object]:
-    shown = value.value.isoformat() if isinstance(value.value, datetime) else value.value
+    shown = value.value
+    if isinstance(shown, datetime):
+        shown = shown.isoformat()
+    elif isinstance(shown, float) and not math.isfinite(shown):
+        shown = str(shown)  # "inf", "-inf": JSON has no such number, and PostgreSQL refuses the token
     return {"value": shown, "quality": value.quality}
 
 

@@ -88,6 +88,7 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
             "LeakSignal_mbar_l_s": PlcValue(2.0e-6, "uncertain"),
             "RefLeakCheckAt": PlcValue(checked_at, "good"),
             "TestPressure_bar": PlcValue(None, "bad"),
+            "RefLeakReading_mbar_l_s": PlcValue(float("-inf"), "good"),  # JSON has no such number
         },
         traces={"LeakSignal_mbar_l_s": ((0.0, 1.0), (1.0e-6, float("nan")))},
     )
@@ -113,6 +114,7 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
         "LeakSignal_mbar_l_s": {"value": 2.0e-6, "quality": "uncertain"},
         "RefLeakCheckAt": {"value": checked_at.isoformat(), "quality": "good"},
         "TestPressure_bar": {"value": None, "quality": "bad"},
+        "RefLeakReading_mbar_l_s": {"value": "-inf", "quality": "good"},
     }
     assert oldest["traces"] == {"LeakSignal_mbar_l_s": {"t_s": [0.0, 1.0], "values": [1.0e-6, None], "quality": "good"}}
     assert newest["result_id"].startswith("no-id-sha256-") and older["result_id"].startswith("no-id-sha256-")

@@ -195,3 +195,27 @@ def test_a_trace_whose_time_stamps_do_not_match_its_samples_reaches_the_mes_as_i
             assert stored.traces["Force_kN"] == ((0.0, 0.5), (0.0, 20.0, 36.5)) and stored.trace_status == {}
 
     run(scenario)
+
+
+def test_bytes_that_are_not_utf8_in_a_plcs_strings_arrive_spelled_out_and_are_answered():
+    """asyncua hands undecodable bytes over as lone surrogates, which no database driver, JSON or UTF-8
+    length count accepts: the request went unanswered (and the session ended) and such a result could
+    never be stored. They arrive as '\\xNN' instead, byte for byte visible."""
+    assert codec.plain_text("CB-\udcc4-\udcff") == "CB-\\xc4-\\xff" and codec.plain_text("é°") == "é°"
+    assert codec.utf8_length("\udcc4") == 1  # as asyncua writes it back
+    assert codec.fit_utf8("\udcc4" * 300, 10) == "\udcc4" * 7 + "…"
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = r.plcs["ST-1"]
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            odd = await plc.request_release("SN-\udcc4")  # the scanner sent byte 0xC4 alone
+            assert odd.answered and not odd.release and odd.reason == "unknown serial SN-\\xc4"
+            assert (await plc.request_release("SN-1")).release
+            await plc.publish_result(_result(plc, "SN-1", Batch="CB-\udcc4"))
+            assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code
+            ((stored, _),) = backend.stored.values()
+            assert stored.values["Batch"].value == "CB-\\xc4"
+
+    run(scenario)
