@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 import stations
 from app.domain.errors import DomainError, InvalidInput, UnknownSerial
 from app.domain.results import Measurement, StationResult, Trace, Verdict
+from app.domain.routing import AttemptStatus
 from app.domain.serials import SerialFormat
 from app.opcua import codec
 from app.opcua.backend import PlcResult, PlcValue, ReleaseAnswer, StoredVerdict
@@ -108,7 +109,7 @@ class DatabaseStationBackend:
         assumed = self._station_types.get(station_id)
         without_id = not result.result_id
         if without_id:  # empty or unreadable: a key from the content still recognises a second read
-            result = dataclasses.replace(result, result_id=content_key(result))
+            result = dataclasses.replace(result, result_id=content_key(result, anchor=None))
         try:
             self._serial_format.validate(result.serial)
             try:
@@ -122,6 +123,8 @@ class DatabaseStationBackend:
         self, station_id: str, result: PlcResult, station_type: str | None, *, without_id: bool = False
     ) -> StoredVerdict:
         with self._sessions() as session, session.begin():
+            if without_id:
+                result = dataclasses.replace(result, result_id=_keyless_result_key(session, station_id, result))
             assumed = station_type is not None
             if station_type is None:
                 station_type = repo.station_type_of(session, station_id)
@@ -208,10 +211,11 @@ class _StationTypeChanged(Exception):
         self.station_type = station_type
 
 
-def content_key(result: PlcResult) -> str:
-    """A key for a result that came without a Result.Id: a digest of everything it holds, so the same
-    result set read twice (an Ack lost) gets the same key, and two different cycles do not."""
-    digest = hashlib.sha256(result.serial.encode())
+def content_key(result: PlcResult, *, anchor: int | None) -> str:
+    """A key for a result that came without a Result.Id: a digest of everything it holds and of the
+    attempt it completes (``anchor``), so the same result set read twice (an Ack lost) gets the same
+    key, and a retest that measures exactly the same again (a scale reading the same gram) does not."""
+    digest = hashlib.sha256(f"{anchor}\x00{result.serial}".encode())
     for name in sorted(result.values):
         value = result.values[name]
         digest.update(f"\x00v\x00{name}\x00{value.value!r}\x00{value.quality}".encode())
@@ -222,6 +226,28 @@ def content_key(result: PlcResult) -> str:
     for channel in sorted(result.trace_status):
         digest.update(f"\x00s\x00{channel}\x00{result.trace_status[channel]}".encode())
     return f"no-id-sha256-{digest.hexdigest()[:40]}"
+
+
+def _keyless_result_key(session: Session, station_id: str, result: PlcResult) -> str:
+    """The key of a result without a Result.Id, from the unit's latest attempt at this station: an open
+    one is the attempt this result completes (its id goes into the key); a closed one whose key is this
+    content's means the result is being read again; otherwise the result has no release here."""
+    attempt = m.OperationAttempt
+    latest = session.execute(
+        select(attempt.id, attempt.status, attempt.result_key)
+        .join(m.Unit, m.Unit.id == attempt.unit_id)
+        .where(m.Unit.serial == result.serial, attempt.station_id == station_id)
+        .order_by(attempt.id.desc())
+        .limit(1)
+    ).one_or_none()
+    unreleased = content_key(result, anchor=None)
+    if latest is None:
+        return unreleased
+    if latest.status == AttemptStatus.OPEN.value:
+        return content_key(result, anchor=latest.id)
+    if latest.result_key in (content_key(result, anchor=latest.id), unreleased):
+        return str(latest.result_key)
+    return unreleased
 
 
 def _json_value(value: PlcValue) -> dict[str, object]:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.domain.results import CheckResult, Judgement, Verdict
 from app.opcua.backend import PlcResult, PlcValue
 from app.persistence import migrate
 from app.persistence import models as m
@@ -265,6 +266,43 @@ def test_a_trace_of_unequal_lengths_is_stored_as_it_came_and_fails_naming_both(
             checks = dict(session.execute(select(m.CheckResultRow.name, m.CheckResultRow.message)).all())
         assert n_samples == 3
         assert "trace Force_kN has 3 samples but 2 time stamps" in checks["result_complete"]
+    finally:
+        engine.dispose()
+
+
+def test_a_retest_measuring_exactly_the_same_without_a_result_id_is_a_new_result_not_a_second_read(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """A retest weighs again: a scale may read the same gram, so the whole result set repeats. Keyed by
+    content alone it was taken for the first one read again: never stored, the retest left open, asked
+    again forever. The key includes the attempt it completes."""
+    engine, factory, _, (serial, _) = _backend_and_two_units(database, settings)
+
+    def retest(session: Session, context: object, result: object) -> Judgement:  # the measurement is in U
+        return Judgement(verdict=Verdict.RETEST, checks=(CheckResult("mass", Verdict.RETEST, "guard band", "in U"),))
+
+    backend = DatabaseStationBackend(
+        session_factory=factory,
+        serial_format=settings.serial.format(),
+        judge=retest,  # type: ignore[arg-type]
+    )
+    same = PlcResult(result_id="", serial=serial, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+    try:
+        outcomes = []
+        for _ in range(2):  # the cycle, then its retest
+            assert backend._request("CEX-01", serial).release
+            outcomes += [backend._result("CEX-01", same), backend._result("CEX-01", same)]  # each read twice
+        assert [(o.verdict, o.duplicate) for o in outcomes] == [
+            (Verdict.RETEST, False),
+            (Verdict.RETEST, True),
+            (Verdict.RETEST, False),
+            (Verdict.RETEST, True),
+        ]
+        with factory() as session:
+            rows = session.execute(
+                select(m.OperationAttempt.status, m.OperationAttempt.retest_index).order_by(m.OperationAttempt.id)
+            ).all()
+        assert rows == [("retest", 0), ("retest", 1)]  # two results, nothing left open
     finally:
         engine.dispose()
 
