@@ -186,8 +186,8 @@ class StationHandshakes:
         and a PLC that restarted meanwhile starts its counters from 0 again, so its new request can
         carry the very counter value being answered. An answer meant for another BootId, counter or
         serial is dropped (the PLC never sees it) and whatever is pending now is served afresh. What
-        remains is the window of one round trip between this Read and the Writes, which only the PLC
-        could close (it clears the answer before each request, so a late one is at worst refused)."""
+        remains is the window of one round trip between this Read and the Writes (a restart and a new
+        request inside it); closing that needs the PLC's help, which the contract does not ask."""
         n = self.nodes
         counter_dv, serial_dv, boot_dv = await self._link.read([n.request_counter, n.request_serial, n.boot_id])
         now = (codec.read_uint(counter_dv), codec.read_str(serial_dv), codec.read_str(boot_dv))
