@@ -163,6 +163,7 @@ def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOu
                         value_max=t.value_max,
                         value_first=t.value_first,
                         value_last=t.value_last,
+                        quality=t.quality,
                         href=f"{api_prefix}/attempts/{rec.attempt.id}/traces/{t.channel}",
                     )
                     for t in rec.traces

@@ -222,6 +222,9 @@ class MeasurementOut(Output):
     value: float | None
     text: str | None
     unit: str | None
+    quality: Literal["uncertain", "bad"] | None = Field(
+        default=None, description="The OPC UA status it was read with, when not Good (null: Good)"
+    )
 
 
 class TraceSummaryOut(BaseModel):
@@ -233,6 +236,9 @@ class TraceSummaryOut(BaseModel):
     value_max: float | None
     value_first: float | None
     value_last: float | None
+    quality: Literal["uncertain", "bad"] | None = Field(
+        default=None, description="The OPC UA status it was read with, when not Good (null: Good)"
+    )
     href: str = Field(description="Where to fetch the samples")
 
 

@@ -196,6 +196,7 @@ class Measurement(Base):
     text: Mapped[str | None] = mapped_column(Text)  # whole, however long a PLC's string (migration 0009)
     kind: Mapped[str] = mapped_column(String(8))
     unit: Mapped[str | None] = mapped_column(String(16))
+    quality: Mapped[str | None] = mapped_column(String(10))  # OPC UA status: None Good, uncertain, bad (0012)
 
 
 class TraceRow(Base):
@@ -213,6 +214,7 @@ class TraceRow(Base):
     encoding: Mapped[str] = mapped_column(String(16))
     t_blob: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     value_blob: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    quality: Mapped[str | None] = mapped_column(String(10))  # OPC UA status: None Good, uncertain, bad (0012)
 
 
 class ComponentUse(Base):

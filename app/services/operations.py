@@ -32,6 +32,7 @@ from app.domain.results import (
     Trace,
     Verdict,
     finite_or_none,
+    trace_status_key,
 )
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
@@ -272,7 +273,12 @@ def complete_operation(
 
     scanned = any(s for a, s in here_scanned if a.id == attempt.id)
     inserts = _result_rows(
-        session, attempt=attempt, station_type=station_type, result=completion.result, scanned=scanned
+        session,
+        attempt=attempt,
+        station_type=station_type,
+        result=completion.result,
+        scanned=scanned,
+        value_status=completion.value_status,
     )
     inserts.append((_CHECK_RESULT, _check_rows(attempt.id, checks)))
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
@@ -415,15 +421,35 @@ _Rows = list[tuple[Table, list[dict[str, object]]]]
 
 
 def _result_rows(
-    session: Session, *, attempt: AttemptState, station_type: str, result: StationResult, scanned: bool
+    session: Session,
+    *,
+    attempt: AttemptState,
+    station_type: str,
+    result: StationResult,
+    scanned: bool,
+    value_status: Mapping[str, ValueStatus],
 ) -> _Rows:
-    """The rows a result adds (measurements, traces, consumed parts), per table, for repo.write_together."""
+    """The rows a result adds (measurements, traces, consumed parts), per table, for repo.write_together.
+    Each value and trace keeps the status it was read with (None when Good)."""
     attempt_id = attempt.id
     rows: _Rows = []
     if result.measurements:
-        rows.append((_MEASUREMENT, [_measurement_row(attempt_id, x) for x in result.measurements]))
+        rows.append(
+            (
+                _MEASUREMENT,
+                [_measurement_row(attempt_id, x) | {"quality": value_status.get(x.name)} for x in result.measurements],
+            )
+        )
     if result.traces:
-        rows.append((_TRACE, [_trace_row(attempt_id, t) for t in result.traces]))
+        rows.append(
+            (
+                _TRACE,
+                [
+                    _trace_row(attempt_id, t) | {"quality": value_status.get(trace_status_key(t.channel))}
+                    for t in result.traces
+                ],
+            )
+        )
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
     # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
     # a text the genealogy cannot hold whole is not recorded (a FAIL check carries it: _over_long_components)

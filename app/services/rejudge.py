@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from app import rules
 from app.domain.errors import Conflict, InvalidInput
 from app.domain.expectations import CycleExpectations
-from app.domain.results import Component, ComponentKind, Measurement, StationResult, Trace
+from app.domain.results import Component, ComponentKind, Measurement, StationResult, Trace, trace_status_key
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
+from app.rules import ValueStatus
 from app.services import specs
 
 MAX_ATTEMPTS = 2_000
@@ -49,10 +50,14 @@ class RejudgeReport:
     attempts: list[RejudgedAttempt]
 
 
-def stored_result(session: Session, attempt_ids: list[int]) -> dict[int, StationResult]:
-    """Rebuild the station results of stored attempts (values, traces, consumed components)."""
+def stored_results(session: Session, attempt_ids: list[int]) -> dict[int, tuple[StationResult, dict[str, ValueStatus]]]:
+    """Rebuild the station results of stored attempts (values, traces, consumed components), each with
+    the statuses its values and traces were read with (only those not Good), keyed as the judge takes them."""
+    status: dict[int, dict[str, ValueStatus]] = defaultdict(dict)
     measurements: dict[int, list[Measurement]] = defaultdict(list)
     for row in session.scalars(select(m.Measurement).where(m.Measurement.attempt_id.in_(attempt_ids))):
+        if row.quality in ("uncertain", "bad"):
+            status[row.attempt_id][row.name] = row.quality  # type: ignore[assignment]
         value: object
         if row.kind == "bool":
             value = None if row.value is None else row.value != 0.0
@@ -65,6 +70,8 @@ def stored_result(session: Session, attempt_ids: list[int]) -> dict[int, Station
         measurements[row.attempt_id].append(Measurement(row.name, value, row.unit))  # type: ignore[arg-type]
     traces: dict[int, list[Trace]] = defaultdict(list)
     for t in session.scalars(select(m.TraceRow).where(m.TraceRow.attempt_id.in_(attempt_ids))):
+        if t.quality in ("uncertain", "bad"):
+            status[t.attempt_id][trace_status_key(t.channel)] = t.quality  # type: ignore[assignment]
         traces[t.attempt_id].append(
             Trace(
                 t.channel,
@@ -75,7 +82,10 @@ def stored_result(session: Session, attempt_ids: list[int]) -> dict[int, Station
     components: dict[int, list[Component]] = defaultdict(list)
     for c in session.scalars(select(m.ComponentUse).where(m.ComponentUse.attempt_id.in_(attempt_ids))):
         components[c.attempt_id].append(Component(ComponentKind(c.kind), c.identifier, c.model))
-    return {a: StationResult(tuple(measurements[a]), tuple(traces[a]), tuple(components[a])) for a in attempt_ids}
+    return {
+        a: (StationResult(tuple(measurements[a]), tuple(traces[a]), tuple(components[a])), status[a])
+        for a in attempt_ids
+    }
 
 
 def rejudge(
@@ -121,7 +131,7 @@ def rejudge(
     rows = session.execute(query.order_by(a.id).limit(MAX_ATTEMPTS + 1)).all()
     truncated = len(rows) > MAX_ATTEMPTS
     rows = rows[:MAX_ATTEMPTS]
-    results = stored_result(session, [attempt.id for attempt, _ in rows])
+    results = stored_results(session, [attempt.id for attempt, _ in rows])
     recorded_checks: dict[int, dict[str, str]] = defaultdict(dict)
     for check in session.scalars(
         select(m.CheckResultRow).where(m.CheckResultRow.attempt_id.in_([attempt.id for attempt, _ in rows]))
@@ -132,10 +142,11 @@ def rejudge(
         judgement = rules.judge(
             station_type=revision.station_type,
             spec=spec,
-            result=results[attempt.id],
+            result=results[attempt.id][0],
             expectations=expectations,
             retest_count=attempt.retest_index,
             now=attempt.completed_at or attempt.started_at,
+            value_status=results[attempt.id][1],
         )
         changed = [
             f"{c.name}: {recorded_checks[attempt.id].get(c.name, 'not judged')} → {c.verdict.value} ({c.message})"

@@ -132,3 +132,33 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
             assert session.scalars(select(m.OperationAttempt)).all() == []  # nothing stored against a unit
     finally:
         engine.dispose()
+
+
+def test_the_birth_record_shows_the_status_a_value_and_a_trace_were_read_with(client: Any, settings: Settings) -> None:
+    serial = Line(client).work_order()[0]
+    engine = make_engine(settings.resolved_database_url())
+    backend = DatabaseStationBackend(
+        session_factory=make_session_factory(engine),
+        serial_format=settings.serial.format(),
+        judge=EngineJudge(default_expectations),
+    )
+    result = PlcResult(
+        result_id="Q-1",
+        serial=serial,
+        values={"LengthLoss_mm": PlcValue(2.1, "uncertain"), "FinPitch_mm": PlcValue(1.8, "good")},
+        traces={"Force_kN": ((0.0, 1.0), (0.0, 41.0))},
+        trace_status={"Force_kN": "uncertain"},
+    )
+    try:
+        assert backend._request("CEX-01", serial).release
+        backend._result("CEX-01", result)
+    finally:
+        engine.dispose()
+    record = client.get(f"/api/v1/units/{serial}/birth-record")
+    assert record.status_code == 200, record.text
+    (attempt,) = [a for a in record.json()["attempts"] if a["station_id"] == "CEX-01"]
+    assert {x["name"]: x["quality"] for x in attempt["measurements"]} == {
+        "LengthLoss_mm": "uncertain",
+        "FinPitch_mm": None,
+    }
+    assert [(t["channel"], t["quality"]) for t in attempt["traces"]] == [("Force_kN", "uncertain")]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
@@ -303,6 +304,52 @@ def test_a_retest_measuring_exactly_the_same_without_a_result_id_is_a_new_result
                 select(m.OperationAttempt.status, m.OperationAttempt.retest_index).order_by(m.OperationAttempt.id)
             ).all()
         assert rows == [("retest", 0), ("retest", 1)]  # two results, nothing left open
+    finally:
+        engine.dispose()
+
+
+def test_a_what_if_rejudge_keeps_the_status_each_value_and_trace_was_read_with(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """An Uncertain reading decided the recorded verdict (coil expansion cannot retest: FAIL); re-judged
+    from the stored result, it must decide again, not come back as a Good value that PASSes."""
+    from app.services.rejudge import rejudge
+    from tests.rules.factories import good_result
+
+    engine, factory, backend, serials = _backend_and_two_units(database, settings)
+    good = good_result("coil_expansion")
+    values = {x.name: PlcValue(x.value, "good") for x in good.measurements}
+    traces = {t.channel: (t.t_s, t.values) for t in good.traces}
+    readings = {
+        serials[0]: PlcResult("E-1", serials[0], values | {"LengthLoss_mm": PlcValue(2.1, "uncertain")}, traces),
+        serials[1]: PlcResult("E-2", serials[1], values, traces, trace_status={"Force_kN": "uncertain"}),
+    }
+    try:
+        for serial, result in readings.items():
+            assert backend._request("CEX-01", serial).release
+            assert backend._result("CEX-01", result).verdict == Verdict.FAIL  # at best RETEST; the cap is 0
+        with factory() as session:
+            revision = session.scalar(select(m.OperationAttempt.spec_revision_id))
+            stored = {
+                (serial, name, quality)
+                for table in (m.Measurement, m.TraceRow)
+                for serial, name, quality in session.execute(
+                    select(m.Unit.serial, table.name if table is m.Measurement else table.channel, table.quality)
+                    .join(m.OperationAttempt, m.OperationAttempt.id == table.attempt_id)
+                    .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+                    .where(table.quality.is_not(None))
+                )
+            }
+            report = rejudge(
+                session=session,
+                serial_format=settings.serial.format(),
+                expectations=None,
+                spec_revision_id=revision,
+                since=datetime(2000, 1, 1, tzinfo=UTC),
+            )
+        assert stored == {(serials[0], "LengthLoss_mm", "uncertain"), (serials[1], "Force_kN", "uncertain")}
+        assert {a.serial: a.what_if_verdict for a in report.attempts} == {serials[0]: "FAIL", serials[1]: "FAIL"}
+        assert report.changed == 0
     finally:
         engine.dispose()
 
