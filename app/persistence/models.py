@@ -331,8 +331,8 @@ class StationAlarm(Base):
 class OrphanResult(Base):
     """A PLC's result whose serial names no unit, kept whole: judged FAIL, alarmed and acknowledged so
     the station is not blocked (the contract never lets a result be lost). ``result_values``: name ->
-    {"value", "quality"} (datetimes as ISO 8601, not measured as null); ``traces``: channel ->
-    {"t_s", "values", "quality"} (a non-finite sample as null)."""
+    {"value", "quality"} (datetimes as ISO 8601, not measured as null, an infinite number as the text
+    "inf" or "-inf"); ``traces``: channel -> {"t_s", "values", "quality"} (a non-finite sample as null)."""
 
     __tablename__ = "orphan_result"
 
