@@ -38,7 +38,7 @@ class PlcResult:
     """A complete result set read from ``Result.*`` (traces: channel -> (t_s, values)).
 
     ``trace_status`` names the channels whose samples or time stamps were read with a status that was
-    not Good (the worse of the two); a Bad trace's samples are not in ``traces``."""
+    not Good (the worse of the two); a Bad trace is in ``traces`` without samples."""
 
     result_id: str
     serial: str

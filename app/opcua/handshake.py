@@ -259,7 +259,7 @@ class StationHandshakes:
         self, spec: StationTypeSpec, read: Sequence[ua.DataValue]
     ) -> tuple[dict[str, tuple[tuple[float, ...], tuple[float, ...]]], dict[str, Quality]]:
         """The channels' (t_s, samples) and, for channels not read Good, the worse status of the two
-        nodes. A Bad channel keeps no samples (its check FAILs, "not valid"); an Uncertain one keeps
+        nodes. A Bad channel keeps no samples, only its status (its check FAILs, "not valid"); an Uncertain one keeps
         them (its check gives at best a RETEST). Arrays of different lengths are kept as they came:
         stored, and judged FAIL naming both lengths."""
         traces: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
@@ -270,6 +270,9 @@ class StationHandshakes:
             quality: Quality = "bad" if "bad" in qualities else "uncertain" if "uncertain" in qualities else "good"
             if quality != "good":
                 status[channel] = quality
+            if quality == "bad":  # recorded as a channel without samples, so its record says "not valid"
+                traces[channel] = ((), ())
+                continue
             t_s, values = codec.to_samples(t_dv), codec.to_samples(values_dv)
             if t_s is not None and values is not None:
                 traces[channel] = (t_s, values)
@@ -281,7 +284,7 @@ class StationHandshakes:
                         len(values),
                         len(t_s),
                     )
-            elif quality != "bad":  # not an array of numbers: counts as not recorded
+            else:  # not an array of numbers: counts as not recorded
                 logger.warning("station %s: trace %s unreadable", self.station_id, channel)
         return traces, status
 

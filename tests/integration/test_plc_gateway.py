@@ -192,14 +192,35 @@ def test_a_recipe_longer_than_a_plc_holds_refuses_the_release_and_opens_no_attem
 
 
 def test_a_trace_read_with_bad_status_is_judged_not_valid(database: DbUnderTest, settings: Settings) -> None:
-    """The gateway hands a trace's status to the judge with the values' (``PlcResult.statuses``)."""
+    """The gateway hands a trace's status to the judge with the values' (``PlcResult.statuses``); the
+    channel is recorded without samples, so a re-judge of the stored result says the same."""
+    from app.services.rejudge import rejudge
+
     engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
     try:
-        result = PlcResult(result_id="V1-1", serial=serial, values={}, traces={}, trace_status={"Pressure_Pa": "bad"})
+        result = PlcResult(  # as the adapter reads a Bad trace: the channel, no samples, its status
+            result_id="V1-1",
+            serial=serial,
+            values={},
+            traces={"Pressure_Pa": ((), ())},
+            trace_status={"Pressure_Pa": "bad"},
+        )
         assert backend._result("VAC-01", result).verdict.value == "FAIL"
         with factory() as session:
             checks = dict(session.execute(select(m.CheckResultRow.name, m.CheckResultRow.message)).all())
+            row = session.execute(select(m.TraceRow.channel, m.TraceRow.n_samples, m.TraceRow.quality)).one()
+            report = rejudge(
+                session=session,
+                serial_format=settings.serial.format(),
+                expectations=None,
+                spec_revision_id=session.scalar(select(m.OperationAttempt.spec_revision_id)),
+                serial=serial,
+            )
         assert checks["rise_test"].endswith("trace Pressure_Pa not valid (Bad status)")
+        assert tuple(row) == ("Pressure_Pa", 0, "bad")
+        (again,) = report.attempts
+        assert again.what_if_verdict == "FAIL"
+        assert not any("rise_test" in change for change in again.changed_checks)  # judged alike
     finally:
         engine.dispose()
 

@@ -173,7 +173,7 @@ def test_a_traces_status_reaches_the_judge_and_a_bad_traces_samples_are_not_take
             assert uncertain.trace_status == {"Force_kN": "uncertain"}
             assert uncertain.traces["Force_kN"] == ((0.0, 0.5, 1.0), (0.0, 20.0, 36.5))  # kept: RETEST at best
             assert uncertain.statuses() == {"Traces.Force_kN": "uncertain"}  # not the value Force_kN's
-            assert bad.trace_status == {"Force_kN": "bad"} and "Force_kN" not in bad.traces
+            assert bad.trace_status == {"Force_kN": "bad"} and bad.traces["Force_kN"] == ((), ())  # no samples
             assert bad.statuses() == {"Traces.Force_kN": "bad"}
 
     run(scenario)
