@@ -11,7 +11,7 @@ from app.opcua.simulator.plc import SimulatedPlc
 from app.opcua.simulator.server import HostedStation, ServerSecurity, StationServer
 from app.opcua.station_types import StationTypeSpec, ValueSpec, lookup_from_specs
 from app.opcua.supervisor import OpcuaSupervisor
-from tests.opcua.conftest import FAST, endpoint_url
+from tests.opcua.conftest import FAST, endpoint_url, eventually
 from tests.opcua.memory_backend import MemoryBackend
 
 TEST_TYPE = StationTypeSpec(
@@ -33,6 +33,12 @@ class Rig:
     supervisor: OpcuaSupervisor
     backend: MemoryBackend
     plcs: dict[str, SimulatedPlc]
+
+
+async def connected_plc(r: Rig, station_id: str) -> SimulatedPlc:
+    """The station's simulated PLC, once the MES's link to it is up."""
+    await eventually(lambda: r.supervisor.status(station_id).link == "connected", what=f"{station_id} connected")
+    return r.plcs[station_id]
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from app.opcua import codec
 from app.opcua.backend import ReleaseAnswer
 from app.opcua.simulator.plc import ResultSet
 from tests.opcua.conftest import eventually, run
-from tests.opcua.harness import rig
+from tests.opcua.harness import connected_plc, rig
 from tests.opcua.memory_backend import RECIPE, MemoryBackend
 
 
@@ -31,8 +31,7 @@ def test_unit_is_released_and_its_result_stored_judged_and_acknowledged():
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             outcome = await plc.request_release("SN-1")
             assert outcome.answered and outcome.release and outcome.recipe == RECIPE and outcome.reason == ""
             await plc.publish_result(_result(plc, "SN-1", Force_kN=float("nan"), CheckedAt=None))
@@ -69,8 +68,7 @@ def test_writes_use_exact_builtin_types_and_carry_no_status_or_timestamps():
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             await plc.request_release("SN-1")
             await plc.publish_result(_result(plc, "SN-1"))
             await plc.wait_for_ack(5.0)
@@ -98,8 +96,7 @@ def test_result_set_is_read_in_chunks_of_the_servers_published_operation_limit()
             limit = ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
             await r.server.server.write_attribute_value(limit, ua.DataValue(ua.Variant(3, ua.VariantType.UInt32)))
             await r.supervisor.start()
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             link = r.supervisor.runners[0].link
             assert link is not None and link.max_nodes_per_read == 3
             await plc.request_release("SN-1")
@@ -141,8 +138,7 @@ def test_a_long_reason_fits_the_plcs_254_bytes_and_a_recipe_too_long_is_refused_
 
     async def scenario():
         async with rig(["ST-1"], backend=Scripted(route=("ST-1",))) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             degrees = await plc.request_release("SN-DEG")
             assert degrees.answered and not degrees.release and degrees.reason.endswith("…")
             assert 252 <= codec.utf8_length(degrees.reason) <= 254 and len(degrees.reason) < 254
@@ -160,8 +156,7 @@ def test_a_traces_status_reaches_the_judge_and_a_bad_traces_samples_are_not_take
     async def scenario():
         backend = MemoryBackend(route=("ST-1", "ST-1"), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             keys = []
             for status in ("uncertain", "bad"):
                 assert (await plc.request_release("SN-1")).release
@@ -185,8 +180,7 @@ def test_a_trace_whose_time_stamps_do_not_match_its_samples_reaches_the_mes_as_i
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             assert (await plc.request_release("SN-1")).release
             result = dataclasses.replace(_result(plc, "SN-1"), traces={"Force_kN": ([0.0, 0.5], [0.0, 20.0, 36.5])})
             await plc.publish_result(result)
@@ -208,8 +202,7 @@ def test_bytes_that_are_not_utf8_in_a_plcs_strings_arrive_spelled_out_and_are_an
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             odd = await plc.request_release("SN-\udcc4")  # the scanner sent byte 0xC4 alone
             assert odd.answered and not odd.release and odd.reason == "unknown serial SN-\\xc4"
             assert (await plc.request_release("SN-1")).release

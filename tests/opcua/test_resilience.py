@@ -12,7 +12,7 @@ from app.opcua.simulator.plc import ResultSet
 from app.opcua.station_types import lookup_from_specs
 from app.opcua.supervisor import OpcuaSupervisor
 from tests.opcua.conftest import FAST, eventually, run
-from tests.opcua.harness import TEST_TYPE, rig
+from tests.opcua.harness import TEST_TYPE, connected_plc, rig
 from tests.opcua.memory_backend import MemoryBackend
 
 
@@ -29,8 +29,7 @@ def test_result_is_not_acknowledged_while_the_database_is_down_and_stored_once_w
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             assert (await plc.request_release("SN-1")).release
             backend.database_up = False
             await plc.publish_result(_result(plc, "SN-1"))
@@ -49,8 +48,7 @@ def test_mes_restarted_mid_handshake_answers_the_pending_request():
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             await r.supervisor.stop()  # the MES dies
             pending = asyncio.create_task(plc.request_release("SN-1"))
             await asyncio.sleep(0.3)
@@ -76,8 +74,7 @@ def test_plc_restarted_mid_cycle_offers_its_result_again_and_it_is_stored_once()
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             assert (await plc.request_release("SN-1")).release
             old_boot = plc.boot_id
             backend.database_up = False  # the MES cannot commit before the PLC goes down
@@ -102,8 +99,7 @@ def test_same_result_read_twice_is_stored_once_and_its_verdict_written_again():
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"}, judge=lambda station_id, result: Verdict.RETEST)
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             assert (await plc.request_release("SN-1")).release
             result = _result(plc, "SN-1")
             await plc.publish_result(result)
@@ -210,8 +206,7 @@ def test_an_answer_decided_before_a_station_restart_is_not_given_to_the_request_
         backend = SlowBackend(route=("ST-1",), serials={"SN-1"})  # SN-2 is unknown: refused
         backend.gate, backend.deciding = asyncio.Event(), set()
         async with rig(["ST-1"], backend=backend) as r:
-            plc = r.plcs["ST-1"]
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            plc = await connected_plc(r, "ST-1")
             first = asyncio.create_task(plc.request_release("SN-1"))
             await eventually(lambda: "SN-1" in backend.deciding, what="SN-1 being decided")
             first.cancel()  # the PLC program restarts: its wait is gone, its counters start from 0
