@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import get_settings
@@ -57,6 +58,48 @@ def _audit_verify(_args: argparse.Namespace) -> int:
         return 1
     print(f"OK: audit chain of {count} events is intact")
     return 0
+
+
+SHOWN_NOT_REPRODUCED = 50
+
+
+def _utc_instant(text: str) -> datetime:
+    """An ISO 8601 instant; one without an offset is read as UTC."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-29T06:00") from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
+def _rederive(args: argparse.Namespace) -> int:
+    from app.services.judging import default_expectations
+    from app.services.rederive import rederive_many
+
+    def progress(done: int, total: int) -> None:
+        print(f"re-derived {done:,} of {total:,} verdicts", file=sys.stderr, flush=True)
+
+    with _session() as session, session.begin():
+        summary = rederive_many(
+            session=session,
+            expectations=default_expectations(),
+            serial_format=get_settings().serial.format(),
+            serial=args.serial,
+            work_order=args.work_order,
+            since=args.since,
+            until=args.until,
+            everything=args.all,
+            progress=progress,
+        )
+    for outcome in summary.not_reproduced[:SHOWN_NOT_REPRODUCED]:
+        print(f"NOT REPRODUCED: attempt {outcome.attempt_id} ({outcome.serial} at {outcome.station_id})")
+        for line in outcome.differences + [f"note: {n}" for n in outcome.notes]:
+            print(f"  {line}")
+    hidden = len(summary.not_reproduced) - SHOWN_NOT_REPRODUCED
+    if hidden > 0:
+        print(f"… and {hidden:,} more not reproduced")
+    print(f"{summary.reproduced:,} of {summary.judged:,} verdicts re-derived as recorded")
+    return 0 if summary.reproduced == summary.judged else 1
 
 
 def _safe(url: str) -> str:
@@ -156,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="recompute the hash chain; name the first broken link").set_defaults(
         func=_audit_verify
     )
+
+    verdicts = sub.add_parser("verdicts", help="recorded verdicts")
+    verdicts_sub = verdicts.add_subparsers(dest="verdicts_command", required=True)
+    rederive = verdicts_sub.add_parser(
+        "rederive",
+        help="judge stored results again as their verdicts recorded (spec revision, parameter set, instant) "
+        "and compare; exit 1 when any verdict does not re-derive",
+    )
+    rederive.add_argument("--serial")
+    rederive.add_argument("--work-order")
+    rederive.add_argument("--since", type=_utc_instant, help="judged at or after (ISO 8601; UTC unless given)")
+    rederive.add_argument("--until", type=_utc_instant, help="judged before (ISO 8601; UTC unless given)")
+    rederive.add_argument("--all", action="store_true", help="every judged attempt")
+    rederive.set_defaults(func=_rederive)
 
     demo = sub.add_parser("demo", help="demo data")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)

@@ -336,6 +336,17 @@ def pg_database(tmp_path: Path) -> Iterator[DbUnderTest]:
 
 
 @pytest.fixture
+def cli_env(database: DbUnderTest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The `mes` command (``app.cli.main``) in this test's process, on the test's database."""
+    from app.config import get_settings
+
+    monkeypatch.setenv("MES_DATABASE_URL", database.url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def settings(database: DbUnderTest, tmp_path: Path) -> Settings:
     # the OPC UA adapter is tested on its own and end to end in tests/integration
     return Settings(database_url=database.url, data_dir=tmp_path, opcua=OpcuaSettings(enabled=False))

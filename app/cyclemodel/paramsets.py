@@ -54,6 +54,28 @@ class ParameterSet:
         return self.parameter_set_id if self.version is None else f"{self.parameter_set_id}#v{self.version}"
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedModelVersion:
+    """What a verdict's ``model_version`` names: the code version, the set's id and its database version."""
+
+    code_version: str
+    parameter_set_id: str | None  # None: the verdict was judged without a parameter set
+    version: int | None  # None: not a stored version (the demo seed read directly)
+
+
+def parse_model_version(label: str | None) -> RecordedModelVersion | None:
+    """Parse ``<code version>/<model>@<hash>[#v<version>]`` or ``<code version>/no-parameter-set``."""
+    if not label or "/" not in label:
+        return None
+    code_version, rest = label.split("/", 1)
+    if rest == "no-parameter-set":
+        return RecordedModelVersion(code_version, None, None)
+    set_id, marker, version = rest.rpartition("#v")
+    if marker and version.isdigit():
+        return RecordedModelVersion(code_version, set_id, int(version))
+    return RecordedModelVersion(code_version, rest, None)
+
+
 class ParameterSetNotFoundError(LookupError):
     """No fitted parameter set for this product model."""
 

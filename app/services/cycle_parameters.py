@@ -90,14 +90,23 @@ def _as_parameter_set(row: m.CycleParameterSet, code: str, refrigerant: str) -> 
 
 def current(session: Session, *, product_model_code: str) -> ParameterSet | None:
     """The current (highest) version of a product model's parameter set, or None when it has none."""
-    row = session.execute(
+    newest = _sets_of(product_model_code).order_by(m.CycleParameterSet.version.desc()).limit(1)
+    row = session.execute(newest).first()
+    return None if row is None else _as_parameter_set(row[0], product_model_code, row[1])
+
+
+def stored_version(session: Session, *, product_model_code: str, version: int) -> ParameterSet | None:
+    """One stored version of a product model's parameter set, or None when there is no such version."""
+    row = session.execute(_sets_of(product_model_code).where(m.CycleParameterSet.version == version)).first()
+    return None if row is None else _as_parameter_set(row[0], product_model_code, row[1])
+
+
+def _sets_of(product_model_code: str) -> Select[m.CycleParameterSet, str]:
+    return (
         select(m.CycleParameterSet, m.ProductModel.refrigerant)
         .join(m.ProductModel, m.ProductModel.id == m.CycleParameterSet.product_model_id)
         .where(m.ProductModel.code == product_model_code)
-        .order_by(m.CycleParameterSet.version.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else _as_parameter_set(row[0], product_model_code, row[1])
+    )
 
 
 @dataclass(frozen=True, slots=True)

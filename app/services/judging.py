@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,10 @@ from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence.driver import DriverStatement
 from app.services import specs
-from app.services.clock import utcnow
 from app.services.operations import JudgeContext
 
 if TYPE_CHECKING:  # the cycle model imports CoolProp and SciPy: only when first used
+    from app.cyclemodel.paramsets import ParameterSet
     from app.services.cycle_parameters import CurrentKey
 
 
@@ -57,11 +58,11 @@ class EngineJudge:
                 at=context.attempt.started_at,
             )
         if spec is None:
-            message = (
-                f"no approved specification for {context.station_type} on {context.unit.product_model_code} "
-                f"in force at {context.attempt.started_at:%Y-%m-%d %H:%M} UTC; a quality engineer must approve one"
+            check = no_specification_check(
+                station_type=context.station_type,
+                product_model_code=context.unit.product_model_code,
+                started_at=context.attempt.started_at,
             )
-            check = CheckResult(name="specification", verdict=Verdict.FAIL, rule="specification", message=message)
             return Judgement(verdict=Verdict.FAIL, checks=(check,))
         with self._lock:  # judging is CPU-bound (one interpreter lock anyway): only the reads run beside it
             judgement = rules.judge(
@@ -70,11 +71,20 @@ class EngineJudge:
                 result=result,
                 expectations=expectations,
                 retest_count=context.attempt.retest_index,
-                now=utcnow(),
+                now=context.judged_at,
                 value_status=context.value_status,
             )
         model_version = expectations.model_version(context.unit.product_model_code) if expectations else None
         return dataclasses.replace(judgement, spec_revision_id=spec.revision_id, model_version=model_version)
+
+
+def no_specification_check(*, station_type: str, product_model_code: str, started_at: datetime) -> CheckResult:
+    """The FAIL check of a result whose operation started with no approved specification in force."""
+    message = (
+        f"no approved specification for {station_type} on {product_model_code} "
+        f"in force at {started_at:%Y-%m-%d %H:%M} UTC; a quality engineer must approve one"
+    )
+    return CheckResult(name="specification", verdict=Verdict.FAIL, rule="specification", message=message)
 
 
 @lru_cache(maxsize=1)
@@ -123,27 +133,58 @@ class DatabaseCycleModel:
 
     def bind_key(self, session: Session, *, product_model_code: str, key: CurrentKey | None) -> CycleExpectations:
         """:meth:`bind` with the model's current key already read (``cycle_parameters.current_key``)."""
-        from app.cyclemodel.products import NoCyclePhysicsError, product_physics
-        from app.cyclemodel.provider import CoolPropExpectations
         from app.services import cycle_parameters
 
         with self._lock:
             cached = self._bound.get(product_model_code)
         if cached is not None and cached[0] == key:
             return cached[1]
-        products, parameter_sets = {}, {}
-        if key is not None and key.cycle_physics:
-            model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == product_model_code)).one()
-            with contextlib.suppress(NoCyclePhysicsError):  # no physics: the provider says so in each check
-                products[product_model_code] = product_physics(cycle_parameters.master_record(model))
+        parameter_set = None
         if key is not None and key.version is not None:
             parameter_set = cycle_parameters.current(session, product_model_code=product_model_code)
-            if parameter_set is not None:
-                parameter_sets[product_model_code] = parameter_set
-        provider = CoolPropExpectations(products=products, parameter_sets=parameter_sets, **self._options)
+        provider = self._provider(
+            session,
+            product_model_code,
+            has_physics=key is not None and bool(key.cycle_physics),
+            parameter_set=parameter_set,
+        )
         with self._lock:
             self._bound[product_model_code] = (key, provider)
         return provider
+
+    def bind_version(self, session: Session, *, product_model_code: str, version: int | None) -> CycleExpectations:
+        """Expectations with one stored version of the model's parameter set (None: none), as a recorded
+        verdict names it, and the product's physics data as the master data holds it now."""
+        from app.services import cycle_parameters
+
+        key = cycle_parameters.current_key(session, product_model_code=product_model_code)
+        parameter_set = None
+        if version is not None:
+            parameter_set = cycle_parameters.stored_version(
+                session, product_model_code=product_model_code, version=version
+            )
+        return self._provider(
+            session,
+            product_model_code,
+            has_physics=key is not None and bool(key.cycle_physics),
+            parameter_set=parameter_set,
+        )
+
+    def _provider(
+        self, session: Session, product_model_code: str, *, has_physics: bool, parameter_set: ParameterSet | None
+    ) -> CycleExpectations:
+        from app.cyclemodel.products import NoCyclePhysicsError, product_physics
+        from app.cyclemodel.provider import CoolPropExpectations
+        from app.services import cycle_parameters
+
+        products, parameter_sets = {}, {}
+        if has_physics:
+            model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == product_model_code)).one()
+            with contextlib.suppress(NoCyclePhysicsError):  # no physics: the provider says so in each check
+                products[product_model_code] = product_physics(cycle_parameters.master_record(model))
+        if parameter_set is not None:
+            parameter_sets[product_model_code] = parameter_set
+        return CoolPropExpectations(products=products, parameter_sets=parameter_sets, **self._options)
 
     def _last(self, product_model_code: str) -> CycleExpectations:
         with self._lock:

@@ -72,6 +72,9 @@ class JudgeContext:
     unit: UnitState
     attempt: AttemptState
     value_status: Mapping[str, ValueStatus]
+    # the judging instant: time-dependent checks use it, and the attempt records it as completed_at,
+    # so a re-derivation of the verdict (app.services.rederive) judges at the same instant
+    judged_at: datetime
 
 
 Judge = Callable[[Session, JudgeContext, StationResult], Judgement]
@@ -256,13 +259,14 @@ def complete_operation(
         unit=unit,
         attempt=attempt,
         value_status=completion.value_status,
+        judged_at=now,
     )
     judgement = judge(session, context, completion.result)
     checks = list(judgement.checks)
     verdict = judgement.verdict
     alarms = [c.message for c in checks if c.rule.startswith("alarm:")]
     if not validate:  # a PLC's result (REST refuses these with 422 before anything is written)
-        over_long = _over_long_components(station_type, completion.result)
+        over_long = over_long_component_checks(station_type, completion.result)
         if over_long:
             checks += over_long
             verdict = Verdict.FAIL
@@ -452,7 +456,7 @@ def _result_rows(
         )
     # parts the operator already scanned on this attempt (app/services/scans.py) are not stored twice
     # (``scanned`` says whether there are any: most attempts have none, and then nothing is read)
-    # a text the genealogy cannot hold whole is not recorded (a FAIL check carries it: _over_long_components)
+    # a text the genealogy cannot hold whole is not recorded (a FAIL check carries it: over_long_component_checks)
     reported = tuple(
         c
         for c in _components(station_type, result)
@@ -496,7 +500,7 @@ def _trace_row(attempt_id: int, trace: Trace) -> dict[str, object]:
     }
 
 
-def _over_long_components(station_type: str, result: StationResult) -> list[CheckResult]:
+def over_long_component_checks(station_type: str, result: StationResult) -> list[CheckResult]:
     """A FAIL check for each scanned identifier or model longer than the genealogy holds, with the whole
     text in its message: the result FAILs (the route's rework or hold follows, as for any FAIL) and that
     component is not recorded (rather than recorded cut short, where a genealogy search would miss it)."""
@@ -584,7 +588,10 @@ def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, obj
     elif isinstance(value, bool):
         row.update(kind="bool", value=1.0 if value else 0.0)
     elif isinstance(value, int | float):
-        row.update(kind="number", value=float(value) if math.isfinite(value) else None)
+        # NaN is "not measured" (no value); an infinite reading is kept, spelled out in text, as read
+        infinite = math.isinf(value)
+        row.update(kind="number", value=None if infinite or math.isnan(value) else float(value))
+        row.update(text=str(float(value)) if infinite else None)
     elif isinstance(value, datetime):
         row.update(kind="datetime", text=value.isoformat())
     else:
@@ -617,18 +624,20 @@ def checks_of(session: Session, attempt_id: int) -> list[CheckResult]:
     rows = session.scalars(
         select(m.CheckResultRow).where(m.CheckResultRow.attempt_id == attempt_id).order_by(*repo.CHECK_ORDER)
     )
-    return [
-        CheckResult(
-            name=r.name,
-            verdict=Verdict(r.verdict),
-            message=r.message,
-            rule=r.rule,
-            measured=r.measured,
-            expected=r.expected,
-            limit_low=r.limit_low,
-            limit_high=r.limit_high,
-            uncertainty=r.uncertainty,
-            failure_mode=r.failure_mode,
-        )
-        for r in rows
-    ]
+    return [check_of_row(r) for r in rows]
+
+
+def check_of_row(row: m.CheckResultRow) -> CheckResult:
+    """A stored check as the judge gave it."""
+    return CheckResult(
+        name=row.name,
+        verdict=Verdict(row.verdict),
+        message=row.message,
+        rule=row.rule,
+        measured=row.measured,
+        expected=row.expected,
+        limit_low=row.limit_low,
+        limit_high=row.limit_high,
+        uncertainty=row.uncertainty,
+        failure_mode=row.failure_mode,
+    )

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app import rules
 from app.domain.errors import Conflict, InvalidInput
@@ -25,6 +26,7 @@ from app.rules import ValueStatus
 from app.services import specs
 
 MAX_ATTEMPTS = 2_000
+INFINITE_TEXTS = ("inf", "-inf")  # how a number's infinite reading is stored (operations._measurement_row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ def stored_results(session: Session, attempt_ids: list[int]) -> dict[int, tuple[
             value = None if row.text is None else datetime.fromisoformat(row.text)
         elif row.kind == "string":
             value = row.text
+        elif row.value is None and row.text in INFINITE_TEXTS:
+            value = float(row.text)  # an infinite reading, kept as text
         else:
             value = row.value
         measurements[row.attempt_id].append(Measurement(row.name, value, row.unit))  # type: ignore[arg-type]
@@ -86,6 +90,36 @@ def stored_results(session: Session, attempt_ids: list[int]) -> dict[int, tuple[
         a: (StationResult(tuple(measurements[a]), tuple(traces[a]), tuple(components[a])), status[a])
         for a in attempt_ids
     }
+
+
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
+
+
+def narrowed(
+    session: Session,
+    query: SelectT,
+    *,
+    serial_format: SerialFormat,
+    serial: str | None,
+    work_order: str | None,
+    instant: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+    since: datetime | None,
+    until: datetime | None,
+) -> SelectT:
+    """A query over attempts joined to their units, narrowed to a serial, a work order and a time
+    range of ``instant`` (each optional)."""
+    if serial is not None:
+        query = query.where(m.Unit.serial == serial_format.validate(serial))
+    if work_order is not None:
+        order_id = session.scalars(select(m.WorkOrder.id).where(m.WorkOrder.number == work_order)).first()
+        if order_id is None:
+            raise InvalidInput(f"work order {work_order} does not exist")
+        query = query.where(m.Unit.work_order_id == order_id)
+    if since is not None:
+        query = query.where(instant >= since)
+    if until is not None:
+        query = query.where(instant < until)
+    return query
 
 
 def rejudge(
@@ -117,17 +151,16 @@ def rejudge(
             a.verdict.is_not(None),
         )
     )
-    if serial is not None:
-        query = query.where(m.Unit.serial == serial_format.validate(serial))
-    if work_order is not None:
-        order_id = session.scalars(select(m.WorkOrder.id).where(m.WorkOrder.number == work_order)).first()
-        if order_id is None:
-            raise InvalidInput(f"work order {work_order} does not exist")
-        query = query.where(m.Unit.work_order_id == order_id)
-    if since is not None:
-        query = query.where(a.started_at >= since)
-    if until is not None:
-        query = query.where(a.started_at < until)
+    query = narrowed(
+        session,
+        query,
+        serial_format=serial_format,
+        serial=serial,
+        work_order=work_order,
+        instant=a.started_at,
+        since=since,
+        until=until,
+    )
     rows = session.execute(query.order_by(a.id).limit(MAX_ATTEMPTS + 1)).all()
     truncated = len(rows) > MAX_ATTEMPTS
     rows = rows[:MAX_ATTEMPTS]

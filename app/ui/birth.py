@@ -132,7 +132,7 @@ def birth_record_csv(record: BirthRecord) -> str:
             a.model_version or "",
         ]
         for x in rec.measurements:
-            value = x.value if x.kind in ("number", "bool") else x.text
+            value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text
             writer.writerow([*head, "measurement", x.name, "" if value is None else value, x.unit or ""] + [""] * 7)
         for c in rec.checks:
             writer.writerow(

@@ -5,7 +5,6 @@ append-only in the database itself, hash-chained, the chain survives concurrent 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -133,16 +132,6 @@ def _tamper(database: DbUnderTest, *statements: str) -> None:
                 conn.execute(text(statement))
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def cli_env(database: DbUnderTest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from app.config import get_settings
-
-    monkeypatch.setenv("MES_DATABASE_URL", database.url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_verify_says_ok_with_the_count_then_names_the_event_someone_rewrote(

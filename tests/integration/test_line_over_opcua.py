@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from app.config import SerialSettings
+from app.services.judging import DatabaseCycleModel
+from app.services.rederive import rederive_many
 from tests.conftest import DbUnderTest
 from tests.integration.line_run import run_line
 
@@ -22,3 +28,18 @@ def test_a_line_with_injected_faults_is_judged_right_and_loses_nothing(database:
     # counted on both sides: every result a PLC published is stored exactly once
     assert run.stored == run.published, (run.stored, run.published)
     assert run.duplicates == 0
+    # an auditor's check: every stored verdict follows from its stored result, judged again with the
+    # specification revision, parameter set version and instant it recorded
+    engine = create_engine(database.url)
+    try:
+        with Session(engine) as session:
+            summary = rederive_many(
+                session=session,
+                expectations=DatabaseCycleModel(),
+                serial_format=SerialSettings().format(),
+                everything=True,
+            )
+    finally:
+        engine.dispose()
+    assert summary.judged == sum(run.stored.values())  # every result of the run, all from the PLCs
+    assert summary.not_reproduced == [], [(r.attempt_id, r.differences) for r in summary.not_reproduced]

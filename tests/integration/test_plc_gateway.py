@@ -379,3 +379,31 @@ def test_the_genealogy_bound_is_the_component_columns_length() -> None:
     # app/rules holds the bound without importing the tables; it must not drift from them
     columns = m.ComponentUse.__table__.c
     assert COMPONENT_TEXT_MAX == columns.identifier.type.length == columns.model.type.length
+
+
+def test_an_infinite_reading_is_kept_as_read_and_its_verdict_re_derives(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """It was stored as "no value", so the record said "not measured" where the judge had seen +inf
+    above the limit: a re-derivation of the verdict disagreed with it."""
+    from app.services.rederive import rederive_attempt
+
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    try:
+        assert backend._request("CEX-01", serial).release
+        stored = backend._result("CEX-01", _result("INF-1", serial, "LengthLoss_mm", float("inf")))
+        assert stored.verdict.value == "FAIL"
+        with factory() as session:
+            row = session.execute(
+                select(m.Measurement.value, m.Measurement.text).where(m.Measurement.name == "LengthLoss_mm")
+            ).one()
+            attempt_id = session.scalars(
+                select(m.OperationAttempt.id).where(m.OperationAttempt.result_key == "INF-1")
+            ).one()
+            again = rederive_attempt(session=session, expectations=None, attempt_id=attempt_id)
+        assert tuple(row) == (None, "inf")
+        assert again.reproduced, again.differences
+        loss = next(c for c in again.checks if c.name == "length_loss")
+        assert loss.rederived_verdict == "FAIL"
+    finally:
+        engine.dispose()

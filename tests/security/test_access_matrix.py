@@ -48,6 +48,7 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/rejudge"): {Q},
     ("GET", "/api/v1/units/{serial}/nameplate"): HUMANS,
     ("POST", "/api/v1/attempts/{attempt_id}/override"): {Q},
+    ("GET", "/api/v1/attempts/{attempt_id}/rederivation"): {S, Q, A},  # an auditor's question, read only
     ("POST", "/api/v1/attempts/{attempt_id}/manual-checks"): {OP, S, Q},
     # line status
     ("GET", "/api/v1/line/stations"): HUMANS,

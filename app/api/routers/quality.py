@@ -20,7 +20,7 @@ from app.domain.errors import NotFound
 from app.domain.results import Verdict
 from app.persistence import models as m
 from app.security.access import allow
-from app.services import overrides, rejudge, specs
+from app.services import overrides, rederive, rejudge, specs
 from app.services.signatures import VerifiedSignature
 
 router = APIRouter(tags=["quality"])
@@ -312,6 +312,23 @@ def rejudge_units(body: RejudgeIn, session: SessionDep, serial_format: SerialFor
         changed=report.changed,
         truncated=report.truncated,
         attempts=report.attempts,
+    )
+
+
+@router.get(
+    "/attempts/{attempt_id}/rederivation",
+    operation_id="rederiveVerdict",
+    summary="Re-derive a recorded verdict from the stored result",
+    response_model=rederive.Rederivation,
+    responses=_ERRORS,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
+def rederive_verdict(attempt_id: schemas.AttemptIdPath, session: SessionDep, request: Request) -> rederive.Rederivation:
+    """Judges the stored result again with the specification revision, cycle-model parameter set,
+    retest count and judging instant the verdict recorded, and compares it check by check with the
+    recorded checks (``reproduced``; ``differences`` say what disagrees). Writes nothing."""
+    return rederive.rederive_attempt(
+        session=session, expectations=request.app.state.judge.expectations, attempt_id=attempt_id
     )
 
 

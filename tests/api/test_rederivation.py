@@ -1,0 +1,147 @@
+"""Re-deriving recorded verdicts: the stored result judged again as the verdict recorded it (its
+specification revision, cycle-model parameter set version, retest count and judging instant) gives
+the recorded verdict and checks, and a stored record changed behind the MES's back is named.
+The end-to-end line test re-derives every verdict of its run (tests/integration)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.cli import main as mes
+from app.cyclemodel import CODE_VERSION
+from app.cyclemodel.paramsets import load_shipped, parameter_set_id
+from app.domain.actors import SYSTEM
+from app.persistence.db import make_engine, make_session_factory
+from app.services import cycle_parameters
+from tests.api.driver import MONOBLOC, Line
+from tests.conftest import DbUnderTest
+
+MODEL = "HPM-06-R290-EVI"
+
+
+@pytest.fixture
+def line(client: Any) -> Line:
+    return Line(client, model=MODEL)
+
+
+def _rederive(client: Any, attempt_id: int) -> dict[str, Any]:
+    r = client.get(f"/api/v1/attempts/{attempt_id}/rederivation")
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _behind_the_mes(database: DbUnderTest, statement: str, **params: Any) -> None:
+    engine = create_engine(database.owner)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text(statement), params).rowcount == 1
+    finally:
+        engine.dispose()
+
+
+def test_every_verdict_of_a_unit_re_derives_check_by_check(line: Line, client: Any) -> None:
+    serial = line.work_order(quantity=1)[0]
+    attempts = [line.run(station_type, serial)["attempt"] for station_type in MONOBLOC]
+    for attempt in attempts:
+        body = _rederive(client, attempt["id"])
+        assert body["reproduced"] is True, body["differences"]
+        assert body["rederived_verdict"] == body["recorded_verdict"] == "PASS"
+        assert body["model_version"] == body["recorded_model_version"] == attempt["model_version"]
+        assert body["spec_revision_id"] == attempt["spec_revision_id"]
+        assert len(body["checks"]) >= 2 and all(c["differences"] == [] for c in body["checks"])
+    run_in = _rederive(client, attempts[-1]["id"])
+    assert {"M10_cop", "P45_superheat_k", "evi_capacity_gain"} <= {c["name"] for c in run_in["checks"]}
+
+
+def test_a_stored_value_changed_behind_the_mes_is_named_by_the_re_derivation(
+    line: Line, client: Any, database: DbUnderTest, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serial = line.work_order(quantity=1)[0]
+    line.run("coil_expansion", serial)
+    attempt = line.run("brazing", serial)["attempt"]
+    assert mes(["verdicts", "rederive", "--serial", serial]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 2 verdicts re-derived as recorded" in captured.out
+    assert "re-derived 2 of 2 verdicts" in captured.err  # progress
+
+    _behind_the_mes(
+        database,
+        "UPDATE measurement SET value = 80.0 WHERE attempt_id = :a AND name = 'O2_ppm'",
+        a=attempt["id"],
+    )
+    body = _rederive(client, attempt["id"])
+    assert body["reproduced"] is False
+    assert body["recorded_verdict"] == "PASS" and body["rederived_verdict"] == "FAIL"
+    assert body["differences"][0] == "verdict: recorded PASS, re-derived FAIL"
+    o2 = next(c for c in body["checks"] if c["differences"])
+    assert o2["name"] == "oxygen" and (o2["recorded_verdict"], o2["rederived_verdict"]) == ("PASS", "FAIL")
+    assert any(d.startswith("measured: recorded ") and d.endswith("re-derived 80.0") for d in o2["differences"])
+
+    assert mes(["verdicts", "rederive", "--work-order", f"WO-T-{serial}"]) == 1
+    out = capsys.readouterr().out
+    assert f"NOT REPRODUCED: attempt {attempt['id']} ({serial} at BRZ-01)" in out
+    assert "oxygen: recorded PASS, re-derived FAIL" in out and "1 of 2 verdicts re-derived as recorded" in out
+
+
+def test_a_verdict_is_re_derived_at_the_instant_it_was_judged(line: Line, client: Any) -> None:
+    """The reference-leak check was 8 h old less 2 s when judged: valid then, expired a moment later."""
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    checked_at = datetime.now(UTC) - timedelta(hours=8) + timedelta(seconds=2)
+    attempt = line.run("leak_test", serial, overrides={"RefLeakCheckAt": checked_at})["attempt"]
+    time.sleep(max(0.0, (checked_at + timedelta(hours=8, seconds=0.5) - datetime.now(UTC)).total_seconds()))
+    body = _rederive(client, attempt["id"])
+    assert body["reproduced"] is True, body["differences"]
+    assert datetime.fromisoformat(body["judged_at"]) == datetime.fromisoformat(attempt["completed_at"])
+    age = next(c for c in body["checks"] if c["name"] == "reference_leak_age")
+    assert age["rederived_verdict"] == "PASS"
+
+
+def test_a_verdict_is_re_derived_with_the_parameter_set_version_it_recorded(
+    line: Line, client: Any, settings: Any
+) -> None:
+    first, second = line.work_order(quantity=2)
+    judged_v1 = [line.run(station_type, first) for station_type in MONOBLOC][-1]["attempt"]
+    seed = load_shipped(product_model_code=MODEL)
+    assert judged_v1["model_version"] == f"{CODE_VERSION}/{seed.parameter_set_id}#v1"
+
+    # A second version whose water-side UA differs: its expectations differ from version 1's.
+    changed = dataclasses.replace(seed.parameters, ua_water_hx_w_k=seed.parameters.ua_water_hx_w_k * 1.15)
+    engine = make_engine(settings.resolved_database_url())
+    with make_session_factory(engine)() as session, session.begin():
+        stored = cycle_parameters.store(
+            session=session,
+            actor=SYSTEM,
+            parameter_set=dataclasses.replace(
+                seed,
+                parameters=changed,
+                parameter_set_id=parameter_set_id(product_model_code=MODEL, parameters=changed),
+            ),
+            source="test",
+            max_rating_error=0.5,
+        )
+    engine.dispose()
+    assert stored.version == 2
+    judged_v2 = [line.run(station_type, second) for station_type in MONOBLOC][-1]["attempt"]
+    assert judged_v2["model_version"].endswith("#v2")
+
+    for judged in (judged_v1, judged_v2):
+        body = _rederive(client, judged["id"])
+        assert body["reproduced"] is True, body["differences"]
+        assert body["model_version"] == judged["model_version"]
+
+
+def test_an_attempt_without_a_verdict_or_unknown_is_a_clear_problem(line: Line, client: Any) -> None:
+    serial = line.work_order(quantity=1)[0]
+    started = line.start("coil_expansion", serial).json()
+    r = client.get(f"/api/v1/attempts/{started['attempt']['id']}/rederivation")
+    assert r.status_code == 422 and "has no verdict (open): there is nothing to re-derive" in r.json()["detail"]
+    r = client.get("/api/v1/attempts/987654321/rederivation")
+    assert r.status_code == 404 and r.json()["detail"] == "attempt 987654321 does not exist"
