@@ -59,6 +59,20 @@ def test_every_verdict_of_a_unit_re_derives_check_by_check(line: Line, client: A
     assert {"M10_cop", "P45_superheat_k", "evi_capacity_gain"} <= {c["name"] for c in run_in["checks"]}
 
 
+def test_retests_and_the_retest_cap_re_derive_as_recorded(line: Line, client: Any) -> None:
+    """The same reading at the leak limit: RETEST, RETEST, then FAIL once the cap of two is reached;
+    each re-derivation takes its attempt's own retest count."""
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    at_the_limit = {"TracerGas": "R290", "LeakSignal_mbar_l_s": 5.3e-5}
+    attempts = [line.run("leak_test", serial, verdict, overrides=at_the_limit)["attempt"]
+                for verdict in ("RETEST", "RETEST", "FAIL")]  # fmt: skip
+    bodies = [_rederive(client, a["id"]) for a in attempts]
+    assert [b["rederived_verdict"] for b in bodies] == ["RETEST", "RETEST", "FAIL"]
+    assert all(b["reproduced"] for b in bodies), [b["differences"] for b in bodies]
+
+
 def test_a_stored_value_changed_behind_the_mes_is_named_by_the_re_derivation(
     line: Line, client: Any, database: DbUnderTest, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
