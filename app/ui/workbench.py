@@ -1,4 +1,4 @@
-"""The quality engineer's workbench: search, birth record (with plots), CSV export."""
+"""The quality engineer's workbench: search, birth record (with plots), CSV export, re-derivation."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import SerialFormatDep, SessionDep
+from app.api.schemas import AttemptIdPath
 from app.domain.actors import Role
 from app.domain.errors import DomainError
 from app.security.access import allow
-from app.services import traceability
+from app.services import rederive, traceability
 from app.ui.birth import birth_record_csv, plots_of, residual_bands
 from app.ui.search import search
 from app.ui.templating import render
@@ -56,3 +57,19 @@ def birth_record_export(serial: str, session: SessionDep, serial_format: SerialF
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{record.unit.serial}-birth-record.csv"'},
     )
+
+
+@router.get(
+    "/attempts/{attempt_id}/rederivation",
+    response_class=HTMLResponse,
+    dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
+)
+def rederivation_page(request: Request, attempt_id: AttemptIdPath, session: SessionDep) -> Response:
+    """A recorded verdict judged again from its stored result, check by check (writes nothing)."""
+    try:
+        outcome = rederive.rederive_attempt(
+            session=session, expectations=request.app.state.judge.expectations, attempt_id=attempt_id
+        )
+    except DomainError as exc:
+        return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+    return render(request, "rederivation.html", rederivation=outcome)

@@ -98,6 +98,7 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/ui/"): BENCH,
     ("GET", "/ui/units/{serial}"): BENCH,
     ("GET", "/ui/units/{serial}/birth-record.csv"): BENCH,
+    ("GET", "/ui/attempts/{attempt_id}/rederivation"): BENCH,
     ("GET", "/ui/genealogy"): BENCH,
     ("POST", "/ui/genealogy/hold"): {S, Q},
     ("GET", "/ui/spc"): BENCH,

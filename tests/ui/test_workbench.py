@@ -66,6 +66,21 @@ def test_search_by_serial_opens_the_birth_record_with_plots(page: Any, ui_server
     assert "ChargedMass_g" in csv.text
 
 
+def test_a_verdict_is_re_derived_from_the_birth_record(page: Any, ui_server: UiServer, line_data: Any) -> None:
+    page.goto(f"{ui_server.base}/ui/units/{FINISHED}")
+    run_in = page.locator('section.attempt:has(h3:text("run in"))')
+    run_in.locator("a.rederive").click()
+    page.wait_for_url("**/ui/attempts/*/rederivation")
+    outcome = page.locator("#rederivation-outcome")
+    assert outcome.inner_text() == "Re-derived as recorded: PASS, every check alike."
+    rows = page.locator("#rederivation-checks tr")
+    assert rows.count() > 30  # the header and every run-in check, recorded beside re-derived
+    assert page.locator("#rederivation-checks td:text-is('alike')").count() == rows.count() - 1
+    screenshot(page, "rederivation-run-in-1280x800")
+    page.click(f"text={FINISHED}, attempt")
+    page.wait_for_url(f"**/ui/units/{FINISHED}*")
+
+
 @pytest.mark.ui_backends("sqlite", "postgres")
 def test_search_by_lot_leads_to_the_genealogy_and_hold_all_holds_every_unit(
     page: Any, ui_server: UiServer, line_data: Any
