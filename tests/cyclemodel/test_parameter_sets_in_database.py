@@ -91,6 +91,9 @@ def _run_in_version(line: Line, serial: str) -> tuple[str, dict[str, Any]]:
     return body["attempt"]["model_version"], {c["name"]: c for c in body["checks"]}
 
 
+# A refit takes seconds of CPU: on PostgreSQL only. Switching versions between verdicts runs on both
+# databases in tests/api/test_rederivation.py (a stored version without a fit).
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_new_fitted_version_is_the_one_later_verdicts_record(client: Any, settings: Settings) -> None:
     line = Line(client, model=MODEL)
     first, second = line.work_order(quantity=2)
@@ -125,6 +128,8 @@ def test_a_new_fitted_version_is_the_one_later_verdicts_record(client: Any, sett
     assert [a["model_version"] for a in run_in_first] == [recorded_v1]
 
 
+# The fit (seconds of CPU) is the same on either database; storing versions runs on both above.
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_mes_cyclemodel_fit_adds_a_version_with_progress_output(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
