@@ -28,16 +28,26 @@ if TYPE_CHECKING:  # the cycle model imports CoolProp and SciPy: only when first
     from app.services.cycle_parameters import CurrentKey
 
 
+# CoolProp's state objects and FITPACK are not promised to be thread-safe, and the cycle model's
+# providers are shared: every judging in the process (verdicts, what-if re-judges, re-derivations)
+# runs under this one lock. Judging is CPU-bound (one interpreter lock anyway): only reads run beside it.
+_JUDGING = threading.Lock()
+
+
+def judge_serially(**judge_arguments: Any) -> Judgement:
+    """``rules.judge`` under the process's judging lock."""
+    with _JUDGING:
+        return rules.judge(**judge_arguments)
+
+
 class EngineJudge:
     """Judges a completion; the caller stores the judgement in the same transaction.
 
-    The cycle model is built on first use (it takes seconds) and shared; judging runs under a
-    lock because CoolProp's state objects are not promised to be thread-safe.
+    The cycle model is built on first use (it takes seconds) and shared (see ``judge_serially``).
     """
 
     def __init__(self, expectations: Callable[[], CycleExpectations | None]) -> None:
         self._expectations_factory = expectations
-        self._lock = threading.Lock()
 
     @property
     def expectations(self) -> CycleExpectations | None:
@@ -64,16 +74,15 @@ class EngineJudge:
                 started_at=context.attempt.started_at,
             )
             return Judgement(verdict=Verdict.FAIL, checks=(check,))
-        with self._lock:  # judging is CPU-bound (one interpreter lock anyway): only the reads run beside it
-            judgement = rules.judge(
-                station_type=context.station_type,
-                spec=spec,
-                result=result,
-                expectations=expectations,
-                retest_count=context.attempt.retest_index,
-                now=context.judged_at,
-                value_status=context.value_status,
-            )
+        judgement = judge_serially(
+            station_type=context.station_type,
+            spec=spec,
+            result=result,
+            expectations=expectations,
+            retest_count=context.attempt.retest_index,
+            now=context.judged_at,
+            value_status=context.value_status,
+        )
         model_version = expectations.model_version(context.unit.product_model_code) if expectations else None
         return dataclasses.replace(judgement, spec_revision_id=spec.revision_id, model_version=model_version)
 

@@ -21,7 +21,6 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app import rules
 from app.cyclemodel.paramsets import parse_model_version
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.expectations import CycleExpectations
@@ -30,7 +29,7 @@ from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import specs
-from app.services.judging import DatabaseCycleModel, no_specification_check
+from app.services.judging import DatabaseCycleModel, judge_serially, no_specification_check
 from app.services.operations import check_of_row, over_long_component_checks
 from app.services.rejudge import narrowed, stored_results
 
@@ -164,7 +163,7 @@ def _rederive(
             notes.append("the verdict recorded no specification revision: none was in force when it started")
         else:
             revision = specs.get_revision(session=session, revision_id=attempt.spec_revision_id)
-            judgement = rules.judge(
+            judgement = judge_serially(
                 station_type=attempt.station_type,
                 spec=specs.spec_of_revision(revision, session),
                 result=result,

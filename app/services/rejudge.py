@@ -24,6 +24,7 @@ from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.rules import ValueStatus
 from app.services import specs
+from app.services.judging import judge_serially
 
 MAX_ATTEMPTS = 2_000
 INFINITE_TEXTS = ("inf", "-inf")  # how a number's infinite reading is stored (operations._measurement_row)
@@ -172,7 +173,7 @@ def rejudge(
         recorded_checks[check.attempt_id][check.name] = check.verdict
     report = []
     for attempt, unit_serial in rows:
-        judgement = rules.judge(
+        judgement = judge_serially(
             station_type=revision.station_type,
             spec=spec,
             result=results[attempt.id][0],

@@ -71,30 +71,42 @@ def test_a_station_retyped_in_the_master_data_gets_the_new_types_units(
         engine.dispose()
 
 
+class _JudgingWatch:
+    """How many judgings ran, and the most that ran at one moment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = self.peak = self.calls = 0
+
+
+def _watch_judging(monkeypatch: pytest.MonkeyPatch) -> _JudgingWatch:
+    """Count the rules engine's judgings, each held 0.3 s: long enough for another thread to arrive."""
+    from app.services import judging
+
+    real_judge = judging.rules.judge
+    watch = _JudgingWatch()
+
+    def watched(**kwargs):  # type: ignore[no-untyped-def]
+        with watch.lock:
+            watch.inside, watch.calls = watch.inside + 1, watch.calls + 1
+            watch.peak = max(watch.peak, watch.inside)
+        try:
+            time.sleep(0.3)
+            return real_judge(**kwargs)
+        finally:
+            with watch.lock:
+                watch.inside -= 1
+
+    monkeypatch.setattr(judging.rules, "judge", watched)
+    return watch
+
+
 def test_results_of_two_stations_stored_at_once_are_judged_one_at_a_time(
     database: DbUnderTest, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Database threads store results side by side, but the rules engine (CoolProp and FITPACK state
     inside) runs under the judge's lock: never two judgings at the same moment."""
-    from app.services import judging
-
-    real_judge = judging.rules.judge
-    lock = threading.Lock()
-    inside, peak, calls = 0, 0, 0
-
-    def watched(**kwargs):  # type: ignore[no-untyped-def]
-        nonlocal inside, peak, calls
-        with lock:
-            inside, calls = inside + 1, calls + 1
-            peak = max(peak, inside)
-        try:
-            time.sleep(0.3)  # long enough for the other thread to arrive
-            return real_judge(**kwargs)
-        finally:
-            with lock:
-                inside -= 1
-
-    monkeypatch.setattr(judging.rules, "judge", watched)
+    watch = _watch_judging(monkeypatch)
     engine, _factory, backend, (first, second) = _backend_and_two_units(database, settings)
     jobs = [("CEX-01", _result("C-1", first, "LengthLoss_mm", 1.2)), ("BRZ-01", _result("B-1", second, "O2_ppm", 5.0))]
     try:
@@ -103,7 +115,34 @@ def test_results_of_two_stations_stored_at_once_are_judged_one_at_a_time(
     finally:
         engine.dispose()
     assert [s.duplicate for s in stored] == [False, False]
-    assert calls == 2 and peak == 1
+    assert watch.calls == 2 and watch.peak == 1
+
+
+def test_a_re_derivation_and_a_plc_result_at_the_same_moment_are_judged_one_at_a_time(
+    database: DbUnderTest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-derivation (an HTTP request's thread) judges with the same shared cycle model as the OPC UA
+    adapter's database thread: it takes the same lock (it judged beside it)."""
+    from app.services.rederive import rederive_attempt
+
+    engine, factory, backend, (first, second) = _backend_and_two_units(database, settings)
+    try:
+        backend._result("CEX-01", _result("C-1", first, "LengthLoss_mm", 1.2))
+        with factory() as session:
+            earlier = session.scalars(select(m.OperationAttempt.id).where(m.OperationAttempt.result_key == "C-1")).one()
+        watch = _watch_judging(monkeypatch)
+
+        def rederive() -> bool:
+            with factory() as session:
+                return rederive_attempt(session=session, expectations=None, attempt_id=earlier).reproduced
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            stored = pool.submit(backend._result, "BRZ-01", _result("B-1", second, "O2_ppm", 5.0))
+            reproduced = pool.submit(rederive)
+            assert not stored.result().duplicate and reproduced.result()
+    finally:
+        engine.dispose()
+    assert watch.calls == 2 and watch.peak == 1
 
 
 def test_a_plcs_identifier_longer_than_the_genealogy_holds_is_kept_whole_in_a_fail_check(
