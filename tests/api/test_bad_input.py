@@ -7,32 +7,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
-from app.config import Settings
+from app.config import OpcuaSettings, Settings
 from tests.api.driver import Line
+from tests.conftest import RoleForRoute, cloned_database
 
 GOOD_SERIAL = "HP26-0000007"  # released by the demo work order
 
 
-def _counts(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-            return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
-    finally:
-        engine.dispose()
-
-
-def _state(url: str) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            units = conn.execute(text("SELECT serial, status, next_step, rework_loops FROM unit ORDER BY id")).all()
-    finally:
-        engine.dispose()
-    return _counts(url), [tuple(u) for u in units]
+def _state(engine: Engine) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """Every table's row count and every unit's place on its route."""
+    with engine.connect() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        counts = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
+        units = conn.execute(text("SELECT serial, status, next_step, rework_loops FROM unit ORDER BY id")).all()
+    return counts, [tuple(u) for u in units]
 
 
 def _complete(**overrides: Any) -> dict[str, Any]:
@@ -399,8 +389,34 @@ CASES: list[tuple[str, str, Any, int, str]] = [
 
 
 @pytest.fixture
-def state(settings: Settings) -> Iterator[str]:
-    yield settings.resolved_database_url()
+def state(settings: Settings) -> Iterator[Engine]:
+    engine = create_engine(settings.resolved_database_url())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def unchanging(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, Engine]]:
+    """One app and database per backend for the cases below: each must change nothing, and each checks
+    that it changed nothing, so they can share them (an app and a database per case cost more than the case)."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with cloned_database(request.param, request, tmp_path_factory.mktemp("bad-input")) as db:
+        settings = Settings(
+            database_url=db.url, data_dir=tmp_path_factory.mktemp("bad-input-data"), opcua=OpcuaSettings(enabled=False)
+        )
+        app = create_app(settings)
+        engine = create_engine(db.url)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                client.auth = RoleForRoute(app)
+                yield client, engine
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -409,8 +425,9 @@ def state(settings: Settings) -> Iterator[str]:
     ids=[f"{c[0]} {c[1][:40]} {i}" for i, c in enumerate(CASES)],
 )
 def test_bad_input_is_a_clear_problem_and_changes_nothing(
-    client: Any, state: str, method: str, path: str, body: Any, status: int, words: str
+    unchanging: tuple[Any, Engine], method: str, path: str, body: Any, status: int, words: str
 ) -> None:
+    client, state = unchanging
     before = _state(state)
     if isinstance(body, bytes):
         response = client.request(method, path, content=body, headers={"content-type": "application/json"})
@@ -425,7 +442,7 @@ def test_bad_input_is_a_clear_problem_and_changes_nothing(
     assert _state(state) == before
 
 
-def test_oversized_payload_is_refused_with_413_before_parsing(client: Any, state: str) -> None:
+def test_oversized_payload_is_refused_with_413_before_parsing(client: Any, state: Engine) -> None:
     before = _state(state)
     big = json.dumps(_complete(note="x" * (17 * 1024 * 1024))).encode()
     response = client.post(
@@ -445,7 +462,7 @@ def test_oversized_payload_is_refused_with_413_before_parsing(client: Any, state
     assert _state(state) == before
 
 
-def test_refused_completion_with_results_leaves_no_partial_rows(client: Any, state: str) -> None:
+def test_refused_completion_with_results_leaves_no_partial_rows(client: Any, state: Engine) -> None:
     line = Line(client)
     serial = line.work_order()[0]
     line.start("coil_expansion", serial)
@@ -459,7 +476,7 @@ def test_refused_completion_with_results_leaves_no_partial_rows(client: Any, sta
     assert after_counts["trace"] == before[0]["trace"] and after_counts["component_use"] == before[0]["component_use"]
 
 
-def test_nul_is_refused_even_with_its_escape_split_across_body_chunks(client: Any, state: str) -> None:
+def test_nul_is_refused_even_with_its_escape_split_across_body_chunks(client: Any, state: Engine) -> None:
     before = _state(state)
 
     def chunks() -> Iterator[bytes]:  # no content-length: scanned while streaming
@@ -474,7 +491,7 @@ def test_nul_is_refused_even_with_its_escape_split_across_body_chunks(client: An
     assert _state(state) == before
 
 
-def test_a_scanned_identifier_longer_than_the_genealogy_holds_is_refused(client: Any, state: str) -> None:
+def test_a_scanned_identifier_longer_than_the_genealogy_holds_is_refused(client: Any, state: Engine) -> None:
     """PostgreSQL would keep it cut to 64 characters, and a genealogy search would miss the unit."""
     line = Line(client)
     serial = line.work_order()[0]
