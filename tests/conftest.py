@@ -9,6 +9,7 @@ skip is an error instead.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import re
@@ -183,34 +184,41 @@ class PgClonePool:
     A CREATE DATABASE … TEMPLATE and a DROP DATABASE take 0.3–2 s each here (WAL and checkpoint
     I/O, worse on a loaded machine) while most tests need well under a second of CPU: done in line they
     were about half of the suite's time. The thread keeps ``ahead`` clones ready and drops used ones
-    while the tests run; a failure to create a clone is raised in the test that wanted it.
+    while the tests run, a waiting create before any drop (a drop can wait for a SQLite test); a
+    failure to create a clone is raised in the test that wanted it.
     """
+
+    _CREATE, _DROP, _STOP = 0, 1, 2  # the order the thread takes its jobs in
 
     def __init__(self, template: str, ahead: int = 2) -> None:
         self._template = template
-        self._jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, str]] = queue.PriorityQueue()
+        self._sequence = itertools.count()  # first come, first served within a kind
         self._ready: queue.Queue[str | BaseException] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="pg-clone-pool", daemon=True)
         self._thread.start()
         for _ in range(ahead):
-            self._jobs.put(("create", ""))
+            self._put(self._CREATE)
+
+    def _put(self, kind: int, name: str = "") -> None:
+        self._jobs.put((kind, next(self._sequence), name))
 
     def _work(self) -> None:
         admin = _admin()
         try:
-            while (job := self._jobs.get()) is not None:
-                kind, name = job
+            while (job := self._jobs.get())[0] != self._STOP:
+                kind, _, name = job
                 try:
                     with admin.connect() as conn:
-                        if kind == "create":
+                        if kind == self._CREATE:
                             name = f"mes_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
                             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
                         else:
                             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    if kind == "create":
+                    if kind == self._CREATE:
                         self._ready.put(name)
                 except BaseException as exc:  # handed to the test waiting for a clone
-                    if kind == "create":
+                    if kind == self._CREATE:
                         self._ready.put(exc)
                     else:
                         warnings.warn(f"could not drop test database {name}: {exc}", stacklevel=1)
@@ -219,18 +227,18 @@ class PgClonePool:
 
     def take(self) -> str:
         """A fresh clone's name (waits if none is ready); another is made to replace it."""
-        self._jobs.put(("create", ""))
+        self._put(self._CREATE)
         got = self._ready.get(timeout=120)
         if isinstance(got, BaseException):
             raise got
         return got
 
     def give_back(self, name: str) -> None:
-        self._jobs.put(("drop", name))
+        self._put(self._DROP, name)
 
     def close(self) -> None:
         """Drop the clones still ready and wait for every drop (the app role can go only after)."""
-        self._jobs.put(None)
+        self._put(self._STOP)
         self._thread.join()
         while not self._ready.empty():
             left = self._ready.get()
