@@ -149,11 +149,15 @@ def _rederive(
         select(m.CheckResultRow).where(m.CheckResultRow.attempt_id.in_(ids)).order_by(*repo.CHECK_ORDER)
     ):
         recorded[check.attempt_id].append(check)
+    providers: dict[tuple[str, int | None], tuple[CycleExpectations, str | None]] = {}
     for attempt, serial, model_code in rows:
         result, value_status = results[attempt.id]
         judged_at = attempt.completed_at or attempt.started_at
         notes: list[str] = []
-        provider, model_version = _expectations_of_record(session, expectations, attempt, model_code, notes)
+        differences: list[str] = []
+        provider, model_version = _expectations_of_record(
+            session, expectations, attempt, model_code, providers, notes=notes, differences=differences
+        )
         if attempt.spec_revision_id is None:
             checks = [
                 no_specification_check(
@@ -181,7 +185,7 @@ def _rederive(
             notes.append("release: the result came without a release; a fact of the delivery, carried over")
         verdict = Verdict.worst([c.verdict for c in checks]).value
         comparisons = _compare(recorded[attempt.id], checks)
-        differences = [f"{c.name}: {d}" for c in comparisons for d in c.differences]
+        differences += [f"{c.name}: {d}" for c in comparisons for d in c.differences]
         if verdict != attempt.verdict:
             differences.insert(0, f"verdict: recorded {attempt.verdict}, re-derived {verdict}")
         if any(c.wording_differs and not c.differences for c in comparisons):
@@ -209,23 +213,36 @@ def _expectations_of_record(
     expectations: CycleExpectations | None,
     attempt: m.OperationAttempt,
     model_code: str,
+    providers: dict[tuple[str, int | None], tuple[CycleExpectations, str | None]],
+    *,
     notes: list[str],
+    differences: list[str],
 ) -> tuple[CycleExpectations | None, str | None]:
-    """The cycle model as the verdict recorded it: the same stored parameter set version."""
+    """The cycle model as the verdict recorded it: the same stored parameter set version (``providers``
+    keeps the ones built for earlier attempts)."""
     if expectations is None:
         return None, None
     recorded = parse_model_version(attempt.model_version)
-    provider = expectations
-    if isinstance(expectations, DatabaseCycleModel):
-        version = recorded.version if recorded is not None else None
-        provider = expectations.bind_version(session, product_model_code=model_code, version=version)
+    version = recorded.version if recorded is not None else None
+    if (model_code, version) not in providers:
+        provider, problem = expectations, None
+        if isinstance(expectations, DatabaseCycleModel):
+            try:
+                provider = expectations.bind_version(session, product_model_code=model_code, version=version)
+            except ValueError as exc:  # the stored numbers no longer give the stored id: edited
+                problem = f"cycle-model parameter set version {version} of {model_code}: {exc}"
+                provider = expectations.bind_version(session, product_model_code=model_code, version=None)
+        providers[(model_code, version)] = (provider, problem)
+    provider, problem = providers[(model_code, version)]
+    if problem is not None:
+        differences.append(problem)
     used = provider.model_version(model_code)
     now = parse_model_version(used)
     if recorded is not None and now is not None:
         if recorded.parameter_set_id != now.parameter_set_id:
-            notes.append(
-                f"the cycle model's parameter set is {now.parameter_set_id} here, the verdict recorded "
-                f"{recorded.parameter_set_id}"
+            differences.append(
+                f"cycle-model parameter set: recorded {recorded.parameter_set_id}, the stored version holds "
+                f"{now.parameter_set_id}"
             )
         if recorded.code_version != now.code_version:
             notes.append(

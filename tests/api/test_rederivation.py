@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from app.cli import main as mes
 from app.cyclemodel import CODE_VERSION
 from app.cyclemodel.paramsets import load_shipped, parameter_set_id
 from app.domain.actors import SYSTEM
 from app.persistence.db import make_engine, make_session_factory
+from app.persistence.models import CycleParameterSet
 from app.services import cycle_parameters
 from tests.api.driver import MONOBLOC, Line
 from tests.conftest import DbUnderTest
@@ -150,6 +151,37 @@ def test_a_verdict_is_re_derived_with_the_parameter_set_version_it_recorded(
         body = _rederive(client, judged["id"])
         assert body["reproduced"] is True, body["differences"]
         assert body["model_version"] == judged["model_version"]
+
+
+def test_a_parameter_set_edited_behind_the_mes_is_named_by_the_re_derivation(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    serial = line.work_order(quantity=1)[0]
+    run_in = [line.run(station_type, serial) for station_type in MONOBLOC][-1]["attempt"]
+    seed = load_shipped(product_model_code=MODEL)
+    edited = dataclasses.asdict(
+        dataclasses.replace(seed.parameters, ua_water_hx_w_k=seed.parameters.ua_water_hx_w_k * 2)
+    )
+    engine = create_engine(database.owner)
+    try:
+        with engine.begin() as conn:
+            model_id = conn.execute(text("SELECT id FROM product_model WHERE code = :c"), {"c": MODEL}).scalar_one()
+            changed = conn.execute(
+                update(CycleParameterSet)
+                .where(CycleParameterSet.product_model_id == model_id, CycleParameterSet.version == 1)
+                .values(parameters=edited)
+            )
+            assert changed.rowcount == 1
+    finally:
+        engine.dispose()
+    body = _rederive(client, run_in["id"])
+    assert body["reproduced"] is False
+    assert any(
+        d.startswith(
+            f"cycle-model parameter set version 1 of {MODEL}: parameter set {seed.parameter_set_id} was edited"
+        )
+        for d in body["differences"]
+    ), body["differences"]
 
 
 def test_an_attempt_without_a_verdict_or_unknown_is_a_clear_problem(line: Line, client: Any) -> None:
