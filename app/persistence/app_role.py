@@ -17,6 +17,7 @@ LIMITED_PRIVILEGES = {
     "audit_event": "SELECT, INSERT",
     "e_signature": "SELECT, INSERT",
     "audit_head": "SELECT, UPDATE",
+    "cycle_parameter_set": "SELECT, INSERT",  # versions are append-only (migration 0013)
     "alembic_version": "SELECT",
 }
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -21,6 +22,7 @@ from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
 from app.services import cycle_parameters
 from tests.api.driver import MONOBLOC, Line
+from tests.conftest import DbUnderTest
 
 MODEL = "HPM-06-R290-EVI"
 
@@ -81,6 +83,23 @@ def test_a_stored_version_is_numbered_next_and_its_bounds_check_recorded(session
         select(m.AuditEvent).where(m.AuditEvent.entity_type == "cycle_parameter_set").order_by(m.AuditEvent.id.desc())
     ).first()
     assert event is not None and (event.action, event.entity_id) == ("cycle_parameter_set.create", "HPS-10-R32#v2")
+
+
+def test_a_stored_version_cannot_change_not_even_in_the_database(database: DbUnderTest) -> None:
+    """Verdicts name the version they were judged with, and re-derive with it (migration 0013)."""
+    engine = create_engine(database.owner)  # the tables' owner: the app's role may only read and append
+    try:
+        for statement in (
+            "UPDATE cycle_parameter_set SET source = 'edited' WHERE version = 1",
+            "DELETE FROM cycle_parameter_set WHERE version = 1",
+        ):
+            with pytest.raises(DBAPIError, match="parameter set version cannot be changed"), engine.begin() as conn:
+                conn.execute(text(statement))
+        with engine.connect() as conn:
+            sources = conn.execute(text("SELECT DISTINCT source FROM cycle_parameter_set")).scalars().all()
+        assert sources == [cycle_parameters.DEMO_SEED_SOURCE]
+    finally:
+        engine.dispose()
 
 
 def _run_in_version(line: Line, serial: str) -> tuple[str, dict[str, Any]]:
