@@ -590,8 +590,11 @@ def _measurement_row(attempt_id: int, measurement: Measurement) -> dict[str, obj
     elif isinstance(value, int | float):
         # NaN is "not measured" (no value); an infinite reading is kept, spelled out in text, as read
         infinite = math.isinf(value)
-        row.update(kind="number", value=None if infinite or math.isnan(value) else float(value))
-        row.update(text=str(float(value)) if infinite else None)
+        row.update(
+            kind="number",
+            value=float(value) if math.isfinite(value) else None,
+            text=str(float(value)) if infinite else None,
+        )
     elif isinstance(value, datetime):
         row.update(kind="datetime", text=value.isoformat())
     else:

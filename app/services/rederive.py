@@ -166,10 +166,9 @@ def _rederive(
             ]
             notes.append("the verdict recorded no specification revision: none was in force when it started")
         else:
-            revision = specs.get_revision(session=session, revision_id=attempt.spec_revision_id)
-            judgement = judge_serially(
+            judgement = judge_serially(  # a verdict records only approved revisions: frozen, parsed once
                 station_type=attempt.station_type,
-                spec=specs.spec_of_revision(revision, session),
+                spec=specs.approved_spec(session, attempt.spec_revision_id),
                 result=result,
                 expectations=provider,
                 retest_count=attempt.retest_index,
