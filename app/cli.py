@@ -90,12 +90,13 @@ def _rederive(args: argparse.Namespace) -> int:
             until=args.until,
             everything=args.all,
             progress=progress,
+            keep=SHOWN_NOT_REPRODUCED,
         )
-    for outcome in summary.not_reproduced[:SHOWN_NOT_REPRODUCED]:
+    for outcome in summary.not_reproduced:
         print(f"NOT REPRODUCED: attempt {outcome.attempt_id} ({outcome.serial} at {outcome.station_id})")
         for line in outcome.differences + [f"note: {n}" for n in outcome.notes]:
             print(f"  {line}")
-    hidden = len(summary.not_reproduced) - SHOWN_NOT_REPRODUCED
+    hidden = summary.not_reproduced_count - len(summary.not_reproduced)
     if hidden > 0:
         print(f"… and {hidden:,} more not reproduced")
     print(f"{summary.reproduced:,} of {summary.judged:,} verdicts re-derived as recorded")

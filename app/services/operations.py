@@ -45,6 +45,7 @@ from app.services import audit, scans
 from app.services.clock import utcnow
 
 NO_RELEASE = "no release for this serial here"
+RELEASE_RULE = "release"  # the check a result without a release fails
 ISO_INSTANT_NEEDED = "must be an ISO-8601 instant with its UTC offset, e.g. 2026-11-27T06:00:00Z"
 
 # Statements built once on the tables (their cache keys are memoised, and they skip the ORM's
@@ -271,7 +272,7 @@ def complete_operation(
             checks += over_long
             verdict = Verdict.FAIL
     if not released:
-        checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule="release"))
+        checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule=RELEASE_RULE))
         verdict = Verdict.FAIL
         alarms.insert(0, attempt.alarm or NO_RELEASE)
 

@@ -107,23 +107,28 @@ class DatabaseStationBackend:
         # round trip per result, so the type last seen at this station is assumed and checked against
         # the attempt's in the same transaction; a station whose type changed is stored once more.
         assumed = self._station_types.get(station_id)
-        without_id = not result.result_id
+        sent_id = result.result_id
+        without_id = not sent_id
         if without_id:  # empty or unreadable: a key from the content still recognises a second read
             result = dataclasses.replace(result, result_id=content_key(result, anchor=None))
+        elif codec.utf8_length(sent_id) > RESULT_KEY_MAX_BYTES:
+            result = dataclasses.replace(result, result_id=long_id_key(sent_id))
         try:
             self._serial_format.validate(result.serial)
             try:
-                return self._store_result(station_id, result, assumed, without_id=without_id)
+                return self._store_result(station_id, result, assumed, sent_id=sent_id)
             except _StationTypeChanged as changed:
-                return self._store_result(station_id, result, changed.station_type, without_id=without_id)
+                return self._store_result(station_id, result, changed.station_type, sent_id=sent_id)
+            except _StoredAsOrphan:  # read again after its serial was released: stored once, as the orphan
+                return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
         except (InvalidInput, UnknownSerial) as no_unit:  # nothing of the unit's was written: rolled back
-            return self._store_orphan(station_id, result, no_unit.detail)
+            return self._store_orphan(station_id, result, no_unit.detail, sent_id=sent_id)
 
     def _store_result(
-        self, station_id: str, result: PlcResult, station_type: str | None, *, without_id: bool = False
+        self, station_id: str, result: PlcResult, station_type: str | None, *, sent_id: str
     ) -> StoredVerdict:
         with self._sessions() as session, session.begin():
-            if without_id:
+            if not sent_id:
                 result = dataclasses.replace(result, result_id=_keyless_result_key(session, station_id, result))
             assumed = station_type is not None
             if station_type is None:
@@ -154,20 +159,23 @@ class DatabaseStationBackend:
             if assumed and not outcome.duplicate and judged_as != station_type:
                 raise _StationTypeChanged(judged_as)  # rolls back: nothing of this try is kept
             self._station_types[station_id] = judged_as
+            unreleased = bool(outcome.checks) and outcome.checks[0].rule == operations.RELEASE_RULE
+            if unreleased and not outcome.duplicate and _orphan_stored(session, station_id, result.result_id):
+                raise _StoredAsOrphan  # rolls back: the unreleased attempt is not kept
             assert outcome.attempt.verdict is not None  # a completed attempt always has one
             verdict = Verdict(outcome.attempt.verdict)
             if outcome.attempt.alarm and not outcome.duplicate:
                 session.add(m.StationAlarm(station_id=station_id, message=outcome.attempt.alarm, raised_at=utcnow()))
-            if without_id and not outcome.duplicate:
-                message = (
-                    f"result for {result.serial} came without a Result.Id: stored as {result.result_id}, a key made "
-                    "from its content so that reading it again is recognised; the PLC must write a unique Result.Id"
-                )
-                session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=utcnow()))
+            key_alarm = _key_alarm(sent_id, result)
+            if key_alarm and not outcome.duplicate:
+                session.add(m.StationAlarm(station_id=station_id, message=key_alarm, raised_at=utcnow()))
         return StoredVerdict(verdict=verdict, duplicate=outcome.duplicate)
 
-    def _store_orphan(self, station_id: str, result: PlcResult, reason: str) -> StoredVerdict:
-        """A result whose serial names no unit: kept whole, FAIL, with an alarm (once per Result.Id)."""
+    def _store_orphan(self, station_id: str, result: PlcResult, reason: str, *, sent_id: str) -> StoredVerdict:
+        """A result whose serial names no unit: kept whole, FAIL, with an alarm (once per Result.Id).
+
+        Already stored with a unit (its serial was valid when first read, and the plant's serial
+        format changed before the lost Ack's second read), it is answered with that verdict."""
         key = result.result_id
         with self._sessions() as session, session.begin():
             stored = session.scalar(
@@ -177,6 +185,13 @@ class DatabaseStationBackend:
             )
             if stored is not None:
                 return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
+            with_unit = session.scalar(
+                select(m.OperationAttempt.verdict).where(
+                    m.OperationAttempt.station_id == station_id, m.OperationAttempt.result_key == key
+                )
+            )
+            if with_unit is not None:
+                return StoredVerdict(verdict=Verdict(with_unit), duplicate=True)
             now = utcnow()
             orphan = m.OrphanResult(
                 station_id=station_id,
@@ -195,12 +210,56 @@ class DatabaseStationBackend:
             )
             log.warning("station %s: %s", station_id, message)
             session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=now))
+            key_alarm = _key_alarm(sent_id, result)
+            if key_alarm:
+                session.add(m.StationAlarm(station_id=station_id, message=key_alarm, raised_at=now))
         return StoredVerdict(verdict=Verdict.FAIL, duplicate=False)
 
     def _alarm(self, station_id: str, message: str) -> None:
         log.warning("station %s: %s", station_id, message)
         with self._sessions() as session, session.begin():
             session.add(m.StationAlarm(station_id=station_id, message=message, raised_at=utcnow()))
+
+
+class _StoredAsOrphan(Exception):
+    """The result was stored as an orphan when its serial named no unit (read again: not stored twice)."""
+
+
+def _orphan_stored(session: Session, station_id: str, key: str) -> bool:
+    return (
+        session.scalar(
+            select(m.OrphanResult.id).where(m.OrphanResult.station_id == station_id, m.OrphanResult.result_key == key)
+        )
+        is not None
+    )
+
+
+RESULT_KEY_MAX_BYTES = 1024
+"""A Result.Id longer than this (the contract allows 64 bytes) is keyed by its digest: PostgreSQL's
+unique index on (station, key) refuses an entry over about 2.7 kB, so such a result could never be
+committed or acknowledged and the station would stand still re-offering it."""
+
+
+def long_id_key(result_id: str) -> str:
+    """The stored key of an over-long Result.Id: the same Id read again gives the same key."""
+    digest = hashlib.sha256(result_id.encode("utf-8", errors="surrogateescape")).hexdigest()
+    return f"long-id-sha256-{digest[:40]}"
+
+
+def _key_alarm(sent_id: str, result: PlcResult) -> str | None:
+    """What to tell the station when a result's stored key is not the Result.Id it came with."""
+    if not sent_id:
+        return (
+            f"result for {result.serial} came without a Result.Id: stored as {result.result_id}, a key made "
+            "from its content so that reading it again is recognised; the PLC must write a unique Result.Id"
+        )
+    if sent_id != result.result_id:
+        return (
+            f"result for {result.serial} came with a Result.Id of {codec.utf8_length(sent_id):,} bytes, beginning "
+            f"'{codec.fit_utf8(sent_id, 64)}' (the contract allows 64): stored as {result.result_id}, from its "
+            "SHA-256, so that reading it again is recognised; the PLC must write a Result.Id of at most 64 bytes"
+        )
+    return None
 
 
 class _StationTypeChanged(Exception):

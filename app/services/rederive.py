@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.cyclemodel.paramsets import parse_model_version
@@ -30,7 +30,7 @@ from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import specs
 from app.services.judging import DatabaseCycleModel, judge_serially, no_specification_check
-from app.services.operations import check_of_row, over_long_component_checks
+from app.services.operations import RELEASE_RULE, check_of_row, over_long_component_checks
 from app.services.rejudge import narrowed, stored_results
 
 BATCH = 200
@@ -70,7 +70,11 @@ class Rederivation:
 class RederivationSummary:
     judged: int
     reproduced: int
-    not_reproduced: list[Rederivation]
+    not_reproduced: list[Rederivation]  # the first ones found, in attempt order (``keep`` of them at most)
+
+    @property
+    def not_reproduced_count(self) -> int:
+        return self.judged - self.reproduced
 
 
 def rederive_attempt(*, session: Session, expectations: CycleExpectations | None, attempt_id: int) -> Rederivation:
@@ -95,9 +99,11 @@ def rederive_many(
     until: datetime | None = None,
     everything: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    keep: int = 50,
 ) -> RederivationSummary:
     """Re-derive every judged attempt of a unit, a work order or a time range (or all), in batches;
-    ``progress(done, total)`` after each batch."""
+    ``progress(done, total)`` after each batch. The first ``keep`` verdicts that do not re-derive are
+    returned whole, the rest counted: memory stays flat over a plant's whole history."""
     if not everything and serial is None and work_order is None and since is None and until is None:
         raise InvalidInput("say which verdicts to re-derive: a serial, a work order, a time range, or all")
     a = m.OperationAttempt
@@ -112,20 +118,24 @@ def rederive_many(
         since=since,
         until=until,
     )
-    ids = list(session.scalars(query.with_only_columns(a.id).order_by(a.id)))
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(a.id).subquery())) or 0
     judged = reproduced = 0
     failed: list[Rederivation] = []
-    for start in range(0, len(ids), BATCH):
-        rows = session.execute(query.where(a.id.in_(ids[start : start + BATCH])).order_by(a.id)).all()
+    after = 0
+    while True:  # keyset pages: no list of every id in memory, and each page is an index range scan
+        rows = session.execute(query.where(a.id > after).order_by(a.id).limit(BATCH)).all()
+        if not rows:
+            break
+        after = rows[-1][0].id
         for outcome in _rederive(session, expectations, [(r[0], r[1], r[2]) for r in rows]):
             judged += 1
             if outcome.reproduced:
                 reproduced += 1
-            else:
+            elif len(failed) < keep:
                 failed.append(outcome)
         session.expunge_all()  # a batch's rows are not needed again: memory stays flat over a long range
         if progress is not None:
-            progress(min(start + BATCH, len(ids)), len(ids))
+            progress(judged, max(total, judged))  # verdicts judged meanwhile join the run
     return RederivationSummary(judged=judged, reproduced=reproduced, not_reproduced=failed)
 
 
@@ -178,7 +188,7 @@ def _rederive(
             checks = list(judgement.checks)
         if attempt.origin == "plc":
             checks += over_long_component_checks(attempt.station_type, result)
-        release = next((c for c in recorded[attempt.id] if c.rule == "release"), None)
+        release = next((c for c in recorded[attempt.id] if c.rule == RELEASE_RULE), None)
         if release is not None:
             checks.insert(0, check_of_row(release))
             notes.append("release: the result came without a release; a fact of the delivery, carried over")

@@ -123,7 +123,12 @@ def test_a_plc_result_whose_serial_names_no_unit_is_kept_whole_as_an_orphan_fail
     assert older["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "bad"}}
     assert newest["traces"] == {"Pressure_Pa": {"t_s": [], "values": [], "quality": "uncertain"}}
     alarms = [a["message"] for a in client.get("/api/v1/stations/LKT-01/alarms").json()]
-    assert len(alarms) == 3 and f"kept as orphan result {oldest['id']} " in alarms[-1]
+    assert len(alarms) == 5 and f"kept as orphan result {oldest['id']} " in alarms[-1]
+    # and the two without a Result.Id each ask the PLC for one
+    assert (
+        sorted(a.split(":")[0] for a in alarms if "came without a Result.Id" in a)
+        == ["result for ?? came without a Result.Id"] * 2
+    )
     assert client.get("/api/v1/line/orphan-results", params={"station_id": "CEX-01"}).json() == []
     assert client.get("/api/v1/line/orphan-results", headers=auth_headers("operator")).status_code == 403
     engine = make_engine(settings.resolved_database_url())
@@ -162,3 +167,37 @@ def test_the_birth_record_shows_the_status_a_value_and_a_trace_were_read_with(cl
         "FinPitch_mm": None,
     }
     assert [(t["channel"], t["quality"]) for t in attempt["traces"]] == [("Force_kN", "uncertain")]
+
+
+def test_an_orphan_read_again_after_its_serial_was_released_is_not_stored_a_second_time(
+    client: Any, settings: Settings
+) -> None:
+    """The Ack of an orphan result was lost, and a work order released its serial before the PLC
+    offered it again: it is the same result, answered FAIL as stored, not a second record that
+    would also put the newly released unit on hold."""
+    engine = make_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine)
+    backend = DatabaseStationBackend(
+        session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(default_expectations)
+    )
+    serial = "HP98-0000001"
+    result = PlcResult(result_id="CEB-41", serial=serial, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+    try:
+        first = backend._result("CEX-01", result)
+        assert first.verdict == Verdict.FAIL and not first.duplicate
+        assert Line(client).work_order(first=serial, quantity=1) == [serial]
+        again = backend._result("CEX-01", result)
+        assert again.verdict == Verdict.FAIL and again.duplicate
+        with factory() as session:
+            assert session.scalars(select(m.OperationAttempt)).all() == []
+            assert session.scalars(select(m.OrphanResult.result_key)).all() == ["CEB-41"]
+            assert session.scalars(select(m.Unit.status).where(m.Unit.serial == serial)).one() == "in_process"
+            alarms = session.scalars(select(m.StationAlarm.message)).all()
+        assert len(alarms) == 1 and "kept as orphan result" in alarms[0]
+        # the unit's own cycle is still stored with it
+        assert backend._request("CEX-01", serial).release
+        assert not backend._result("CEX-01", dataclasses.replace(result, result_id="CEB-42")).duplicate
+        with factory() as session:
+            assert session.scalars(select(m.OperationAttempt.result_key)).all() == ["CEB-42"]
+    finally:
+        engine.dispose()

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text, update
 
+from app import cli
 from app.cli import main as mes
 from app.cyclemodel import CODE_VERSION
 from app.cyclemodel.paramsets import load_shipped, parameter_set_id
 from app.domain.actors import SYSTEM
 from app.persistence.db import make_engine, make_session_factory
 from app.persistence.models import CycleParameterSet
-from app.services import cycle_parameters
+from app.services import cycle_parameters, rederive
 from tests.api.driver import MONOBLOC, Line
 from tests.conftest import DbUnderTest
 
@@ -195,3 +196,40 @@ def test_an_attempt_without_a_verdict_or_unknown_is_a_clear_problem(line: Line, 
     assert r.status_code == 422 and "has no verdict (open): there is nothing to re-derive" in r.json()["detail"]
     r = client.get("/api/v1/attempts/987654321/rederivation")
     assert r.status_code == 404 and r.json()["detail"] == "attempt 987654321 does not exist"
+
+
+def test_a_long_re_derivation_pages_through_the_attempts_and_keeps_only_the_first_differences(
+    line: Line,
+    database: DbUnderTest,
+    cli_env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """A plant's whole history may fail to re-derive (an upgrade that judges differently): memory
+    must not grow with it. Pages of one attempt here; two verdicts differ, the first is shown."""
+    serial = line.work_order(quantity=1)[0]
+    attempts = [line.run(station_type, serial)["attempt"] for station_type in MONOBLOC[:3]]
+    for attempt, name, value in ((attempts[0], "LengthLoss_mm", 9.0), (attempts[1], "O2_ppm", 80.0)):
+        _behind_the_mes(database, "UPDATE measurement SET value = :v WHERE attempt_id = :a AND name = :n",
+                        v=value, a=attempt["id"], n=name)  # fmt: skip
+    monkeypatch.setattr(rederive, "BATCH", 1)
+    monkeypatch.setattr(cli, "SHOWN_NOT_REPRODUCED", 1)
+    assert mes(["verdicts", "rederive", "--serial", serial]) == 1
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("re-derived")] == [
+        f"re-derived {n} of 3 verdicts" for n in (1, 2, 3)
+    ]
+    assert captured.out.count("NOT REPRODUCED: attempt") == 1
+    assert f"NOT REPRODUCED: attempt {attempts[0]['id']} " in captured.out
+    assert "… and 1 more not reproduced" in captured.out and "1 of 3 verdicts re-derived as recorded" in captured.out
+    engine = make_engine(database.url)
+    try:
+        with make_session_factory(engine)() as session:
+            summary = rederive.rederive_many(
+                session=session, expectations=None, serial_format=settings.serial.format(), serial=serial, keep=1
+            )
+    finally:
+        engine.dispose()
+    assert (summary.judged, summary.reproduced, summary.not_reproduced_count) == (3, 1, 2)
+    assert [r.attempt_id for r in summary.not_reproduced] == [attempts[0]["id"]]

@@ -3,6 +3,8 @@ backend remembers per station instead of reading it for every result."""
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -15,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.domain.results import CheckResult, Judgement, Verdict
+from app.domain.serials import SerialFormat
 from app.opcua.backend import PlcResult, PlcValue
 from app.persistence import migrate
 from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
 from app.rules import COMPONENT_TEXT_MAX
 from app.services.judging import EngineJudge
-from app.services.plc_gateway import DatabaseStationBackend
+from app.services.plc_gateway import DatabaseStationBackend, long_id_key
 from tests.conftest import DbUnderTest
 
 
@@ -286,6 +289,59 @@ def test_a_result_id_longer_than_the_contracts_64_is_stored_and_recognised_when_
             with factory() as session:
                 assert session.scalar(text("SELECT version_num FROM alembic_version")) == head
                 assert session.scalars(select(m.OperationAttempt.result_key)).all() == [key]
+    finally:
+        engine.dispose()
+
+
+def test_a_result_id_too_long_to_index_is_keyed_by_its_digest_and_recognised_when_read_again(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """PostgreSQL's unique (station, key) index refuses an entry over about 2.7 kB: such a result was
+    never committed nor acknowledged, and the station stood still re-offering it."""
+    engine, factory, backend, (serial, other) = _backend_and_two_units(database, settings)
+    sent = "BOOT-" + secrets.token_hex(4000)  # 8 kB that do not compress
+    result = PlcResult(result_id=sent, serial=serial, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+    orphan = dataclasses.replace(result, result_id=sent + "-2", serial="HP97-0000001")  # names no unit
+    try:
+        assert backend._request("CEX-01", serial).release
+        first, again = backend._result("CEX-01", result), backend._result("CEX-01", result)
+        assert not first.duplicate and again.duplicate and again.verdict == first.verdict
+        assert [backend._result("CEX-01", orphan).duplicate for _ in range(2)] == [False, True]
+        assert backend._request("CEX-01", other).release  # the station was not stuck
+        with factory() as session:
+            (key,) = session.scalars(
+                select(m.OperationAttempt.result_key).where(m.OperationAttempt.result_key.is_not(None))
+            )
+            orphan_key = session.scalars(select(m.OrphanResult.result_key)).one()
+            alarms = session.scalars(
+                select(m.StationAlarm.message).where(m.StationAlarm.station_id == "CEX-01").order_by(m.StationAlarm.id)
+            ).all()
+        assert key == long_id_key(sent) and orphan_key == long_id_key(sent + "-2") and key != orphan_key
+        assert key.startswith("long-id-sha256-") and len(key) == 55
+        told = [a for a in alarms if "(the contract allows 64)" in a]
+        assert len(told) == 2 and f"a Result.Id of 8,005 bytes, beginning '{sent[:61]}…'" in told[0]
+        assert f"stored as {key}" in told[0]
+    finally:
+        engine.dispose()
+
+
+def test_a_result_stored_with_its_unit_is_recognised_after_the_serial_format_changed(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """Stored without a release, its Ack lost; the plant changes its serial format before the PLC
+    offers it again, so its serial is no longer valid: it is the stored result, not an orphan."""
+    engine, factory, backend, (serial, _) = _backend_and_two_units(database, settings)
+    result = _result("B7-1", serial, "LengthLoss_mm", 1.2)
+    try:
+        first = backend._result("CEX-01", result)  # no release here: stored with its unit, FAIL
+        assert first.verdict == Verdict.FAIL and not first.duplicate
+        stricter = SerialFormat(pattern=r"SN-(?P<seq>\d{9})", description="SN- and nine digits")
+        after = DatabaseStationBackend(session_factory=factory, serial_format=stricter, judge=EngineJudge(lambda: None))
+        again = after._result("CEX-01", result)
+        assert again.verdict == Verdict.FAIL and again.duplicate
+        with factory() as session:
+            assert session.scalars(select(m.OrphanResult)).all() == []
+            assert session.scalars(select(m.OperationAttempt.result_key)).all() == ["B7-1"]
     finally:
         engine.dispose()
 
