@@ -103,10 +103,11 @@ class PresenceCheck(CheckSpec):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OneOfCheck(CheckSpec):
-    """A string value is one of the allowed codes."""
+    """A string value is one of the allowed codes, or (``or_product_refrigerant``) the unit's refrigerant."""
 
     measurement: str
     allowed: tuple[str, ...]
+    or_product_refrigerant: bool = False
 
     def refs(self) -> CheckRefs:
         return CheckRefs(measurements=(self.measurement,))

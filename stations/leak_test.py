@@ -15,7 +15,9 @@ STATION_TYPE = StationType(
     title="Tracer-gas leak test",
     has_plc=True,
     measurements=(
-        MeasurementSpec(name="TracerGas", kind="string", description="R290, R32, He or H2N2"),
+        MeasurementSpec(
+            name="TracerGas", kind="string", description="the unit's refrigerant (R290 or R32), He or H2N2"
+        ),
         MeasurementSpec(name="LeakSignal_mbar_l_s", unit="mbar·l/s", description="for the tracer at test pressure"),
         MeasurementSpec(name="TestPressure_bar", unit="bar", description="absolute"),
         MeasurementSpec(name="InstrumentId", kind="string"),
@@ -29,7 +31,9 @@ STATION_TYPE = StationType(
             name="tracer_gas",
             label="tracer gas",
             measurement="TracerGas",
-            allowed=("R290", "R32", "He", "H2N2"),
+            # a refrigerant sniffer measures its own refrigerant: another one says nothing of this unit's
+            allowed=("He", "H2N2"),
+            or_product_refrigerant=True,
             failure_mode="instrument",
         ),
         PresenceCheck(name="instrument_recorded", label="instrument id", measurement="InstrumentId"),

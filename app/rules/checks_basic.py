@@ -150,9 +150,15 @@ def presence_check(check: PresenceCheck, ctx: JudgeContext) -> CheckResult:
 
 def one_of_check(check: OneOfCheck, ctx: JudgeContext) -> CheckResult:
     value = ctx.text(check.measurement)
-    if value in check.allowed:
+    allowed = list(check.allowed)
+    if check.or_product_refrigerant:
+        allowed.append(ctx.spec.product.refrigerant)
+    if value in allowed:
         return passed(check, f"{check.label} {value}", rule="one_of")
-    return failed(check, f"{check.label} {value!r} is not one of {', '.join(check.allowed)}", rule="one_of")
+    shown = ", ".join(allowed)
+    if check.or_product_refrigerant:
+        shown += " (the unit's refrigerant)"
+    return failed(check, f"{check.label} {value!r} is not one of {shown}", rule="one_of")
 
 
 def flag_check(check: FlagCheck, ctx: JudgeContext) -> CheckResult:

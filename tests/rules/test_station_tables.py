@@ -214,6 +214,17 @@ ROWS = [
     Row("leak_test", "leak_rate", F, {"TracerGas": "He", "LeakSignal_mbar_l_s": r290_signal(3.4) * 1.3}),
     Row("leak_test", "leak_rate", P, {"TracerGas": "H2N2", "LeakSignal_mbar_l_s": 1e-5}),
     Row("leak_test", "tracer_gas", F, {"TracerGas": "CO2"}),
+    Row("leak_test", "tracer_gas", P, {"TracerGas": "R32"}, product=HPM_12),
+    # a refrigerant sniffer measures its own refrigerant: an R290 reading says nothing of an R32 circuit
+    Row(
+        "leak_test",
+        "tracer_gas",
+        F,
+        {"TracerGas": "R290"},
+        product=HPM_12,
+        message="tracer gas 'R290' is not one of He, H2N2, R32 (the unit's refrigerant)",
+    ),
+    Row("leak_test", "tracer_gas", F, {"TracerGas": "R32"}, product=HPM_06),
     Row("leak_test", "test_pressure", P, {"TestPressure_bar": gauge(6.35)}),
     Row("leak_test", "test_pressure", R, {"TestPressure_bar": gauge(6.28)}),
     Row("leak_test", "test_pressure", F, {"TestPressure_bar": gauge(6.1)}, failure_mode="test_invalid"),
