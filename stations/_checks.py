@@ -152,7 +152,9 @@ class TimeBelowCheck(CheckSpec):
     """Uninterrupted time at or below a threshold that ends at a moment (e.g. pump isolation).
 
     Measured from the trace; the station's own figure is cross-checked and a disagreement beyond
-    ``disagreement_limit`` raises an alarm (it does not change the unit's verdict).
+    ``disagreement_limit`` raises an alarm (it does not change the unit's verdict). Two samples
+    further apart than ``max_sample_interval_s`` interrupt the time: nothing shows what the value
+    did between them.
     """
 
     channel: str
@@ -161,6 +163,7 @@ class TimeBelowCheck(CheckSpec):
     threshold_limit: str
     duration_limit: str
     disagreement_limit: str
+    max_sample_interval_s: float
 
     def refs(self) -> CheckRefs:
         return CheckRefs(

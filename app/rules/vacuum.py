@@ -164,14 +164,32 @@ def classify_rise(
     )
 
 
-def _run_below(t: FloatArray, p: FloatArray, *, end_s: float, threshold: float) -> float:
-    """Uninterrupted time at or below ``threshold`` that lasts until ``end_s`` (0 if above at the end)."""
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Uninterrupted time below a threshold up to a moment, and the gap in the trace that cut it short."""
+
+    seconds: float
+    gap: tuple[float, float] | None = None  # (last sample before, first sample after), seconds
+
+
+def _run_below(t: FloatArray, p: FloatArray, *, end_s: float, threshold: float, max_interval_s: float) -> _Run:
+    """Uninterrupted time at or below ``threshold`` that lasts until ``end_s`` (0 if above at the end).
+
+    Samples further apart than ``max_interval_s`` interrupt it, as a sample above the threshold does."""
     last = int(np.searchsorted(t, end_s, side="right")) - 1
     if last < 0:
-        return 0.0
+        return _Run(0.0)
+    if end_s - float(t[last]) > max_interval_s:
+        return _Run(0.0, (float(t[last]), end_s))
     above = np.flatnonzero(p[: last + 1] > threshold)
     start = int(above[-1]) + 1 if above.size else 0
-    return 0.0 if start > last else end_s - float(t[start])
+    if start > last:
+        return _Run(0.0)
+    gaps = np.flatnonzero(np.diff(t[start : last + 1]) > max_interval_s)
+    if gaps.size:
+        after = start + int(gaps[-1]) + 1
+        return _Run(end_s - float(t[after]), (float(t[after - 1]), float(t[after])))
+    return _Run(end_s - float(t[start]))
 
 
 def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckResult, ...]:
@@ -187,9 +205,11 @@ def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckRes
     if target.high is None or duration.low is None:
         raise NotJudgeable("target pressure and minimum time must both be set", rule="spec_incomplete")
     u = target.uncertainty
-    measured = _run_below(t, p, end_s=isolation_s, threshold=target.high)
-    strict = _run_below(t, p, end_s=isolation_s, threshold=target.high - u)
-    lenient = _run_below(t, p, end_s=isolation_s, threshold=target.high + u)
+    runs = [
+        _run_below(t, p, end_s=isolation_s, threshold=threshold, max_interval_s=check.max_sample_interval_s)
+        for threshold in (target.high, target.high - u, target.high + u)
+    ]
+    measured, strict, lenient = (run.seconds for run in runs)
     # The gauge's U moves which samples count as "below": decide on both readings of the trace.
     strict_gb = guard_band(value=strict, low=duration.low, high=None, uncertainty=duration.uncertainty)
     lenient_gb = guard_band(value=lenient, low=duration.low, high=None, uncertainty=duration.uncertainty)
@@ -205,6 +225,12 @@ def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckRes
         f"{fmt(lenient)} s below {fmt(target.high + u)} Pa); "
         f"required ≥ {fmt(duration.low)} s (gauge U {fmt(u)} Pa)"
     )
+    gap = next((run.gap for run in runs if run.gap is not None), None)
+    if gap is not None:
+        message += (
+            f"; the trace has no sample from {fmt(gap[0])} s to {fmt(gap[1])} s, which interrupts the time "
+            f"(at most {fmt(check.max_sample_interval_s)} s between samples)"
+        )
     main = CheckResult(
         name=check.name,
         verdict=verdict,

@@ -64,6 +64,12 @@ def r290_signal(g_per_year: float) -> float:
     return leak.pv_flow_mbar_l_s(gas="R290", mass_rate_g_per_year=g_per_year)
 
 
+def without_samples(trace: Trace, after_s: float, before_s: float) -> Trace:
+    """The trace with its samples strictly between two moments removed (a gap in the PLC's recording)."""
+    kept = [(t, v) for t, v in zip(trace.t_s, trace.values, strict=True) if not after_s < t < before_s]
+    return Trace(channel=trace.channel, t_s=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
+
+
 def gauge(bar_g: float) -> float:
     return bar_g + 1.013
 
@@ -159,6 +165,22 @@ ROWS = [
     Row("vacuum_dehydration", "time_below_target", R, traces=(vacuum(hold_pa=48.5, noise_pa=0.1),)),
     Row("vacuum_dehydration", "time_below_target", R, traces=(vacuum(hold_pa=52.0, noise_pa=0.1),)),
     Row("vacuum_dehydration", "time_below_target", F, traces=(vacuum(hold_pa=54.0, noise_pa=0.1),)),
+    # the trace must vouch for every moment of the 30 min: a gap in it interrupts the time below target
+    Row(
+        "vacuum_dehydration",
+        "time_below_target",
+        F,
+        traces=(without_samples(vacuum(), 250.0, 1000.0),),
+        message="the trace has no sample from 250 s to 1000 s, which interrupts the time",
+    ),
+    Row(
+        "vacuum_dehydration",
+        "time_below_target",
+        F,
+        traces=(without_samples(vacuum(), 2090.0, 2101.0),),
+        message="0 s at or below 50 Pa before isolation",
+    ),
+    Row("vacuum_dehydration", "time_below_target", P, traces=(without_samples(vacuum(), 999.0, 1001.0),)),
     Row("vacuum_dehydration", "rise_test", P, traces=(vacuum(rise=lambda t: 0.04 * t),)),
     Row("vacuum_dehydration", "rise_test", R, traces=(vacuum(rise=lambda t: 0.05 * t),)),
     Row(
