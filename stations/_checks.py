@@ -278,7 +278,9 @@ class EviStepCheck(CheckSpec):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryCheck(CheckSpec):
     """After an event (start + duration), the trace is back within a band of its value before the event,
-    within a time limit (e.g. the water outlet after defrost)."""
+    within a time limit (e.g. the water outlet after defrost). Back means staying in the band for
+    ``hold_s``: one sample passing through it is not a recovery. The value before the event is the
+    mean over its last ``baseline_s``."""
 
     channel: str
     start_measurement: str
@@ -286,6 +288,7 @@ class RecoveryCheck(CheckSpec):
     band_limit: str
     time_limit: str
     baseline_s: float = 60.0
+    hold_s: float = 60.0
 
     def refs(self) -> CheckRefs:
         return CheckRefs(

@@ -235,15 +235,15 @@ def recovery_check(check: RecoveryCheck, ctx: JudgeContext) -> CheckResult:
             rule="bad_trace",
         )
     baseline = float(before.mean())
-    after = t >= end
-    back = np.flatnonzero(after & (np.abs(v - baseline) <= band))
-    if back.size == 0:
+    back = _first_lasting(t, np.abs(v - baseline) <= band, start_s=end, hold_s=check.hold_s)
+    if back is None:
         return failed(
             check,
-            f"{check.label}: never back within {fmt(band)} K of {fmt(baseline)} °C before the trace ends",
+            f"{check.label}: never back within {fmt(band)} K of {fmt(baseline)} °C for {fmt(check.hold_s)} s "
+            "before the trace ends",
             rule="recovery:not_recovered",
         )
-    recovery_s = float(t[back[0]] - end)
+    recovery_s = back - end
     result = judged(
         check,
         value=recovery_s,
@@ -252,3 +252,17 @@ def recovery_check(check: RecoveryCheck, ctx: JudgeContext) -> CheckResult:
         subject=f"{check.label}: back within {fmt(band)} K of {fmt(baseline)} °C after",
     )
     return result
+
+
+def _first_lasting(t: np.ndarray, inside: np.ndarray, *, start_s: float, hold_s: float) -> float | None:
+    """The first moment from ``start_s`` on at which ``inside`` holds for every sample of the next
+    ``hold_s`` seconds (the trace reaching that far), or None."""
+    first = int(np.searchsorted(t, start_s, side="left"))
+    t, inside = t[first:], inside[first:]
+    outside = np.flatnonzero(~inside)
+    # for each sample, the time of the next sample outside the band at or after it (inf: none)
+    nxt = np.searchsorted(outside, np.arange(t.size), side="left")
+    next_out_t = np.append(t[outside], np.inf)[nxt]
+    lasting = inside & (next_out_t > t + hold_s) & (t + hold_s <= (t[-1] if t.size else -np.inf))
+    found = np.flatnonzero(lasting)
+    return float(t[found[0]]) if found.size else None

@@ -70,6 +70,15 @@ def without_samples(trace: Trace, after_s: float, before_s: float) -> Trace:
     return Trace(channel=trace.channel, t_s=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
 
 
+def water_touching_the_band_once() -> tuple[Trace, ...]:
+    """After defrost the water outlet stays 5 K low; one sample 30 s after the end reads 0.5 K low."""
+    traces = run_in_traces(recovery_s=1e9)  # defrost 1500–1800 s, and no recovery
+    water = next(tr for tr in traces if tr.channel == "WaterOut_C")
+    t, v = np.array(water.t_s), np.array(water.values)
+    v[t == 1830.0] = v[(t >= 1440.0) & (t < 1500.0)].mean() - 0.5
+    return tuple(trace("WaterOut_C", v, t) if tr is water else tr for tr in traces)
+
+
 def gauge(bar_g: float) -> float:
     return bar_g + 1.013
 
@@ -307,6 +316,13 @@ ROWS = [
     Row("run_in", "defrost_coil_temperature", F, traces=run_in_traces(coil_peak_c=-2.0)),
     Row("run_in", "defrost_coil_temperature", R, traces=run_in_traces(coil_peak_c=0.3)),
     Row("run_in", "defrost_water_recovery", F, traces=run_in_traces(recovery_s=1200.0)),
+    Row(
+        "run_in",
+        "defrost_water_recovery",
+        F,
+        traces=water_touching_the_band_once(),
+        message="after 840 s exceeds 600 s",
+    ),
 ]
 
 
