@@ -233,7 +233,7 @@ class RatioCheck(CheckSpec):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SteadyWindowCheck(CheckSpec):
-    """Every listed trace inside a plateau's window has slope and (detrended) spread under the limits."""
+    """Every listed trace inside a plateau's window has a slope and a standard deviation under the limits."""
 
     plateau: PlateauCode
     channels: tuple[str, ...]

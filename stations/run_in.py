@@ -199,7 +199,7 @@ STATION_TYPE = StationType(
             high=0.3,
             uncertainty=0.0,
             origin="plant",
-            note="standard deviation about the window's linear trend",
+            note="standard deviation of each temperature trace over the window (a drift counts in it)",
         ),
         LimitDefault(
             name="evaporating_temp_residual_k",

@@ -78,8 +78,9 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
         vw = vw - vw.mean()
         stt, stv, svv = float(tw @ tw), float(tw @ vw), float(vw @ vw)
         slope_per_s = stv / stt
-        # Spread about the window's linear trend: residual variance = var(v) − slope²·var(t).
-        spread = math.sqrt(max(svv - slope_per_s * stv, 0.0) / tw.size)
+        # line.md: a slope *and* a standard deviation under their limits. The deviation is the trace's
+        # own over the window (a drift counts in it), not the scatter about its trend.
+        spread = math.sqrt(svv / tw.size)
         worst_slope = max(worst_slope, (abs(slope_per_s) * 60.0, channel))
         worst_spread = max(worst_spread, (spread, channel))
     slope_gb = guard_band(value=worst_slope[0], low=None, high=slope_limit.high, uncertainty=slope_limit.uncertainty)
@@ -89,7 +90,7 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
     verdict = Verdict.worst([slope_gb.verdict, spread_gb.verdict])
     message = (
         f"{check.label}: steepest slope {fmt(worst_slope[0])} K/min ({worst_slope[1]}) "
-        f"{slope_gb.relation(' K/min')}; largest spread {fmt(worst_spread[0])} K ({worst_spread[1]}) "
+        f"{slope_gb.relation(' K/min')}; largest standard deviation {fmt(worst_spread[0])} K ({worst_spread[1]}) "
         f"{spread_gb.relation(' K')}"
     )
     decisive = slope_gb if slope_gb.verdict is verdict else spread_gb

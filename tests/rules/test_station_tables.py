@@ -6,6 +6,7 @@ guard band itself is visible; the retest cap has its own tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -77,6 +78,17 @@ def water_touching_the_band_once() -> tuple[Trace, ...]:
     t, v = np.array(water.t_s), np.array(water.values)
     v[t == 1830.0] = v[(t >= 1440.0) & (t < 1500.0)].mean() - 0.5
     return tuple(trace("WaterOut_C", v, t) if tr is water else tr for tr in traces)
+
+
+def discharge_in_m10_window(added: Callable[[np.ndarray], np.ndarray]) -> tuple[Trace, ...]:
+    """The run-in traces with ``added(t since the window's start)`` on the discharge temperature in
+    the M10 window (600–1200 s)."""
+    traces = run_in_traces()
+    discharge = next(tr for tr in traces if tr.channel == "DischargeT_C")
+    t, v = np.array(discharge.t_s), np.array(discharge.values)
+    window = (t >= 600.0) & (t <= 1200.0)
+    v[window] += added(t[window] - 600.0)
+    return tuple(trace("DischargeT_C", v, t) if tr is discharge else tr for tr in traces)
 
 
 def gauge(bar_g: float) -> float:
@@ -316,6 +328,31 @@ ROWS = [
     Row("run_in", "defrost_coil_temperature", F, traces=run_in_traces(coil_peak_c=-2.0)),
     Row("run_in", "defrost_coil_temperature", R, traces=run_in_traces(coil_peak_c=0.3)),
     Row("run_in", "defrost_water_recovery", F, traces=run_in_traces(recovery_s=1200.0)),
+    # steady window: slope < 0.5 K/min and standard deviation < 0.3 K of every temperature trace
+    Row("run_in", "M10_steady_window", P, traces=discharge_in_m10_window(lambda t: 0.02 * t / 60.0)),
+    Row(
+        "run_in",
+        "M10_steady_window",
+        F,
+        traces=discharge_in_m10_window(lambda t: 0.6 * t / 60.0),
+        failure_mode="not_steady",
+        message="K/min (DischargeT_C) exceeds 0.5 K/min",
+    ),
+    # under the slope limit, but a 4.5 K drift over the window is not steady (its deviation is 1.3 K)
+    Row(
+        "run_in",
+        "M10_steady_window",
+        F,
+        traces=discharge_in_m10_window(lambda t: 0.45 * t / 60.0),
+        message="largest standard deviation 1.3",
+    ),
+    Row(
+        "run_in",
+        "M10_steady_window",
+        F,
+        traces=discharge_in_m10_window(lambda t: 0.5 * np.sin(t / 7.0)),  # hunting: 0.35 K, no slope
+        message="largest standard deviation 0.35",
+    ),
     Row(
         "run_in",
         "defrost_water_recovery",
