@@ -80,6 +80,21 @@ class LimitDefault:
     by_refrigerant: Mapping[str, Bounds] = field(default_factory=dict)
     from_product: Callable[[ProductView], Bounds | None] | None = None
     note: str = ""
+    # U of a residual against the cycle model is propagated from the instruments (the station's
+    # settings), not set on the limit: a revision may not set it here.
+    uncertainty_from_model: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingDefault:
+    """A number the judging uses that is not a limit (e.g. an instrument's expanded uncertainty U, k = 2,
+    propagated through the cycle model). Part of every specification revision, which may override it."""
+
+    name: str
+    unit: str
+    value: float
+    origin: LimitOrigin
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +120,7 @@ class StationType:
     components: tuple[ComponentSpec, ...] = ()
     checks: tuple[CheckSpec, ...] = ()
     limits: tuple[LimitDefault, ...] = ()
+    settings: tuple[SettingDefault, ...] = ()
     retest_cap: int = 0
     failure_modes: tuple[str, ...] = ()
     rework: tuple[ReworkDefault, ...] = ()

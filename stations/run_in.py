@@ -14,7 +14,7 @@ from ._checks import (
     SteadyWindowCheck,
     TracePeakCheck,
 )
-from ._schema import LimitDefault, MeasurementSpec, ReworkDefault, StationType, TraceSpec
+from ._schema import LimitDefault, MeasurementSpec, ReworkDefault, SettingDefault, StationType, TraceSpec
 
 #: Per-plateau averages over the steady window: (suffix, unit).
 PLATEAU_VALUES: tuple[tuple[str, str], ...] = (
@@ -68,7 +68,10 @@ RESIDUALS: tuple[tuple[str, str, str, bool], ...] = (
     ("compressor_power_w", "compressor power", "compressor_power_residual_fraction", True),
 )
 
-_MODEL_U = "U comes from the residual: instruments propagated through the model plus the model's own"
+_MODEL_U = (
+    "U comes from the residual: the instruments' U (settings instrument_*) propagated through the model, "
+    "plus the model's own (settings model_*)"
+)
 
 
 def _plateau_checks(plateau: PlateauCode) -> tuple[CheckSpec, ...]:
@@ -209,6 +212,7 @@ STATION_TYPE = StationType(
             uncertainty=0.0,
             origin="public",
             note=_MODEL_U,
+            uncertainty_from_model=True,
         ),
         LimitDefault(
             name="condensing_temp_residual_k",
@@ -218,6 +222,7 @@ STATION_TYPE = StationType(
             uncertainty=0.0,
             origin="public",
             note=_MODEL_U,
+            uncertainty_from_model=True,
         ),
         LimitDefault(
             name="discharge_temp_residual_k",
@@ -226,8 +231,18 @@ STATION_TYPE = StationType(
             origin="public",
             by_refrigerant={"R290": (-5.0, 5.0), "R32": (-8.0, 8.0)},
             note=_MODEL_U,
+            uncertainty_from_model=True,
         ),
-        LimitDefault(name="superheat_residual_k", unit="K", low=-2.0, high=2.0, uncertainty=0.0, origin="public"),
+        LimitDefault(
+            name="superheat_residual_k",
+            unit="K",
+            low=-2.0,
+            high=2.0,
+            uncertainty=0.0,
+            origin="public",
+            note=_MODEL_U,
+            uncertainty_from_model=True,
+        ),
         LimitDefault(
             name="capacity_residual_fraction",
             unit="1",
@@ -235,8 +250,19 @@ STATION_TYPE = StationType(
             high=0.08,
             uncertainty=0.0,
             origin="public",
+            note=_MODEL_U,
+            uncertainty_from_model=True,
         ),
-        LimitDefault(name="cop_residual_fraction", unit="1", low=-0.08, high=0.08, uncertainty=0.0, origin="public"),
+        LimitDefault(
+            name="cop_residual_fraction",
+            unit="1",
+            low=-0.08,
+            high=0.08,
+            uncertainty=0.0,
+            origin="public",
+            note=_MODEL_U,
+            uncertainty_from_model=True,
+        ),
         LimitDefault(
             name="compressor_power_residual_fraction",
             unit="1",
@@ -244,6 +270,8 @@ STATION_TYPE = StationType(
             high=0.06,
             uncertainty=0.0,
             origin="public",
+            note=_MODEL_U,
+            uncertainty_from_model=True,
         ),
         LimitDefault(name="air_sensor_drift_k", unit="K", low=-1.0, high=1.0, uncertainty=0.2, origin="seed"),
         LimitDefault(
@@ -278,6 +306,65 @@ STATION_TYPE = StationType(
         ),
         LimitDefault(name="water_recovery_band_k", unit="K", high=1.0, uncertainty=0.0, origin="plant"),
         LimitDefault(name="water_recovery_time_s", unit="s", high=600.0, uncertainty=0.0, origin="plant"),
+    ),
+    settings=(
+        # The run-in chamber's instruments, expanded U (k = 2); pressure and power as an absolute part
+        # plus a fraction of the reading, added linearly as data sheets state them.
+        SettingDefault(
+            name="instrument_air_temp_k", unit="K", value=0.3, origin="plant", note="chamber Pt100 in the air stream"
+        ),
+        SettingDefault(
+            name="instrument_water_temp_k",
+            unit="K",
+            value=0.1,
+            origin="plant",
+            note="matched Pt100 pair in the water lines",
+        ),
+        SettingDefault(
+            name="instrument_water_flow_fraction", unit="1", value=0.01, origin="plant", note="magnetic flow meter"
+        ),
+        SettingDefault(
+            name="instrument_comp_speed_rps",
+            unit="rps",
+            value=0.2,
+            origin="plant",
+            note="the inverter's reported speed",
+        ),
+        SettingDefault(name="instrument_pressure_bar", unit="bar", value=0.03, origin="plant"),
+        SettingDefault(
+            name="instrument_pressure_fraction", unit="1", value=0.003, origin="plant", note="transmitter, 0.25 % class"
+        ),
+        SettingDefault(
+            name="instrument_suction_temp_k",
+            unit="K",
+            value=0.5,
+            origin="plant",
+            note="clamp-on Pt1000 on the suction line",
+        ),
+        SettingDefault(
+            name="instrument_discharge_temp_k",
+            unit="K",
+            value=1.5,
+            origin="plant",
+            note="thermocouple on the discharge line",
+        ),
+        SettingDefault(name="instrument_power_w", unit="W", value=2.0, origin="plant"),
+        SettingDefault(name="instrument_power_fraction", unit="1", value=0.005, origin="plant", note="power analyser"),
+        # The cycle model's own expanded U per quantity: starting values, to be set from the spread of
+        # rating fits and produced units; relative ones are fractions of the expectation.
+        SettingDefault(name="model_saturation_temp_k", unit="K", value=0.8, origin="plant"),
+        SettingDefault(name="model_discharge_temp_k", unit="K", value=3.0, origin="plant"),
+        SettingDefault(name="model_superheat_k", unit="K", value=1.0, origin="plant"),
+        SettingDefault(name="model_capacity_fraction", unit="1", value=0.03, origin="plant"),
+        SettingDefault(name="model_cop_fraction", unit="1", value=0.03, origin="plant"),
+        SettingDefault(name="model_compressor_power_fraction", unit="1", value=0.03, origin="plant"),
+        SettingDefault(
+            name="model_evi_gain_points",
+            unit="1",
+            value=0.03,
+            origin="plant",
+            note="of the EVI capacity gain fraction (0.03 = ±3 points of gain)",
+        ),
     ),
     retest_cap=1,
     failure_modes=("not_steady", "performance", "sensor_drift", "evi_valve", "defrost"),

@@ -26,6 +26,7 @@ from app.cyclemodel.uncertainty import (
     ModelUncertainties,
     perturbation_rows,
     propagate,
+    uncertainties_from_settings,
 )
 from app.cyclemodel.water import capacity_rate_w_k, heat_flow_w
 from app.domain.expectations import EviStepExpectation, PlateauCode, PlateauExpectation, Residual
@@ -90,9 +91,15 @@ class CoolPropExpectations:
         return f"{CODE_VERSION}/{parameter_set.version_label if parameter_set else 'no-parameter-set'}"
 
     def plateau(
-        self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
+        self,
+        *,
+        product_model_code: str,
+        plateau: PlateauCode,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
     ) -> PlateauExpectation:
-        """Residuals of the seven run-in quantities at one plateau (see PlateauExpectation)."""
+        """Residuals of the seven run-in quantities at one plateau (see PlateauExpectation); U from
+        ``uncertainties`` (a revision's settings) where given, else from this provider's own."""
         mode = PLATEAU_MODES[plateau]
 
         def invalid(reason: str) -> PlateauExpectation:
@@ -110,7 +117,8 @@ class CoolPropExpectations:
         problem = _measured_state_problem(inputs=inputs, props=props)
         if problem:
             return invalid(problem)
-        rows, u = perturbation_rows(values=inputs, instruments=self._instruments)
+        instruments, model_uncertainty = self._uncertainties(uncertainties)
+        rows, u = perturbation_rows(values=inputs, instruments=instruments)
         evaluated, valid, reasons = evaluate_plateau_rows(
             rows=rows, product=product, parameter_set=parameter_set, mode=mode, evi_on=evi_on, props=props
         )
@@ -121,7 +129,7 @@ class CoolPropExpectations:
         u_instruments = propagate(evaluated=evaluated, u=u)
         quantities = {}
         for quantity, (measured, expected) in evaluated.items():
-            u_model = self._model_uncertainty.expanded(quantity=quantity, expected=float(expected[0]))
+            u_model = model_uncertainty.expanded(quantity=quantity, expected=float(expected[0]))
             quantities[quantity] = Residual(
                 measured=float(measured[0]),
                 expected=float(expected[0]),
@@ -130,7 +138,13 @@ class CoolPropExpectations:
             )
         return PlateauExpectation(plateau=plateau, mode=mode, valid=True, reason=None, quantities=quantities)
 
-    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
+    def evi_step(
+        self,
+        *,
+        product_model_code: str,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
+    ) -> EviStepExpectation:
         """Model capacity gain and discharge temperature change of opening the EVI valve at M10.
 
         With the measured capacities before and after the step (``M10_EviOff_Capacity_W``,
@@ -150,7 +164,8 @@ class CoolPropExpectations:
         water_out = values.get("M10_WaterOut_C")
         inputs["WaterOut_C"] = inputs["WaterIn_C"] + 5.0 if _missing(water_out) else float(water_out)  # type: ignore[arg-type]
         capacities = _evi_capacities(values)
-        rows, u = perturbation_rows(values=inputs, instruments=self._instruments)
+        instruments, model_uncertainty = self._uncertainties(uncertainties)
+        rows, u = perturbation_rows(values=inputs, instruments=instruments)
         evaluated, valid, reasons, extras = evaluate_evi_step_rows(
             rows=rows, nominal=inputs, capacities=capacities, parameter_set=parameter_set,
             props=self._props(product.refrigerant),
@@ -161,7 +176,7 @@ class CoolPropExpectations:
         uncertainty = None
         if capacities is not None and valid.all() and np.isfinite(measured).all():
             u_instruments = propagate(evaluated=evaluated, u=u)[EVI_GAIN]
-            uncertainty = math.hypot(u_instruments, self._model_uncertainty.evi_gain_points)
+            uncertainty = math.hypot(u_instruments, model_uncertainty.evi_gain_points)
         return EviStepExpectation(
             valid=True,
             reason=None,
@@ -202,6 +217,13 @@ class CoolPropExpectations:
         if parameter_set is None:
             return None, None, f"the cycle model has no fitted parameters for product model {code}"
         return product, parameter_set, None
+
+    def _uncertainties(
+        self, settings: Mapping[str, float] | None
+    ) -> tuple[InstrumentUncertainties, ModelUncertainties]:
+        if settings is None:
+            return self._instruments, self._model_uncertainty
+        return uncertainties_from_settings(settings)
 
     def _props(self, refrigerant: str) -> RefrigerantProperties:
         return heos_properties(refrigerant) if self._reference else table_properties(refrigerant)

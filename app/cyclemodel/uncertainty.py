@@ -96,6 +96,15 @@ class ModelUncertainties:
         return fraction * abs(expected)
 
 
+def uncertainties_from_settings(settings: Mapping[str, float]) -> tuple[InstrumentUncertainties, ModelUncertainties]:
+    """Both from a specification revision's settings (``instrument_<field>``, ``model_<field>``); a
+    field the settings do not name keeps its default."""
+    instruments = {f: settings[f"instrument_{f}"] for f in InstrumentUncertainties.__dataclass_fields__
+                   if f"instrument_{f}" in settings}  # fmt: skip
+    model = {f: settings[f"model_{f}"] for f in ModelUncertainties.__dataclass_fields__ if f"model_{f}" in settings}
+    return InstrumentUncertainties(**instruments), ModelUncertainties(**model)
+
+
 # measured and expected arrays per quantity, for a batch of input rows
 BatchEvaluator = Callable[[Mapping[str, Array]], Mapping[str, tuple[Array, Array]]]
 

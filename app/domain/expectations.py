@@ -72,14 +72,23 @@ class CycleExpectations(Protocol):
         product_model_code: str,
         plateau: PlateauCode,
         values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
     ) -> PlateauExpectation:
         """Evaluate the cycle at the plateau's measured conditions.
 
-        ``values`` holds the run_in result values by their contract names (``M10_SuctionP_bar`` …).
+        ``values`` holds the run_in result values by their contract names (``M10_SuctionP_bar`` …);
+        ``uncertainties`` the instruments' and the model's expanded U by setting name
+        (``instrument_air_temp_k``, ``model_capacity_fraction`` …: the specification revision's settings).
         """
         ...
 
-    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
+    def evi_step(
+        self,
+        *,
+        product_model_code: str,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
+    ) -> EviStepExpectation:
         """Predicted capacity gain and discharge temperature change of the EVI step at M10."""
         ...
 

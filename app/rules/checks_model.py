@@ -113,6 +113,7 @@ def _plateau_expectation(ctx: JudgeContext, plateau: str) -> PlateauExpectation:
             product_model_code=ctx.spec.product_model_code,
             plateau=plateau,  # type: ignore[arg-type]
             values=_numbers(ctx),
+            uncertainties=ctx.spec.settings,
         )
     return ctx.cache[key]  # type: ignore[no-any-return]
 
@@ -216,7 +217,7 @@ def evi_step_check(check: EviStepCheck, ctx: JudgeContext) -> CheckResult:
 def _evi_expectation(ctx: JudgeContext) -> EviStepExpectation:
     if "evi" not in ctx.cache:
         ctx.cache["evi"] = _expectations(ctx).evi_step(
-            product_model_code=ctx.spec.product_model_code, values=_numbers(ctx)
+            product_model_code=ctx.spec.product_model_code, values=_numbers(ctx), uncertainties=ctx.spec.settings
         )
     return ctx.cache["evi"]  # type: ignore[no-any-return]
 

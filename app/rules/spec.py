@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -19,7 +19,9 @@ from stations._schema import LimitDefault
 
 from .product import ProductData, RatingPoint
 
-SPEC_DOCUMENT_VERSION = 1
+SPEC_DOCUMENT_VERSION = 2
+"""2: the document holds the station's settings (e.g. the run-in instruments' U). A version 1 document
+has none and is read with the settings' defaults, the values that were constants in code before."""
 _LIMIT_OVERRIDE_KEYS = frozenset({"low", "high", "uncertainty", "nominal", "tolerance", "tolerance_fraction"})
 
 
@@ -52,6 +54,7 @@ class Spec:
     limits: Mapping[str, Limit]
     retest_cap: int
     revision_id: int | None = None
+    settings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def product_model_code(self) -> str:
@@ -129,16 +132,25 @@ def build_spec(
     limits = {default.name: _resolve_default(default, product) for default in st.limits}
     retest_cap = st.retest_cap
     overrides = overrides or {}
-    unknown_top = set(overrides) - {"limits", "retest_cap"}
+    unknown_top = set(overrides) - {"limits", "retest_cap", "settings"}
     if unknown_top:
-        raise SpecError(f"unknown keys {sorted(unknown_top)}; a revision overrides 'limits' and 'retest_cap'")
+        raise SpecError(
+            f"unknown keys {sorted(unknown_top)}; a revision overrides 'limits', 'settings' and 'retest_cap'"
+        )
     limit_overrides = overrides.get("limits") or {}
     if not isinstance(limit_overrides, Mapping):
         raise SpecError("'limits' must be an object keyed by limit name")
     for name, override in limit_overrides.items():
         if name not in limits:
             raise SpecError(f"{st.code} has no limit {name!r}; it has {sorted(limits)}")
+        default = st.limit(name)
+        if default is not None and default.uncertainty_from_model and "uncertainty" in _keys(override):
+            raise SpecError(
+                f"limit {name!r}: its U is propagated through the cycle model from the instruments' U; "
+                f"set the settings {', '.join(s.name for s in st.settings)} instead"
+            )
         limits[name] = _apply_override(limits[name], override)
+    settings = _settings(st, overrides.get("settings"))
     if "retest_cap" in overrides:
         cap = overrides["retest_cap"]
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
@@ -150,7 +162,30 @@ def build_spec(
         limits=MappingProxyType(limits),
         retest_cap=retest_cap,
         revision_id=revision_id,
+        settings=settings,
     )
+
+
+def _keys(override: Any) -> set[str]:
+    return set(override) if isinstance(override, Mapping) else set()
+
+
+def _settings(st: StationType, overrides: Any) -> Mapping[str, float]:
+    """The station's settings with a revision's overrides ({name: number}); each must be ≥ 0."""
+    settings = {default.name: default.value for default in st.settings}
+    if overrides is None:
+        return MappingProxyType(settings)
+    if not isinstance(overrides, Mapping):
+        raise SpecError("'settings' must be an object keyed by setting name")
+    for name, value in overrides.items():
+        if name not in settings:
+            known = ", ".join(sorted(settings)) or "none"
+            raise SpecError(f"{st.code} has no setting {name!r}; it has {known}")
+        number = _number(value, where=f"setting {name!r}")
+        if number < 0:
+            raise SpecError(f"setting {name!r} must not be negative")
+        settings[name] = number
+    return MappingProxyType(settings)
 
 
 def product_to_document(product: ProductData) -> dict[str, Any]:
@@ -207,13 +242,15 @@ def spec_to_document(spec: Spec) -> dict[str, Any]:
             }
             for name, lim in spec.limits.items()
         },
+        "settings": dict(spec.settings),
     }
 
 
 def spec_from_document(document: Mapping[str, Any], *, revision_id: int | None = None) -> Spec:
     """Rebuild a :class:`Spec` from :func:`spec_to_document` output; checks it still fits the station type."""
-    if document.get("version") != SPEC_DOCUMENT_VERSION:
-        raise SpecError(f"spec document version {document.get('version')!r} is not {SPEC_DOCUMENT_VERSION}")
+    version = document.get("version")
+    if version not in (1, SPEC_DOCUMENT_VERSION):
+        raise SpecError(f"spec document version {version!r} is not 1 or {SPEC_DOCUMENT_VERSION}")
     st = get_station_type(str(document["station_type"]))
     limits = {
         name: Limit(
@@ -229,10 +266,18 @@ def spec_from_document(document: Mapping[str, Any], *, revision_id: int | None =
     missing = {lim.name for lim in st.limits} - set(limits)
     if missing:
         raise SpecError(f"spec document lacks limits {sorted(missing)} that {st.code} judges against")
+    settings = {default.name: default.value for default in st.settings}
+    if version == SPEC_DOCUMENT_VERSION:
+        stored = {str(name): float(value) for name, value in dict(document["settings"]).items()}
+        missing = set(settings) - set(stored)
+        if missing:
+            raise SpecError(f"spec document lacks settings {sorted(missing)} that {st.code} judges with")
+        settings = stored
     return Spec(
         station_type=st.code,
         product=product_from_document(document["product"]),
         limits=MappingProxyType(limits),
         retest_cap=int(document["retest_cap"]),
         revision_id=revision_id if revision_id is not None else document.get("revision_id"),
+        settings=MappingProxyType(settings),
     )

@@ -208,14 +208,27 @@ class DatabaseCycleModel:
         return self._last(product_model_code).model_version(product_model_code)
 
     def plateau(
-        self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
+        self,
+        *,
+        product_model_code: str,
+        plateau: PlateauCode,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
     ) -> PlateauExpectation:
         return self._last(product_model_code).plateau(
-            product_model_code=product_model_code, plateau=plateau, values=values
+            product_model_code=product_model_code, plateau=plateau, values=values, uncertainties=uncertainties
         )
 
-    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
-        return self._last(product_model_code).evi_step(product_model_code=product_model_code, values=values)
+    def evi_step(
+        self,
+        *,
+        product_model_code: str,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
+    ) -> EviStepExpectation:
+        return self._last(product_model_code).evi_step(
+            product_model_code=product_model_code, values=values, uncertainties=uncertainties
+        )
 
     def leak_rate_g_per_year(
         self, *, tracer_gas: str, signal_mbar_l_s: float, test_pressure_bar_abs: float, refrigerant: str

@@ -107,11 +107,14 @@ def spec_view(request: Request, revision_id: int, session: SessionDep) -> Respon
     except DomainError as exc:
         return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
     model = session.get(m.ProductModel, revision.product_model_id)
+    station_type = stations.get_station_type(revision.station_type)
     return render(
         request,
         "spec_view.html",
         r=revision,
         model_code=model.code if model else "?",
+        propagated={lim.name for lim in station_type.limits if lim.uncertainty_from_model},
+        setting_units={setting.name: setting.unit for setting in station_type.settings},
         overrides=json.dumps(json.loads(revision.overrides), indent=2),
         document=document,
         signature=session.get(m.ESignature, revision.approval_signature_id) if revision.approval_signature_id else None,

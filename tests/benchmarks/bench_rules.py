@@ -57,11 +57,22 @@ class ReplayedExpectations:
         return self._version
 
     def plateau(
-        self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
+        self,
+        *,
+        product_model_code: str,
+        plateau: PlateauCode,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
     ) -> PlateauExpectation:
         return self._plateaus[plateau]
 
-    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
+    def evi_step(
+        self,
+        *,
+        product_model_code: str,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
+    ) -> EviStepExpectation:
         return self._evi
 
     def leak_rate_g_per_year(

@@ -146,7 +146,12 @@ class FakeCycleExpectations:
         return f"fake-0.1/{product_model_code}"
 
     def plateau(
-        self, *, product_model_code: str, plateau: PlateauCode, values: Mapping[str, float | None]
+        self,
+        *,
+        product_model_code: str,
+        plateau: PlateauCode,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
     ) -> PlateauExpectation:
         mode = "cooling" if plateau == "P45" else "heating"
         if plateau in self.invalid_plateaus:
@@ -207,7 +212,13 @@ class FakeCycleExpectations:
         }
         return PlateauExpectation(plateau=plateau, mode=mode, valid=True, reason=None, quantities=quantities)
 
-    def evi_step(self, *, product_model_code: str, values: Mapping[str, float | None]) -> EviStepExpectation:
+    def evi_step(
+        self,
+        *,
+        product_model_code: str,
+        values: Mapping[str, float | None],
+        uncertainties: Mapping[str, float] | None = None,
+    ) -> EviStepExpectation:
         return EviStepExpectation(
             valid=True, reason=None, capacity_gain_fraction=self.evi_gain, discharge_temp_change_k=-6.0
         )

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from app.cyclemodel.uncertainty import InstrumentUncertainties, ModelUncertainties, uncertainties_from_settings
 from app.domain.results import Judgement, Verdict
 from app.rules import (
     ReworkRule,
@@ -82,6 +83,43 @@ def test_a_spec_document_round_trips_through_json(code: str) -> None:
     first = judge(station_type=code, spec=spec, result=result, expectations=None, retest_count=0, now=NOW)
     second = judge(station_type=code, spec=again, result=result, expectations=None, retest_count=0, now=NOW)
     assert first == second
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"settings": {"instrument_water_temp": 0.1}}, "run_in has no setting 'instrument_water_temp'"),
+        ({"settings": {"instrument_water_temp_k": -0.1}}, "must not be negative"),
+        ({"settings": {"instrument_water_temp_k": "0.1"}}, "finite number"),
+        ({"settings": [0.1]}, "'settings' must be an object"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_message_that_says_what_to_fix(overrides: dict, words: str) -> None:
+    with pytest.raises(SpecError, match=words):
+        build_spec(station_type="run_in", product=HPM_06, overrides=overrides)
+
+
+def test_a_revisions_settings_are_frozen_with_it_and_a_version_1_document_reads_with_the_old_constants() -> None:
+    spec = build_spec(station_type="run_in", product=HPM_06, overrides={"settings": {"instrument_air_temp_k": 0.2}})
+    document = json.loads(json.dumps(spec_to_document(spec)))
+    assert document["version"] == 2 and document["settings"]["instrument_air_temp_k"] == 0.2
+    assert spec_from_document(document).settings == spec.settings
+    # approved before revisions held settings: judged then with the constants the code had, which the
+    # station's defaults keep (changing a default would change how those revisions re-derive)
+    old = {
+        k: v for k, v in spec_to_document(build_spec(station_type="run_in", product=HPM_06)).items() if k != "settings"
+    }
+    old["version"] = 1
+    assert uncertainties_from_settings(spec_from_document(old).settings) == (
+        InstrumentUncertainties(air_temp_k=0.3, water_temp_k=0.1, water_flow_fraction=0.01, comp_speed_rps=0.2,
+                                pressure_bar=0.03, pressure_fraction=0.003, suction_temp_k=0.5, discharge_temp_k=1.5,
+                                power_w=2.0, power_fraction=0.005),
+        ModelUncertainties(saturation_temp_k=0.8, discharge_temp_k=3.0, superheat_k=1.0, capacity_fraction=0.03,
+                           cop_fraction=0.03, compressor_power_fraction=0.03, evi_gain_points=0.03),
+    )  # fmt: skip
+    del document["settings"]["model_cop_fraction"]
+    with pytest.raises(SpecError, match="lacks settings"):
+        spec_from_document(document)
 
 
 def test_a_stored_document_missing_a_limit_is_refused() -> None:

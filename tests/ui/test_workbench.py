@@ -134,6 +134,20 @@ def test_the_dashboard_shows_throughput_yield_and_stations(page: Any, ui_server:
     screenshot(page, "dashboard-1280x800")
 
 
+def test_a_run_in_revision_shows_the_uncertainties_it_propagates(
+    page: Any, ui_server: UiServer, line_data: Any
+) -> None:
+    page.goto(f"{ui_server.base}/ui/specs?station_type=run_in&model=HPM-06-R290-EVI")
+    revision_id = page.locator("#revisions tr:nth-child(2) td:first-child").inner_text()
+    page.goto(f"{ui_server.base}/ui/specs/{revision_id}")
+    settings = page.locator("#settings").inner_text()
+    assert "instrument_water_flow_fraction" in settings and "model_capacity_fraction" in settings
+    capacity = page.locator("#limits tr", has_text="capacity_residual_fraction").inner_text()
+    assert "from the settings, through the model" in capacity
+    drift = page.locator("#limits tr", has_text="air_sensor_drift_k").inner_text()
+    assert "from the settings" not in drift  # a limit with its own U shows it
+
+
 def test_a_spec_revision_is_drafted_compared_and_approved(page: Any, ui_server: UiServer, line_data: Any) -> None:
     page.goto(f"{ui_server.base}/ui/specs?station_type=brazing&model=HPM-06-R290-EVI")
     base_id = page.locator("#revisions tr:nth-child(2) td:first-child").inner_text()
