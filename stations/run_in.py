@@ -74,6 +74,24 @@ _MODEL_U = (
 )
 
 
+def _residual_limit(
+    name: str, unit: str, band: float | None = None, *, by_refrigerant: dict[str, float] | None = None
+) -> LimitDefault:
+    """A symmetric band on (measured − model), line.md's starting bands (public engineering practice);
+    its U is propagated from the instruments, never set on the limit."""
+    return LimitDefault(
+        name=name,
+        unit=unit,
+        low=None if band is None else -band,
+        high=band,
+        uncertainty=0.0,
+        origin="public",
+        by_refrigerant={r: (-b, b) for r, b in (by_refrigerant or {}).items()},
+        note=_MODEL_U,
+        uncertainty_from_model=True,
+    )
+
+
 def _plateau_checks(plateau: PlateauCode) -> tuple[CheckSpec, ...]:
     steady = SteadyWindowCheck(
         name=f"{plateau}_steady_window",
@@ -204,75 +222,13 @@ STATION_TYPE = StationType(
             origin="plant",
             note="standard deviation of each temperature trace over the window (a drift counts in it)",
         ),
-        LimitDefault(
-            name="evaporating_temp_residual_k",
-            unit="K",
-            low=-1.5,
-            high=1.5,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="condensing_temp_residual_k",
-            unit="K",
-            low=-1.5,
-            high=1.5,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="discharge_temp_residual_k",
-            unit="K",
-            uncertainty=0.0,
-            origin="public",
-            by_refrigerant={"R290": (-5.0, 5.0), "R32": (-8.0, 8.0)},
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="superheat_residual_k",
-            unit="K",
-            low=-2.0,
-            high=2.0,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="capacity_residual_fraction",
-            unit="1",
-            low=-0.08,
-            high=0.08,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="cop_residual_fraction",
-            unit="1",
-            low=-0.08,
-            high=0.08,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
-        LimitDefault(
-            name="compressor_power_residual_fraction",
-            unit="1",
-            low=-0.06,
-            high=0.06,
-            uncertainty=0.0,
-            origin="public",
-            note=_MODEL_U,
-            uncertainty_from_model=True,
-        ),
+        _residual_limit("evaporating_temp_residual_k", "K", 1.5),
+        _residual_limit("condensing_temp_residual_k", "K", 1.5),
+        _residual_limit("discharge_temp_residual_k", "K", by_refrigerant={"R290": 5.0, "R32": 8.0}),
+        _residual_limit("superheat_residual_k", "K", 2.0),
+        _residual_limit("capacity_residual_fraction", "1", 0.08),
+        _residual_limit("cop_residual_fraction", "1", 0.08),
+        _residual_limit("compressor_power_residual_fraction", "1", 0.06),
         LimitDefault(name="air_sensor_drift_k", unit="K", low=-1.0, high=1.0, uncertainty=0.2, origin="seed"),
         LimitDefault(
             name="evi_gain_of_predicted_fraction",
