@@ -64,6 +64,7 @@ class EndpointRunner:
         self._alarms = alarms
         self.sessions_started = 0
         self.gaps_detected = 0
+        self.stale_after_s = timing.stale_after_s  # from the keep-alive the PLC granted (_settle_keepalive)
         self.link: UaLink | None = None  # the current session's link (diagnostics)
 
     def _specs(self) -> dict[str, StationTypeSpec | None]:
@@ -194,20 +195,63 @@ class EndpointRunner:
         self, client: Client, handlers: dict[str, StationHandshakes]
     ) -> tuple[Subscription, dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]]]:
         routes: dict[ua.NodeId, Callable[[Any], Coroutine[Any, Any, None]]] = {}
+        owner: dict[ua.NodeId, str] = {}
         for handler in handlers.values():
             n = handler.nodes
             routes[n.request_counter] = _kick(handler.kick_request)
             routes[n.result_counter] = _kick(handler.kick_result)
             routes[n.boot_id] = _boot_id_route(handler)
             routes[n.state] = _state_route(self._board, handler.station_id)
+            owner |= dict.fromkeys((n.request_counter, n.result_counter, n.boot_id, n.state), handler.station_id)
         sub = await client.create_subscription(
             self._subscription_parameters(),
             handler=None,
             queue_maxsize=10_000,
             overflow=OverflowPolicy.DISCONNECT,
         )
-        await _monitor(sub, [client.get_node(node_id) for node_id in routes])
+        self.stale_after_s = await self._settle_keepalive(sub)
+        refused = await _monitor(sub, [client.get_node(node_id) for node_id in routes])
+        if refused:  # without them no request or result is seen: alarm the stations, and try again later
+            for station_id in handlers:
+                mine = [f"{node.to_string()} ({status.name})" for node, status in refused if owner[node] == station_id]
+                if mine:
+                    message = f"the PLC refused the MES's subscription to {', '.join(mine)}: no handshake is served"
+                    await self._alarms.raise_once(station_id=station_id, key="subscription", message=message)
+            raise LinkLost(f"{len(refused)} handshake items refused (first: {refused[0][1].name})")
+        for handler in handlers.values():
+            self._alarms.clear(station_id=handler.station_id, key="subscription")
         return sub, routes
+
+    async def _settle_keepalive(self, sub: Subscription) -> float:
+        """Keep a keep-alive about every ``publishing_interval_ms × keepalive_count`` whatever interval the
+        PLC granted, and return how long a silent subscription may go before the link counts as lost.
+
+        A PLC may raise the 50 ms interval to its own minimum (open62541: 100 ms). asyncua then asks for
+        a keep-alive count from the *session* timeout (4,500 at 100 ms: one keep-alive in 7.5 min), and a
+        quiet station would look dead after ``stale_after_s``. The granted values are read back from
+        our own ModifySubscription, so the threshold follows what the PLC actually does."""
+        timing = self._timing
+        target_ms = timing.publishing_interval_ms * timing.keepalive_count
+        interval_ms = float(sub.parameters.RequestedPublishingInterval) or timing.publishing_interval_ms
+        keepalive = max(1, round(target_ms / interval_ms))
+        params = ua.ModifySubscriptionParameters(
+            SubscriptionId=sub.subscription_id,
+            RequestedPublishingInterval=interval_ms,
+            RequestedLifetimeCount=max(
+                3 * keepalive, round(timing.lifetime_count * timing.publishing_interval_ms / interval_ms)
+            ),
+            RequestedMaxKeepAliveCount=keepalive,
+            MaxNotificationsPerPublish=0,
+            Priority=0,
+        )
+        granted = await sub.update(params)
+        period_ms = granted.RevisedPublishingInterval * max(granted.RevisedMaxKeepAliveCount, 1)
+        if period_ms > target_ms:
+            logger.warning(
+                "endpoint %s grants a keep-alive only every %.1f s (publishing interval %.0f ms)",
+                self.endpoint_url, period_ms / 1000.0, granted.RevisedPublishingInterval,
+            )  # fmt: skip
+        return timing.stale_after_s * max(1.0, period_ms / target_ms)
 
     async def _subscribe_live(
         self, client: Client, handlers: dict[str, StationHandshakes]
@@ -227,7 +271,19 @@ class EndpointRunner:
             queue_maxsize=self._timing.live_queue_size,
             overflow=OverflowPolicy.DROP_OLDEST,
         )
-        await _monitor(sub, nodes, queue_size=self._timing.live_item_queue_size)
+        await self._settle_keepalive(sub)
+        refused = {
+            node: status for node, status in await _monitor(sub, nodes, queue_size=self._timing.live_item_queue_size)
+        }
+        # Live values are display only: a refused one is an alarm on its station, never a lost link
+        for handler in handlers.values():
+            mine = [f"Live.{channel} ({refused[node].name})" for node, (station, channel) in routes.items()
+                    if station == handler.station_id and node in refused]  # fmt: skip
+            if mine:
+                message = f"the PLC refused the MES's subscription to {', '.join(mine)}: not shown live"
+                await self._alarms.raise_once(station_id=handler.station_id, key="live", message=message)
+            else:
+                self._alarms.clear(station_id=handler.station_id, key="live")
         return sub, routes
 
     async def _consume_handshakes(
@@ -270,7 +326,7 @@ class EndpointRunner:
                 if client.uaclient.state is not UaClientState.CONNECTED:
                     raise LinkLost(f"client state {client.uaclient.state.value}")
                 last = sub.last_publish_at
-                if last is not None and time.monotonic() - last > self._timing.stale_after_s:
+                if last is not None and time.monotonic() - last > self.stale_after_s:
                     raise LinkLost(f"no publish response for {time.monotonic() - last:.1f} s")
                 if sub.subscription_id != subscription_id:
                     # asyncua recreated the subscription behind our back: notifications may be lost
@@ -301,11 +357,12 @@ def _state_route(board: StatusBoard, station_id: str) -> Callable[[Any], Corouti
     return route
 
 
-async def _monitor(sub: Subscription, nodes: list[Node], *, queue_size: int = 1) -> None:
+async def _monitor(
+    sub: Subscription, nodes: list[Node], *, queue_size: int = 1
+) -> list[tuple[ua.NodeId, ua.StatusCode]]:
+    """Monitor every node; the ones the server refused, with its reason."""
     results = await sub.subscribe_data_change(nodes, queuesize=queue_size, sampling_interval=ua.Double(0.0))
-    bad = [r for r in results if isinstance(r, ua.StatusCode)]
-    if bad:
-        raise LinkLost(f"{len(bad)} monitored items refused (first: {bad[0].name})")
+    return [(node.nodeid, r) for node, r in zip(nodes, results, strict=True) if isinstance(r, ua.StatusCode)]
 
 
 async def _namespace_index(link: UaLink) -> int:

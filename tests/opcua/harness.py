@@ -53,11 +53,17 @@ async def rig(
     server_security: ServerSecurity | None = None,
     timing: AdapterTiming = FAST,
     start_supervisor: bool = True,
+    min_publishing_interval_ms: float = 0.0,
 ) -> AsyncIterator[Rig]:
     """Start one endpoint hosting ``station_ids`` and a supervisor connected to it."""
     url = endpoint_url()
     stations = hosted or [HostedStation(station_id=s, spec=spec) for s in station_ids]
-    server = StationServer(endpoint_url=url, stations=stations, security=server_security)
+    server = StationServer(
+        endpoint_url=url,
+        stations=stations,
+        security=server_security,
+        min_publishing_interval_ms=min_publishing_interval_ms,
+    )
     await server.start()
     backend = backend or MemoryBackend(route=tuple(station_ids))
     supervisor = OpcuaSupervisor(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from asyncua import ua
@@ -87,5 +88,45 @@ def test_live_values_reach_watchers_without_touching_the_backend():
                     if value.channel == "Speed_mm_s" and value.value == 12.5:
                         break
             assert backend.requests == [] and backend.stored == {}
+
+    run(scenario)
+
+
+def test_a_live_node_the_plc_lacks_is_an_alarm_and_the_handshakes_go_on():
+    """Live values are display only: one missing (or refused) Live node used to end the session, on a
+    gateway for every station on it, with no alarm, only "disconnected"."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1", "ST-2"), serials={"SN-1"})
+        without_speed = dataclasses.replace(TEST_TYPE, extra_live_channels=())
+        hosted = [
+            HostedStation(station_id="ST-1", spec=without_speed),
+            HostedStation(station_id="ST-2", spec=TEST_TYPE),
+        ]
+        async with rig(["ST-1", "ST-2"], backend=backend, hosted=hosted) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            assert outcome.answered and outcome.release
+            await asyncio.sleep(1.0)
+            assert r.supervisor.runners[0].sessions_started == 1
+            assert backend.alarms == [
+                ("ST-1", "the PLC refused the MES's subscription to Live.Speed_mm_s (BadNodeIdUnknown): not shown live")
+            ]
+
+    run(scenario)
+
+
+def test_a_handshake_node_the_plc_refuses_is_an_alarm_naming_it():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            await r.server.server.delete_nodes([r.server.server.get_node(r.server.nodes["ST-1"].node("State"))])
+            await eventually(lambda: bool(backend.alarms), what="alarm")
+            assert r.supervisor.status("ST-1").link != "connected"
+            (station, message), *_ = backend.alarms
+            assert (
+                station == "ST-1"
+                and "refused the MES's subscription to ns=2;s=ST-1.State (BadNodeIdUnknown)" in message
+            )
 
     run(scenario)

@@ -225,3 +225,43 @@ def test_an_answer_decided_before_a_station_restart_is_not_given_to_the_request_
             assert ("ST-1", "SN-2") in backend.requests
 
     run(scenario)
+
+
+def test_a_plc_granting_a_slower_publishing_interval_keeps_its_link_while_quiet():
+    """open62541's default floor is 100 ms. asyncua then asked for a keep-alive count from the session
+    timeout (one keep-alive in 7.5 min): a quiet station looked dead after ``stale_after_s``, the MES
+    reconnected every few seconds and requests waited out its backoff ("MES not answering")."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, min_publishing_interval_ms=100.0) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            runner = r.supervisor.runners[0]
+            await asyncio.sleep(2 * FAST.stale_after_s)  # quiet: only keep-alives arrive
+            assert runner.sessions_started == 1 and r.supervisor.status("ST-1").link == "connected"
+            assert runner.stale_after_s == FAST.stale_after_s  # 100 ms × 10 keeps the 1 s keep-alive
+            subscriptions = r.server.server.iserver.subscription_service.subscriptions.values()
+            assert [(s.data.RevisedPublishingInterval, s.data.RevisedMaxKeepAliveCount) for s in subscriptions] == [
+                (100.0, 10),
+                (100.0, 10),
+            ]
+            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            assert outcome.answered and outcome.release
+
+    run(scenario)
+
+
+def test_a_keep_alive_slower_than_asked_moves_the_stale_threshold_with_it():
+    """A PLC whose floor is 2 s (a slow gateway) can keep alive only every 2 s: the link is judged on
+    that, not on the 1 s the MES asked for."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, min_publishing_interval_ms=2000.0) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            runner = r.supervisor.runners[0]
+            assert runner.stale_after_s == 2 * FAST.stale_after_s
+            await asyncio.sleep(FAST.stale_after_s + 2.5)
+            assert runner.sessions_started == 1 and r.supervisor.status("ST-1").link == "connected"
+
+    run(scenario)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -84,8 +85,42 @@ def _answer_republish_correctly(server: Server) -> None:
     service.republish = republish  # type: ignore[method-assign]
 
 
+def _revise_subscriptions_like_a_plc(server: Server, *, min_publishing_interval_ms: float) -> None:
+    """Grant at least the PLC's minimum publishing interval (open62541's default is 100 ms, node-opcua's
+    50 ms) and honour ModifySubscription's keep-alive and lifetime counts (Part 4 §5.13.3). The stock
+    asyncua server grants whatever is asked and ignores a Modify."""
+    service = server.iserver.subscription_service
+    create = service.create_subscription
+
+    async def create_subscription(
+        params: ua.CreateSubscriptionParameters, *args: Any, **kwargs: Any
+    ) -> ua.CreateSubscriptionResult:
+        if params.RequestedPublishingInterval < min_publishing_interval_ms:
+            params = dataclasses.replace(params, RequestedPublishingInterval=min_publishing_interval_ms)
+        return await create(params, *args, **kwargs)
+
+    def modify_subscription(params: ua.ModifySubscriptionParameters) -> ua.ModifySubscriptionResult:
+        sub = service.subscriptions.get(params.SubscriptionId)
+        if sub is None:
+            raise ServiceError(ua.StatusCodes.BadSubscriptionIdInvalid)
+        keepalive = max(int(params.RequestedMaxKeepAliveCount), 1)
+        sub.data.RevisedMaxKeepAliveCount = keepalive
+        sub.data.RevisedLifetimeCount = max(int(params.RequestedLifetimeCount), 3 * keepalive)
+        # the publishing loop keeps the interval it started with
+        return ua.ModifySubscriptionResult(
+            RevisedPublishingInterval=sub.data.RevisedPublishingInterval,
+            RevisedLifetimeCount=sub.data.RevisedLifetimeCount,
+            RevisedMaxKeepAliveCount=sub.data.RevisedMaxKeepAliveCount,
+        )
+
+    service.create_subscription = create_subscription  # type: ignore[method-assign]
+    service.modify_subscription = modify_subscription  # type: ignore[method-assign]
+
+
 class StationServer:
-    """One OPC UA endpoint hosting station objects; ``start``/``stop`` may be repeated (a PLC restart)."""
+    """One OPC UA endpoint hosting station objects; ``start``/``stop`` may be repeated (a PLC restart).
+
+    ``min_publishing_interval_ms``: the PLC's own floor for a subscription's publishing interval."""
 
     def __init__(
         self,
@@ -94,11 +129,13 @@ class StationServer:
         stations: Sequence[HostedStation],
         security: ServerSecurity | None = None,
         name: str = "ASHP station PLC (simulated)",
+        min_publishing_interval_ms: float = 0.0,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.stations = tuple(stations)
         self.security = security or ServerSecurity()
         self.name = name
+        self.min_publishing_interval_ms = min_publishing_interval_ms
         self.server: Server | None = None
         self.nodes: dict[str, StationNodes] = {}
         self.boot_ids: dict[str, str] = {}
@@ -130,6 +167,7 @@ class StationServer:
         server.set_identity_tokens(tokens)
         namespace_index = await server.register_namespace(NAMESPACE_URI)
         _answer_republish_correctly(server)
+        _revise_subscriptions_like_a_plc(server, min_publishing_interval_ms=self.min_publishing_interval_ms)
         self.nodes = {}
         for station in self.stations:
             boot_id = uuid.uuid4().hex[:16]
