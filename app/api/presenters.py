@@ -92,6 +92,7 @@ def attempt_document(a: AttemptState) -> dict[str, Any]:
         "instruction": a.instruction,
         "spec_revision_id": a.spec_revision_id,
         "model_version": a.model_version,
+        "rules_version": a.rules_version,
         "use_as_is": a.use_as_is,
     }
 

@@ -165,6 +165,7 @@ class AttemptOut(Output):
     instruction: str | None = Field(description="What to do with the unit next")
     spec_revision_id: int | None
     model_version: str | None
+    rules_version: str | None = Field(description="Version of the judging rules that gave the verdict")
     use_as_is: bool
 
 

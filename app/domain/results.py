@@ -128,3 +128,4 @@ class Judgement:
     failure_mode: str | None = None
     spec_revision_id: int | None = None
     model_version: str | None = None
+    rules_version: str | None = None

@@ -184,6 +184,7 @@ class OperationAttempt(Base):
     instruction: Mapped[str | None] = mapped_column(Text)
     spec_revision_id: Mapped[int | None] = mapped_column(Integer)
     model_version: Mapped[str | None] = mapped_column(String(128))
+    rules_version: Mapped[str | None] = mapped_column(String(32))  # app.rules.RULES_VERSION (migration 0014)
     use_as_is: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

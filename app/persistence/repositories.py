@@ -311,6 +311,7 @@ class AttemptState:
     instruction: str | None
     spec_revision_id: int | None
     model_version: str | None
+    rules_version: str | None
     use_as_is: bool
 
 

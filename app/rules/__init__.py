@@ -1,7 +1,7 @@
 """The judging engine: pure functions from (spec, station result, expectations) to a judgement."""
 
 from .context import ValueStatus, components_of, guard_band
-from .engine import EVALUATORS, judge, station_alarms
+from .engine import EVALUATORS, RULES_VERSION, judge, station_alarms
 from .nameplate import Nameplate, nameplate_data, passed_charge_mass_g
 from .product import ProductData, RatingPoint
 from .routing import ReworkRule, RouteDecision, default_rework_rules, route_failure
@@ -21,6 +21,7 @@ from .validation import COMPONENT_TEXT_MAX, ResultProblem, over_long_component_t
 __all__ = [
     "COMPONENT_TEXT_MAX",
     "EVALUATORS",
+    "RULES_VERSION",
     "Limit",
     "Nameplate",
     "ProductData",

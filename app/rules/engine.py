@@ -49,6 +49,13 @@ EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
 MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
 
 
+RULES_VERSION = "rules-2"
+"""Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
+expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
+is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
+stay back within its band; a refrigerant tracer must be the unit's own. Verdicts before it record none."""
+
+
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:
     if check.evi_only and not ctx.spec.product.evi:
         return (
@@ -204,6 +211,7 @@ def judge(
         failure_mode=first_fail.failure_mode if first_fail else None,
         spec_revision_id=spec.revision_id,
         model_version=_model_version(ctx, st.checks),
+        rules_version=RULES_VERSION,
     )
 
 

@@ -183,6 +183,7 @@ def start_operation(
         instruction=None,
         spec_revision_id=None,
         model_version=None,
+        rules_version=None,
         use_as_is=False,
     )
     values = {k: getattr(attempt, k) for k in _ATTEMPT_FIELDS}
@@ -319,6 +320,7 @@ def complete_operation(
         failure_mode=failure_mode if verdict is Verdict.FAIL else None,
         spec_revision_id=judgement.spec_revision_id,
         model_version=judgement.model_version,
+        rules_version=judgement.rules_version,
         instruction=transition.instruction,
         alarm="; ".join(alarms) or None,
     )
@@ -333,6 +335,7 @@ def complete_operation(
         "failure_mode": attempt.failure_mode,
         "spec_revision_id": attempt.spec_revision_id,
         "model_version": attempt.model_version,
+        "rules_version": attempt.rules_version,
         "alarm": attempt.alarm,
         "instruction": attempt.instruction,
     }
@@ -349,14 +352,17 @@ def _unreleased_attempt(
         "unit_id": unit.id,
         "station_id": station_id,
         "station_type": station_type,
-        "status": routing.AttemptStatus.OPEN.value,
+        # never open: another unit's attempt may be open at this station (released there after this
+        # unit's was aborted), and the station's one open attempt must not block storing this result;
+        # a result without a release is always a FAIL
+        "status": routing.AttemptStatus.FAILED.value,
         "retest_index": 0,
         "started_at": now,
         "origin": origin,
         "use_as_is": False,
         "alarm": f"result for {unit.serial} without a release at {station_id}",
     }
-    # a stale open attempt of this unit elsewhere would block the partial unique index
+    # the unit is here: a stale open attempt of it elsewhere is closed as aborted
     _abort(session, [a for a in _open_attempts_of(session, unit.id)], now=now)
     attempt_id = _OPEN_ATTEMPT.one(repo.core(session), values)[0]
     return repo.attempt_state(session, attempt_id)
@@ -385,7 +391,9 @@ def _apply_transition(
     unit.reentry_step = transition.reentry_step
     unit.rework_loops = transition.rework_loops
     unit.updated_at = now
-    if transition.hold_reason is not None:
+    if unit.status == routing.UnitStatus.SCRAPPED.value:
+        pass  # scrapped while its operation ran: the result is kept, the unit stays out of production
+    elif transition.hold_reason is not None:
         repo.core(session).execute(
             _INSERT_HOLD,
             dict(
@@ -410,8 +418,10 @@ def _apply_transition(
             reason=transition.hold_reason,
         )
         unit.status = routing.UnitStatus.ON_HOLD.value
-    else:
+    elif unit.status != routing.UnitStatus.ON_HOLD.value:
         unit.status = transition.status.value
+    # else a hold placed while the operation ran stays until it is released: the unit moves along its
+    # route (next step, rework loops) but does not start anywhere before that
     return {
         "id": unit.id,
         "status": unit.status,

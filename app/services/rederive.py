@@ -28,6 +28,7 @@ from app.domain.results import CheckResult, Verdict, finite_or_none
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.rules import RULES_VERSION
 from app.services import specs
 from app.services.judging import DatabaseCycleModel, judge_serially, no_specification_check
 from app.services.operations import RELEASE_RULE, check_of_row, over_long_component_checks
@@ -58,6 +59,8 @@ class Rederivation:
     spec_revision_id: int | None
     recorded_model_version: str | None
     model_version: str | None
+    recorded_rules_version: str | None
+    rules_version: str
     recorded_verdict: str
     rederived_verdict: str
     reproduced: bool
@@ -199,6 +202,11 @@ def _rederive(
             differences.insert(0, f"verdict: recorded {attempt.verdict}, re-derived {verdict}")
         if any(c.wording_differs and not c.differences for c in comparisons):
             notes.append("some messages are worded differently now; their verdicts and numbers agree")
+        if differences and attempt.rules_version != RULES_VERSION:
+            notes.append(
+                f"judged by rules {attempt.rules_version or 'older than rules-2 (not recorded)'}, re-derived by "
+                f"{RULES_VERSION}: the judging rules changed since (app/rules/engine.py, RULES_VERSION)"
+            )
         yield Rederivation(
             attempt_id=attempt.id,
             serial=serial,
@@ -208,6 +216,8 @@ def _rederive(
             spec_revision_id=attempt.spec_revision_id,
             recorded_model_version=attempt.model_version,
             model_version=model_version,
+            recorded_rules_version=attempt.rules_version,
+            rules_version=RULES_VERSION,
             recorded_verdict=attempt.verdict or "",
             rederived_verdict=verdict,
             reproduced=not differences,

@@ -100,6 +100,7 @@ CSV_HEADER = [
     "attempt_verdict",
     "spec_revision_id",
     "model_version",
+    "rules_version",
     "row",
     "name",
     "value",
@@ -130,6 +131,7 @@ def birth_record_csv(record: BirthRecord) -> str:
             a.verdict or a.status,
             a.spec_revision_id or "",
             a.model_version or "",
+            a.rules_version or "",
         ]
         for x in rec.measurements:
             value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text

@@ -201,3 +201,38 @@ def test_an_orphan_read_again_after_its_serial_was_released_is_not_stored_a_seco
             assert session.scalars(select(m.OperationAttempt.result_key)).all() == ["CEB-42"]
     finally:
         engine.dispose()
+
+
+def test_a_result_without_release_is_stored_while_another_units_attempt_is_open_there(
+    client: Any, settings: Settings
+) -> None:
+    """The PLC was released for one unit; a tablet then started another unit at the same station (which
+    closes the first attempt as aborted); the PLC's result for the first unit arrives. It used to break
+    the station's one-open-attempt index on every read: never stored, never acknowledged, station stuck."""
+    line = Line(client)
+    first, second = line.work_order(quantity=2, first="HP26-5400001")
+    engine = make_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine)
+    backend = DatabaseStationBackend(
+        session_factory=factory, serial_format=settings.serial.format(), judge=EngineJudge(default_expectations)
+    )
+    try:
+        assert backend._request("CEX-01", first).release
+        started = line.start("coil_expansion", second)
+        assert started.status_code == 201, started.text
+        result = PlcResult(result_id="CEB-9", serial=first, values={"LengthLoss_mm": PlcValue(1.2, "good")}, traces={})
+        stored = backend._result("CEX-01", result)
+        assert stored.verdict == Verdict.FAIL and not stored.duplicate
+        assert backend._result("CEX-01", result).duplicate  # recognised when read again
+        with factory() as session:
+            attempts = {
+                (serial, a.status)
+                for a, serial in session.execute(
+                    select(m.OperationAttempt, m.Unit.serial).join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+                )
+            }
+            statuses = dict(session.execute(select(m.Unit.serial, m.Unit.status)).all())
+        assert attempts == {(first, "aborted"), (first, "failed"), (second, "open")}
+        assert statuses[first] == "on_hold" and statuses[second] == "in_process"
+    finally:
+        engine.dispose()

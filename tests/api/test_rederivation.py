@@ -20,6 +20,7 @@ from app.cyclemodel.paramsets import load_shipped, parameter_set_id
 from app.domain.actors import SYSTEM
 from app.persistence.db import make_engine, make_session_factory
 from app.persistence.models import CycleParameterSet
+from app.rules import RULES_VERSION
 from app.services import cycle_parameters, rederive
 from tests.api.driver import MONOBLOC, Line
 from tests.conftest import DbUnderTest
@@ -55,6 +56,7 @@ def test_every_verdict_of_a_unit_re_derives_check_by_check(line: Line, client: A
         assert body["reproduced"] is True, body["differences"]
         assert body["rederived_verdict"] == body["recorded_verdict"] == "PASS"
         assert body["model_version"] == body["recorded_model_version"] == attempt["model_version"]
+        assert body["rules_version"] == body["recorded_rules_version"] == attempt["rules_version"] == RULES_VERSION
         assert body["spec_revision_id"] == attempt["spec_revision_id"]
         assert len(body["checks"]) >= 2 and all(c["differences"] == [] for c in body["checks"])
     run_in = _rederive(client, attempts[-1]["id"])
@@ -98,6 +100,11 @@ def test_a_stored_value_changed_behind_the_mes_is_named_by_the_re_derivation(
     o2 = next(c for c in body["checks"] if c["differences"])
     assert o2["name"] == "oxygen" and (o2["recorded_verdict"], o2["rederived_verdict"]) == ("PASS", "FAIL")
     assert any(d.startswith("measured: recorded ") and d.endswith("re-derived 80.0") for d in o2["differences"])
+    assert not any("judging rules changed" in n for n in body["notes"])  # judged by these rules
+    _behind_the_mes(database, "UPDATE operation_attempt SET rules_version = NULL WHERE id = :a", a=attempt["id"])
+    older = _rederive(client, attempt["id"])
+    assert older["recorded_rules_version"] is None and older["rules_version"] == RULES_VERSION
+    assert any(n.startswith("judged by rules older than rules-2 (not recorded)") for n in older["notes"])
 
     assert mes(["verdicts", "rederive", "--work-order", f"WO-T-{serial}"]) == 1
     out = capsys.readouterr().out

@@ -94,6 +94,38 @@ def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: A
     line.run("coil_expansion", serial)
 
 
+def test_a_hold_placed_while_the_unit_is_at_a_station_outlasts_that_stations_result(line: Line, client: Any) -> None:
+    """The result of the operation that was running is stored and moves the unit along its route, but
+    the hold stays: the unit starts nowhere until it is released (the PASS used to lift it silently)."""
+    serial = line.work_order(quantity=1)[0]
+    line.run("coil_expansion", serial)
+    assert line.start("brazing", serial).status_code == 201
+    hold_id = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "suspect filler lot"}).json()["id"]
+    assert line.complete("brazing", serial).json()["attempt"]["verdict"] == "PASS"
+    unit = line.unit(serial)
+    assert (unit["status"], unit["next_step"]) == ("on_hold", "sub_base_assembly")
+    assert "on hold (suspect filler lot)" in _problem(line.start("sub_base_assembly", serial), 409)["detail"]
+    release = {
+        "disposition": "use_as_is",
+        "reason": "filler lot certificate checked",
+        "signature": {"secret": "demo-quality"},
+    }
+    assert client.post(f"/api/v1/holds/{hold_id}/release", json=release).status_code == 200
+    assert line.unit(serial)["status"] == "in_process"
+    line.run("sub_base_assembly", serial)
+
+
+def test_a_unit_scrapped_while_at_a_station_stays_scrapped_when_its_result_arrives(line: Line, client: Any) -> None:
+    serial = line.work_order(quantity=1)[0]
+    assert line.start("coil_expansion", serial).status_code == 201
+    hold_id = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "coil dropped"}).json()["id"]
+    body = {"disposition": "scrap", "reason": "coil crushed", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/holds/{hold_id}/release", json=body).status_code == 200
+    assert line.complete("coil_expansion", serial).json()["attempt"]["verdict"] == "PASS"  # the result is kept
+    assert line.unit(serial)["status"] == "scrapped"
+    assert "was scrapped" in _problem(line.start("brazing", serial), 409)["detail"]
+
+
 def test_scrapped_unit_cannot_start(line: Line, client: Any) -> None:
     serial = line.work_order()[0]
     hold_id = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "crushed coil"}).json()["id"]

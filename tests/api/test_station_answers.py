@@ -70,6 +70,7 @@ def _attempt(**changes: Any) -> AttemptState:
         instruction="repair",
         spec_revision_id=2,
         model_version="m-1",
+        rules_version="rules-2",
         use_as_is=False,
     )
     return AttemptState(**(values | changes))
