@@ -55,6 +55,11 @@ class ComponentKind(enum.StrEnum):
     FILLER_LOT = "filler_lot"
     COIL_BATCH = "coil_batch"
 
+    @property
+    def one_per_unit(self) -> bool:
+        """A serialised part (it goes into one unit), not a lot or a run that many units share."""
+        return self in (ComponentKind.COMPRESSOR, ComponentKind.INVERTER, ComponentKind.EVI_VALVE)
+
 
 @dataclass(frozen=True, slots=True)
 class Measurement:

@@ -272,6 +272,10 @@ def complete_operation(
         if over_long:
             checks += over_long
             verdict = Verdict.FAIL
+    fitted = fitted_elsewhere_checks(session, unit_id=unit.id, station_type=station_type, result=completion.result)
+    if fitted:
+        checks += fitted
+        verdict = Verdict.FAIL
     if not released:
         checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule=RELEASE_RULE))
         verdict = Verdict.FAIL
@@ -528,6 +532,56 @@ def over_long_component_checks(station_type: str, result: StationResult) -> list
         )
         for name, kind, text in rules.over_long_component_texts(declared, result)
     ]
+
+
+FITTED_ELSEWHERE_RULE = "genealogy:fitted_elsewhere"
+
+
+def fitted_elsewhere_checks(
+    session: Session, *, unit_id: int, station_type: str, result: StationResult
+) -> list[CheckResult]:
+    """A FAIL check for each part the result reports that is already fitted in another unit still on
+    the line (a tablet scan is refused for that; a station's result is stored, so it FAILs the unit and
+    keeps both records for the quality engineer). A fact of the genealogy when judged, not of the rules:
+    a re-derivation carries it over."""
+    reported = [
+        c
+        for c in _components(station_type, result)
+        if c.kind.one_per_unit
+        and c.identifier
+        and len(c.identifier) <= rules.COMPONENT_TEXT_MAX
+        and len(c.model or "") <= rules.COMPONENT_TEXT_MAX
+    ]
+    if not reported:
+        return []
+    scans.lock_part_identities(session, reported)  # after the station and unit: the scans' lock order
+    rows = session.execute(
+        select(m.ComponentUse.kind, m.ComponentUse.identifier, m.Unit.serial)
+        .join(m.Unit, m.Unit.id == m.ComponentUse.unit_id)
+        .where(
+            m.ComponentUse.identifier.in_({c.identifier for c in reported}),
+            m.ComponentUse.unit_id != unit_id,
+            m.Unit.status != routing.UnitStatus.SCRAPPED.value,
+        )
+        .order_by(m.Unit.serial)
+    ).all()
+    fitted = {(kind, identifier): serial for kind, identifier, serial in reversed(rows)}
+    checks = []
+    for part in _each_once(tuple(reported)):
+        serial = fitted.get((part.kind.value, part.identifier))
+        if serial is not None:
+            word = scans.kind_word(part.kind)
+            checks.append(
+                CheckResult(
+                    name=f"fitted_elsewhere:{part.kind.value}",
+                    verdict=Verdict.FAIL,
+                    rule=FITTED_ELSEWHERE_RULE,
+                    message=f"{word} {part.identifier} is already fitted in {serial}: one part cannot be in two "
+                    "units; a quality engineer corrects the record",
+                    failure_mode="wrong_part",
+                )
+            )
+    return checks
 
 
 def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:

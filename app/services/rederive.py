@@ -31,7 +31,12 @@ from app.persistence import repositories as repo
 from app.rules import RULES_VERSION
 from app.services import specs
 from app.services.judging import DatabaseCycleModel, judge_serially, no_specification_check
-from app.services.operations import RELEASE_RULE, check_of_row, over_long_component_checks
+from app.services.operations import (
+    FITTED_ELSEWHERE_RULE,
+    RELEASE_RULE,
+    check_of_row,
+    over_long_component_checks,
+)
 from app.services.rejudge import narrowed, stored_results
 
 BATCH = 200
@@ -195,6 +200,10 @@ def _rederive(
         if release is not None:
             checks.insert(0, check_of_row(release))
             notes.append("release: the result came without a release; a fact of the delivery, carried over")
+        fitted = [check_of_row(c) for c in recorded[attempt.id] if c.rule == FITTED_ELSEWHERE_RULE]
+        if fitted:
+            checks += fitted
+            notes.append("fitted elsewhere: a part was already in another unit when judged; carried over")
         verdict = Verdict.worst([c.verdict for c in checks]).value
         comparisons = _compare(recorded[attempt.id], checks)
         differences += [f"{c.name}: {d}" for c in comparisons for d in c.differences]

@@ -5,17 +5,19 @@ station result reports), so a tablet that loses its connection or its storage lo
 Only a serial that fits is stored: the part of the unit's bill of materials, one of each kind per
 attempt, and not already fitted in another unit that is still on the line.
 
-No commits here: the caller's transaction decides (lock order as everywhere: station, then unit).
+No commits here: the caller's transaction decides (lock order as everywhere: station, then unit,
+then here the scanned parts' identities, so that two stations cannot fit one part at the same moment).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 import stations
@@ -25,6 +27,7 @@ from app.domain.results import Component, ComponentKind
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.persistence.db import is_postgres
 from app.persistence.repositories import AttemptState, UnitState
 
 SUB_BASE = "sub_base_assembly"
@@ -157,6 +160,7 @@ def record_component_scans(
     attempt = _open_attempt(session, unit=unit, station_id=station_id)
     product = session.get(m.ProductModel, unit.product_model_id)
     assert product is not None  # a foreign key
+    lock_part_identities(session, scanned)  # before the check "not already fitted in another unit"
     recorded = recorded_components(session, attempt.id)
     for part in scanned:
         _refuse_unfit(session, unit=unit, product=product, part=part, recorded=recorded, station_id=station_id)
@@ -184,6 +188,30 @@ def record_component_scans(
         stored=tuple(scanned),
         recorded=(*recorded, *scanned),
     )
+
+
+_PART_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+
+
+def part_lock_key(kind: ComponentKind, identifier: str) -> int:
+    """The advisory lock key of one part identity: a signed 64-bit hash, the same in every process."""
+    digest = hashlib.blake2b(f"component_use:{kind.value}:{identifier}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_part_identities(session: Session, parts: Iterable[Component]) -> None:
+    """Hold each part's identity (kind and serial) until the transaction ends, so the check that it is
+    not fitted elsewhere and the insert that fits it are one step for every station at once.
+
+    Taken after the station and unit rows and in key order, so two scans cannot wait on each other.
+    On PostgreSQL a transaction-scoped advisory lock per part; SQLite needs none, because every
+    transaction there begins with BEGIN IMMEDIATE (app/persistence/db.py) and so holds the database's
+    write lock before it reads anything.
+    """
+    if not is_postgres(session):
+        return
+    for key in sorted({part_lock_key(p.kind, p.identifier) for p in parts}):
+        session.execute(_PART_LOCK, {"key": key})
 
 
 def _scannable_kinds() -> frozenset[ComponentKind]:

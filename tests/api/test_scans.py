@@ -220,3 +220,30 @@ def test_a_scanned_serial_the_result_repeats_is_stored_once(line: Line, sessions
     assert r.status_code == 200 and r.json()["attempt"]["verdict"] == "PASS", r.text
     identifiers = sorted(s[1] for s in stored(sessions, serial))
     assert len(identifiers) == 3 and identifiers[:2] == ["C-7001", "I-7001"]  # plus the EVI valve the PLC reported
+
+
+def test_a_station_result_naming_a_part_fitted_in_another_unit_fails_and_keeps_both_records(
+    line: Line, client: Any
+) -> None:
+    """A tablet scan of such a part is refused; a station's result is stored as it came (nothing is lost),
+    so it FAILs the unit, naming the other one, and the re-derivation carries that fact over."""
+    first, second, third = line.work_order(quantity=3, first="HP26-5500001")
+    same = {"CompressorSerial": "C-SHARED-1"}
+    for serial in (first, second, third):
+        line.run("coil_expansion", serial)
+        line.run("brazing", serial)
+    line.run("sub_base_assembly", first, overrides=same)
+    body = line.run("sub_base_assembly", second, "FAIL", overrides=same)
+    fitted = next(c for c in body["checks"] if c["name"] == "fitted_elsewhere:compressor")
+    assert fitted["message"].startswith(f"compressor C-SHARED-1 is already fitted in {first}")
+    assert body["attempt"]["failure_mode"] == "wrong_part"
+    assert [c for c in body["checks"] if c["verdict"] != "PASS"] == [fitted]  # lots and the other parts are fine
+    redone = client.get(f"/api/v1/attempts/{body['attempt']['id']}/rederivation").json()
+    assert redone["reproduced"] is True, redone["differences"]
+    # a scrapped unit's parts are free again: the third unit is told only of the second
+    hold_id = client.post(f"/api/v1/units/{first}/holds", json={"reason": "dropped"}).json()["id"]
+    scrap = {"disposition": "scrap", "reason": "crushed", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/holds/{hold_id}/release", json=scrap).status_code == 200
+    body = line.run("sub_base_assembly", third, "FAIL", overrides=same)
+    (told,) = [c["message"] for c in body["checks"] if c["verdict"] != "PASS"]
+    assert told.startswith(f"compressor C-SHARED-1 is already fitted in {second}:")

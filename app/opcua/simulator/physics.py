@@ -82,13 +82,15 @@ def sub_base_assembly(unit: UnitTruth, product: ProductFacts, rng: random.Random
     if Fault.WRONG_COMPRESSOR in unit.faults:
         compressor = product.wrong_compressor_model
     torques = np.array([min(max(rng.gauss(6.0, 0.08), 5.7), 6.3) for _ in range(12)])  # 6.0 N·m ± 10 %
+    # a part goes into one unit: its serial is unique by construction (random ones collide over a long run)
+    part = "".join(ch for ch in unit.serial if ch.isalnum()) + f"{rng.randint(0, 999):03d}"
     values: dict[str, Value] = {
-        "CompressorSerial": f"C{rng.randint(10**7, 10**8 - 1)}",
+        "CompressorSerial": f"C{part}",
         "CompressorModel": compressor,
-        "InverterSerial": f"I{rng.randint(10**7, 10**8 - 1)}",
+        "InverterSerial": f"I{part}",
         "InverterModel": product.inverter_model,
         "InverterFirmware": "3.2.1",
-        "EviValveSerial": f"V{rng.randint(10**6, 10**7 - 1)}" if product.evi_valve_model else "",
+        "EviValveSerial": f"V{part}" if product.evi_valve_model else "",
         "EviValveModel": product.evi_valve_model,
         "EarthContinuity_ohm": abs(rng.gauss(0.035, 0.008)),
         "EarthTestCurrent_A": rng.gauss(10.6, 0.1),
