@@ -125,10 +125,17 @@ def release_hold(
 
     Needs the releaser's electronic signature, verified by the caller before this transaction."""
     by = actor.username
-    hold = session.get(m.Hold, hold_id)
-    if hold is None:
+    unit_id = session.scalar(select(m.Hold.unit_id).where(m.Hold.id == hold_id))
+    if unit_id is None:
         raise NotFound(f"hold {hold_id} does not exist")
-    unit = session.scalars(select(m.Unit).where(m.Unit.id == hold.unit_id).with_for_update()).one()
+    # The unit row, then the hold row (the lock order), each read again once locked: a release that
+    # committed while this one waited must be seen, or a second disposition would overwrite the first.
+    unit = session.scalars(
+        select(m.Unit).where(m.Unit.id == unit_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+    hold = session.scalars(
+        select(m.Hold).where(m.Hold.id == hold_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
     if hold.released_at is not None:
         raise Conflict(f"hold {hold_id} on {unit.serial} was already released ({hold.disposition})")
     model = session.get(m.ProductModel, unit.product_model_id)

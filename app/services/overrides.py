@@ -2,7 +2,8 @@
 
 The engine's verdict and checks on the attempt are never changed. An override decides where the
 unit goes from here: PASS over a FAIL is a concession (the attempt counts as passed and the unit
-goes on); FAIL over a PASS sends the unit down the route's rework path.
+goes on); FAIL over a PASS (or over a RETEST) sends the unit down the route's rework path. A
+RETEST is not a verdict to concede over: the station measures again, and its FAIL can be overridden.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from app.services.signatures import VerifiedSignature
 
 
 def _attempt_and_unit(session: Session, attempt_id: int) -> tuple[m.OperationAttempt, m.Unit]:
-    attempt = session.get(m.OperationAttempt, attempt_id)
-    if attempt is None:
+    """The attempt and its unit, the unit row locked; the attempt is read once the lock is held
+    (a result that committed while this waited must be seen)."""
+    unit_id = session.scalar(select(m.OperationAttempt.unit_id).where(m.OperationAttempt.id == attempt_id))
+    if unit_id is None:
         raise NotFound(f"attempt {attempt_id} does not exist")
-    unit = session.scalars(select(m.Unit).where(m.Unit.id == attempt.unit_id).with_for_update()).one()
+    unit = session.scalars(
+        select(m.Unit).where(m.Unit.id == unit_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+    attempt = session.scalars(
+        select(m.OperationAttempt).where(m.OperationAttempt.id == attempt_id).execution_options(populate_existing=True)
+    ).one()
     return attempt, unit
 
 
@@ -62,6 +70,13 @@ def override_verdict(
     if latest != attempt.id:
         raise Conflict(
             f"{unit.serial} has results after attempt {attempt_id}; only its latest result can be overridden"
+        )
+    if verdict is Verdict.PASS and attempt.status == routing.AttemptStatus.RETEST:
+        # A RETEST is no verdict to concede over: the station asked to measure again, and the
+        # route counts a concession only over a FAIL (it would leave the unit able to start nowhere).
+        raise Conflict(
+            f"attempt {attempt_id} at {attempt.station_id} is a RETEST, not a verdict: measure {unit.serial} "
+            f"again at {attempt.station_type}; a PASS can be given over the FAIL a measurement there reports"
         )
     current = effective_verdict(session, attempt)
     if current == verdict.value:
