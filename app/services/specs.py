@@ -3,7 +3,11 @@
 An approved revision stores its fully resolved specification (limits, U, retest cap and the
 product facts it judged against), so a later change of code defaults or master data cannot change
 what an approved revision means. A unit is judged by the revision in force when its operation
-started.
+started; an approval therefore never takes effect before the instant it is made.
+
+Approving and editing a draft both lock the revision's row (SELECT … FOR UPDATE on PostgreSQL;
+SQLite serialises writers) and re-read its status under the lock, so an edit either lands before an
+approval, whose frozen document is then built from it, or is refused because the revision is approved.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from app.services.signatures import VerifiedSignature
 #: Master data names constructions as the plant does; the rules engine by what matters to judging.
 CONSTRUCTION: dict[str, Literal["monobloc", "split"]] = {"monobloc_sealed": "monobloc", "split_outdoor": "split"}
 
-#: How far in the past an approval may date its effective time (clock skew between tablets).
+#: How far behind the server's clock a requested effective time may lie and still be accepted (clock
+#: skew between tablets). Such a time is moved forward to the approval instant, never honoured: a unit
+#: whose operation started before the approval keeps the revision it started under.
 BACKDATE_TOLERANCE = timedelta(minutes=1)
 
 
@@ -146,7 +152,8 @@ def _audit(
 def update_draft(
     *, session: Session, revision_id: int, overrides: dict[str, Any], note: str | None, actor: Actor
 ) -> m.SpecRevision:
-    revision = get_revision(session=session, revision_id=revision_id)
+    """Change a draft's overrides (and note); refused once the revision is approved."""
+    revision = _locked_revision(session, revision_id)
     if revision.status != "draft":
         raise Conflict(f"specification revision {revision_id} is approved; draft a new revision to change it")
     before = _revision_state(revision)
@@ -172,7 +179,9 @@ def approve(
 ) -> m.SpecRevision:
     """Approve a draft: resolve and freeze its specification; it judges operations started from then on.
 
-    Needs the approver's electronic signature, verified by the caller before this transaction."""
+    ``effective_from`` may be later than now, or up to ``BACKDATE_TOLERANCE`` earlier (a tablet's clock
+    behind the server's), in which case the revision takes effect now. Needs the approver's electronic
+    signature, verified by the caller before this transaction."""
     return _approve(
         session=session,
         revision_id=revision_id,
@@ -192,15 +201,16 @@ def _approve(
     signature: VerifiedSignature | None,
     effective_from: datetime | None = None,
 ) -> m.SpecRevision:
-    revision = get_revision(session=session, revision_id=revision_id)
+    revision = _locked_revision(session, revision_id)
     if revision.status != "draft":
         raise Conflict(f"specification revision {revision_id} is already approved")
     now = utcnow()
-    effective = effective_from or now
-    if effective < now - BACKDATE_TOLERANCE:
+    if effective_from is not None and effective_from < now - BACKDATE_TOLERANCE:
         raise InvalidInput(
             "effective_from lies in the past: an approval cannot change how operations already started are judged"
         )
+    # within the tolerance a past time is clock skew: the revision takes effect now, not before
+    effective = max(effective_from or now, now)
     model = session.get(m.ProductModel, revision.product_model_id)
     assert model is not None
     before = _revision_state(revision)
@@ -254,6 +264,15 @@ def _resolve(
         )
     except rules.SpecError as exc:
         raise InvalidInput(f"the specification is not valid: {exc}") from exc
+
+
+def _locked_revision(session: Session, revision_id: int) -> m.SpecRevision:
+    """The revision as committed now, its row locked until the transaction ends (so its status and
+    overrides cannot change under an approval or an edit)."""
+    revision = session.get(m.SpecRevision, revision_id, with_for_update=True, populate_existing=True)
+    if revision is None:
+        raise NotFound(f"specification revision {revision_id} does not exist")
+    return revision
 
 
 def get_revision(*, session: Session, revision_id: int) -> m.SpecRevision:
