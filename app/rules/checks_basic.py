@@ -224,6 +224,10 @@ def check_age_check(check: CheckAgeCheck, ctx: JudgeContext) -> CheckResult:
     if age_h < -5 / 60:  # more than five minutes of clock skew
         return failed(check, f"{check.label} is dated {checked_at.isoformat()}, in the future", rule="check_age")
     result = judged(check, value=max(age_h, 0.0), limit=limit, subject=f"{check.label} age")
+    if result.verdict is Verdict.PASS and limit.high is not None and age_h >= limit.high:
+        # line.md: the check must be *younger* than its validity window; at the window's end it has expired
+        result = replace(result, verdict=Verdict.FAIL, rule="check_age:expired", failure_mode=check.failure_mode)
+        result = replace(result, message=f"{check.label} is {fmt(age_h)} h old, not younger than {fmt(limit.high)} h")
     if result.verdict is Verdict.FAIL:
         message = f"instrument check expired: {result.message}"
         return replace(result, message=message)

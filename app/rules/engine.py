@@ -53,7 +53,8 @@ RULES_VERSION = "rules-2"
 """Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
 expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
 is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
-stay back within its band; a refrigerant tracer must be the unit's own. Verdicts before it record none."""
+stay back within its band; a refrigerant tracer must be the unit's own; a reference-leak check exactly
+as old as its validity window has expired. Verdicts before it record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

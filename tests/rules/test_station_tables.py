@@ -273,6 +273,15 @@ ROWS = [
     Row("leak_test", "test_pressure", F, {"TestPressure_bar": gauge(6.1)}, failure_mode="test_invalid"),
     Row("leak_test", "test_pressure", F, {"TestPressure_bar": gauge(10.0)}, product=HPM_12),
     Row("leak_test", "reference_leak_age", P, {"RefLeakCheckAt": NOW - timedelta(hours=7.9)}),
+    # "younger than" the 8 h window: at exactly 8 h it has expired
+    Row(
+        "leak_test",
+        "reference_leak_age",
+        F,
+        {"RefLeakCheckAt": NOW - timedelta(hours=8)},
+        failure_mode="instrument",
+        message="instrument check expired: reference-leak check is 8 h old, not younger than 8 h",
+    ),
     Row(
         "leak_test",
         "reference_leak_age",
