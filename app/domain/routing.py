@@ -166,13 +166,14 @@ def _describe(attempt: AttemptView) -> str:
 
 
 def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> int:
-    """RETEST results at ``station_type`` since its last result with another outcome (an open or
-    aborted attempt has no result: it neither counts nor ends the run)."""
+    """RETEST results at ``station_type`` since its last result with another outcome, there or at any
+    other station (a rework loop starts the count again, even after a RETEST overridden to FAIL); an
+    open or aborted attempt has no result: it neither counts nor ends the run."""
     count = 0
     for attempt in reversed(history):
-        if attempt.station_type != station_type or attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
+        if attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
             continue
-        if attempt.status is not AttemptStatus.RETEST:
+        if attempt.station_type != station_type or attempt.status is not AttemptStatus.RETEST:
             break
         count += 1
     return count

@@ -89,3 +89,17 @@ def test_an_aborted_attempt_neither_counts_as_a_retest_nor_resets_the_count() ->
     after_a_fail = [*history[:2], AttemptView("c", "C-1", AttemptStatus.FAILED), history[3]]
     d = check_start(route=ROUTE, unit=_unit("c"), history=after_a_fail, station_type="c", station_id="C-1")
     assert d.retest_index == 1  # a result with another outcome still ends the run of retests
+
+
+def test_a_rework_loop_starts_the_retest_count_again() -> None:
+    """A RETEST overridden to FAIL stays a RETEST in the record; after the rework loop the unit's new
+    attempt at that station starts with its whole retest allowance."""
+    history = [
+        AttemptView("a", "A-1", AttemptStatus.PASSED),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+        AttemptView("c", "C-1", AttemptStatus.RETEST),
+        AttemptView("a", "A-1", AttemptStatus.PASSED),  # the rework loop re-entered at a
+        AttemptView("c", "C-1", AttemptStatus.ABORTED),
+    ]
+    d = check_start(route=ROUTE, unit=_unit("c", loops=1), history=history, station_type="c", station_id="C-1")
+    assert d.allowed and d.retest_index == 0
