@@ -244,8 +244,14 @@ class EndpointRunner:
             MaxNotificationsPerPublish=0,
             Priority=0,
         )
-        granted = await sub.update(params)
-        period_ms = granted.RevisedPublishingInterval * max(granted.RevisedMaxKeepAliveCount, 1)
+        try:
+            granted = await sub.update(params)
+            period_ms = granted.RevisedPublishingInterval * max(granted.RevisedMaxKeepAliveCount, 1)
+        except ua.UaStatusCodeError as exc:  # a server without ModifySubscription: live with what it gave
+            logger.warning("endpoint %s refused ModifySubscription (%s)", self.endpoint_url, exc)
+            period_ms = float(sub.parameters.RequestedPublishingInterval) * max(
+                int(sub.parameters.RequestedMaxKeepAliveCount), 1
+            )
         if period_ms > target_ms:
             logger.warning(
                 "endpoint %s grants a keep-alive only every %.1f s (publishing interval %.0f ms)",

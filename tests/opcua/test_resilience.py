@@ -265,3 +265,22 @@ def test_a_keep_alive_slower_than_asked_moves_the_stale_threshold_with_it():
             assert runner.sessions_started == 1 and r.supervisor.status("ST-1").link == "connected"
 
     run(scenario)
+
+
+def test_a_plc_without_modify_subscription_is_served_with_the_keep_alive_it_granted():
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            from asyncua.common.utils import ServiceError
+
+            def unsupported(params):
+                raise ServiceError(ua.StatusCodes.BadServiceUnsupported)
+
+            r.server.server.iserver.subscription_service.modify_subscription = unsupported
+            await r.supervisor.start()
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            assert r.supervisor.runners[0].stale_after_s == FAST.stale_after_s
+            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            assert outcome.answered and outcome.release
+
+    run(scenario)
