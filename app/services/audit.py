@@ -10,7 +10,8 @@ the UTF-8 bytes of this JSON object, keys sorted, separators ``,`` and ``:``, no
 where ``at`` is the UTC instant as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``, ``before``/``after`` are
 the stored JSON texts (themselves canonical: sorted keys, no spaces) or null, and ``prev_hash`` is
 event n-1's hash; event 1 chains to ``GENESIS_HASH`` (64 zeros). ``audit_head`` holds the last
-number and hash, so cutting events off the end is detected as well.
+number and hash, so cutting events off the end is detected as well, and so is an event stored past
+the head (verification walks every stored event, not only those up to the head).
 
 Appends are serialised: ``record`` first bumps the one ``audit_head`` row (``UPDATE … RETURNING``),
 which holds that row's lock until the transaction ends on PostgreSQL; SQLite's BEGIN IMMEDIATE
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
 from app.domain.actors import Actor
@@ -133,41 +134,104 @@ class BrokenLink:
         return f"{where}: {self.problem}"
 
 
-def verify_chain(*, session: Session) -> BrokenLink | None:
-    """Recompute every hash in order; the first broken link, or None when the chain is intact.
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What ``check_chain`` found: how many events it verified, and the first broken link if any."""
 
-    The head is read first and the chain checked up to it, so appends committed meanwhile are not
-    mistaken for damage; rows are read as columns, a thousand at a time, however long the chain."""
-    head = session.execute(select(m.AuditHead.seq, m.AuditHead.hash).where(m.AuditHead.id == 1)).one_or_none()
-    if head is None:
-        return BrokenLink(None, "the audit_head row is missing")
-    expected_id, prev_hash = 1, GENESIS_HASH
-    columns = [c for c in m.AuditEvent.__table__.columns]
-    rows = session.execute(
-        select(*columns).where(m.AuditEvent.id <= head.seq).order_by(m.AuditEvent.id).execution_options(yield_per=1000)
+    verified: int  # events from 1 on whose sequence, prev_hash and hash all held (those before ``broken``)
+    broken: BrokenLink | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+#: Rows fetched from the database at a time while the chain is walked.
+VERIFY_BATCH = 1000
+
+
+def check_chain(*, session: Session, batch_size: int = VERIFY_BATCH) -> ChainCheck:
+    """Walk every stored event in id order and recompute its link; the count verified and the first break.
+
+    Each event must be the next number (1, 2, 3 …), carry the previous event's hash as ``prev_hash``
+    (event 1: ``GENESIS_HASH``), carry the hash of its own contents, and lie within the head: an event
+    numbered past ``audit_head`` is a break however well it is chained, as is a head that does not
+    name the last event and its hash. The head and the events come from one statement, so one snapshot
+    (appends committed meanwhile are simply not seen, never mistaken for damage); the rows are streamed,
+    ``batch_size`` at a time, however long the chain."""
+    head = m.AuditHead.__table__
+    events = m.AuditEvent.__table__
+    statement = (
+        select(head.c.seq.label("head_seq"), head.c.hash.label("head_hash"), *events.columns)
+        .select_from(head.outerjoin(events, true()))  # one row with no event when the trail is empty
+        .where(head.c.id == 1)
+        .order_by(events.c.id)
+        .execution_options(yield_per=batch_size)
     )
-    for event in rows:
-        if event.id != expected_id:
-            return BrokenLink(
-                event.id, f"expected event {expected_id} next; events {expected_id}..{event.id - 1} are missing"
-            )
-        if event.prev_hash != prev_hash:
-            return BrokenLink(
-                event.id, f"prev_hash {event.prev_hash} is not the hash of the event before ({prev_hash})"
-            )
-        recomputed = event_hash(event)
-        if recomputed != event.hash:
-            return BrokenLink(
-                event.id, f"contents do not match the stored hash (stored {event.hash}, recomputed {recomputed})"
-            )
-        expected_id, prev_hash = event.id + 1, event.hash
-    if (head.seq, head.hash) != (expected_id - 1, prev_hash):
-        return BrokenLink(
-            None,
-            f"head says the last event is {head.seq} with hash {head.hash}; "
-            f"the chain ends at {expected_id - 1} with {prev_hash} (events cut off the end?)",
+    rows = session.execute(statement)
+    try:
+        head_seq: int | None = None
+        head_hash: str | None = None
+        verified, prev_hash = 0, GENESIS_HASH
+        for event in rows:
+            head_seq, head_hash = event.head_seq, event.head_hash
+            if event.id is None:  # the trail is empty
+                break
+            expected_id = verified + 1
+            if event.id < expected_id:
+                return ChainCheck(verified, BrokenLink(event.id, f"out of sequence: expected event {expected_id}"))
+            if event.id > expected_id:
+                return ChainCheck(
+                    verified,
+                    BrokenLink(
+                        event.id, f"expected event {expected_id} next; events {expected_id}..{event.id - 1} are missing"
+                    ),
+                )
+            if event.prev_hash != prev_hash:
+                return ChainCheck(
+                    verified,
+                    BrokenLink(
+                        event.id, f"prev_hash {event.prev_hash} is not the hash of the event before ({prev_hash})"
+                    ),
+                )
+            recomputed = event_hash(event)
+            if recomputed != event.hash:
+                return ChainCheck(
+                    verified,
+                    BrokenLink(
+                        event.id,
+                        f"contents do not match the stored hash (stored {event.hash}, recomputed {recomputed})",
+                    ),
+                )
+            if event.id > head_seq:
+                return ChainCheck(
+                    verified,
+                    BrokenLink(
+                        event.id,
+                        f"lies beyond the audit head, which says the last event is {head_seq} "
+                        "(appended without the head, or the head moved back?)",
+                    ),
+                )
+            verified, prev_hash = event.id, event.hash
+    finally:
+        rows.close()
+    if head_seq is None:
+        return ChainCheck(0, BrokenLink(None, "the audit_head row is missing"))
+    if (head_seq, head_hash) != (verified, prev_hash):
+        return ChainCheck(
+            verified,
+            BrokenLink(
+                None,
+                f"head says the last event is {head_seq} with hash {head_hash}; "
+                f"the chain ends at {verified} with {prev_hash} (events cut off the end?)",
+            ),
         )
-    return None
+    return ChainCheck(verified, None)
+
+
+def verify_chain(*, session: Session) -> BrokenLink | None:
+    """The first broken link of the whole stored chain (see ``check_chain``), or None when it is intact."""
+    return check_chain(session=session).broken
 
 
 def count_events(*, session: Session) -> int:
