@@ -3,16 +3,19 @@
 A characteristic is a numeric check of a station type: its judged value (the leak rate in g/yr of
 the unit's refrigerant, the charged mass…) or, for a check against the cycle model, the residual
 as the check judges it (measured − expected, or measured / expected − 1 where the band is
-relative); its limits are then already residual limits. Spec limits are those the newest sampled
-attempt was judged against.
+relative); its limits are then already residual limits.
+
+Results judged under different specification revisions are never pooled: a sample holds the values
+of one revision, with that revision's limits, and says how many units it left out under others.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 import stations
 from app.persistence import models as m
@@ -36,11 +39,36 @@ class Characteristic:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionResults:
+    """How many units' latest judged results for a characteristic one specification revision judged."""
+
+    revision_id: int | None  # None: results stored without a revision
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
+    """One value per unit, every one judged under ``revision_id`` and its limits ``low`` … ``high``."""
+
     values: list[float]
     serials: list[str]
     low: float | None
     high: float | None
+    revision_id: int | None = None
+    revisions: tuple[RevisionResults, ...] = ()  # every revision with results, in the order they took effect
+
+    def _chosen_at(self) -> int:
+        return next(i for i, r in enumerate(self.revisions) if r.revision_id == self.revision_id)
+
+    @property
+    def left_out_earlier(self) -> tuple[RevisionResults, ...]:
+        """Results judged under revisions that took effect before the sample's own."""
+        return self.revisions[: self._chosen_at()] if self.revisions else ()
+
+    @property
+    def left_out_later(self) -> tuple[RevisionResults, ...]:
+        """Results judged under revisions that took effect after the sample's own."""
+        return self.revisions[self._chosen_at() + 1 :] if self.revisions else ()
 
 
 def characteristics() -> list[Characteristic]:
@@ -59,36 +87,71 @@ def characteristics() -> list[Characteristic]:
     return found
 
 
-def sample(*, session: Session, characteristic: Characteristic, product_model: str, limit: int) -> Sample:
-    """The last ``limit`` judged values of the characteristic for a product model, oldest first."""
-    a, u = m.OperationAttempt, m.Unit
+def sample(
+    *, session: Session, characteristic: Characteristic, product_model: str, limit: int, revision_id: int | None = None
+) -> Sample:
+    """The last ``limit`` units' values of the characteristic for a product model, oldest first.
+
+    Each unit counts once, with its latest judged value (a retest or a rework loop replaces the
+    earlier one), and only units whose latest value was judged under one specification revision are
+    taken: ``revision_id`` when it has results, else the newest revision that has. Capability and
+    spec lines mean something only against the limits the values were judged by.
+    """
+    a, u, c = m.OperationAttempt, m.Unit, m.CheckResultRow
     model_id = session.execute(select(m.ProductModel.id).where(m.ProductModel.code == product_model)).scalar_one()
-    rows = session.execute(
-        select(a.id, u.serial)
+    has_value: list[ColumnElement[bool]] = [c.measured.is_not(None)]
+    if characteristic.residual:
+        has_value.append(c.expected.is_not(None))
+        if characteristic.relative:
+            has_value.append(c.expected != 0)
+    this_check = (c.attempt_id == a.id) & (c.name == characteristic.check)
+    latest = (
+        select(func.max(a.id).label("attempt_id"))
         .join(u, u.id == a.unit_id)
+        .join(c, this_check)
         .where(a.station_type == characteristic.station_type, u.product_model_id == model_id, a.status.in_(JUDGED))
+        .where(*has_value)
+        .group_by(a.unit_id)
+        .subquery()
+    )
+    per_revision = select(a.spec_revision_id, func.count()).join(latest, latest.c.attempt_id == a.id)
+    counted = {rev: units for rev, units in session.execute(per_revision.group_by(a.spec_revision_id))}
+    if not counted:
+        return Sample([], [], None, None)
+    by_effect = session.execute(
+        select(m.SpecRevision.id)
+        .where(m.SpecRevision.id.in_([r for r in counted if r is not None]))
+        .order_by(m.SpecRevision.effective_from, m.SpecRevision.id)
+    ).scalars()
+    order: list[int | None] = [None] if None in counted else []
+    order += [r for r in by_effect if r in counted]
+    order += sorted(r for r in counted if r is not None and r not in order)  # a revision row that is gone
+    chosen = revision_id if revision_id is not None and revision_id in counted else order[-1]
+    rows = session.execute(
+        select(a.id, u.serial, c.measured, c.expected, c.limit_low, c.limit_high)
+        .join(latest, latest.c.attempt_id == a.id)
+        .join(u, u.id == a.unit_id)
+        .join(c, this_check)
+        .where(a.spec_revision_id.is_(None) if chosen is None else a.spec_revision_id == chosen)
         .order_by(a.id.desc())
         .limit(limit)
     ).all()
-    if not rows:
-        return Sample([], [], None, None)
-    serial_of = {attempt_id: serial for attempt_id, serial in rows}
-    c = m.CheckResultRow
-    checks = session.execute(
-        select(c.attempt_id, c.measured, c.expected, c.limit_low, c.limit_high)
-        .where(c.attempt_id.in_(list(serial_of)), c.name == characteristic.check)
-        .order_by(c.attempt_id)
-    ).all()
     values, serials = [], []
-    low = high = None
-    for attempt_id, measured, expected, limit_low, limit_high in checks:
+    for _, serial, measured, expected, _, _ in reversed(rows):
         value = residual_of(characteristic, measured=measured, expected=expected)
-        if value is None:
-            continue
-        values.append(value)
-        serials.append(serial_of[attempt_id])
-        low, high = limit_low, limit_high
-    return Sample(values, serials, low, high)
+        if value is not None:
+            values.append(value)
+            serials.append(serial)
+    revisions = tuple(RevisionResults(r, counted[r]) for r in order)
+    newest = rows[0] if rows else None
+    return Sample(
+        values,
+        serials,
+        newest.limit_low if newest else None,
+        newest.limit_high if newest else None,
+        revision_id=chosen,
+        revisions=revisions,
+    )
 
 
 def residual_of(characteristic: Characteristic, *, measured: float | None, expected: float | None) -> float | None:

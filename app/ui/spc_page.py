@@ -31,15 +31,27 @@ NELSON = {
     "/spc", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
 )
 def spc_view(
-    request: Request, session: SessionDep, characteristic: str = "charging:charged_mass", model: str = "", n: int = 100
+    request: Request,
+    session: SessionDep,
+    characteristic: str = "charging:charged_mass",
+    model: str = "",
+    n: int = 100,
+    revision: str = "",
 ) -> HTMLResponse:
-    """I-MR chart of the chosen characteristic for one product model, last ``n`` units (25 to 500)."""
+    """I-MR chart of the chosen characteristic for one product model, last ``n`` units (25 to 500),
+    each unit's latest judged value, all judged under one specification revision (by default the
+    newest with results; ``revision`` picks another, empty for the newest)."""
     options = characteristics()
     chosen = next((c for c in options if c.key == characteristic), options[0])
     models = list(session.execute(select(m.ProductModel.code).order_by(m.ProductModel.code)).scalars())
     model = model if model in models else (models[0] if models else "")
     n = max(25, min(500, n))
-    data = sample(session=session, characteristic=chosen, product_model=model, limit=n) if model else None
+    wanted = int(revision) if revision.isdecimal() and len(revision) < 19 else None
+    data = (
+        sample(session=session, characteristic=chosen, product_model=model, limit=n, revision_id=wanted)
+        if model
+        else None
+    )
     report = None
     if data is not None and len(data.values) >= 2:
         report = spc.analyse(data.values, low=data.low, high=data.high)
@@ -57,7 +69,7 @@ def spc_view(
             "low": data.low,
             "high": data.high,
             "flagged": sorted({i for idx in report.violations.values() for i in idx}),
-            "title": chosen.label,
+            "title": f"{chosen.label}, judged under spec revision {data.revision_id}",
         }
     return render(
         request,
@@ -67,6 +79,7 @@ def spc_view(
         models=models,
         model=model,
         n=n,
+        revision=wanted,
         data=data,
         report=report,
         chart=chart,
