@@ -378,8 +378,14 @@ class HoldRequest(Input):
 
 
 class LotHoldRequest(Input):
-    identifier: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
-        description="Component serial, lot, furnace run or cylinder lot"
+    # Any identifier the genealogy holds: a station's result records scanned text trimmed, inner spaces kept
+    # (e.g. "CYL 2026/07"), up to 64 characters. Control characters name no scanned part.
+    identifier: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    ] = Field(
+        description="Component serial, lot, furnace run or cylinder lot, as recorded: 1 to 64 characters of "
+        "printable text (inner spaces allowed; surrounding whitespace is trimmed; no control characters)"
     )
     kind: ComponentKind | None = Field(default=None, description="Restrict to one kind of component")
     reason: Reason

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -112,52 +113,120 @@ CSV_HEADER = [
     "check_verdict",
     "rule",
     "message",
+    # appended after the columns above, so that their positions stay as readers of earlier exports know them
+    "effective_verdict",
+    "use_as_is",
+    "override_by",
+    "override_at",
+    "override_reason",
+    "hold_id",
+    "hold_placed_at",
+    "hold_placed_by",
+    "hold_released_at",
+    "hold_released_by",
+    "hold_disposition",
+    "hold_release_reason",
 ]
+_DETAIL_COLUMNS = 10  # name … message: what a measurement, check, manual check, component or hold row says
+_HOLD_COLUMNS = 7  # hold_id … hold_release_reason
+
+# A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _neutralised(cell: object) -> object:
+    """A text cell that a spreadsheet would evaluate, prefixed with a single quote (OWASP); numbers as they are."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _detail(*cells: object) -> list[object]:
+    return [*cells] + [""] * (_DETAIL_COLUMNS - len(cells))
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def _at(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _attempt_columns(rec: AttemptRecord) -> tuple[list[object], list[object]]:
+    """The columns every row of an attempt repeats: who, where and the engine's verdict first, then the
+    verdict that counts with the override in force (the latest; the engine's verdict stays recorded)."""
+    a = rec.attempt
+    head: list[object] = [
+        a.id,
+        a.station_id,
+        a.station_type,
+        a.started_at.isoformat(),
+        a.verdict or a.status,
+        _blank(a.spec_revision_id),
+        _blank(a.model_version),
+        _blank(a.rules_version),
+    ]
+    override = rec.overrides[-1] if rec.overrides else None
+    decision: list[object] = [
+        override.verdict if override else a.verdict or a.status,
+        "true" if a.use_as_is else "false",
+        override.by if override else "",
+        _at(override.at) if override else "",
+        override.reason if override else "",
+    ]
+    return head, decision
 
 
 def birth_record_csv(record: BirthRecord) -> str:
-    """The birth record as CSV: one row per measurement, check, manual check and consumed component."""
+    """The birth record as CSV: one row per measurement, check, manual check and consumed component of
+    each attempt, each with the attempt's verdict that counts and its override (who, when, why), then
+    one row per hold on the unit (placed, released, disposition). Text cells a spreadsheet would take
+    for a formula (starting with =, +, -, @, tab or a line break) are prefixed with a single quote;
+    numbers are written as numbers."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
+    serial = record.unit.serial
+    no_hold: list[object] = [""] * _HOLD_COLUMNS
+    by_attempt: dict[int, tuple[list[object], list[object]]] = {}
+
+    def write(*cells: object) -> None:
+        writer.writerow([_neutralised(cell) for cell in cells])
+
     for rec in record.attempts:
-        a = rec.attempt
-        head = [
-            record.unit.serial,
-            a.id,
-            a.station_id,
-            a.station_type,
-            a.started_at.isoformat(),
-            a.verdict or a.status,
-            a.spec_revision_id or "",
-            a.model_version or "",
-            a.rules_version or "",
-        ]
+        head, decision = by_attempt[rec.attempt.id] = _attempt_columns(rec)
         for x in rec.measurements:
             value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text
-            writer.writerow([*head, "measurement", x.name, "" if value is None else value, x.unit or ""] + [""] * 7)
+            detail = _detail(x.name, _blank(value), x.unit or "")
+            write(serial, *head, "measurement", *detail, *decision, *no_hold)
         for c in rec.checks:
-            writer.writerow(
-                [
-                    *head,
-                    "check",
-                    c.name,
-                    "" if c.measured is None else c.measured,
-                    "",
-                    "" if c.expected is None else c.expected,
-                    "" if c.limit_low is None else c.limit_low,
-                    "" if c.limit_high is None else c.limit_high,
-                    "" if c.uncertainty is None else c.uncertainty,
-                    c.verdict,
-                    c.rule,
-                    c.message,
-                ]
-            )
+            detail = [
+                c.name,
+                _blank(c.measured),
+                "",
+                _blank(c.expected),
+                _blank(c.limit_low),
+                _blank(c.limit_high),
+                _blank(c.uncertainty),
+                c.verdict,
+                c.rule,
+                c.message,
+            ]
+            write(serial, *head, "check", *detail, *decision, *no_hold)
         for mc in rec.manual_checks:
-            row = [*head, "manual_check", mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}"]
-            writer.writerow([*row, mc.message])
+            detail = [mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}", mc.message]
+            write(serial, *head, "manual_check", *detail, *decision, *no_hold)
         for comp in rec.components:
-            writer.writerow([*head, "component", comp.kind, comp.identifier, comp.model or ""] + [""] * 7)
+            detail = _detail(comp.kind, comp.identifier, comp.model or "")
+            write(serial, *head, "component", *detail, *decision, *no_hold)
+    for h in record.holds:
+        # a hold a FAIL put is about that attempt; a unit or lot hold about no attempt
+        head, decision = by_attempt.get(h.attempt_id, ([""] * 8, [""] * 5))
+        detail = _detail(h.scope, _blank(h.scope_ref), *[""] * 7, h.reason)
+        placed = [h.id, _at(h.created_at), _blank(h.created_by)]
+        released = [_at(h.released_at), _blank(h.released_by), _blank(h.disposition), _blank(h.release_reason)]
+        write(serial, *head, "hold", *detail, *decision, *placed, *released)
     return out.getvalue()
 
 

@@ -135,3 +135,24 @@ def test_demo_work_orders_release_the_serials_of_line_md(client: Any) -> None:
     r = client.get("/api/v1/work-orders/WO-DEMO-R290").json()
     assert r["first_serial"] == "HP26-0000001" and r["last_serial"] == "HP26-0000500"
     assert client.get("/api/v1/units/HP26-0000123").json()["next_step"] == "coil_expansion"
+
+
+def test_lot_hold_holds_every_unit_of_a_lot_recorded_with_an_inner_space(line: Line, client: Any) -> None:
+    serials = line.work_order(quantity=3)
+    for serial in serials[:2]:
+        for station_type in MONOBLOC[:4]:
+            line.run(station_type, serial)
+        line.run("charging", serial, overrides={"CylinderLot": "CYL 2026/07"})
+    assert client.get("/api/v1/genealogy", params={"identifier": "CYL 2026/07"}).json()["count"] == 2
+
+    r = client.post(
+        "/api/v1/holds/by-component",
+        json={"identifier": "  CYL 2026/07 ", "kind": "cylinder_lot", "reason": "supplier recall of cylinder lot"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["identifier"] == "CYL 2026/07"
+    assert sorted(h["serial"] for h in r.json()["held"]) == serials[:2]
+    assert all(line.unit(serial)["status"] == "on_hold" for serial in serials[:2])
+    for refused in ("CYL\t2026/07", "CYL 2026/07\x7f", "   ", "C" * 65):
+        r = client.post("/api/v1/holds/by-component", json={"identifier": refused, "reason": "recall"})
+        assert r.status_code == 422 and "identifier" in r.json()["detail"], (refused, r.text)
