@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
 from app.api.json_body import JsonBodyRoute
-from app.domain.actors import Role
+from app.domain.actors import Actor, Role
+from app.domain.errors import InvalidInput
 from app.domain.results import Component, Measurement, StationResult, Trace
 from app.security.access import allow
 from app.services import operations
@@ -63,6 +64,7 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
     A release here closes another unit's open attempt at this station as aborted.
     """
     state = request.app.state
+    operator, origin = _who_acts(request, body.operator)
     outcome = _in_one_transaction(
         state,
         lambda session: operations.start_operation(
@@ -70,12 +72,27 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
             serial_format=state.serial_format,
             station_id=station_id,
             serial=body.serial,
-            operator=body.operator,
-            origin="operator" if body.operator else "rest",
+            operator=operator,
+            origin=origin,
         ),
     )
     # the document of StartResponse, written once (see presenters.start_document)
     return presenters.plain_json_response(presenters.start_document(outcome), status_code=status.HTTP_201_CREATED)
+
+
+def _who_acts(request: Request, named: str | None) -> tuple[str, str]:
+    """Who started or completed it, and the origin: the signed-in person, never a name typed into the
+    request. A station's service account acts for its station and may name the operator its own
+    sign-in knows (recorded as the station says); without one the account itself is recorded."""
+    actor: Actor = request.state.actor
+    if actor.role is Role.STATION:
+        return (named, "operator") if named else (actor.username, "rest")
+    if named is not None and named != actor.username:
+        raise InvalidInput(
+            f"operator: you are signed in as {actor.username}; a start or a result is recorded under the "
+            "signed-in person (only a station's service account may name the operator at its station)"
+        )
+    return actor.username, "operator"
 
 
 def _in_one_transaction(state: Any, work: Callable[[Session], T]) -> T:
@@ -120,8 +137,9 @@ def complete_operation(station_id: str, body: schemas.CompleteRequest, request: 
     Refused with 409 when the unit has no open attempt at this station. Delivering the same
     ``result_id`` again records nothing new and answers the same (``duplicate: true``).
     """
+    operator, origin = _who_acts(request, body.operator)
     completion = operations.Completion(
-        serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=body.operator
+        serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=operator
     )
     state = request.app.state
     outcome = _in_one_transaction(
@@ -131,7 +149,7 @@ def complete_operation(station_id: str, body: schemas.CompleteRequest, request: 
             serial_format=state.serial_format,
             station_id=station_id,
             completion=completion,
-            origin="operator" if body.operator else "rest",
+            origin=origin,
             judge=state.judge,
             validate=True,
         ),
