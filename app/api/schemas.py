@@ -69,7 +69,11 @@ class StartRequest(Input):
     """Ask to start a unit at this station (the route interlock decides)."""
 
     serial: SerialText
-    operator: Operator | None = Field(default=None, description="Who starts it (badge or user), if a person")
+    operator: Operator | None = Field(
+        default=None,
+        description="Only for a station's service account: the operator its own sign-in knows; a person is "
+        "recorded as signed in (naming anyone else is refused)",
+    )
 
 
 class MeasurementIn(Input):
@@ -123,7 +127,11 @@ class CompleteRequest(Input):
     result_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")] = Field(
         description="Unique id of this result at this station (the PLC's Result.Id)"
     )
-    operator: Operator | None = None
+    operator: Operator | None = Field(
+        default=None,
+        description="Only for a station's service account: the operator its own sign-in knows; a person is "
+        "recorded as signed in (naming anyone else is refused)",
+    )
     measurements: Annotated[list[MeasurementIn], Field(max_length=500)] = []
     traces: Annotated[list[TraceIn], Field(max_length=50)] = []
     components: Annotated[list[ComponentIn], Field(max_length=50)] = []
