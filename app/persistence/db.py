@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    # hide_parameters: a statement's parameters (password and PIN hashes among them) never reach a log
+    # line or an error's text, e.g. the one the API logs when the database refuses a change.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
     _ping_when_idle(engine)
     # A few rows inserted together (a result's traces, its parts) go as one INSERT … VALUES (…), (…),
     # as SQLAlchemy does for psycopg2, rather than through psycopg's executemany, which runs in

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,13 +22,32 @@ def hash_secret(secret: str) -> str:
 
 
 def verify_secret(secret_hash: str | None, secret: str) -> bool:
-    """True if ``secret`` matches; a missing or malformed hash never matches."""
+    """True if ``secret`` matches; a missing or malformed hash never matches.
+
+    Every call costs one argon2 verification, whether or not there is a hash to check against: a
+    sign-in that answers faster for a user without a password (or for no user at all) would tell a
+    prober which names exist."""
     if not secret_hash:
+        _spend_a_verification(secret)
         return False
     try:
         return _hasher.verify(secret_hash, secret)
-    except (VerificationError, InvalidHashError):
+    except InvalidHashError:
+        _spend_a_verification(secret)
         return False
+    except VerificationError:
+        return False
+
+
+def _spend_a_verification(secret: str) -> None:
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), secret)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no secret matches, made on first use (not at import: argon2 costs tens of ms)."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def check_password_policy(password: str) -> None:

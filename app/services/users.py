@@ -6,7 +6,6 @@ failed password or PIN (at sign-in or when signing) counts toward the lockout.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.config import SecuritySettings
-from app.domain.actors import Actor, Role
+from app.domain.actors import SYSTEM, Actor, Role
 from app.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, SignatureRefused
 from app.persistence import models as m
 from app.security import passwords
@@ -119,7 +118,12 @@ def change_user(*, session: Session, actor: Actor, username: str, change: UserCh
     if change.role is not None:
         user.role = change.role.value
     if change.badge_id is not None:
-        user.badge_id = change.badge_id or None
+        badge_id = change.badge_id or None
+        if badge_id is not None and session.scalar(
+            select(m.AppUser.id).where(m.AppUser.badge_id == badge_id, m.AppUser.id != user.id)
+        ):
+            raise Conflict(f"badge {badge_id} already belongs to another user")
+        user.badge_id = badge_id
     if change.password is not None:
         passwords.check_password_policy(change.password)
         user.password_hash = passwords.hash_secret(change.password)
@@ -184,24 +188,41 @@ def list_users(*, session: Session) -> list[m.AppUser]:
 
 # --- sign-in -------------------------------------------------------------------------------------
 
-_REFUSED = "user name or password not accepted"
+
+def _refused(settings: SecuritySettings) -> NotAuthenticated:
+    """The one answer to every refused sign-in: an unknown user name or badge, a wrong password or PIN
+    and a locked account read alike, so probing tells nobody which names or badges exist."""
+    return NotAuthenticated(
+        "user name and password, or badge and PIN, not accepted; after "
+        f"{settings.lockout_threshold} failed attempts in a row an account is locked for "
+        f"{settings.lockout_minutes:g} minutes: ask a supervisor or admin to unlock it"
+    )
 
 
-def _check_lock(user: m.AppUser, now: datetime) -> None:
-    if user.locked_until is not None and user.locked_until > now:
-        raise NotAuthenticated(
-            f"{user.username} is locked after repeated failed sign-ins until {user.locked_until:%H:%M} UTC; "
-            "a supervisor or admin can unlock it",
-            locked_until=user.locked_until.isoformat(),
-        )
+def _is_locked(user: m.AppUser, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
 
 
 def _failed(session: Session, user: m.AppUser, settings: SecuritySettings, now: datetime) -> None:
+    """Count a wrong password or PIN; the one that reaches the threshold locks the account (audited)."""
     user.failed_attempts += 1
-    if user.failed_attempts >= settings.lockout_threshold:
-        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-        user.failed_attempts = 0
+    if user.failed_attempts < settings.lockout_threshold:
+        session.flush()
+        return
+    failures, locked_before = user.failed_attempts, user.locked_until
+    user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+    user.failed_attempts = 0
     session.flush()
+    audit.record(  # last in the transaction: it takes the audit head's lock until the commit
+        session=session,
+        actor=SYSTEM,
+        action="user.lock",
+        entity_type="user",
+        entity_id=user.username,
+        before={"failed_attempts": failures - 1, "locked_until": _iso(locked_before)},
+        after={"failed_attempts": 0, "locked_until": _iso(user.locked_until), "locked_after_failures": failures},
+        reason=f"{failures} failed sign-ins or signatures in a row",
+    )
 
 
 def _succeeded(user: m.AppUser) -> None:
@@ -213,20 +234,21 @@ def authenticate_password(
     *, session: Session, settings: SecuritySettings, username: str, password: str
 ) -> tuple[m.AppUser | None, NotAuthenticated | None]:
     """The user if the password matches. On failure the error to raise AFTER the caller commits the
-    failed-attempt count (a refused sign-in must still count toward the lockout)."""
+    failed-attempt count (a refused sign-in must still count toward the lockout).
+
+    Every path costs exactly one password verification (no user, no password, locked or not), so
+    neither the answer nor its timing tells which user names exist."""
     now = utcnow()
     user = session.scalars(select(m.AppUser).where(m.AppUser.username == username).with_for_update()).one_or_none()
     if user is None or not user.active:
-        passwords.verify_secret(_dummy_hash(), password)  # same cost as a real check: no user enumeration by timing
-        return None, NotAuthenticated(_REFUSED)
-    _check_lock(user, now)
-    if not passwords.verify_secret(user.password_hash, password):
+        passwords.verify_secret(None, password)
+        return None, _refused(settings)
+    matches = passwords.verify_secret(user.password_hash, password)
+    if _is_locked(user, now):
+        return None, _refused(settings)
+    if not matches:
         _failed(session, user, settings, now)
-        if user.locked_until is not None and user.locked_until > now:
-            return None, NotAuthenticated(
-                f"{_REFUSED}; {user.username} is now locked until {user.locked_until:%H:%M} UTC"
-            )
-        return None, NotAuthenticated(_REFUSED)
+        return None, _refused(settings)
     _succeeded(user)
     return user, None
 
@@ -234,19 +256,18 @@ def authenticate_password(
 def authenticate_badge(
     *, session: Session, settings: SecuritySettings, badge_id: str, pin: str
 ) -> tuple[m.AppUser | None, NotAuthenticated | None]:
-    """Badge + PIN at a station tablet; same lockout as passwords."""
+    """Badge + PIN at a station tablet; same lockout, same single verification and same answer as passwords."""
     now = utcnow()
     user = session.scalars(select(m.AppUser).where(m.AppUser.badge_id == badge_id).with_for_update()).one_or_none()
-    refused = "badge or PIN not accepted"
     if user is None or not user.active or user.pin_hash is None:
-        passwords.verify_secret(_dummy_hash(), pin)
-        return None, NotAuthenticated(refused)
-    _check_lock(user, now)
-    if not passwords.verify_secret(user.pin_hash, pin):
+        passwords.verify_secret(None, pin)
+        return None, _refused(settings)
+    matches = passwords.verify_secret(user.pin_hash, pin)
+    if _is_locked(user, now):
+        return None, _refused(settings)
+    if not matches:
         _failed(session, user, settings, now)
-        if user.locked_until is not None and user.locked_until > now:
-            return None, NotAuthenticated(f"{refused}; the badge is now locked until {user.locked_until:%H:%M} UTC")
-        return None, NotAuthenticated(refused)
+        return None, _refused(settings)
     _succeeded(user)
     return user, None
 
@@ -256,29 +277,30 @@ def verify_signature(*, session: Session, settings: SecuritySettings, actor: Act
 
     Runs in a transaction of its own, before the signed change (app.api.authz.check_signature):
     a wrong secret counts toward the lockout, that count is committed, and SignatureRefused is
-    raised by the caller so the change itself never starts."""
+    raised by the caller so the change itself never starts. The signer is already signed in, so
+    the refusal may say that their own account is locked; a locked signer's secret is checked all
+    the same (same cost) and refused."""
     if actor.user_id is None:
         raise SignatureRefused("only a signed-in person can sign")
     now = utcnow()
     user = session.scalars(select(m.AppUser).where(m.AppUser.id == actor.user_id).with_for_update()).one_or_none()
     if user is None or not user.active:
         raise SignatureRefused(f"{actor.username} is not an active user")
-    _check_lock(user, now)
-    if passwords.verify_secret(user.password_hash, secret) or passwords.verify_secret(user.pin_hash, secret):
+    matches = passwords.verify_secret(user.password_hash, secret) or passwords.verify_secret(user.pin_hash, secret)
+    if user.locked_until is not None and user.locked_until > now:
+        raise SignatureRefused(
+            f"{actor.username} is locked after repeated failed attempts until {user.locked_until:%H:%M} UTC "
+            "(a supervisor or admin can unlock it): nothing was signed"
+        )
+    if matches:
         _succeeded(user)
         return user
     _failed(session, user, settings, now)
-    locked = user.locked_until is not None and user.locked_until > now
+    locked = _is_locked(user, now)
     raise SignatureRefused(
         f"the password or PIN of {actor.username} did not match: nothing was signed"
         + (f"; {actor.username} is now locked until {user.locked_until:%H:%M} UTC" if locked else "")
     )
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash no secret matches, made on first use (not at import: argon2 costs tens of ms)."""
-    return passwords.hash_secret(secrets.token_hex(16))
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -338,12 +360,28 @@ def resolve_token(*, session: Session, raw: str) -> ResolvedToken | None:
 
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int, may_revoke_others: bool) -> m.AuthToken:
+    """Revoke a token. Revoking another user's token is an audit event naming its owner and its id
+    (never the token); signing out, or revoking one's own token, is not."""
     token = session.get(m.AuthToken, token_id)
     if token is None or (token.user_id != actor.user_id and not may_revoke_others):
         raise NotFound(f"token {token_id} does not exist or is not yours")
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.flush()
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = utcnow()
+    session.flush()
+    if token.user_id != actor.user_id:
+        owner = session.get_one(m.AppUser, token.user_id)
+        shown = {"token_id": token.id, "kind": token.kind, "label": token.label}
+        audit.record(  # last in the transaction: it takes the audit head's lock until the commit
+            session=session,
+            actor=actor,
+            action="user.revoke_token",
+            entity_type="user",
+            entity_id=owner.username,
+            before={**shown, "revoked_at": None},
+            after={**shown, "revoked_at": _iso(token.revoked_at)},
+            reason=None,
+        )
     return token
 
 
