@@ -1,4 +1,9 @@
-"""repair: a manual repair bench (no PLC); the operator records on the tablet what was done."""
+"""repair: a manual repair bench (no PLC); the operator records on the tablet what was done.
+
+A compressor, inverter board or EVI valve replaced and recorded on the tablet with its kind and model
+enters the unit's genealogy on the repair attempt, and the part it replaces is marked removed
+(app.services.traceability.replace_part); a replaced part without a kind is recorded as text only.
+"""
 
 from ._checks import OneOfCheck, PresenceCheck
 from ._schema import MeasurementSpec, ReworkDefault, StationType
@@ -12,6 +17,12 @@ STATION_TYPE = StationType(
     measurements=(
         MeasurementSpec(name="RepairAction", kind="string", description="one of " + ", ".join(REPAIR_ACTIONS)),
         MeasurementSpec(name="RepairDescription", kind="string", description="what was done, in words"),
+        MeasurementSpec(
+            name="ReplacedPartKind",
+            kind="string",
+            required=False,
+            description="compressor, inverter or evi_valve: the new part enters the unit's genealogy",
+        ),
         MeasurementSpec(name="ReplacedPartSerial", kind="string", required=False),
         MeasurementSpec(name="ReplacedPartModel", kind="string", required=False),
         MeasurementSpec(name="RecoveredMass_g", unit="g", required=False),

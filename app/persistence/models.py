@@ -219,6 +219,8 @@ class TraceRow(Base):
 
 
 class ComponentUse(Base):
+    """A part, lot or run a unit consumed on an attempt: the unit's genealogy."""
+
     __tablename__ = "component_use"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -229,6 +231,10 @@ class ComponentUse(Base):
     model: Mapped[str | None] = mapped_column(String(64))
     station_id: Mapped[str] = mapped_column(String(32))
     consumed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # a part taken out again (replaced at the repair bench) stays in the record, marked removed by the
+    # attempt that removed it (migration 0015); NULL while it is in the unit
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_by_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("operation_attempt.id"))
 
 
 class CheckResultRow(Base):

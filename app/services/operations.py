@@ -561,6 +561,7 @@ def fitted_elsewhere_checks(
         .where(
             m.ComponentUse.identifier.in_({c.identifier for c in reported}),
             m.ComponentUse.unit_id != unit_id,
+            m.ComponentUse.removed_at.is_(None),  # taken out at the repair bench: in no unit now
             m.Unit.status != routing.UnitStatus.SCRAPPED.value,
         )
         .order_by(m.Unit.serial)

@@ -278,16 +278,29 @@ def _refuse_unfit(
     verdict = bom_verdict(product, kind=part.kind, model=part.model)
     if not verdict.ok:
         raise Conflict(verdict.message, expected=verdict.expected)
-    fitted_in = session.execute(
+    fitted = fitted_in(session, part=part, unit_id=unit.id)
+    if fitted is not None:
+        raise Conflict(f"{word} {part.identifier} is already fitted in {fitted}; scan the part in your hand")
+
+
+def fitted_in(session: Session, *, part: Component, unit_id: int) -> str | None:
+    """The serial of another unit, not scrapped, that ``part`` is fitted in, or None.
+
+    A part marked removed (taken out at the repair bench, ``component_use.removed_at``) is fitted in
+    no unit any more. A part scanned on an attempt that later ended aborted still counts as fitted:
+    the scan says the part was at the unit, and an aborted attempt does not say it was taken off
+    again (a quality engineer decides; the birth record shows that attempt as aborted).
+    Call under ``lock_part_identities`` when the answer decides a write.
+    """
+    return session.execute(
         select(m.Unit.serial)
         .join(m.ComponentUse, m.ComponentUse.unit_id == m.Unit.id)
         .where(
             m.ComponentUse.identifier == part.identifier,
             m.ComponentUse.kind == part.kind.value,
-            m.ComponentUse.unit_id != unit.id,
+            m.ComponentUse.unit_id != unit_id,
+            m.ComponentUse.removed_at.is_(None),
             m.Unit.status != routing.UnitStatus.SCRAPPED.value,
         )
         .limit(1)
     ).scalar()
-    if fitted_in is not None:
-        raise Conflict(f"{word} {part.identifier} is already fitted in {fitted_in}; scan the part in your hand")

@@ -1,7 +1,11 @@
-"""Traceability: a unit's birth record, reverse genealogy, unit lists, trace samples.
+"""Traceability: a unit's birth record, reverse genealogy, unit lists, trace samples, and the one
+change to a unit's genealogy besides scans and results: a part replaced at the repair bench.
 
 Every query here is bounded by an index: the birth record reads each table once by attempt id
 (primary-key range scans), the genealogy reads ix_component_identifier, lists page by unit id.
+
+A part taken out of a unit is never deleted from the record: its ``component_use`` row is marked
+removed (when, by which attempt), and the birth record and the genealogy show it so.
 """
 
 from __future__ import annotations
@@ -10,15 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, exists, select, text
+from sqlalchemy import and_, bindparam, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.results import Component
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.persistence.db import is_postgres
+from app.persistence.repositories import AttemptState, UnitState
+from app.services import scans
+from app.services.clock import utcnow
 
 
 @dataclass(slots=True)
@@ -163,6 +171,8 @@ class GenealogyEntry(NamedTuple):
     station_id: str
     attempt_id: int
     consumed_at: datetime
+    removed_at: datetime | None = None  # taken out of the unit again (at the repair bench), or None
+    removed_by_attempt_id: int | None = None
 
 
 _CU = repo.table(m.ComponentUse).c
@@ -179,6 +189,8 @@ _GENEALOGY = (
         _CU.station_id,
         _CU.attempt_id,
         _CU.consumed_at,
+        _CU.removed_at,
+        _CU.removed_by_attempt_id,
     )
     .select_from(
         repo.table(m.ComponentUse)
@@ -201,7 +213,8 @@ _LOT_SIZED_PLAN = text(
 
 
 def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[GenealogyEntry]:
-    """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot)."""
+    """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot),
+    a part since removed from a unit included, with when and by which attempt it was removed."""
     if is_postgres(session):
         repo.core(session).execute(_LOT_SIZED_PLAN)
     if kind is None:
@@ -210,6 +223,80 @@ def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[Ge
         result = repo.core(session).execute(_GENEALOGY_OF_KIND, {"identifier": identifier, "kind": kind})
     # all() fetches the rows in one call; iterating the result would fetch them one by one
     return [GenealogyEntry._make(row) for row in result.all()]
+
+
+REPAIR = "repair"
+
+
+@dataclass(frozen=True, slots=True)
+class PartReplacement:
+    """A part fitted at the repair bench and the parts of its kind it replaced (marked removed)."""
+
+    attempt_id: int
+    fitted: Component
+    removed: tuple[str, ...]
+
+
+def replace_part(*, session: Session, unit: UnitState, attempt: AttemptState, part: Component) -> PartReplacement:
+    """Record ``part`` (a compressor, inverter board or EVI valve) as fitted on the repair ``attempt``
+    and mark the unit's current part of that kind removed by that attempt, in the caller's transaction.
+
+    Call once the repair's result is stored (operations.complete_operation locked the station and
+    then the unit); the part's identity is locked here as a scan's is, so the check that it is not
+    fitted in another unit and the record that fits it are one step. Refused like a scan at the
+    sub-base: a part that is not serialised or not named in full (InvalidInput), not the model the
+    unit's bill of materials names, fitted in another unit, or already the unit's own (Conflict).
+    """
+    if attempt.station_type != REPAIR:
+        here = attempt.station_type.replace("_", " ")
+        raise InvalidInput(f"a part is replaced at a repair bench; {attempt.station_id} is a {here} station")
+    word = scans.kind_word(part.kind)
+    if not part.kind.one_per_unit:
+        raise InvalidInput(f"a {word} is not a serialised part: only a compressor, inverter board or EVI valve")
+    identifier, model = part.identifier.strip(), (part.model or "").strip()
+    if not identifier:
+        raise InvalidInput(f"the new {word}'s serial is empty: scan the part's serial label")
+    if not model:
+        raise InvalidInput(f"the new {word}'s model is empty: scan the part's model label too")
+    if len(identifier) > scans.IDENTIFIER_MAX or len(model) > scans.IDENTIFIER_MAX:
+        raise InvalidInput(f"the {word} serial and model are at most {scans.IDENTIFIER_MAX} characters each")
+    fitted = Component(kind=part.kind, identifier=identifier, model=model)
+    product = session.get(m.ProductModel, unit.product_model_id)
+    assert product is not None  # a foreign key
+    verdict = scans.bom_verdict(product, kind=fitted.kind, model=model)
+    if not verdict.ok:
+        raise Conflict(verdict.message, expected=verdict.expected)
+    scans.lock_part_identities(session, [fitted])  # after the station and unit: the scans' lock order
+    elsewhere = scans.fitted_in(session, part=fitted, unit_id=unit.id)
+    if elsewhere is not None:
+        raise Conflict(f"{word} {identifier} is already fitted in {elsewhere}; scan the part in your hand")
+    cu = repo.table(m.ComponentUse).c
+    connection = repo.core(session)
+    in_unit = select(cu.id, cu.identifier).where(
+        cu.unit_id == unit.id, cu.kind == fitted.kind.value, cu.removed_at.is_(None)
+    )
+    current = connection.execute(in_unit).all()
+    if any(row.identifier == identifier for row in current):
+        raise Conflict(f"{word} {identifier} is the one fitted in {unit.serial}: scan the new part's serial")
+    if current:
+        connection.execute(
+            update(repo.table(m.ComponentUse))
+            .where(cu.id.in_([row.id for row in current]))
+            .values(removed_at=attempt.completed_at or utcnow(), removed_by_attempt_id=attempt.id)
+        )
+    connection.execute(
+        insert(repo.table(m.ComponentUse)).values(
+            attempt_id=attempt.id,
+            unit_id=unit.id,
+            kind=fitted.kind.value,
+            identifier=identifier,
+            model=model,
+            station_id=attempt.station_id,
+            consumed_at=attempt.started_at,
+        )
+    )
+    removed = tuple(dict.fromkeys(row.identifier for row in current))
+    return PartReplacement(attempt_id=attempt.id, fitted=fitted, removed=removed)
 
 
 @dataclass(frozen=True, slots=True)

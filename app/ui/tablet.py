@@ -22,7 +22,7 @@ from app.domain.results import Component, ComponentKind, Measurement, StationRes
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.security.access import allow
-from app.services import holds, operations, overrides, scans
+from app.services import holds, operations, overrides, scans, traceability
 from app.ui.templating import render
 from app.ui.unit_panel import build_panel, last_attempt_here
 from stations.repair import REPAIR_ACTIONS
@@ -78,13 +78,20 @@ class ManualCheckIn(BaseModel):
 
 
 class RepairIn(BaseModel):
-    """What the operator did at the repair bench (the repair station type's measurements)."""
+    """What the operator did at the repair bench (the repair station type's measurements).
+
+    A replaced compressor, inverter board or EVI valve is named by its kind, serial and model: it
+    enters the unit's genealogy and the part it replaces is marked removed. Without a kind, the
+    replaced part's serial is kept as text only (a part the genealogy does not track).
+    """
 
     model_config = ConfigDict(extra="forbid")
     serial: Serial
     action: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     description: Text
     replaced_part_serial: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
+    replaced_part_kind: ComponentKind | None = None
+    replaced_part_model: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
 
 
 @router.get("/tablet", response_class=HTMLResponse, dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
@@ -152,13 +159,18 @@ def tablet_repair(
     serial_format: SerialFormatDep,
     actor: CurrentActorDep,
 ) -> dict[str, object]:
-    """Record a repair through the normal completion service (judged like any station result)."""
+    """Record a repair through the normal completion service (judged like any station result); a
+    replaced serialised part is fitted in the unit's genealogy in the same transaction."""
     measurements = [
         Measurement("RepairAction", body.action),
         Measurement("RepairDescription", body.description),
     ]
+    if body.replaced_part_kind is not None:
+        measurements.append(Measurement("ReplacedPartKind", body.replaced_part_kind.value))
     if body.replaced_part_serial:
         measurements.append(Measurement("ReplacedPartSerial", body.replaced_part_serial))
+    if body.replaced_part_model:
+        measurements.append(Measurement("ReplacedPartModel", body.replaced_part_model))
     completion = operations.Completion(
         serial=body.serial,
         result_key=None,
@@ -175,7 +187,12 @@ def tablet_repair(
             judge=request.app.state.judge,
             validate=True,
         )
-        return {"verdict": outcome.attempt.verdict, "instruction": outcome.attempt.instruction}
+        answer: dict[str, object] = {"verdict": outcome.attempt.verdict, "instruction": outcome.attempt.instruction}
+        if body.replaced_part_kind is not None:
+            part = Component(body.replaced_part_kind, body.replaced_part_serial, body.replaced_part_model)
+            replaced = traceability.replace_part(session=session, unit=outcome.unit, attempt=outcome.attempt, part=part)
+            answer |= {"fitted": _part_out(replaced.fitted), "removed": list(replaced.removed)}
+        return answer
 
 
 @router.get("/tablet/bom-check", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])

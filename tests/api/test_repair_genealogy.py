@@ -1,0 +1,185 @@
+"""A part replaced at the repair bench (SQLite and PostgreSQL): the new part enters the unit's
+genealogy on the repair attempt, the part it replaced stays in the record marked removed, and a
+removed part can be fitted in another unit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.persistence import models as m
+from app.persistence.db import make_engine, make_session_factory
+from app.services import traceability
+from tests.api.driver import MONOBLOC, Line
+from tests.conftest import DbUnderTest
+
+SERIAL_FORMAT = Settings().serial.format()
+
+
+@pytest.fixture
+def line(client: Any) -> Line:
+    return Line(client)
+
+
+@pytest.fixture
+def sessions(database: DbUnderTest) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database.url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def repair(client: Any, unit: str, *, kind: str, serial: str, model: str) -> Any:
+    """The repair bench's tablet records a replace_part repair of the started unit."""
+    body = {"serial": unit, "action": "replace_part", "description": "took the part out, fitted a new one"}
+    body |= {"replaced_part_kind": kind, "replaced_part_serial": serial, "replaced_part_model": model}
+    return client.post("/ui/tablet/REP-01/repair", json=body)
+
+
+def genealogy(client: Any, identifier: str) -> list[tuple[str, str, str]]:
+    r = client.get("/api/v1/genealogy", params={"identifier": identifier})
+    assert r.status_code == 200, r.text
+    return [(u["serial"], u["kind"], u["station_id"]) for u in r.json()["units"]]
+
+
+def parts_in_birth_record(client: Any, serial: str, kind: str) -> list[tuple[str, str, str]]:
+    r = client.get(f"/api/v1/units/{serial}/birth-record")
+    assert r.status_code == 200, r.text
+    return [
+        (a["station_id"], c["identifier"], c["model"])
+        for a in r.json()["attempts"]
+        for c in a["components"]
+        if c["kind"] == kind
+    ]
+
+
+def removals(sessions: sessionmaker[Session], serial: str, kind: str) -> dict[str, int | None]:
+    """identifier -> the attempt that removed it (None while fitted), from the service's birth record."""
+    with sessions() as session:
+        record = traceability.birth_record(session=session, serial_format=SERIAL_FORMAT, serial=serial)
+    found: dict[str, int | None] = {}
+    for attempt in record.attempts:
+        for c in attempt.components:
+            if c.kind == kind:
+                assert (c.removed_at is None) == (c.removed_by_attempt_id is None)
+                found[c.identifier] = c.removed_by_attempt_id
+    return found
+
+
+def repair_attempt_id(sessions: sessionmaker[Session], serial: str) -> int:
+    with sessions() as session:
+        return session.scalars(
+            select(m.OperationAttempt.id)
+            .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+            .where(m.Unit.serial == serial, m.OperationAttempt.station_type == "repair")
+        ).one()
+
+
+def test_a_part_fitted_at_the_repair_bench_enters_the_genealogy_and_the_old_one_is_marked_removed(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    serial = line.work_order(first="HP26-5100001", quantity=1)[0]
+    for station_type in MONOBLOC[:4]:
+        overrides = {"InverterSerial": "INV-OLD-41"} if station_type == "sub_base_assembly" else None
+        line.run(station_type, serial, overrides=overrides)
+    line.run("charging", serial, expect="FAIL", overrides={"ChargedMass_g": 150.0})
+    assert line.start("repair", serial).status_code == 201
+
+    r = repair(client, serial, kind="inverter", serial="INV-NEW-42", model="INV-06")
+    assert r.status_code == 200, r.text
+    assert r.json()["fitted"]["identifier"] == "INV-NEW-42" and r.json()["removed"] == ["INV-OLD-41"]
+
+    assert genealogy(client, "INV-NEW-42") == [(serial, "inverter", "REP-01")]
+    assert parts_in_birth_record(client, serial, "inverter") == [
+        ("SBA-01", "INV-OLD-41", "INV-06"),
+        ("REP-01", "INV-NEW-42", "INV-06"),
+    ]
+    assert genealogy(client, "INV-OLD-41") == [(serial, "inverter", "SBA-01")]  # shown, not hidden
+    repaired_by = repair_attempt_id(sessions, serial)
+    assert removals(sessions, serial, "inverter") == {"INV-OLD-41": repaired_by, "INV-NEW-42": None}
+    with sessions() as session:
+        (old,) = traceability.genealogy(session=session, identifier="INV-OLD-41", kind="inverter")
+    assert old.removed_by_attempt_id == repaired_by and old.removed_at is not None
+    assert old.removed_at >= old.consumed_at
+
+
+def test_a_compressor_removed_at_repair_can_be_fitted_in_another_unit(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    first = line.work_order(first="HP26-5000001", quantity=1)[0]
+    line.run("coil_expansion", first)
+    line.run("brazing", first)
+    wrong = {"CompressorSerial": "CMP-X-777", "CompressorModel": "RSC-38-EVI"}  # HPM-12's compressor
+    line.run("sub_base_assembly", first, expect="FAIL", overrides=wrong)
+    assert line.start("repair", first).status_code == 201
+    r = repair(client, first, kind="compressor", serial="CMP-OK-001", model="RSC-19-EVI")
+    assert r.status_code == 200, r.text
+    assert r.json()["removed"] == ["CMP-X-777"]
+    assert removals(sessions, first, "compressor") == {
+        "CMP-X-777": repair_attempt_id(sessions, first),
+        "CMP-OK-001": None,
+    }
+
+    line12 = Line(client, model="HPM-12-R32-EVI")
+    second = line12.work_order(first="HP26-6000001", quantity=1, number="WO-12")[0]
+    line12.run("coil_expansion", second)
+    line12.run("brazing", second)
+    assert line12.start("sub_base_assembly", second).status_code == 201
+    scanned = client.post(
+        "/ui/tablet/SBA-01/parts",
+        json={"serial": second, "parts": [{"kind": "compressor", "identifier": "CMP-X-777", "model": "RSC-38-EVI"}]},
+    )
+    assert scanned.status_code == 200, scanned.text
+    r = line12.complete("sub_base_assembly", second, overrides=wrong)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert not [c for c in body["checks"] if c["rule"] == "genealogy:fitted_elsewhere"], body["checks"]
+    assert body["attempt"]["verdict"] == "PASS"
+    assert genealogy(client, "CMP-X-777") == [(first, "compressor", "SBA-01"), (second, "compressor", "SBA-01")]
+
+
+def test_a_station_result_naming_a_removed_part_does_not_fail_as_fitted_elsewhere(line: Line, client: Any) -> None:
+    """No tablet scan this time: only the PLC's result names the part taken out of another unit."""
+    first = line.work_order(first="HP26-5200001", quantity=1)[0]
+    line.run("coil_expansion", first)
+    line.run("brazing", first)
+    wrong = {"CompressorSerial": "CMP-X-778", "CompressorModel": "RSC-38-EVI"}
+    line.run("sub_base_assembly", first, expect="FAIL", overrides=wrong)
+    assert line.start("repair", first).status_code == 201
+    assert repair(client, first, kind="compressor", serial="CMP-OK-002", model="RSC-19-EVI").status_code == 200
+
+    line12 = Line(client, model="HPM-12-R32-EVI")
+    second = line12.work_order(first="HP26-6100001", quantity=1, number="WO-12B")[0]
+    line12.run("coil_expansion", second)
+    line12.run("brazing", second)
+    body = line12.run("sub_base_assembly", second, overrides=wrong)  # asserts PASS
+    assert not [c for c in body["checks"] if c["rule"] == "genealogy:fitted_elsewhere"]
+
+
+def test_a_replacement_part_must_fit_the_bill_of_materials_and_no_other_unit(line: Line, client: Any) -> None:
+    first, second = line.work_order(first="HP26-5300001", quantity=2)
+    for serial in (first, second):
+        line.run("coil_expansion", serial)
+        line.run("brazing", serial)
+    line.run("sub_base_assembly", first, overrides={"CompressorSerial": "CMP-IN-FIRST"})
+    line.run("sub_base_assembly", second, expect="FAIL", overrides={"CompressorModel": "RSC-38-EVI"})
+    assert line.start("repair", second).status_code == 201
+
+    r = repair(client, second, kind="compressor", serial="CMP-NEW-2", model="RSC-38-EVI")
+    assert r.status_code == 409 and "needs compressor RSC-19-EVI" in r.json()["detail"], r.text
+    r = repair(client, second, kind="compressor", serial="CMP-IN-FIRST", model="RSC-19-EVI")
+    assert r.status_code == 409 and f"already fitted in {first}" in r.json()["detail"], r.text
+    r = repair(client, second, kind="compressor", serial="", model="RSC-19-EVI")
+    assert r.status_code == 422, r.text
+    r = repair(client, second, kind="cylinder_lot", serial="LOT-1", model="R290")
+    assert r.status_code == 422, r.text
+    assert genealogy(client, "CMP-NEW-2") == []  # each refusal rolled the whole repair record back
+    assert line.unit(second)["next_step"] == "repair"
+
+    r = repair(client, second, kind="compressor", serial="CMP-NEW-2", model="RSC-19-EVI")
+    assert r.status_code == 200, r.text
+    assert genealogy(client, "CMP-NEW-2") == [(second, "compressor", "REP-01")]
