@@ -255,6 +255,12 @@ class ComponentOut(Output):
     kind: str
     identifier: str
     model: str | None
+    removed_at: datetime | None = Field(
+        description="When the part was taken out of the unit again (at the repair bench); null: fitted"
+    )
+    removed_by_attempt_id: int | None = Field(
+        description="The repair attempt that took the part out; null while it is fitted"
+    )
 
 
 class SignatureIn(Input):
@@ -364,6 +370,12 @@ class GenealogyUnitOut(BaseModel):
     station_id: str
     attempt_id: int
     consumed_at: datetime
+    removed_at: datetime | None = Field(
+        description="When the part was taken out of this unit (at the repair bench); null: fitted"
+    )
+    removed_by_attempt_id: int | None = Field(
+        description="The repair attempt that took the part out of this unit; null while fitted"
+    )
 
 
 class GenealogyOut(BaseModel):

@@ -126,9 +126,13 @@ CSV_HEADER = [
     "hold_released_by",
     "hold_disposition",
     "hold_release_reason",
+    # a component row's part taken out again at the repair bench: when, and by which attempt
+    "removed_at",
+    "removed_by_attempt_id",
 ]
 _DETAIL_COLUMNS = 10  # name … message: what a measurement, check, manual check, component or hold row says
 _HOLD_COLUMNS = 7  # hold_id … hold_release_reason
+_REMOVAL_COLUMNS = 2  # removed_at, removed_by_attempt_id: blank on every row but a removed part's
 
 # A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP, "CSV Injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -181,14 +185,16 @@ def _attempt_columns(rec: AttemptRecord) -> tuple[list[object], list[object]]:
 def birth_record_csv(record: BirthRecord) -> str:
     """The birth record as CSV: one row per measurement, check, manual check and consumed component of
     each attempt, each with the attempt's verdict that counts and its override (who, when, why), then
-    one row per hold on the unit (placed, released, disposition). Text cells a spreadsheet would take
-    for a formula (starting with =, +, -, @, tab or a line break) are prefixed with a single quote;
-    numbers are written as numbers."""
+    one row per hold on the unit (placed, released, disposition). A component taken out again at the
+    repair bench says when and by which attempt in the last two columns (blank on every other row).
+    Text cells a spreadsheet would take for a formula (starting with =, +, -, @, tab or a line break)
+    are prefixed with a single quote; numbers are written as numbers."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     serial = record.unit.serial
     no_hold: list[object] = [""] * _HOLD_COLUMNS
+    no_removal: list[object] = [""] * _REMOVAL_COLUMNS
     by_attempt: dict[int, tuple[list[object], list[object]]] = {}
 
     def write(*cells: object) -> None:
@@ -199,7 +205,7 @@ def birth_record_csv(record: BirthRecord) -> str:
         for x in rec.measurements:
             value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text
             detail = _detail(x.name, _blank(value), x.unit or "")
-            write(serial, *head, "measurement", *detail, *decision, *no_hold)
+            write(serial, *head, "measurement", *detail, *decision, *no_hold, *no_removal)
         for c in rec.checks:
             detail = [
                 c.name,
@@ -213,20 +219,21 @@ def birth_record_csv(record: BirthRecord) -> str:
                 c.rule,
                 c.message,
             ]
-            write(serial, *head, "check", *detail, *decision, *no_hold)
+            write(serial, *head, "check", *detail, *decision, *no_hold, *no_removal)
         for mc in rec.manual_checks:
             detail = [mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}", mc.message]
-            write(serial, *head, "manual_check", *detail, *decision, *no_hold)
+            write(serial, *head, "manual_check", *detail, *decision, *no_hold, *no_removal)
         for comp in rec.components:
             detail = _detail(comp.kind, comp.identifier, comp.model or "")
-            write(serial, *head, "component", *detail, *decision, *no_hold)
+            removal = [_at(comp.removed_at), _blank(comp.removed_by_attempt_id)]
+            write(serial, *head, "component", *detail, *decision, *no_hold, *removal)
     for h in record.holds:
         # a hold a FAIL put is about that attempt; a unit or lot hold about no attempt
         head, decision = by_attempt.get(h.attempt_id, ([""] * 8, [""] * 5))
         detail = _detail(h.scope, _blank(h.scope_ref), *[""] * 7, h.reason)
         placed = [h.id, _at(h.created_at), _blank(h.created_by)]
         released = [_at(h.released_at), _blank(h.released_by), _blank(h.disposition), _blank(h.release_reason)]
-        write(serial, *head, "hold", *detail, *decision, *placed, *released)
+        write(serial, *head, "hold", *detail, *decision, *placed, *released, *no_removal)
     return out.getvalue()
 
 

@@ -50,6 +50,8 @@ def lot_view(*, session: Session, identifier: str, kind: str | None, limit: int)
             c.station_id,
             c.attempt_id,
             c.consumed_at,
+            c.removed_at,
+            c.removed_by_attempt_id,
         )
         .select_from(c)
         .join(u, u.id == c.unit_id)
@@ -62,19 +64,5 @@ def lot_view(*, session: Session, identifier: str, kind: str | None, limit: int)
     return LotView(
         total=sum(statuses.values()),
         statuses=statuses,
-        entries=[
-            GenealogyEntry(
-                serial=serial,
-                status=status,
-                product_model_code=code,
-                work_order_number=number,
-                kind=kind_,
-                identifier=ident,
-                component_model=model,
-                station_id=station_id,
-                attempt_id=attempt_id,
-                consumed_at=consumed_at,
-            )
-            for serial, status, code, number, kind_, ident, model, station_id, attempt_id, consumed_at in rows
-        ],
+        entries=[GenealogyEntry._make(row) for row in rows],  # the columns in GenealogyEntry's order
     )

@@ -137,6 +137,52 @@ def test_the_repair_bench_records_a_repair_through_the_completion_service(page: 
     assert line.unit(serial)["next_step"] == "brazing"
 
 
+@BOTH
+def test_a_part_replaced_at_the_repair_bench_shows_in_the_birth_record_with_the_old_one_marked_removed(
+    page: Any, qe_page: Any, ui_server: UiServer, watch: Watch
+) -> None:
+    serial = "HP26-0000112"
+    line = Line(ui_server.client)
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    wrong = {"CompressorSerial": "C-UI-OLD-12", "CompressorModel": "RSC-38-EVI"}  # not HPM-06's compressor
+    line.run("sub_base_assembly", serial, expect="FAIL", overrides=wrong)
+    open_tablet(page, ui_server.base, station="REP-01")
+    scan(page, serial)
+    page.click("#start-btn")
+    page.wait_for_selector("#repair-form")
+    page.select_option("#repair-action", "replace_part")
+    page.fill("#repair-description", "fitted the compressor the bill of materials names")
+    page.select_option("#repair-part-kind", "compressor")
+    page.fill("#repair-part", "C-UI-NEW-12")
+    page.fill("#repair-part-model", "RSC-38-EVI")  # the wrong model again: refused, and said why
+    page.click('#repair-form button[type="submit"]')
+    page.wait_for_selector("#message.error")
+    assert "needs compressor RSC-19-EVI" in page.locator("#message").inner_text()
+    assert page.input_value("#repair-part-kind") == "compressor"  # kept for the operator to correct
+    assert page.input_value("#repair-part") == "C-UI-NEW-12"
+    page.fill("#repair-part-model", "RSC-19-EVI")
+    page.click('#repair-form button[type="submit"]')
+    page.wait_for_selector('#verdict[data-verdict="PASS"]')
+    assert "C-UI-OLD-12 marked removed" in page.locator("#message").inner_text()
+    refused = [e for e in watch.errors if "status of 409 (Conflict)" in e]  # the browser logs the refusal
+    assert len(refused) == 1
+    watch.errors[:] = [e for e in watch.errors if e not in refused]
+
+    record = ui_server.client.get(f"/api/v1/units/{serial}/birth-record").json()
+    [repair] = [a for a in record["attempts"] if a["station_type"] == "repair"]
+    qe_page.goto(f"{ui_server.base}/ui/units/{serial}")
+    old = qe_page.locator('table.components tr:has(a:text-is("C-UI-OLD-12"))')
+    assert old.get_attribute("class") == "removed"
+    assert old.locator("td.removal").inner_text().startswith("removed ")
+    assert f"by attempt {repair['id']}" in old.locator("td.removal").inner_text()
+    assert old.locator(f'td.removal a[href="#attempt-{repair["id"]}"]').count() == 1
+    new = qe_page.locator(f'#attempt-{repair["id"]} table.components tr:has(a:text-is("C-UI-NEW-12"))')
+    assert new.locator("td.removal").inner_text() == "—" and new.get_attribute("class") is None
+    old.scroll_into_view_if_needed()
+    screenshot(qe_page, "birth-record-part-removed-1280x800")
+
+
 def test_the_tablet_shows_offline_keeps_typed_input_and_resumes(page: Any, ui_server: UiServer, watch: Watch) -> None:
     serial = "HP26-0000106"
     open_tablet(page, ui_server.base, station="CEX-01")

@@ -140,6 +140,8 @@ def reverse_genealogy(
                 "station_id": e.station_id,
                 "attempt_id": e.attempt_id,
                 "consumed_at": e.consumed_at,
+                "removed_at": e.removed_at,
+                "removed_by_attempt_id": e.removed_by_attempt_id,
             }
             for e in entries
         ],

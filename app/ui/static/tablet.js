@@ -148,16 +148,33 @@
     const parts = $("parts-form");
     if (parts) wireParts(parts);
     const slot = $("repair-slot");
-    if (slot) {
-      slot.appendChild($("repair-template").content.cloneNode(true));
-      $("repair-form").addEventListener("submit", async (e) => {
-        e.preventDefault();
-        const r = await post(`/ui/tablet/${encodeURIComponent(station())}/repair`, {
-          serial, action: $("repair-action").value, description: $("repair-description").value,
-          replaced_part_serial: $("repair-part").value });
-        if (r) { say(`Repair recorded: ${r.verdict}`, "ok"); await refresh(); }
-      });
+    if (slot) wireRepair(slot);
+  }
+
+  // The repair record: a replaced compressor, inverter board or EVI valve (kind, serial, model) enters
+  // the unit's genealogy and the old one is marked removed. A refused record (not the model the bill of
+  // materials names, a part fitted in another unit) says why and keeps what was typed in the form.
+  const repairFields = { action: "repair-action", description: "repair-description",
+    replaced_part_kind: "repair-part-kind", replaced_part_serial: "repair-part", replaced_part_model: "repair-part-model" };
+  let repairDraft = null;
+  function wireRepair(slot) {
+    slot.appendChild($("repair-template").content.cloneNode(true));
+    if (repairDraft && repairDraft.serial === serial) {
+      Object.entries(repairFields).forEach(([name, id]) => { $(id).value = repairDraft[name]; });
     }
+    $("repair-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = { serial };
+      Object.entries(repairFields).forEach(([name, id]) => { body[name] = $(id).value; });
+      repairDraft = { ...body };
+      if (!body.replaced_part_kind) delete body.replaced_part_kind;  // a part the genealogy does not track: text only
+      const r = await post(`/ui/tablet/${encodeURIComponent(station())}/repair`, body);
+      if (!r) return;
+      repairDraft = null;
+      const part = r.fitted ? `; ${r.fitted.identifier} fitted` + (r.removed.length ? `, ${r.removed.join(", ")} marked removed` : "") : "";
+      say(`Repair recorded: ${r.verdict}${part}`, "ok");
+      await refresh();
+    });
   }
 
   // Parts scanned at the sub-base go into the unit's record at once (the server checks each against
