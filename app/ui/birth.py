@@ -101,7 +101,6 @@ CSV_HEADER = [
     "attempt_verdict",
     "spec_revision_id",
     "model_version",
-    "rules_version",
     "row",
     "name",
     "value",
@@ -114,6 +113,7 @@ CSV_HEADER = [
     "rule",
     "message",
     # appended after the columns above, so that their positions stay as readers of earlier exports know them
+    "rules_version",
     "effective_verdict",
     "use_as_is",
     "override_by",
@@ -159,7 +159,8 @@ def _at(value: datetime | None) -> str:
 
 def _attempt_columns(rec: AttemptRecord) -> tuple[list[object], list[object]]:
     """The columns every row of an attempt repeats: who, where and the engine's verdict first, then the
-    verdict that counts with the override in force (the latest; the engine's verdict stays recorded)."""
+    rules version that judged it and the verdict that counts with the override in force (the latest;
+    the engine's verdict stays recorded)."""
     a = rec.attempt
     head: list[object] = [
         a.id,
@@ -169,10 +170,10 @@ def _attempt_columns(rec: AttemptRecord) -> tuple[list[object], list[object]]:
         a.verdict or a.status,
         _blank(a.spec_revision_id),
         _blank(a.model_version),
-        _blank(a.rules_version),
     ]
     override = rec.overrides[-1] if rec.overrides else None
     decision: list[object] = [
+        _blank(a.rules_version),
         override.verdict if override else a.verdict or a.status,
         "true" if a.use_as_is else "false",
         override.by if override else "",
@@ -229,7 +230,7 @@ def birth_record_csv(record: BirthRecord) -> str:
             write(serial, *head, "component", *detail, *decision, *no_hold, *removal)
     for h in record.holds:
         # a hold a FAIL put is about that attempt; a unit or lot hold about no attempt
-        head, decision = by_attempt.get(h.attempt_id, ([""] * 8, [""] * 5))
+        head, decision = by_attempt.get(h.attempt_id, ([""] * 7, [""] * 6))
         detail = _detail(h.scope, _blank(h.scope_ref), *[""] * 7, h.reason)
         placed = [h.id, _at(h.created_at), _blank(h.created_by)]
         released = [_at(h.released_at), _blank(h.released_by), _blank(h.disposition), _blank(h.release_reason)]

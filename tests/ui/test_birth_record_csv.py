@@ -24,7 +24,6 @@ EARLIER_COLUMNS = [
     "attempt_verdict",
     "spec_revision_id",
     "model_version",
-    "rules_version",
     "row",
     "name",
     "value",
