@@ -178,12 +178,7 @@ class DatabaseStationBackend:
         format changed before the lost Ack's second read), it is answered with that verdict."""
         key = result.result_id
         with self._sessions() as session, session.begin():
-            stored = session.scalar(
-                select(m.OrphanResult.id).where(
-                    m.OrphanResult.station_id == station_id, m.OrphanResult.result_key == key
-                )
-            )
-            if stored is not None:
+            if _orphan_stored(session, station_id, key):
                 return StoredVerdict(verdict=Verdict.FAIL, duplicate=True)
             with_unit = session.scalar(
                 select(m.OperationAttempt.verdict).where(

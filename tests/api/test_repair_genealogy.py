@@ -4,7 +4,6 @@ removed part can be fitted in another unit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.persistence import models as m
-from app.persistence.db import make_engine, make_session_factory
 from app.services import traceability
 from tests.api.driver import MONOBLOC, Line
-from tests.conftest import DbUnderTest
 
 SERIAL_FORMAT = Settings().serial.format()
 
@@ -24,13 +21,6 @@ SERIAL_FORMAT = Settings().serial.format()
 @pytest.fixture
 def line(client: Any) -> Line:
     return Line(client)
-
-
-@pytest.fixture
-def sessions(database: DbUnderTest) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database.url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def repair(client: Any, unit: str, *, kind: str, serial: str, model: str) -> Any:

@@ -18,7 +18,6 @@ from app.config import Settings
 from app.domain.errors import Conflict
 from app.domain.results import Component, ComponentKind
 from app.persistence import models as m
-from app.persistence.db import make_engine, make_session_factory
 from app.services import scans
 from app.services.scans import ScanOutcome
 from tests.api.driver import Line
@@ -26,13 +25,6 @@ from tests.conftest import DbUnderTest
 
 SERIAL_FORMAT = Settings().serial.format()
 WAIT_S = 10.0
-
-
-@pytest.fixture
-def sessions(database: DbUnderTest) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database.url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def scan(sessions: sessionmaker[Session], station: str, serial: str, part: Component) -> ScanOutcome | Conflict:

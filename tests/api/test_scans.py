@@ -3,7 +3,6 @@ PostgreSQL): what is stored, and each scan the service refuses with its reason."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,11 +13,9 @@ from app.config import Settings
 from app.domain.errors import Conflict, InvalidInput, NoOpenAttempt, NotFound
 from app.domain.results import Component, ComponentKind
 from app.persistence import models as m
-from app.persistence.db import make_engine, make_session_factory
 from app.services import scans
 from app.services.scans import ScanOutcome
 from tests.api.driver import Line
-from tests.conftest import DbUnderTest
 
 SERIAL_FORMAT = Settings().serial.format()
 COMPRESSOR = Component(ComponentKind.COMPRESSOR, "C-7001", "RSC-19-EVI")  # HPM-06-R290-EVI's bill of materials
@@ -29,13 +26,6 @@ EVI_VALVE = Component(ComponentKind.EVI_VALVE, "V-7001", "EVV-2")
 @pytest.fixture
 def line(client: Any) -> Line:
     return Line(client)
-
-
-@pytest.fixture
-def sessions(database: DbUnderTest) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database.url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def at_sub_base(line: Line, serial: str) -> None:
