@@ -17,12 +17,18 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A user acting through the API or a page, or the MES itself (``user_id`` None, role None)."""
+    """A user acting through the API or a page, or the MES itself (``user_id`` None, role None).
+    ``stations``: for a station's service account, the stations it is bound to act for."""
 
     username: str
     role: Role | None
     user_id: int | None = None
     display_name: str = ""
+    stations: frozenset[str] = frozenset()
+
+    def may_act_at(self, station_id: str) -> bool:
+        """A service account acts only at its own stations; people are not bound to stations."""
+        return self.role is not Role.STATION or station_id in self.stations
 
     @property
     def label(self) -> str:

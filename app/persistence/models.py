@@ -371,6 +371,15 @@ class AppUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ServiceAccountStation(Base):
+    """A station a service account (role ``station``) acts for; an account bound to none acts nowhere."""
+
+    __tablename__ = "service_account_station"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("station.station_id"), primary_key=True)
+
+
 class AuthToken(Base):
     """A page session or an API bearer token; only its SHA-256 is stored, and it can be revoked."""
 

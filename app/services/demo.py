@@ -64,6 +64,7 @@ class DemoUser:
     password: str | None = None
     badge_id: str | None = None
     pin: str | None = None
+    stations: tuple[str, ...] = ()  # a service account's stations
 
     @property
     def how_to_sign_in(self) -> str:
@@ -78,15 +79,27 @@ DEMO_USERS = (
     DemoUser("supervisor1", "Sami Supervisor", Role.SUPERVISOR, password="demo-supervisor"),
     DemoUser("quality1", "Quinn Quality", Role.QUALITY_ENGINEER, password="demo-quality"),
     DemoUser("admin1", "Ada Admin", Role.ADMIN, password="demo-admin-pw"),
-    DemoUser("svc-leak-test", "Leak tester integration", Role.STATION, password="demo-station-svc"),
+    DemoUser(
+        "svc-leak-test", "Leak tester integration", Role.STATION, password="demo-station-svc", stations=("LKT-01",)
+    ),
 )
 
 
 def load_demo_users(*, session: Session) -> list[DemoUser]:
-    """Create the demo users that do not exist yet; returns those created."""
+    """Create the demo users that do not exist yet; returns those created. A demo service account made
+    before accounts were bound to stations (migration 0016) is bound to its demo stations."""
     created = []
     for demo in DEMO_USERS:
-        if session.scalar(select(m.AppUser.id).where(m.AppUser.username == demo.username)) is None:
+        user_id = session.scalar(select(m.AppUser.id).where(m.AppUser.username == demo.username))
+        if user_id is not None and demo.stations and not users.stations_of(session=session, user_id=user_id):
+            users.change_user(
+                session=session,
+                actor=SYSTEM,
+                username=demo.username,
+                change=users.UserChange(stations=demo.stations),
+                reason="demo data: the demo service account serves the demo stations",
+            )
+        if user_id is None:
             users.create_user(
                 session=session,
                 actor=SYSTEM,
@@ -96,6 +109,7 @@ def load_demo_users(*, session: Session) -> list[DemoUser]:
                 password=demo.password,
                 badge_id=demo.badge_id,
                 pin=demo.pin,
+                stations=demo.stations,
             )
             created.append(demo)
     return created

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.config import SecuritySettings
@@ -30,11 +31,41 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def actor_of(user: m.AppUser) -> Actor:
-    return Actor(username=user.username, role=Role(user.role), user_id=user.id, display_name=user.display_name)
+def actor_of(user: m.AppUser, stations: Iterable[str] = ()) -> Actor:
+    return Actor(
+        username=user.username,
+        role=Role(user.role),
+        user_id=user.id,
+        display_name=user.display_name,
+        stations=frozenset(stations),
+    )
 
 
-def _user_view(user: m.AppUser) -> dict[str, Any]:
+def stations_of(*, session: Session, user_id: int) -> list[str]:
+    """The stations a service account is bound to act for, sorted (none for other roles)."""
+    return list(
+        session.scalars(
+            select(m.ServiceAccountStation.station_id)
+            .where(m.ServiceAccountStation.user_id == user_id)
+            .order_by(m.ServiceAccountStation.station_id)
+        )
+    )
+
+
+def stations_by_user(*, session: Session) -> dict[int, list[str]]:
+    """Every service account's stations, by user id."""
+    bound: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(m.ServiceAccountStation.user_id, m.ServiceAccountStation.station_id).order_by(
+            m.ServiceAccountStation.station_id
+        )
+    )
+    for user_id, station_id in rows:
+        bound.setdefault(user_id, []).append(station_id)
+    return bound
+
+
+def _user_view(user: m.AppUser, stations: Sequence[str]) -> dict[str, Any]:
     """What the audit trail records of a user: never a hash."""
     return {
         "username": user.username,
@@ -44,7 +75,31 @@ def _user_view(user: m.AppUser) -> dict[str, Any]:
         "active": user.active,
         "has_password": user.password_hash is not None,
         "has_pin": user.pin_hash is not None,
+        "stations": list(stations),
     }
+
+
+def _checked_stations(*, session: Session, role: Role, stations: Sequence[str], active: bool) -> list[str]:
+    """The stations a user of ``role`` is bound to: a service account (while active) to at least one
+    existing station, every other role to none."""
+    wanted = sorted(set(stations))
+    if role is not Role.STATION:
+        if wanted:
+            raise InvalidInput(f"only a station's service account is bound to stations, not a {role.value}")
+        return []
+    if not wanted and active:
+        raise InvalidInput(
+            "a station's service account acts for named stations only: give stations (the station ids it serves)"
+        )
+    known = set(session.scalars(select(m.Station.station_id).where(m.Station.station_id.in_(wanted))))
+    if unknown := [s for s in wanted if s not in known]:
+        raise NotFound(f"no station {', '.join(unknown)} in the station master data")
+    return wanted
+
+
+def _bind(*, session: Session, user_id: int, stations: Sequence[str]) -> None:
+    session.execute(delete(m.ServiceAccountStation).where(m.ServiceAccountStation.user_id == user_id))
+    session.add_all(m.ServiceAccountStation(user_id=user_id, station_id=s) for s in stations)
 
 
 def create_user(
@@ -57,8 +112,10 @@ def create_user(
     password: str | None = None,
     badge_id: str | None = None,
     pin: str | None = None,
+    stations: Sequence[str] = (),
 ) -> m.AppUser:
-    """A new user. Operators may sign in by badge + PIN; everyone else needs a password."""
+    """A new user. Operators may sign in by badge + PIN; everyone else needs a password. A station's
+    service account is bound to the ``stations`` it acts for."""
     if password is None and pin is None:
         raise InvalidInput("a user needs a password, or a badge id and PIN")
     if pin is not None and badge_id is None:
@@ -73,6 +130,7 @@ def create_user(
         raise Conflict(f"user {username} already exists")
     if badge_id is not None and session.scalar(select(m.AppUser.id).where(m.AppUser.badge_id == badge_id)):
         raise Conflict(f"badge {badge_id} already belongs to another user")
+    bound = _checked_stations(session=session, role=role, stations=stations, active=True)
     user = m.AppUser(
         username=username,
         display_name=display_name,
@@ -86,6 +144,8 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    _bind(session=session, user_id=user.id, stations=bound)
+    session.flush()
     audit.record(
         session=session,
         actor=actor,
@@ -93,7 +153,7 @@ def create_user(
         entity_type="user",
         entity_id=username,
         before=None,
-        after=_user_view(user),
+        after=_user_view(user, bound),
         reason=None,
     )
     return user
@@ -107,12 +167,15 @@ class UserChange:
     password: str | None = None
     badge_id: str | None = None
     pin: str | None = None
+    stations: Sequence[str] | None = None  # a service account's stations, all of them (None: unchanged)
 
 
 def change_user(*, session: Session, actor: Actor, username: str, change: UserChange, reason: str) -> m.AppUser:
-    """Change a user's role, status or secrets. Deactivating a user or changing a secret revokes their tokens."""
+    """Change a user's role, status, secrets or (a service account's) stations. Deactivating a user or
+    changing a secret or the role revokes their tokens; a new binding applies to the tokens it has."""
     user = user_by_name(session=session, username=username, for_update=True)
-    before = _user_view(user)
+    stations_before = stations_of(session=session, user_id=user.id)
+    before = _user_view(user, stations_before)
     if change.display_name is not None:
         user.display_name = change.display_name
     if change.role is not None:
@@ -136,6 +199,10 @@ def change_user(*, session: Session, actor: Actor, username: str, change: UserCh
         user.active = change.active
     if Role(user.role) is not Role.OPERATOR and user.password_hash is None:
         raise InvalidInput(f"a {user.role} signs in with a password; give one")
+    wanted = stations_before if change.stations is None and Role(user.role) is Role.STATION else change.stations
+    bound = _checked_stations(session=session, role=Role(user.role), stations=wanted or (), active=user.active)
+    if bound != stations_before:
+        _bind(session=session, user_id=user.id, stations=bound)
     if change.active is False or change.password is not None or change.pin is not None or change.role is not None:
         revoke_all_tokens(session=session, user_id=user.id)
     session.flush()
@@ -146,7 +213,7 @@ def change_user(*, session: Session, actor: Actor, username: str, change: UserCh
         entity_type="user",
         entity_id=username,
         before=before,
-        after=_user_view(user),
+        after=_user_view(user, bound),
         reason=reason,
     )
     return user
@@ -356,7 +423,10 @@ def resolve_token(*, session: Session, raw: str) -> ResolvedToken | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         session.execute(update(m.AuthToken).where(m.AuthToken.id == token.id).values(last_used_at=now))
-    return ResolvedToken(token_id=token.id, kind=token.kind, actor=actor_of(user), expires_at=token.expires_at)
+    stations = stations_of(session=session, user_id=user.id) if user.role == Role.STATION.value else ()
+    return ResolvedToken(
+        token_id=token.id, kind=token.kind, actor=actor_of(user, stations), expires_at=token.expires_at
+    )
 
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int, may_revoke_others: bool) -> m.AuthToken:

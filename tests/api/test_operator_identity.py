@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.driver import Line, station_payload
+from tests.api.test_station_accounts import station_account
 from tests.auth_support import auth_headers
 
 
@@ -30,12 +31,12 @@ def test_a_person_is_recorded_as_signed_in_and_cannot_name_another(client: Any) 
 
 def test_a_station_account_acts_for_its_station_and_may_name_its_operator(client: Any) -> None:
     first, second = Line(client).work_order(quantity=2, first="HP26-5600011")
-    station = auth_headers("station")
+    station = station_account(client, "svc-cex", ["CEX-01"])
     assert client.post("/api/v1/stations/CEX-01/start", json={"serial": first}, headers=station).status_code == 201
     body = station_payload("coil_expansion", first)
     assert client.post("/api/v1/stations/CEX-01/complete", json=body, headers=station).status_code == 200
     attempt = _attempt(client, first)
-    assert (attempt["started_by"], attempt["completed_by"], attempt["origin"]) == ("svc-leak-test",) * 2 + ("rest",)
+    assert (attempt["started_by"], attempt["completed_by"], attempt["origin"]) == ("svc-cex",) * 2 + ("rest",)
     named = {"serial": second, "operator": "OP-7"}
     assert client.post("/api/v1/stations/CEX-01/start", json=named, headers=station).status_code == 201
     assert (_attempt(client, second)["started_by"], _attempt(client, second)["origin"]) == ("OP-7", "operator")

@@ -27,7 +27,12 @@ def test_password_sign_in_gives_a_bearer_token_that_identifies_the_user(client) 
     token = answer.json()["access_token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, auth=None)
     assert me.status_code == 200
-    assert me.json() == {"username": "quality1", "display_name": "Quinn Quality", "role": "quality_engineer"}
+    assert me.json() == {
+        "username": "quality1",
+        "display_name": "Quinn Quality",
+        "role": "quality_engineer",
+        "stations": [],
+    }
 
 
 def test_badge_and_pin_sign_in_an_operator(client) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,10 @@ _ERRORS = schemas.problem_responses(401, 403, 404, 409, 422)
 
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,63}$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+StationIds = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]],
+    Field(max_length=200, description="Only for a station's service account: the station ids it acts for"),
+]
 
 
 class TokenRequest(schemas.Input):
@@ -60,6 +64,7 @@ class MeOut(schemas.Output):
     username: str
     display_name: str
     role: Role
+    stations: list[str] = Field(description="A station's service account: the stations it acts for")
 
 
 class UserOut(schemas.Output):
@@ -71,6 +76,7 @@ class UserOut(schemas.Output):
     has_password: bool
     has_pin: bool
     locked_until: datetime | None
+    stations: list[str] = Field(description="A station's service account: the stations it acts for")
 
 
 class UserCreate(schemas.Input):
@@ -80,6 +86,7 @@ class UserCreate(schemas.Input):
     password: Secret | None = Field(default=None, description="At least 10 characters")
     badge_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")] | None = None
     pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")] | None = None
+    stations: StationIds = Field(default_factory=list)
 
 
 class UserUpdate(schemas.Input):
@@ -89,6 +96,7 @@ class UserUpdate(schemas.Input):
     password: Secret | None = None
     badge_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{0,64}$")] | None = None
     pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")] | None = None
+    stations: StationIds | None = Field(default=None, description="All the stations it acts for (omit: unchanged)")
     reason: schemas.Reason
 
 
@@ -96,8 +104,9 @@ class UnlockRequest(schemas.Input):
     reason: schemas.Reason
 
 
-def user_out(user: m.AppUser) -> UserOut:
+def user_out(user: m.AppUser, stations: list[str]) -> UserOut:
     return UserOut(
+        stations=stations,
         username=user.username,
         display_name=user.display_name,
         role=Role(user.role),
@@ -163,7 +172,9 @@ async def issue_token(body: TokenRequest, request: Request) -> TokenOut:
 )
 async def who_am_i(actor: CurrentActorDep) -> MeOut:
     assert actor.role is not None
-    return MeOut(username=actor.username, display_name=actor.display_name, role=actor.role)
+    return MeOut(
+        username=actor.username, display_name=actor.display_name, role=actor.role, stations=sorted(actor.stations)
+    )
 
 
 @router.get(
@@ -208,7 +219,8 @@ def revoke_token(
     dependencies=[allow(Role.ADMIN)],
 )
 def list_users(session: SessionDep) -> list[UserOut]:
-    return [user_out(u) for u in users.list_users(session=session)]
+    bound = users.stations_by_user(session=session)
+    return [user_out(u, bound.get(u.id, [])) for u in users.list_users(session=session)]
 
 
 @router.post(
@@ -232,8 +244,9 @@ def create_user(body: UserCreate, actor: CurrentActorDep, session: SessionDep) -
             password=body.password,
             badge_id=body.badge_id,
             pin=body.pin,
+            stations=body.stations,
         )
-        return user_out(user)
+        return user_out(user, users.stations_of(session=session, user_id=user.id))
 
 
 @router.put(
@@ -259,10 +272,11 @@ def change_user(
                 password=body.password,
                 badge_id=body.badge_id,
                 pin=body.pin,
+                stations=body.stations,
             ),
             reason=body.reason,
         )
-        out = user_out(user)
+        out = user_out(user, users.stations_of(session=session, user_id=user.id))
     request.app.state.gate.forget()
     return out
 
@@ -277,4 +291,5 @@ def change_user(
 )
 def unlock_user(username: str, body: UnlockRequest, actor: CurrentActorDep, session: SessionDep) -> UserOut:
     with session.begin():
-        return user_out(users.unlock_user(session=session, actor=actor, username=username, reason=body.reason))
+        user = users.unlock_user(session=session, actor=actor, username=username, reason=body.reason)
+        return user_out(user, users.stations_of(session=session, user_id=user.id))

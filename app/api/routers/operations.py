@@ -14,7 +14,7 @@ from app.api import presenters, schemas
 from app.api.deps import SerialFormatDep, SessionDep
 from app.api.json_body import JsonBodyRoute
 from app.domain.actors import Actor, Role
-from app.domain.errors import InvalidInput
+from app.domain.errors import AccessDenied, InvalidInput
 from app.domain.results import Component, Measurement, StationResult, Trace
 from app.security.access import allow
 from app.services import operations
@@ -39,9 +39,11 @@ def check_interlock(
     station_id: str,
     session: SessionDep,
     serial_format: SerialFormatDep,
+    request: Request,
     serial: str = Query(max_length=64, description="Serial number to check"),
 ) -> schemas.InterlockOut:
     """Runs the route interlock without opening anything: for tablets before a start."""
+    _own_station(request.state.actor, station_id)
     decision = operations.check_interlock(
         session=session, serial_format=serial_format, station_id=station_id, serial=serial
     )
@@ -64,7 +66,7 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
     A release here closes another unit's open attempt at this station as aborted.
     """
     state = request.app.state
-    operator, origin = _who_acts(request, body.operator)
+    operator, origin = _who_acts(request, station_id, body.operator)
     outcome = _in_one_transaction(
         state,
         lambda session: operations.start_operation(
@@ -80,11 +82,24 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
     return presenters.plain_json_response(presenters.start_document(outcome), status_code=status.HTTP_201_CREATED)
 
 
-def _who_acts(request: Request, named: str | None) -> tuple[str, str]:
+def _own_station(actor: Actor, station_id: str) -> None:
+    """A station's service account acts only at the stations it is bound to (the user's ``stations``)."""
+    if not actor.may_act_at(station_id):
+        serves = ", ".join(sorted(actor.stations)) or "no station yet"
+        raise AccessDenied(
+            f"{actor.username} is the service account of {serves}, not of {station_id}; an admin binds it to "
+            f"the stations it serves (PUT /api/v1/users/{actor.username} with stations)",
+            role=Role.STATION.value,
+            stations=sorted(actor.stations),
+        )
+
+
+def _who_acts(request: Request, station_id: str, named: str | None) -> tuple[str, str]:
     """Who started or completed it, and the origin: the signed-in person, never a name typed into the
-    request. A station's service account acts for its station and may name the operator its own
-    sign-in knows (recorded as the station says); without one the account itself is recorded."""
+    request. A station's service account acts for its own stations only and may name the operator its
+    own sign-in knows (recorded as the station says); without one the account itself is recorded."""
     actor: Actor = request.state.actor
+    _own_station(actor, station_id)
     if actor.role is Role.STATION:
         return (named, "operator") if named else (actor.username, "rest")
     if named is not None and named != actor.username:
@@ -137,7 +152,7 @@ def complete_operation(station_id: str, body: schemas.CompleteRequest, request: 
     Refused with 409 when the unit has no open attempt at this station. Delivering the same
     ``result_id`` again records nothing new and answers the same (``duplicate: true``).
     """
-    operator, origin = _who_acts(request, body.operator)
+    operator, origin = _who_acts(request, station_id, body.operator)
     completion = operations.Completion(
         serial=body.serial, result_key=body.result_id, result=to_station_result(body), operator=operator
     )
