@@ -66,6 +66,8 @@ class EndpointRunner:
         self.gaps_detected = 0
         self.stale_after_s = timing.stale_after_s  # from the keep-alive the PLC granted (_settle_keepalive)
         self.link: UaLink | None = None  # the current session's link (diagnostics)
+        self._security_choice: SecurityChoice | None = None  # the current session's, for expiry checks
+        self._next_certificate_check = 0.0
 
     def _specs(self) -> dict[str, StationTypeSpec | None]:
         specs: dict[str, StationTypeSpec | None] = {}
@@ -120,13 +122,16 @@ class EndpointRunner:
             async with asyncio.timeout(self._timing.request_timeout_s * 2):
                 await client.connect(auto_reconnect=False)
             self.sessions_started += 1
+            self._security_choice = choice
             await self._report_expiring_certificates(choice)
             await self._serve(client)
         finally:
             await _close_quietly(client)
 
     async def _report_expiring_certificates(self, choice: SecurityChoice) -> None:
-        """An alarm per station while the MES's or the PLC's certificate is about to expire."""
+        """An alarm per station while the MES's or the PLC's certificate is about to expire: at connect
+        and every ``timing.certificate_check_interval_s`` while connected (links stay up for months)."""
+        self._next_certificate_check = time.monotonic() + self._timing.certificate_check_interval_s
         if choice.mode == "None":
             return
         warnings = expiry_warnings(settings=self._security, server_certificate=choice.server_certificate)
@@ -326,6 +331,8 @@ class EndpointRunner:
             read = await link.read(counter_nodes)
             for i, handler in enumerate(handlers.values()):
                 await handler.reconcile(read[5 * i : 5 * i + 5])
+            if self._security_choice is not None and time.monotonic() >= self._next_certificate_check:
+                await self._report_expiring_certificates(self._security_choice)
             next_reconcile = time.monotonic() + self._timing.reconcile_interval_s
             while time.monotonic() < next_reconcile:
                 await asyncio.sleep(min(0.25, self._timing.reconcile_interval_s))

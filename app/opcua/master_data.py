@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -31,7 +31,7 @@ class SecuritySettings:
     private_key_path: Path | None = None
     trust_dir: Path | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     application_uri: str = "urn:ashp-line:mes"
     application_name: str = "ASHP line MES"
     rejected_dir: Path | None = None  # refused server certificates; default: beside trust_dir
@@ -58,6 +58,7 @@ class AdapterTiming:
     reconcile_interval_s: float = 5.0
     request_timeout_s: float = 5.0
     stale_after_s: float = 4.0
+    certificate_check_interval_s: float = 3600.0  # expiring certificates are looked for again while connected
     reconnect_min_delay_s: float = 0.5
     reconnect_max_delay_s: float = 30.0
     live_queue_size: int = 10_000

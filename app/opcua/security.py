@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,10 +95,12 @@ def make_certificate(
     certificate_path.parent.mkdir(parents=True, exist_ok=True)
     private_key_path.parent.mkdir(parents=True, exist_ok=True)
     certificate_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
-    private_key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    private_key_path.chmod(0o600)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # created readable by the owner only: never, not even for a moment, with the umask's permissions
+    descriptor = os.open(private_key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as key_file:
+        os.fchmod(key_file.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+        key_file.write(pem)
     return cert
 
 
@@ -147,8 +150,12 @@ class TrustList:
                 f"server certificate '{subject}' (SHA-256 thumbprint {fingerprint(cert)}) is not in the MES "
                 f"trust list {self.directory}"
             )
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise SecurityRefused(f"server certificate '{subject}' is outside its validity period")
+        problem = certificate_info(cert).validity_problem(now)
+        if problem is not None:
+            raise SecurityRefused(
+                f"server certificate '{subject}' {problem}: renew it on the PLC (or set its clock) and trust the "
+                "new one with 'mes opcua trust add FILE'"
+            )
 
     async def __call__(self, cert: x509.Certificate, app_description: ua.ApplicationDescription) -> None:
         """asyncua certificate-validator hook: refuse untrusted servers during CreateSession.
@@ -172,15 +179,15 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
 
     With a certificate: Basic256Sha256/SignAndEncrypt, the server certificate checked against the
     trust list before any session (and again by CreateSession); a refused one is kept in the rejected
-    directory. Without one: ``None``, but only when the settings allow it. Files are read on every
-    call, so a changed trust list or a rotated MES certificate applies at the next connect.
+    directory. Without one: ``None``, but only when the settings allow it. A MES with a certificate
+    never falls back to ``None`` (an endpoint list without secure endpoints may come from a
+    misconfigured PLC or from someone in between), and the user name and password are sent only
+    inside a SignAndEncrypt session, never in clear. Files are read on every call, so a changed trust
+    list or a rotated MES certificate applies at the next connect.
     """
     client.application_uri = settings.application_uri
     client.name = settings.application_name
     client.description = settings.application_name
-    if settings.username:
-        client.set_user(settings.username)
-        client.set_password(settings.password or "")
     if not settings.has_certificate:
         if not settings.allow_none:
             raise SecurityRefused(
@@ -189,7 +196,9 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
             )
         return SecurityChoice("None")
     assert settings.certificate_path is not None and settings.private_key_path is not None
-    _check_mes_certificate(settings.certificate_path, application_uri=settings.application_uri)
+    _check_mes_certificate(
+        settings.certificate_path, private_key_path=settings.private_key_path, application_uri=settings.application_uri
+    )
     trust = TrustList(settings.trust_dir)
     endpoints = await client.connect_and_get_server_endpoints()
     wanted = [
@@ -198,10 +207,15 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
         if e.SecurityPolicyUri == BASIC256SHA256_URI and e.SecurityMode == ua.MessageSecurityMode.SignAndEncrypt
     ]
     if not wanted:
-        if settings.allow_none and any(e.SecurityMode == ua.MessageSecurityMode.None_ for e in endpoints):
-            return SecurityChoice("None")
+        offered = sorted({f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name}" for e in endpoints})
         raise SecurityRefused(
-            "the endpoint offers no Basic256Sha256 SignAndEncrypt security and security mode None is not allowed"
+            f"the endpoint offers no Basic256Sha256 SignAndEncrypt security (it offers {', '.join(offered) or 'none'})"
+            + (
+                ": the MES has a certificate, so it does not fall back to security mode None (its password "
+                "would cross the network in clear); configure SignAndEncrypt on the PLC"
+                if settings.allow_none
+                else " and security mode None is not allowed"
+            )
         )
     server_der = _first_certificate(wanted[0].ServerCertificate)
     try:
@@ -222,19 +236,25 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
         server_certificate=server_der,
         mode=ua.MessageSecurityMode.SignAndEncrypt,
     )
+    if settings.username:
+        client.set_user(settings.username)
+        client.set_password(settings.password or "")
     return SecurityChoice("SignAndEncrypt", server_certificate)
 
 
-def _check_mes_certificate(path: Path, *, application_uri: str) -> None:
-    """Refuse to connect with a MES certificate that is missing, malformed, outside its validity, or
+def _check_mes_certificate(path: Path, *, private_key_path: Path, application_uri: str) -> None:
+    """Refuse to connect with a MES certificate that is missing, malformed, outside its validity,
     naming another ApplicationUri than the session would carry (a PLC refuses that session, and its
-    refusal rarely says why)."""
+    refusal rarely says why), or whose private key is missing or not its own (a half-copied rotation:
+    the PLC answers with a bare BadTcpInternalError that looks like a network fault)."""
     try:
-        info = certificate_info(read_certificate(path))
+        certificate = read_certificate(path)
+        info = certificate_info(certificate)
     except CertificateProblem as exc:
         raise SecurityRefused(
             f"the MES certificate cannot be used: {exc} (create one with 'mes opcua make-cert')"
         ) from exc
+    _check_private_key(private_key_path, certificate=certificate, certificate_path=path)
     problem = info.validity_problem(dt.datetime.now(dt.UTC))
     if problem is not None:
         raise SecurityRefused(
@@ -247,6 +267,27 @@ def _check_mes_certificate(path: Path, *, application_uri: str) -> None:
             f"sessions carry {application_uri} (MES_OPCUA__APPLICATION_URI), and a PLC refuses a session whose "
             "ApplicationUri is not its certificate's: set MES_OPCUA__APPLICATION_URI to the certificate's, or "
             "make a certificate for this one with 'mes opcua make-cert --application-uri'"
+        )
+
+
+def _check_private_key(path: Path, *, certificate: x509.Certificate, certificate_path: Path) -> None:
+    """Refuse a MES private key that cannot be read or does not belong to the certificate."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SecurityRefused(
+            f"the MES private key {path} cannot be used ({reason}): it must be the unencrypted PEM key made "
+            "with the certificate ('mes opcua make-cert' or 'mes opcua rotate-cert')"
+        ) from exc
+    mine = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    theirs = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if mine != theirs:
+        raise SecurityRefused(
+            f"the MES private key {path} does not belong to the MES certificate {certificate_path} (a rotation "
+            "copied only one of the two?): configure the key made together with this certificate"
         )
 
 

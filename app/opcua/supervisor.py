@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from asyncua.common.utils import NotEnoughData
+
 from app.opcua.backend import StationBackend
 from app.opcua.connection import EndpointRunner, cancel_and_reap
 from app.opcua.handshake import AlarmLatch
@@ -16,21 +18,27 @@ from app.opcua.station_types import StationTypeLookup, default_lookup
 from app.opcua.status import StationStatus, StatusBoard
 
 ASYNCUA_LOGGERS = ("asyncua",)
-# where asyncua's client logs a publish loop that met a closed connection (a filter on a logger sees
-# only the records logged on it, not those of its children)
-ASYNCUA_SESSION_LOGGERS = ("asyncua.client.ua_session", "asyncua.client.ua_session.UaSession")
+# where asyncua's client logs a publish loop that met a closed connection, or a reply cut short by a
+# PLC closing the socket (node-opcua refusing the MES certificate does, on every retry); a filter on
+# a logger sees only the records logged on it, not those of its children
+ASYNCUA_SESSION_LOGGERS = (
+    "asyncua.client.ua_session",
+    "asyncua.client.ua_session.UaSession",
+    "asyncua.client.ua_client.UASocketProtocol",
+)
 
 
 class LinkClosedTracebacks(logging.Filter):
     """Keeps the line but drops the traceback when asyncua logs a connection that closed under it.
 
     A PLC or gateway restart makes asyncua's publish loop log ``ConnectionError`` with a full stack at
-    ERROR; the MES reports the lost link itself and reconnects, so the stack says nothing new. Any
+    ERROR, and a PLC that closes the socket mid-reply (a refused certificate) ``NotEnoughData``; the MES
+    reports the lost link or the refusal itself and reconnects, so the stack says nothing new. Any
     other exception keeps its traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], ConnectionError):
+        if record.exc_info and isinstance(record.exc_info[1], ConnectionError | NotEnoughData):
             record.msg = f"{record.getMessage()} ({record.exc_info[1]!s})"
             record.args = None
             record.exc_info = None

@@ -37,3 +37,21 @@ def test_a_closed_link_is_logged_in_one_line_and_other_errors_keep_their_stack(
     as_written = logging.Formatter()
     assert "Traceback" not in as_written.format(closed)
     assert "Traceback" in as_written.format(defect) and "a real defect" in as_written.format(defect)
+
+
+def test_a_reply_cut_short_by_a_refusing_plc_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """node-opcua refusing the MES certificate closes the socket mid-reply; asyncua's socket protocol
+    logs that with a full stack at ERROR on every retry (the MES raises its own clear alarm)."""
+    from asyncua.common.utils import NotEnoughData
+
+    quiet_asyncua_logging()
+    with caplog.at_level(logging.WARNING):
+        try:
+            raise NotEnoughData("Not enough data left in buffer, request for 4, we have 0")
+        except NotEnoughData:
+            logging.getLogger("asyncua.client.ua_client.UASocketProtocol").exception(
+                "Exception raised while parsing message from server"
+            )
+    (cut,) = caplog.records
+    assert cut.exc_info is None and "Not enough data left in buffer" in cut.getMessage()
+    assert "Traceback" not in logging.Formatter().format(cut)
