@@ -11,6 +11,7 @@ of one revision, with that revision's limits, and says how many units it left ou
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -19,6 +20,8 @@ from sqlalchemy.sql import ColumnElement
 
 import stations
 from app.persistence import models as m
+from app.persistence import trace_codec
+from stations import _checks as kinds
 
 NON_NUMERIC = {"PresenceCheck", "OneOfCheck", "SequenceCheck", "FlagCheck", "BomCheck", "CheckAgeCheck"}
 RESIDUAL = {"ResidualCheck"}
@@ -32,6 +35,8 @@ class Characteristic:
     label: str
     residual: bool
     relative: bool = False  # a residual as a fraction of the model's value (capacity, COP, power)
+    reading_channel: str | None = None  # charted reading by reading: every sample of this trace
+    reading_item: str = ""  # what one reading is of ("hairpin", "fastener")
 
     @property
     def key(self) -> str:
@@ -48,14 +53,16 @@ class RevisionResults:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One value per unit, every one judged under ``revision_id`` and its limits ``low`` … ``high``."""
+    """One value per unit (or, for a reading-by-reading characteristic, each of its readings), every
+    one judged under ``revision_id`` and its limits ``low`` … ``high``; ``units`` counts the units."""
 
     values: list[float]
-    serials: list[str]
+    serials: list[str]  # per value: the unit's serial, and for a reading its item and number
     low: float | None
     high: float | None
     revision_id: int | None = None
     revisions: tuple[RevisionResults, ...] = ()  # every revision with results, in the order they took effect
+    units: int = 0
 
     def _chosen_at(self) -> int:
         return next(i for i, r in enumerate(self.revisions) if r.revision_id == self.revision_id)
@@ -82,8 +89,11 @@ def characteristics() -> list[Characteristic]:
             residual = kind in RESIDUAL
             relative = bool(getattr(check, "relative", False))
             suffix = (" (measured / model − 1)" if relative else " (measured − model)") if residual else ""
+            channel = check.channel if isinstance(check, kinds.TraceEachCheck) else None
+            item = check.item if isinstance(check, kinds.TraceEachCheck) else ""
+            suffix += f" (each {item})" if channel else ""
             label = f"{st.title}: {getattr(check, 'label', check.name)}{suffix}"
-            found.append(Characteristic(st.code, check.name, label, residual, relative))
+            found.append(Characteristic(st.code, check.name, label, residual, relative, channel, item))
     return found
 
 
@@ -137,11 +147,20 @@ def sample(
         .limit(limit)
     ).all()
     values, serials = [], []
-    for _, serial, measured, expected, _, _ in reversed(rows):
+    readings = _readings(session=session, characteristic=characteristic, attempt_ids=[r.id for r in rows])
+    units = 0
+    for attempt_id, serial, measured, expected, _, _ in reversed(rows):
+        if characteristic.reading_channel is not None:
+            each = readings.get(attempt_id, [])
+            values += each
+            serials += [f"{serial} {characteristic.reading_item} {k}" for k in range(1, len(each) + 1)]
+            units += 1 if each else 0
+            continue
         value = residual_of(characteristic, measured=measured, expected=expected)
         if value is not None:
             values.append(value)
             serials.append(serial)
+            units += 1
     revisions = tuple(RevisionResults(r, counted[r]) for r in order)
     newest = rows[0] if rows else None
     return Sample(
@@ -151,7 +170,26 @@ def sample(
         newest.limit_high if newest else None,
         revision_id=chosen,
         revisions=revisions,
+        units=units,
     )
+
+
+def _readings(*, session: Session, characteristic: Characteristic, attempt_ids: list[int]) -> dict[int, list[float]]:
+    """Each attempt's finite samples of the characteristic's trace, in recorded order (none when the
+    characteristic is not charted reading by reading)."""
+    if characteristic.reading_channel is None or not attempt_ids:
+        return {}
+    t = m.TraceRow
+    found: dict[int, list[float]] = {}
+    for start in range(0, len(attempt_ids), 500):
+        rows = session.execute(
+            select(t.attempt_id, t.value_blob, t.encoding).where(
+                t.attempt_id.in_(attempt_ids[start : start + 500]), t.channel == characteristic.reading_channel
+            )
+        )
+        for attempt_id, blob, encoding in rows:
+            found[attempt_id] = [v for v in trace_codec.decode(blob, encoding) if math.isfinite(v)]
+    return found
 
 
 def residual_of(characteristic: Characteristic, *, measured: float | None, expected: float | None) -> float | None:

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.persistence.db import make_engine, make_session_factory
 from app.ui import spc
 from app.ui.spc_data import Sample, characteristics, sample
-from tests.api.driver import MONOBLOC, Line
+from tests.api.driver import MONOBLOC, Line, station_payload
 
 MODEL = "HPM-06-R290-EVI"
 
@@ -168,3 +168,38 @@ def test_last_n_counts_units_each_with_its_latest_judged_value(
     assert _n_card(html) == 25 and chart["serials"] == last_units
     assert _text_of(html, "cpk") == f"{reference:.3g}"
     assert "each unit's latest judged result" in _text_of(html, "basis")
+
+
+def test_a_check_of_every_reading_is_charted_reading_by_reading_not_by_the_worst(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    """Each hairpin's peak force is a reading of the characteristic; the check row keeps only the
+    worst of a coil's hairpins, whose capability says little about the expansion process."""
+    rng = np.random.default_rng(5)
+    serials = line.work_order(first="HP26-5000101", quantity=12)
+    every: list[float] = []
+    for i, sn in enumerate(serials):
+        forces = [float(np.round(rng.normal(37.5, 1.2), 2)) for _ in range(6)]
+        body = station_payload("coil_expansion", sn, seed=i + 1)
+        (trace,) = [t for t in body["traces"] if t["channel"] == "HairpinPeakForce_kN"]
+        trace["t_s"], trace["values"] = [float(k) for k in range(6)], forces
+        for x in body["measurements"]:
+            if x["name"] == "PeakForce_kN":
+                x["value"] = max(forces)
+        assert line.start("coil_expansion", sn).status_code == 201
+        done = client.post("/api/v1/stations/CEX-01/complete", json=body)
+        assert done.status_code == 200 and done.json()["attempt"]["verdict"] == "PASS", done.text
+        every += forces
+
+    got = _sample(sessions, "coil_expansion:hairpin_peak_force", limit=25)
+    assert got.values == pytest.approx(every) and got.units == 12
+    assert got.serials[:7] == [f"{serials[0]} hairpin {k}" for k in range(1, 7)] + [f"{serials[1]} hairpin 1"]
+    assert (got.low, got.high) == (30.0, 45.0)
+    reference = _cpk(every, 30.0, 45.0)
+    assert spc.analyse(got.values, low=30.0, high=45.0).capability.cpk == pytest.approx(reference)
+
+    html, chart = _page(client, characteristic="coil_expansion:hairpin_peak_force", n=25)
+    assert _n_card(html) == 72 and chart["values"] == pytest.approx(every)
+    assert _text_of(html, "cpk") == f"{reference:.3g}"
+    assert "Every hairpin of each unit's latest judged result" in _text_of(html, "basis")
+    assert "n counts hairpins, of 12 units" in _text_of(html, "basis")
