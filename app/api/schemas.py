@@ -423,7 +423,19 @@ class ReleaseRequest(Input):
     reason: Reason
     signature: SignatureIn
     reenter_at: Name | None = Field(
-        default=None, description="For rework: the station type where the unit re-enters its route (or repair)"
+        default=None,
+        description="For rework: the station type where the unit re-enters its route, or `repair` (then say "
+        "where it re-enters after the repair with `then_reenter_at`). Omitted: the unit continues its pending "
+        "rework path (its repair first when one is pending, then its re-entry step). It may go back, but not "
+        "past the first step it has not passed.",
+        examples=["vacuum_dehydration", "repair"],
+    )
+    then_reenter_at: Name | None = Field(
+        default=None,
+        description="For a rework through repair: the station type where the unit re-enters its route after the "
+        "repair, e.g. a run-in FAIL diagnosed as a leak: reenter_at=repair, then_reenter_at=vacuum_dehydration. "
+        "Omitted: where its pending repair would send it (the route's rework rule).",
+        examples=["vacuum_dehydration"],
     )
 
 

@@ -7,7 +7,7 @@ ask ``check_start`` or ``after_verdict``, and persist what they answer.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,12 +60,15 @@ class RouteStep:
 
 @dataclass(frozen=True, slots=True)
 class ReworkRule:
-    """Where a FAIL at ``failed_at`` sends the unit; ``failure_mode`` None matches any mode."""
+    """Where a FAIL at ``failed_at`` sends the unit; ``failure_mode`` None matches any mode.
+
+    ``note`` is what the operator must know to do it (e.g. "monoblocs: recover the refrigerant first")."""
 
     failed_at: str
     action: ReworkAction
     reenter_at: str | None
     failure_mode: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +254,19 @@ def check_start(
     return StartDecision(True, "", retest_index=consecutive_retests(history, station_type))
 
 
+def first_step_not_passed(route: RouteDef, passed: Collection[str]) -> str | None:
+    """The first required step of ``route`` whose latest result does not count as passed (None: all do).
+
+    ``passed`` names the station types whose latest result counts as passed (a PASS that no override
+    turned into a FAIL, or a concession)."""
+    return next((s.station_type for s in route.steps if s.required and s.station_type not in passed), None)
+
+
+def route_complete(route: RouteDef, passed: Collection[str]) -> bool:
+    """Has the unit passed (or been conceded at) the last step of its route? Only then is it finished."""
+    return bool(route.steps) and route.steps[-1].station_type in passed
+
+
 def after_verdict(
     *,
     route: RouteDef,
@@ -268,9 +284,10 @@ def after_verdict(
             return Transition(UnitStatus.IN_PROCESS, target, None, loops, instruction=f"re-enter at {target}")
         if verdict is Verdict.RETEST:
             return Transition(UnitStatus.IN_PROCESS, REPAIR, unit.reentry_step, loops, instruction="repeat repair")
+        # the repair is still to be done: a rework release with no target sends the unit back to it
         return Transition(
             UnitStatus.ON_HOLD,
-            unit.reentry_step,
+            REPAIR,
             unit.reentry_step,
             loops,
             hold_reason=f"repair failed{': ' + summary if summary else ''}",
@@ -298,6 +315,7 @@ def after_verdict(
             hold_reason=f"{what} (no rework path on route {route.code}; quality engineer decides)",
             instruction="hold for a quality engineer",
         )
+    noted = f" ({rule.note})" if rule.note else ""
     if rule.action is ReworkAction.HOLD:
         return Transition(
             UnitStatus.ON_HOLD,
@@ -305,7 +323,7 @@ def after_verdict(
             rule.reenter_at,
             loops,
             hold_reason=f"{what} (quality engineer decides)",
-            instruction="hold for a quality engineer",
+            instruction=f"hold for a quality engineer{noted}",
         )
     loops += 1
     next_step = REPAIR if rule.action is ReworkAction.REPAIR else rule.reenter_at
@@ -320,8 +338,8 @@ def after_verdict(
             instruction="hold for a quality engineer: rework loop cap reached",
         )
     instruction = (
-        f"to repair, then re-enter at {rule.reenter_at}"
+        f"to repair{noted}, then re-enter at {rule.reenter_at}"
         if rule.action is ReworkAction.REPAIR
-        else f"repeat {rule.reenter_at}"
+        else f"repeat {rule.reenter_at}{noted}"
     )
     return Transition(UnitStatus.IN_PROCESS, next_step, reentry, loops, instruction=instruction)

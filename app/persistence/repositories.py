@@ -95,6 +95,7 @@ def route_def(session: Session, route_id: int) -> routing.RouteDef:
                 action=routing.ReworkAction(r.action),
                 reenter_at=r.reenter_at,
                 failure_mode=r.failure_mode,
+                note=r.note or "",
             )
             for r in rules
         ),

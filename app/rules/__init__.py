@@ -4,7 +4,6 @@ from .context import ValueStatus, components_of, guard_band
 from .engine import EVALUATORS, RULES_VERSION, judge, station_alarms
 from .nameplate import Nameplate, nameplate_data, passed_charge_mass_g
 from .product import ProductData, RatingPoint
-from .routing import ReworkRule, RouteDecision, default_rework_rules, route_failure
 from .spec import (
     Limit,
     Spec,
@@ -27,16 +26,13 @@ __all__ = [
     "ProductData",
     "RatingPoint",
     "ResultProblem",
-    "ReworkRule",
     "RiseFit",
-    "RouteDecision",
     "Spec",
     "SpecError",
     "ValueStatus",
     "build_spec",
     "classify_rise",
     "components_of",
-    "default_rework_rules",
     "guard_band",
     "judge",
     "nameplate_data",
@@ -45,7 +41,6 @@ __all__ = [
     "passed_charge_mass_g",
     "product_from_document",
     "product_to_document",
-    "route_failure",
     "spec_from_document",
     "spec_to_document",
     "station_alarms",

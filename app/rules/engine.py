@@ -140,14 +140,30 @@ def _completeness(ctx: JudgeContext) -> CheckResult:
     )
 
 
+# What a RETEST's message tells the station to do; a RETEST the cap turns into a FAIL drops it.
+_MEASURE_AGAIN = (": measure again", "; repeat the rise test")
+
+
 def _apply_retest_cap(result: CheckResult, *, retest_count: int, retest_cap: int) -> CheckResult:
+    """A RETEST at a station whose retest cap is reached (or is 0) is a FAIL, worded as one.
+
+    Only the message's words change with the cap, not the verdict or the rule: no RULES_VERSION bump
+    (a re-derivation of an earlier verdict reports the wording difference and agrees)."""
     if result.verdict is not Verdict.RETEST or retest_count < retest_cap:
         return result
+    finding = result.message
+    for instruction in _MEASURE_AGAIN:
+        finding = finding.replace(instruction, "")
+    why = (
+        "this station allows no retest (cap 0)"
+        if retest_cap == 0
+        else f"still undecided after {retest_count} of {retest_cap} retests"
+    )
     return replace(
         result,
         verdict=Verdict.FAIL,
         rule=f"{result.rule}+retest_cap_reached",
-        message=f"{result.message} — retest cap reached ({retest_count} of {retest_cap} retests used)",
+        message=f"{finding} — FAIL, retest cap reached: {why}",
     )
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from app.domain import routing
 from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput, NotFound
-from app.domain.routing import Disposition, UnitStatus
+from app.domain.results import Verdict
+from app.domain.routing import AttemptStatus, Disposition, UnitStatus
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import audit, signatures
@@ -120,8 +121,15 @@ def release_hold(
     actor: Actor,
     signature: VerifiedSignature,
     reenter_at: str | None = None,
+    then_reenter_at: str | None = None,
 ) -> m.Hold:
     """Release a hold with a disposition: rework (re-enter the route), scrap, or use as is.
+
+    rework: the unit goes to ``reenter_at`` (a step of its route, or ``repair`` followed by
+    ``then_reenter_at``); with no target it continues its pending rework path (the repair first when
+    one is pending, then its re-entry step). A unit re-enters no later than the first step it has not
+    passed. use_as_is: the attempt behind the hold, if its verdict that counts (an override's, else the
+    engine's) is FAIL, counts as passed and the unit goes on as after that FAIL conceded.
 
     Needs the releaser's electronic signature, verified by the caller before this transaction."""
     by = actor.username
@@ -138,6 +146,11 @@ def release_hold(
     ).one()
     if hold.released_at is not None:
         raise Conflict(f"hold {hold_id} on {unit.serial} was already released ({hold.disposition})")
+    if then_reenter_at is not None and disposition is not Disposition.REWORK:
+        raise InvalidInput(
+            f"then_reenter_at names where {unit.serial} re-enters after a repair: it belongs to a rework release "
+            f"with reenter_at=repair, not to {disposition.value}"
+        )
     model = session.get(m.ProductModel, unit.product_model_id)
     assert model is not None
     route = repo.route_def(session, model.route_id)
@@ -146,21 +159,21 @@ def release_hold(
     unit_before, hold_before = unit_state(unit), audit.snapshot(hold)
 
     if disposition is Disposition.REWORK:
-        target = reenter_at or unit.reentry_step or unit.next_step
-        if target is None or (target != routing.REPAIR and route.step(target) is None):
-            raise InvalidInput(
-                f"say where {unit.serial} re-enters route {route.code}: reenter_at must be one of "
-                f"{', '.join(s.station_type for s in route.steps)} or repair"
-            )
-        if target == routing.REPAIR and unit.reentry_step is None:
-            raise InvalidInput("a rework through repair needs the station where the unit re-enters afterwards")
-        if target != routing.REPAIR:
-            unit.reentry_step = None
-        unit.next_step = target
-    elif disposition is Disposition.USE_AS_IS and failed is not None and failed.status == "failed":
-        # A concession: the failed attempt counts as passed and the unit goes on along its route.
+        unit.next_step, unit.reentry_step = _rework_target(
+            session, unit=unit, route=route, reenter_at=reenter_at, then_reenter_at=then_reenter_at
+        )
+    elif (
+        disposition is Disposition.USE_AS_IS
+        and failed is not None
+        and effective_verdict(session, failed) == Verdict.FAIL.value
+    ):
+        # A concession: the failed attempt (the engine's FAIL, or a PASS a quality engineer overrode to
+        # FAIL) counts as passed and the unit goes on along its route, as after a conceded FAIL there.
         failed.use_as_is = True
-        unit.next_step = route.following(failed.station_type) if route.step(failed.station_type) else unit.reentry_step
+        if route.step(failed.station_type) is not None:
+            unit.next_step = route.following(failed.station_type)
+        else:  # a repair: the unit re-enters where the repair would have sent it
+            unit.next_step = unit.reentry_step
         unit.reentry_step = None
 
     hold.released_at = now
@@ -178,10 +191,8 @@ def release_hold(
                 other.released_at, other.released_by = now, by
                 other.disposition, other.release_reason = disposition.value, f"unit scrapped (hold {hold.id})"
         unit.status = UnitStatus.SCRAPPED.value
-    elif any(h.id != hold.id for h in repo.active_holds(session, unit.id)):
-        unit.status = UnitStatus.ON_HOLD.value
     else:
-        unit.status = (UnitStatus.FINISHED if unit.next_step is None else UnitStatus.IN_PROCESS).value
+        settle_status(session, unit=unit, route=route)
     signed = signatures.sign(
         session=session,
         actor=actor,
@@ -217,3 +228,107 @@ def release_hold(
             signature=signed,
         )
     return hold
+
+
+def effective_verdict(session: Session, attempt: m.OperationAttempt) -> str | None:
+    """The verdict that counts: the latest override, else the engine's."""
+    latest = session.scalars(
+        select(m.VerdictOverride.verdict)
+        .where(m.VerdictOverride.attempt_id == attempt.id)
+        .order_by(m.VerdictOverride.id.desc())
+        .limit(1)
+    ).first()
+    return latest or attempt.verdict
+
+
+def passed_steps(session: Session, unit_id: int) -> set[str]:
+    """The station types whose latest result counts as passed: a PASS no override turned into a FAIL,
+    or a concession (an override to PASS, a use-as-is release). Open and aborted attempts have no result."""
+    a, o = m.OperationAttempt, m.VerdictOverride
+    latest_override = (
+        select(o.verdict).where(o.attempt_id == a.id).order_by(o.id.desc()).limit(1).correlate(a).scalar_subquery()
+    )
+    rows = session.execute(
+        select(a.station_type, a.status, a.use_as_is, latest_override)
+        .where(a.unit_id == unit_id, a.status.not_in([AttemptStatus.OPEN.value, AttemptStatus.ABORTED.value]))
+        .order_by(a.id)
+    ).all()
+    latest: dict[str, bool] = {}
+    for station_type, status, use_as_is, override in rows:
+        latest[station_type] = bool(use_as_is) or (status == AttemptStatus.PASSED and override != Verdict.FAIL.value)
+    return {station_type for station_type, passed in latest.items() if passed}
+
+
+def settle_status(session: Session, *, unit: m.Unit, route: routing.RouteDef) -> None:
+    """The unit's status once a hold or a verdict is decided: on hold while any hold stays, in process
+    while it has a next step, finished only when it passed (or was conceded at) its route's last step."""
+    if repo.active_holds(session, unit.id):
+        unit.status = UnitStatus.ON_HOLD.value
+    elif unit.next_step is not None:
+        unit.status = UnitStatus.IN_PROCESS.value
+    elif routing.route_complete(route, passed_steps(session, unit.id)):
+        unit.status = UnitStatus.FINISHED.value
+    else:
+        missing = routing.first_step_not_passed(route, passed_steps(session, unit.id)) or route.steps[-1].station_type
+        raise Conflict(
+            f"{unit.serial} has not passed {missing}, so it cannot finish route {route.code}; release it for "
+            f"rework with reenter_at naming where it re-enters (no later than {missing})"
+        )
+
+
+def _rework_target(
+    session: Session,
+    *,
+    unit: m.Unit,
+    route: routing.RouteDef,
+    reenter_at: str | None,
+    then_reenter_at: str | None,
+) -> tuple[str, str | None]:
+    """(next step, re-entry step after a repair) for a rework release, checked against the route and
+    against what the unit has passed: it may go back, never skip a step it has not passed."""
+    steps = [s.station_type for s in route.steps]
+    choices = f"{', '.join(steps)} or repair"
+    # no target: the unit's pending rework path (its repair first, when one is pending)
+    target = reenter_at or unit.next_step or unit.reentry_step
+    if target is None:
+        raise InvalidInput(
+            f"say where {unit.serial} re-enters route {route.code}: reenter_at must be one of {choices}",
+            field="reenter_at",
+        )
+    if target != routing.REPAIR and route.step(target) is None:
+        raise InvalidInput(
+            f"{target} is not a step of route {route.code} that {unit.serial} follows: reenter_at must be one "
+            f"of {choices}",
+            field="reenter_at",
+        )
+    if target != routing.REPAIR and then_reenter_at is not None:
+        raise InvalidInput(
+            f"then_reenter_at names where {unit.serial} re-enters after a repair, but this rework sends it to "
+            f"{target}: give reenter_at=repair with it, or leave then_reenter_at out",
+            field="then_reenter_at",
+        )
+    after_repair: str | None = None
+    if target == routing.REPAIR:
+        after_repair = then_reenter_at or unit.reentry_step
+        if after_repair is None:
+            raise InvalidInput(
+                f"a rework of {unit.serial} through repair needs the station where it re-enters afterwards: "
+                f"give then_reenter_at, one of {', '.join(steps)}",
+                field="then_reenter_at",
+            )
+        if route.step(after_repair) is None:
+            raise InvalidInput(
+                f"then_reenter_at {after_repair} is not a step of route {route.code}: it must be one of "
+                f"{', '.join(steps)}",
+                field="then_reenter_at",
+            )
+    entry = after_repair or target
+    first_missing = routing.first_step_not_passed(route, passed_steps(session, unit.id))
+    if first_missing is not None and steps.index(entry) > steps.index(first_missing):
+        allowed = ", ".join(steps[: steps.index(first_missing) + 1])
+        raise InvalidInput(
+            f"{unit.serial} has not passed {first_missing}: it cannot re-enter at {entry}, past a step it has "
+            f"not passed; choose {first_missing} or an earlier step ({allowed})",
+            field="then_reenter_at" if after_repair else "reenter_at",
+        )
+    return target, after_repair

@@ -142,7 +142,15 @@ def start_operation(
     operator: str | None,
     origin: str,
 ) -> StartOutcome:
-    """Open an attempt of ``serial`` at ``station_id`` if the route allows it; else raise InterlockRefused."""
+    """Open an attempt of ``serial`` at ``station_id`` if the route allows it; else raise InterlockRefused.
+
+    A station handles one unit at a time, and a station asks for a serial only when a unit is in it: a
+    request for another unit that exists (released by a work order) means the unit whose attempt here
+    has no result left the station, so that attempt is closed as aborted ("station moved on without a
+    result") whether this request is then released or refused. A refused request raises
+    :class:`RefusedAfterAbort`, which carries the aborted serials: the caller commits the abort, then
+    answers the refusal. A malformed serial or one in no work order (a misread scan) aborts nothing.
+    """
     serial_format.validate(serial)
     station_type, found = repo.lock_station_and_unit(session, station_id, serial)
     if found is None:
@@ -156,13 +164,17 @@ def start_operation(
         station_type=station_type,
         station_id=station_id,
     )
-    if not decision.allowed:
-        raise InterlockRefused(decision.reason, serial=serial, station_id=station_id)
-    if decision.resume_open_attempt:
-        return StartOutcome(attempt=next(a for a in open_here if a.unit_id == unit.id), unit=unit, resumed=True)
-
     now = utcnow()
     aborted = _abort(session, [a for a in open_here if a.unit_id != unit.id], now=now)
+    if not decision.allowed:
+        if aborted:
+            raise RefusedAfterAbort(decision.reason, serial=serial, station_id=station_id, aborted_serials=aborted)
+        raise InterlockRefused(decision.reason, serial=serial, station_id=station_id)
+    if decision.resume_open_attempt:
+        return StartOutcome(
+            attempt=next(a for a in open_here if a.unit_id == unit.id), unit=unit, resumed=True, aborted_serials=aborted
+        )
+
     attempt = AttemptState(
         id=0,
         unit_id=unit.id,
@@ -191,8 +203,20 @@ def start_operation(
     return StartOutcome(attempt=attempt, unit=unit, resumed=False, aborted_serials=aborted)
 
 
+class RefusedAfterAbort(InterlockRefused):
+    """A refused start that closed another unit's open attempt at the station as aborted first.
+
+    The abort is a fact (the other unit left the station) and must outlast the refusal: the boundary
+    that owns the transaction catches this, commits, then answers the refusal. A caller that does not
+    catch it rolls the abort back with everything else, as for any refusal."""
+
+    def __init__(self, detail: str, *, serial: str, station_id: str, aborted_serials: tuple[str, ...]) -> None:
+        super().__init__(detail, serial=serial, station_id=station_id, aborted_serials=list(aborted_serials))
+        self.aborted_serials = aborted_serials
+
+
 def _abort(session: Session, attempts: list[AttemptState], *, now: datetime) -> tuple[str, ...]:
-    """A station handles one unit at a time: a new release closes any open attempt there as aborted."""
+    """A station handles one unit at a time: a request for another unit closes any open attempt there as aborted."""
     if not attempts:
         return ()
     ids = [a.id for a in attempts]

@@ -8,6 +8,8 @@ RETEST is not a verdict to concede over: the station measures again, and its FAI
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,7 +21,7 @@ from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import audit, signatures
 from app.services.clock import utcnow
-from app.services.holds import audit_hold, unit_state
+from app.services.holds import audit_hold, effective_verdict, settle_status, unit_state
 from app.services.signatures import VerifiedSignature
 
 
@@ -36,17 +38,6 @@ def _attempt_and_unit(session: Session, attempt_id: int) -> tuple[m.OperationAtt
         select(m.OperationAttempt).where(m.OperationAttempt.id == attempt_id).execution_options(populate_existing=True)
     ).one()
     return attempt, unit
-
-
-def effective_verdict(session: Session, attempt: m.OperationAttempt) -> str | None:
-    """The verdict that counts: the latest override, else the engine's."""
-    latest = session.scalars(
-        select(m.VerdictOverride.verdict)
-        .where(m.VerdictOverride.attempt_id == attempt.id)
-        .order_by(m.VerdictOverride.id.desc())
-        .limit(1)
-    ).first()
-    return latest or attempt.verdict
 
 
 def override_verdict(
@@ -106,17 +97,17 @@ def override_verdict(
         else:
             unit.next_step, unit.reentry_step = route.following(attempt.station_type), None
         session.flush()
-        if repo.active_holds(session, unit.id):
-            unit.status = routing.UnitStatus.ON_HOLD.value
-        else:
-            unit.status = (
-                routing.UnitStatus.FINISHED if unit.next_step is None else routing.UnitStatus.IN_PROCESS
-            ).value
+        settle_status(session, unit=unit, route=route)
     else:
         attempt.use_as_is = False
+        view = repo.view_of(session, unit)
+        if attempt.station_type == routing.REPAIR and view.reentry_step is None:
+            # the repair's PASS already sent the unit on to where it re-enters (and cleared its re-entry
+            # step): a repair judged bad after all is still followed by that same step
+            view = dataclasses.replace(view, reentry_step=unit.next_step)
         transition = routing.after_verdict(
             route=route,
-            unit=repo.view_of(session, unit),
+            unit=view,
             station_type=attempt.station_type,
             verdict=Verdict.FAIL,
             failure_mode=None,

@@ -42,6 +42,10 @@ first served by a few threads rather than by dozens sharing the interpreter lock
 first of them are answered early instead of all of them late; six keep the database busy."""
 
 
+def _refusal(exc: DomainError) -> ReleaseAnswer:
+    return ReleaseAnswer(release=False, reason=codec.fit_utf8(exc.detail, codec.REASON_MAX_BYTES), recipe="")
+
+
 class DatabaseStationBackend:
     """Implements :class:`app.opcua.backend.StationBackend` over the database services."""
 
@@ -71,14 +75,18 @@ class DatabaseStationBackend:
     def _request(self, station_id: str, serial: str) -> ReleaseAnswer:
         try:
             with self._sessions() as session, session.begin():
-                outcome = operations.start_operation(
-                    session=session,
-                    serial_format=self._serial_format,
-                    station_id=station_id,
-                    serial=serial,
-                    operator=None,
-                    origin="plc",
-                )
+                try:
+                    outcome = operations.start_operation(
+                        session=session,
+                        serial_format=self._serial_format,
+                        station_id=station_id,
+                        serial=serial,
+                        operator=None,
+                        origin="plc",
+                    )
+                except operations.RefusedAfterAbort as refused:
+                    # the unit that was in the station left it: leaving the block commits its abort
+                    return _refusal(refused)
                 spec = specs.effective_spec(
                     session,
                     station_type=outcome.attempt.station_type,
@@ -99,7 +107,7 @@ class DatabaseStationBackend:
                         "the product model code must be shortened"
                     )
         except DomainError as exc:
-            return ReleaseAnswer(release=False, reason=codec.fit_utf8(exc.detail, codec.REASON_MAX_BYTES), recipe="")
+            return _refusal(exc)
         return ReleaseAnswer(release=True, reason="", recipe=recipe)
 
     def _result(self, station_id: str, result: PlcResult) -> StoredVerdict:

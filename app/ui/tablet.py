@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.api.authz import CurrentActorDep
 from app.api.deps import SerialFormatDep, SessionDep
+from app.domain import routing
 from app.domain.actors import Role
 from app.domain.errors import Conflict, DomainError
 from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict
@@ -24,7 +26,7 @@ from app.persistence import repositories as repo
 from app.security.access import allow
 from app.services import holds, operations, overrides, scans, traceability
 from app.ui.templating import render
-from app.ui.unit_panel import build_panel, last_attempt_here
+from app.ui.unit_panel import Panel, build_panel, last_attempt_here
 from stations.repair import REPAIR_ACTIONS
 
 router = APIRouter()
@@ -119,24 +121,59 @@ def tablet_panel(
     except DomainError as exc:
         # the fragment is a view of the operator's input: shown with the reason, not a failed load
         return render(request, "_panel_error.html", message=exc.detail, problem=exc.slug)
-    return render(request, "_panel.html", panel=panel)
+    return render(request, "_panel.html", panel=panel, repair_note=_repair_note(session, panel))
+
+
+def _repair_note(session: Session, panel: Panel) -> str:
+    """At the repair bench, what the route's rework rule says to do for the failure that sent the unit
+    here (e.g. "monoblocs: recover the refrigerant first"); empty when no rule's note applies."""
+    if panel.station_type != routing.REPAIR or panel.unit.next_step != routing.REPAIR:
+        return ""
+    a = m.OperationAttempt
+    failed = session.scalars(
+        select(a)
+        .where(
+            a.unit_id == panel.unit.id,
+            a.station_type != routing.REPAIR,
+            a.status.not_in([routing.AttemptStatus.OPEN.value, routing.AttemptStatus.ABORTED.value]),
+        )
+        .order_by(a.id.desc())
+        .limit(1)
+    ).first()
+    if failed is None or overrides.effective_verdict(session, failed) != Verdict.FAIL.value:
+        return ""  # sent here by a quality engineer's decision, not by a rework rule
+    _unit, route = repo.unit_state(session, panel.unit.serial)
+    rule = route.rework_for(failed.station_type, failed.failure_mode)
+    if rule is None or rule.action is not routing.ReworkAction.REPAIR or not rule.note:
+        return ""
+    return rule.note
 
 
 @router.post("/tablet/{station_id}/start", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
 def tablet_start(
     station_id: str, body: StartIn, session: SessionDep, serial_format: SerialFormatDep, actor: CurrentActorDep
 ) -> dict[str, object]:
-    """Start the unit here as the signed-in operator; a refusal comes back as 409 with the interlock's reason."""
+    """Start the unit here as the signed-in operator; a refusal comes back as 409 with the interlock's reason
+    (another unit's open attempt here is closed as aborted all the same: operations.start_operation)."""
     with session.begin():
-        outcome = operations.start_operation(
-            session=session,
-            serial_format=serial_format,
-            station_id=station_id,
-            serial=body.serial,
-            operator=actor.username,
-            origin="operator",
-        )
-        return {"attempt_id": outcome.attempt.id, "resumed": outcome.resumed, "aborted": list(outcome.aborted_serials)}
+        try:
+            outcome = operations.start_operation(
+                session=session,
+                serial_format=serial_format,
+                station_id=station_id,
+                serial=body.serial,
+                operator=actor.username,
+                origin="operator",
+            )
+        except operations.RefusedAfterAbort as refused:
+            kept = refused  # leaving the block commits the abort
+        else:
+            return {
+                "attempt_id": outcome.attempt.id,
+                "resumed": outcome.resumed,
+                "aborted": list(outcome.aborted_serials),
+            }
+    raise kept
 
 
 @router.post("/tablet/hold", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])

@@ -143,7 +143,7 @@ def test_vacuum_leak_goes_to_repair_then_reenters_at_vacuum(line: Line) -> None:
         line.run(station_type, serial)
     result = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
     assert result["unit"]["next_step"] == "repair"
-    assert result["attempt"]["instruction"] == "to repair, then re-enter at vacuum_dehydration"
+    assert result["attempt"]["instruction"] == "to repair (re-braze the joint), then re-enter at vacuum_dehydration"
     line.run("repair", serial)
     assert line.unit(serial)["next_step"] == "vacuum_dehydration"
     for station_type in MONOBLOC[3:]:

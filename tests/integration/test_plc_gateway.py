@@ -502,3 +502,40 @@ def test_an_infinite_reading_is_kept_as_read_and_its_verdict_re_derives(
         assert loss.rederived_verdict == "FAIL"
     finally:
         engine.dispose()
+
+
+def test_a_refused_request_for_another_unit_commits_the_abort_of_the_unit_that_left_the_station(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    engine, factory, backend, (first, second) = _backend_and_two_units(database, settings)
+
+    def status_at_cex() -> list[tuple[str | None, str | None]]:
+        with factory() as session:
+            return [
+                (status, summary)
+                for status, summary in session.execute(
+                    select(m.OperationAttempt.status, m.OperationAttempt.summary)
+                    .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+                    .where(m.Unit.serial == first, m.OperationAttempt.station_id == "CEX-01")
+                    .order_by(m.OperationAttempt.id)
+                ).all()
+            ]
+
+    try:
+        assert backend._request("CEX-01", first).release
+        # misread scans name no unit: the unit in the station is still being processed
+        assert not backend._request("CEX-01", "HP26-9999990").release
+        assert not backend._request("CEX-01", "no serial").release
+        assert status_at_cex() == [("open", None)]
+        owner = create_engine(database.owner)
+        with owner.begin() as conn:
+            conn.execute(text("UPDATE unit SET status = 'scrapped' WHERE serial = :s"), {"s": second})
+        owner.dispose()
+
+        refused = backend._request("CEX-01", second)
+        assert not refused.release and "scrapped" in refused.reason
+        assert status_at_cex() == [("aborted", "station moved on without a result")]
+        assert backend._request("CEX-01", first).release  # back in the station: a new attempt
+        assert [s for s, _ in status_at_cex()] == ["aborted", "open"]
+    finally:
+        engine.dispose()

@@ -82,6 +82,17 @@ def test_a_station_with_retest_cap_zero_turns_any_retest_into_a_fail(code: str, 
     assert any("retest cap reached" in c.message for c in judgement.checks)
 
 
+def test_a_retest_turned_fail_by_the_cap_no_longer_tells_the_operator_to_measure_again() -> None:
+    below = _judge("charging", 0, ChargedMass_g=141.7)
+    assert "measure again" in next(c for c in below.checks if c.name == "charged_mass").message
+    capped = next(c for c in _judge("charging", 1, ChargedMass_g=141.7).checks if c.name == "charged_mass")
+    assert capped.verdict is Verdict.FAIL and "measure again" not in capped.message
+    assert capped.message.endswith("— FAIL, retest cap reached: still undecided after 1 of 1 retests")
+    never = next(c for c in _judge("coil_expansion", 0, LengthLoss_mm=3.05).checks if c.verdict is Verdict.FAIL)
+    assert "measure again" not in never.message and "0 of 0" not in never.message
+    assert never.message.endswith("— FAIL, retest cap reached: this station allows no retest (cap 0)")
+
+
 def test_leak_test_allows_two_retests() -> None:
     signal = 5.1e-5  # about 2.9 g/yr of R290: inside the guard band
     assert _judge("leak_test", 1, LeakSignal_mbar_l_s=signal).verdict is Verdict.RETEST

@@ -9,18 +9,27 @@ import pytest
 
 from app.cyclemodel.uncertainty import InstrumentUncertainties, ModelUncertainties, uncertainties_from_settings
 from app.domain.results import Judgement, Verdict
-from app.rules import (
+from app.domain.routing import (
+    REPAIR,
+    ReworkAction,
     ReworkRule,
+    RouteDef,
+    RouteStep,
+    Transition,
+    UnitStatus,
+    UnitView,
+    after_verdict,
+)
+from app.rules import (
     SpecError,
     build_spec,
-    default_rework_rules,
     judge,
     nameplate_data,
     passed_charge_mass_g,
-    route_failure,
     spec_from_document,
     spec_to_document,
 )
+from app.services.master_data import RouteIn, RouteStepIn, station_rework_defaults
 from tests.rules.factories import HPM_06, HPM_12, HPS_10, NOW, good_result, with_values
 
 
@@ -129,7 +138,53 @@ def test_a_stored_document_missing_a_limit_is_refused() -> None:
         spec_from_document(document)
 
 
-RULES = default_rework_rules()
+MONOBLOC_STEPS = (
+    "coil_expansion",
+    "brazing",
+    "sub_base_assembly",
+    "vacuum_dehydration",
+    "charging",
+    "leak_test",
+    "run_in",
+)
+
+
+def _route(*extra: ReworkRule, loop_cap: int = 2) -> RouteDef:
+    """The monobloc route with the rework rules a route is seeded with (the station types' defaults)."""
+    route_in = RouteIn(
+        code="MONOBLOC", rework_loop_cap=loop_cap, steps=[RouteStepIn(station_type=t) for t in MONOBLOC_STEPS]
+    )
+    seeded = tuple(
+        ReworkRule(
+            failed_at=r.failed_at,
+            action=ReworkAction(r.action),
+            reenter_at=r.reenter_at,
+            failure_mode=r.failure_mode,
+            note=r.note,
+        )
+        for r in station_rework_defaults(route_in)
+    )
+    return RouteDef(
+        code="MONOBLOC",
+        steps=tuple(RouteStep(i, t) for i, t in enumerate(MONOBLOC_STEPS, 1)),
+        rework=extra + seeded,
+        loop_cap=loop_cap,
+    )
+
+
+def _fail(route: RouteDef, station: str, mode: str | None, *, loops: int = 0) -> Transition:
+    unit = UnitView("HP26-0000001", UnitStatus.IN_PROCESS, station, None, loops)
+    return after_verdict(
+        route=route, unit=unit, station_type=station, verdict=Verdict.FAIL, failure_mode=mode, summary="x"
+    )
+
+
+def _action(t: Transition) -> tuple[str, str | None]:
+    if t.status is UnitStatus.ON_HOLD:
+        return ("hold", t.reentry_step)
+    if t.next_step == REPAIR:
+        return ("repair", t.reentry_step)
+    return ("repeat", t.next_step)
 
 
 @pytest.mark.parametrize(
@@ -150,9 +205,29 @@ RULES = default_rework_rules()
 def test_a_failure_is_routed_per_the_rework_table(
     station: str, mode: str | None, action: str, reentry: str | None
 ) -> None:
-    decision = route_failure(station_type=station, failure_mode=mode, rules=RULES, loops_done=0)
-    assert (decision.action, decision.reentry_station_type) == (action, reentry)
-    assert decision.reason
+    transition = _fail(_route(), station, mode)
+    assert _action(transition) == (action, reentry)
+    assert transition.instruction
+
+
+@pytest.mark.parametrize(
+    ("station", "mode", "instruction"),
+    [
+        (
+            "leak_test",
+            "leak",
+            "to repair (re-braze the joint; monoblocs: recover the refrigerant first), "
+            "then re-enter at vacuum_dehydration",
+        ),
+        ("charging", "charge_mass", "to repair (recover the refrigerant), then re-enter at vacuum_dehydration"),
+        ("vacuum_dehydration", "moisture", "repeat vacuum_dehydration"),
+        ("coil_expansion", None, "hold for a quality engineer (quality engineer decides: scrap the coil)"),
+    ],
+)
+def test_the_fail_instruction_tells_the_operator_the_routes_repair_note(
+    station: str, mode: str | None, instruction: str
+) -> None:
+    assert _fail(_route(), station, mode).instruction == instruction
 
 
 def test_routing_takes_the_failure_mode_from_the_judgement() -> None:
@@ -165,35 +240,28 @@ def test_routing_takes_the_failure_mode_from_the_judgement() -> None:
         retest_count=0,
         now=NOW,
     )
-    decision = route_failure(station_type="charging", failure_mode=judgement.failure_mode, rules=RULES, loops_done=0)
     assert judgement.failure_mode == "charge_mass"
-    assert (decision.action, decision.reentry_station_type) == ("repair", "vacuum_dehydration")
+    assert _action(_fail(_route(), "charging", judgement.failure_mode)) == ("repair", "vacuum_dehydration")
 
 
 def test_past_the_loop_cap_a_unit_goes_on_hold() -> None:
-    decision = route_failure(
-        station_type="vacuum_dehydration", failure_mode="moisture", rules=RULES, loops_done=2, loop_cap=2
-    )
-    assert decision.action == "hold" and "loop cap" in decision.reason
+    transition = _fail(_route(loop_cap=2), "vacuum_dehydration", "moisture", loops=2)
+    assert transition.status is UnitStatus.ON_HOLD
+    assert transition.hold_reason and "loop cap" in transition.hold_reason
 
 
 def test_a_route_specific_rule_overrides_the_catch_all() -> None:
-    table = {r.key: r for r in RULES}
-    custom = ReworkRule(
-        station_type="brazing", failure_mode="belt_speed", action="repeat", reentry_station_type="brazing"
-    )
-    table[custom.key] = custom
-    assert (
-        route_failure(station_type="brazing", failure_mode="belt_speed", rules=table, loops_done=0).action == "repeat"
-    )
-    assert (
-        route_failure(station_type="brazing", failure_mode="temperature", rules=table, loops_done=0).action == "repair"
-    )
+    route = _route(ReworkRule("brazing", ReworkAction.REPEAT, "brazing", failure_mode="belt_speed"))
+    assert _action(_fail(route, "brazing", "belt_speed")) == ("repeat", "brazing")
+    assert _action(_fail(route, "brazing", "temperature")) == ("repair", "brazing")
 
 
 def test_a_station_without_a_rule_holds_the_unit() -> None:
-    decision = route_failure(station_type="painting", failure_mode=None, rules=RULES, loops_done=0)
-    assert decision.action == "hold" and decision.rule is None
+    route = _route()
+    route = RouteDef(route.code, route.steps, tuple(r for r in route.rework if r.failed_at != "brazing"), 2)
+    transition = _fail(route, "brazing", None)
+    assert transition.status is UnitStatus.ON_HOLD
+    assert transition.hold_reason and "no rework path" in transition.hold_reason
 
 
 def test_nameplate_of_a_charged_monobloc_carries_mass_and_co2_equivalent() -> None:

@@ -82,9 +82,12 @@ async def release_hold(
     session: SessionDep,
     actor: CurrentActorDep,
 ) -> schemas.HoldOut:
-    """rework: the unit re-enters its route (``reenter_at`` or where its rework rule said);
-    scrap: the unit is scrapped and every hold on it closed; use_as_is: a concession — a failed
-    attempt behind the hold counts as passed and the unit goes on. Needs the releaser's
+    """rework: the unit re-enters its route at ``reenter_at``, or goes to ``repair`` and then re-enters at
+    ``then_reenter_at``; without them it continues its pending rework path (repair first when one is pending);
+    it may go back on its route but never past the first step it has not passed (422 names that step);
+    scrap: the unit is scrapped and every hold on it closed; use_as_is: a concession — the attempt
+    behind the hold, when its verdict that counts (an override's, else the engine's) is FAIL, counts as
+    passed and the unit goes on as after that step. Needs the releaser's
     e-signature (``signature.secret``: password or PIN); a wrong one changes nothing (403)."""
     signer = await check_signature(request, actor=actor, secret=body.signature.secret)
     signature = VerifiedSignature.of(signer, reason=body.signature.reason)
@@ -99,6 +102,7 @@ async def release_hold(
                 actor=actor,
                 signature=signature,
                 reenter_at=body.reenter_at,
+                then_reenter_at=body.then_reenter_at,
             )
             serial = session.scalars(select(m.Unit.serial).where(m.Unit.id == hold.unit_id)).one()
             signed = session.get(m.ESignature, hold.release_signature_id)

@@ -63,7 +63,9 @@ def start_operation(station_id: str, body: schemas.StartRequest, request: Reques
     """Opens the unit's attempt at this station if its route allows it; otherwise 409 with the reason.
 
     Asking again for a unit whose attempt here is still open answers with that same attempt.
-    A release here closes another unit's open attempt at this station as aborted.
+    A request here for another unit (one a work order released), released or refused, closes the open
+    attempt of the unit that was at this station as aborted: a refusal (409) then names it in
+    ``aborted_serials``. A malformed serial or one of no work order aborts nothing.
     """
     state = request.app.state
     operator, origin = _who_acts(request, station_id, body.operator)
@@ -115,13 +117,20 @@ def _in_one_transaction(state: Any, work: Callable[[Session], T]) -> T:
     proved dead (a database restart within the pool's idle-ping window, app/persistence/db.py).
 
     Safe for these two routes only: a start asked again resumes its open attempt, and a completion
-    delivered again with its result_id answers as stored. The session is opened here rather than by a
-    dependency: on the line's busiest routes each FastAPI dependency costs more CPU than a session.
+    delivered again with its result_id answers as stored. A start refused after it aborted another
+    unit's open attempt at the station (``RefusedAfterAbort``) commits that abort, then is answered.
+    The session is opened here rather than by a dependency: on the line's busiest routes each FastAPI
+    dependency costs more CPU than a session.
     """
     for attempt in (1, 2):
         try:
-            with state.session_factory() as session, session.begin():
-                return work(session)
+            with state.session_factory() as session:
+                with session.begin():
+                    try:
+                        return work(session)
+                    except operations.RefusedAfterAbort as refused:
+                        kept = refused  # leaving the block commits the abort (another unit left the station)
+                raise kept
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
