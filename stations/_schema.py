@@ -68,7 +68,8 @@ class LimitDefault:
 
     ``low``/``high`` are inclusive; either may be None (one-sided). ``by_refrigerant`` overrides the
     bounds per refrigerant; ``from_product`` derives them from product data (None: no limit applies,
-    e.g. a market without a charge-cap rule). A specification revision may override any of it.
+    e.g. a market without a charge-cap rule). A specification revision may override any of it, unless
+    ``set_elsewhere`` says where the limit is kept instead.
     """
 
     name: str
@@ -83,6 +84,9 @@ class LimitDefault:
     # U of a residual against the cycle model is propagated from the instruments (the station's
     # settings), not set on the limit: a revision may not set it here.
     uncertainty_from_model: bool = False
+    # Non-empty: the limit is data kept elsewhere (with its source), which a specification revision may
+    # not override; the text says where it is changed (the refusal quotes it).
+    set_elsewhere: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -76,6 +76,10 @@ STATION_TYPE = StationType(
             origin="product",
             from_product=_market_cap,
             note="market rule: market × refrigerant × construction → max charge",
+            set_elsewhere=(
+                "the market charge cap is market-rule data with its source; change it in the market rules "
+                "(PUT /api/v1/market-rules), not in a specification revision"
+            ),
         ),
     ),
     retest_cap=1,

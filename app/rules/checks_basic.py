@@ -39,7 +39,12 @@ def judged(
     uncertainty: float | None = None,
     rule_prefix: str = "",
 ) -> CheckResult:
-    """A guard-banded comparison of ``value`` with ``limit``, worded for the operator."""
+    """A guard-banded comparison of ``value`` with ``limit``, worded for the operator.
+
+    A limit without a bound decides nothing: the check FAILs as ``spec_incomplete`` instead of passing
+    any value (a range check whose limit may be absent by design says so before it gets here)."""
+    if not limit.applies:
+        return unbounded(check, limit, measured=value)
     u = limit.uncertainty if uncertainty is None else uncertainty
     gb = guard_band(value=value, low=limit.low, high=limit.high, uncertainty=u)
     unit_text = unit if unit is not None else limit.unit
@@ -59,6 +64,22 @@ def judged(
         limit_high=limit.high,
         uncertainty=u,
         failure_mode=check.failure_mode if gb.verdict is not Verdict.PASS else None,
+    )
+
+
+def unbounded(check: CheckSpec, limit: Limit, *, measured: float | None = None) -> CheckResult:
+    """FAIL: the specification gives ``limit`` neither a low nor a high, so there is nothing to judge against."""
+    return CheckResult(
+        name=check.name,
+        verdict=Verdict.FAIL,
+        message=(
+            f"{check.label}: the specification sets no bound for limit {limit.name} ({limit.origin}), so it "
+            "cannot pass; approve a specification revision that gives it a low or a high"
+        ),
+        rule="spec_incomplete",
+        measured=measured,
+        uncertainty=limit.uncertainty,
+        failure_mode=check.failure_mode,
     )
 
 
@@ -89,6 +110,8 @@ def range_check(check: RangeCheck, ctx: JudgeContext) -> CheckResult:
         )
         if check.limit_required:
             return failed(check, f"{check.label}: {message}", rule="no_limit")
+        if limit.origin == "revision":  # absent by a revision's override, not by the data: judge nothing
+            return unbounded(check, limit)
         return passed(check, f"{check.label}: {message}", rule="no_limit_applies")
     value = ctx.number(check.measurement) + check.offset
     return judged(check, value=value, limit=limit)

@@ -67,6 +67,10 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
             f"{check.plateau} window ends ({fmt(end)} s) before it starts ({fmt(start)} s)", rule="bad_window"
         )
     slope_limit, spread_limit = ctx.limit(check.slope_limit), ctx.limit(check.spread_limit)
+    if slope_limit.high is None or spread_limit.high is None:
+        raise NotJudgeable(
+            "the steady window's slope and standard-deviation limits must both be set", rule="spec_incomplete"
+        )
     worst_slope, worst_spread = (0.0, ""), (0.0, "")
     for channel in check.channels:
         t, v = ctx.trace(channel)

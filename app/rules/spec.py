@@ -23,6 +23,7 @@ SPEC_DOCUMENT_VERSION = 2
 """2: the document holds the station's settings (e.g. the run-in instruments' U). A version 1 document
 has none and is read with the settings' defaults, the values that were constants in code before."""
 _LIMIT_OVERRIDE_KEYS = frozenset({"low", "high", "uncertainty", "nominal", "tolerance", "tolerance_fraction"})
+_BOUND_KEYS = _LIMIT_OVERRIDE_KEYS - {"uncertainty"}
 
 
 class SpecError(ValueError):
@@ -103,6 +104,13 @@ def _apply_override(limit: Limit, override: Any) -> Limit:
         low, high = nominal - abs(tolerance), nominal + abs(tolerance)
     elif "tolerance" in override or "tolerance_fraction" in override:
         raise SpecError(f"{where}: a tolerance needs a nominal")
+    for side, bound in (("low", limit.low), ("high", limit.high)):
+        if side in override and override[side] is None and bound is not None:
+            # a limit with a side removed passes what it was there to catch, or fails every unit
+            raise SpecError(
+                f"{where}: a revision moves a bound, it does not remove one; set {side} to a value "
+                f"(now {bound:g} {limit.unit}) instead of null"
+            )
     if "low" in override:
         low = None if override["low"] is None else _number(override["low"], where=f"{where}.low")
     if "high" in override:
@@ -111,8 +119,21 @@ def _apply_override(limit: Limit, override: Any) -> Limit:
         uncertainty = _number(override["uncertainty"], where=f"{where}.uncertainty")
     if uncertainty < 0:
         raise SpecError(f"{where}: uncertainty U must not be negative")
-    if low is not None and high is not None and low > high:
-        raise SpecError(f"{where}: low {low} is above high {high}")
+    if low is None and high is None and (limit.applies or _BOUND_KEYS & set(override)):
+        raise SpecError(
+            f"{where}: the override leaves the limit with no bound (low and high both null), so nothing would be "
+            f"judged against it; give it a low, a high or a nominal with a tolerance"
+        )
+    if low is not None and high is not None:
+        if low > high:
+            raise SpecError(f"{where}: low {low} is above high {high}")
+        if 2 * uncertainty >= high - low:
+            # ISO 14253-1 guard band: PASS needs low + U ≤ value ≤ high − U, which is empty here
+            raise SpecError(
+                f"{where}: U {uncertainty:g} {limit.unit} leaves no PASS band in {low:g}…{high:g} {limit.unit} "
+                f"(a value passes only inside low + U … high − U, so 2U must be below the width "
+                f"{high - low:g}); widen the limit or use a more precise instrument (smaller U)"
+            )
     return Limit(name=limit.name, unit=limit.unit, low=low, high=high, uncertainty=uncertainty, origin="revision")
 
 
@@ -144,6 +165,8 @@ def build_spec(
         if name not in limits:
             raise SpecError(f"{st.code} has no limit {name!r}; it has {sorted(limits)}")
         default = st.limit(name)
+        if default is not None and default.set_elsewhere:
+            raise SpecError(f"limit {name!r} is not set by a specification revision: {default.set_elsewhere}")
         if default is not None and default.uncertainty_from_model and "uncertainty" in _keys(override):
             raise SpecError(
                 f"limit {name!r}: its U is propagated through the cycle model from the instruments' U; "

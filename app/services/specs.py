@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import stations
 from app import rules
+from app.domain import routing
 from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.persistence import models as m
@@ -83,6 +84,26 @@ def _known_station_type(code: str) -> None:
         raise InvalidInput(f"{code!r} is not a station type of this MES ({known})") from exc
 
 
+def _on_route_of(session: Session, *, station_type: str, model: m.ProductModel) -> None:
+    """Refuse a revision that would never judge a unit: its station type is not on the model's route.
+
+    Repair is reached through rework rules, never as a step, so every model may have a repair revision."""
+    if station_type == routing.REPAIR:
+        return
+    steps = session.scalars(
+        select(m.RouteStep.station_type).where(m.RouteStep.route_id == model.route_id).order_by(m.RouteStep.position)
+    ).all()
+    if station_type in steps:
+        return
+    route = session.get(m.Route, model.route_id)
+    assert route is not None
+    raise InvalidInput(
+        f"{station_type} is not a step of route {route.code} that {model.code} follows "
+        f"({' → '.join(steps)}): a revision for it would never judge a unit; draft it for a station type of "
+        "the route, or add the step to the route first"
+    )
+
+
 def create_draft(
     *,
     session: Session,
@@ -96,6 +117,7 @@ def create_draft(
     """A new draft; its overrides are checked against the station's limits at once."""
     _known_station_type(station_type)
     model = repo.product_model_by_code(session, product_model_code)
+    _on_route_of(session, station_type=station_type, model=model)
     _resolve(session, station_type=station_type, model=model, overrides=overrides, revision_id=None)
     if based_on_id is not None:
         base = get_revision(session=session, revision_id=based_on_id)
