@@ -159,13 +159,38 @@ def _fresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_user() -> str:
+    """Who is logged in to run the command (the audit trail's default for ``--by``)."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (e.g. a container's bare uid)
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 def _masterdata(args: argparse.Namespace) -> int:
-    from app.domain.actors import SYSTEM
+    import hashlib
+
+    from app.domain.actors import Actor
+    from app.domain.errors import InvalidInput
     from app.services import master_data
 
-    document = master_data.read_document(Path(args.file))
+    by = (args.by if args.by is not None else _os_user()).strip()
+    actor = Actor(username=f"cli:{by}", role=None)
+    if not by or len(actor.username) > 64 or not by.isprintable():
+        raise InvalidInput(f"--by {by!r}: name the person loading the document in 1 to 60 printable characters")
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"master-data document {path} is not valid: {exc}") from exc
+    document = master_data.parse_document(data, name=str(path))
+    # the audit events say which file, exactly as read, changed the master data
+    reason = f"mes masterdata load {path.name} (sha256 {hashlib.sha256(data).hexdigest()})"
     with _session() as session, session.begin():
-        counts = master_data.load_document(session=session, document=document, actor=SYSTEM)
+        counts = master_data.load_document(session=session, document=document, actor=actor, reason=reason)
     print("master data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -230,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     md_sub = md.add_subparsers(dest="md_command", required=True)
     load = md_sub.add_parser("load", help="upsert a master-data JSON document")
     load.add_argument("file")
+    load.add_argument(
+        "--by",
+        metavar="NAME",
+        help="who is loading it, recorded in the audit trail as cli:NAME (default: the OS user)",
+    )
     load.set_defaults(func=_masterdata)
 
     from app.cyclemodel.cli import register_cli as register_cyclemodel

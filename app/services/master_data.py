@@ -7,11 +7,13 @@ code, so loading the same document twice changes nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 import stations
@@ -24,7 +26,9 @@ from app.services import audit
 
 DEMO_DOCUMENT = Path(__file__).with_name("demo_master_data.json")
 
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+# as long as the columns that hold them: product and route codes 64, market and line codes 32 characters
+Code = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+ShortCode = Annotated[str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 StationTypeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 StationId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -93,7 +97,7 @@ class ProductModelIn(_Strict):
     evi: bool
     internal_volume_l: PositiveFloat
     max_allowable_pressure_bar_g: PositiveFloat = Field(description="PS, high side, gauge")
-    market: Code
+    market: ShortCode
     route: Code
     rating: RatingIn
     bom: BomIn
@@ -165,7 +169,7 @@ class RouteIn(_Strict):
 class MarketRuleIn(_Strict):
     """Market × refrigerant × construction → the largest charge allowed, with its source."""
 
-    market: Code
+    market: ShortCode
     refrigerant: Literal["R290", "R32"]
     construction: Literal["monobloc_sealed", "split_outdoor"]
     max_charge_g: PositiveFloat
@@ -175,7 +179,7 @@ class MarketRuleIn(_Strict):
 class StationIn(_Strict):
     station_id: StationId
     station_type: StationTypeCode
-    line: Code
+    line: ShortCode
     description: str = ""
     opcua_endpoint: Annotated[str, StringConstraints(pattern=r"^opc\.tcp://\S+$", max_length=255)] | None = None
 
@@ -186,6 +190,29 @@ class MasterDataDocument(_Strict):
     market_rules: list[MarketRuleIn] = []
     stations: list[StationIn] = []
 
+    @model_validator(mode="after")
+    def _each_key_once(self) -> MasterDataDocument:
+        """A record named twice would be upserted twice, the last row winning silently: refuse instead."""
+        keyed = {
+            "route": [r.code for r in self.routes],
+            "product model": [p.code for p in self.product_models],
+            "market rule": [f"{r.market}/{r.refrigerant}/{r.construction}" for r in self.market_rules],
+            "station": [s.station_id for s in self.stations],
+        }
+        twice = [
+            f"{kind} {key} ({count} times)"
+            for kind, keys in keyed.items()
+            for key, count in Counter(keys).items()
+            if count > 1
+        ]
+        if twice:
+            shown = ", ".join(twice[:10]) + (f" and {len(twice) - 10} more" if len(twice) > 10 else "")
+            raise ValueError(
+                f"the document names {shown}; each record may appear once (which row should win?): "
+                "remove the duplicates"
+            )
+        return self
+
 
 def _audit_upsert(
     session: Session,
@@ -195,6 +222,7 @@ def _audit_upsert(
     entity_id: str,
     before: dict[str, Any] | None,
     after: dict[str, Any],
+    reason: str | None,
 ) -> None:
     """One audit event per record that changed; upserting an unchanged record records nothing."""
     if before != after:
@@ -207,7 +235,7 @@ def _audit_upsert(
             entity_id=entity_id,
             before=before,
             after=after,
-            reason=None,
+            reason=reason,
         )
 
 
@@ -220,8 +248,18 @@ def _route_state(session: Session, route: m.Route) -> dict[str, Any]:
     }
 
 
-def upsert_route(*, session: Session, route_in: RouteIn, actor: Actor) -> m.Route:
+def upsert_route(*, session: Session, route_in: RouteIn, actor: Actor, reason: str | None = None) -> m.Route:
+    """Create or replace a route; refused when it names an unknown station type, re-enters after the
+    failed step, or drops a step that units in process are due at."""
+    _require_station_types(
+        [s.station_type for s in route_in.steps]
+        + [code for r in route_in.rework or () for code in (r.failed_at, r.reenter_at) if code is not None],
+        where=f"route {route_in.code}",
+    )
+    _reentry_not_downstream(route_in)
     route = session.scalars(select(m.Route).where(m.Route.code == route_in.code)).one_or_none()
+    if route is not None:
+        _no_unit_stranded(session, route=route, route_in=route_in)
     before = _route_state(session, route) if route is not None else None
     if route is None:
         route = m.Route(code=route_in.code, revision=1)
@@ -255,8 +293,69 @@ def upsert_route(*, session: Session, route_in: RouteIn, actor: Actor) -> m.Rout
         )
     session.flush()
     after = _route_state(session, route)
-    _audit_upsert(session, actor=actor, entity_type="route", entity_id=route.code, before=before, after=after)
+    _audit_upsert(
+        session, actor=actor, entity_type="route", entity_id=route.code, before=before, after=after, reason=reason
+    )
     return route
+
+
+def _require_station_types(codes: Iterable[str], *, where: str) -> None:
+    known = {st.code for st in stations.all_station_types()}
+    unknown = sorted(set(codes) - known)
+    if unknown:
+        raise InvalidInput(
+            f"{where}: station type {', '.join(repr(c) for c in unknown)} is not one of this MES; "
+            f"the known station types are {', '.join(sorted(known))}",
+            known_station_types=sorted(known),
+        )
+
+
+def _reentry_not_downstream(route_in: RouteIn) -> None:
+    """A unit re-enters at or before the step it failed: re-entering after it would skip the steps between."""
+    order = [s.station_type for s in route_in.steps]
+    for rule in route_in.rework if route_in.rework is not None else station_rework_defaults(route_in):
+        if rule.reenter_at is None or rule.failed_at not in order or rule.reenter_at not in order:
+            continue
+        failed, reentry = order.index(rule.failed_at), order.index(rule.reenter_at)
+        if reentry > failed:
+            skipped = ", ".join(order[failed + 1 : reentry])
+            raise InvalidInput(
+                f"route {route_in.code}: the rework rule for a FAIL at {rule.failed_at} re-enters at "
+                f"{rule.reenter_at}, after the failed step{f' (skipping {skipped})' if skipped else ''}; "
+                f"a unit re-enters at {rule.failed_at} or a step before it"
+            )
+
+
+def _no_unit_stranded(session: Session, *, route: m.Route, route_in: RouteIn) -> None:
+    """Refuse to drop a step that units in process (or on hold) of the route's models are due at next or
+    re-enter at: they would wait for a step that no longer exists."""
+    kept = {s.station_type for s in route_in.steps} | {routing.REPAIR}
+    removed = (
+        set(session.scalars(select(m.RouteStep.station_type).where(m.RouteStep.route_id == route.id)).all()) - kept
+    )
+    if not removed:
+        return
+    waiting = (
+        select(m.Unit.serial)
+        .join(m.ProductModel, m.ProductModel.id == m.Unit.product_model_id)
+        .where(
+            m.ProductModel.route_id == route.id,
+            m.Unit.status.in_([routing.UnitStatus.IN_PROCESS.value, routing.UnitStatus.ON_HOLD.value]),
+            or_(m.Unit.next_step.in_(sorted(removed)), m.Unit.reentry_step.in_(sorted(removed))),
+        )
+    )
+    count = session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    if count:
+        serials = session.scalars(waiting.order_by(m.Unit.serial).limit(5)).all()
+        units = f"{count} units in process are" if count != 1 else "1 unit in process is"
+        raise Conflict(
+            f"route {route.code}: {units} due at {', '.join(sorted(removed))} (next or re-entry step), "
+            f"e.g. {', '.join(serials)}; removing the step would strand {'them' if count != 1 else 'it'}: let "
+            f"{'them' if count != 1 else 'it'} pass the step, or disposition {'them' if count != 1 else 'it'}, "
+            "before removing it",
+            units=count,
+            serials=list(serials),
+        )
 
 
 def station_rework_defaults(route_in: RouteIn) -> list[ReworkRuleIn]:
@@ -301,7 +400,9 @@ def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
     return wanted != have or route.description != route_in.description
 
 
-def upsert_product_model(*, session: Session, model_in: ProductModelIn, actor: Actor) -> m.ProductModel:
+def upsert_product_model(
+    *, session: Session, model_in: ProductModelIn, actor: Actor, reason: str | None = None
+) -> m.ProductModel:
     route = repo.route_by_code(session, model_in.route)
     model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == model_in.code)).one_or_none()
     before = audit.snapshot(model) if model is not None else None
@@ -320,11 +421,21 @@ def upsert_product_model(*, session: Session, model_in: ProductModelIn, actor: A
     model.route_id = route.id
     session.flush()
     after = audit.snapshot(model)
-    _audit_upsert(session, actor=actor, entity_type="product_model", entity_id=model.code, before=before, after=after)
+    _audit_upsert(
+        session,
+        actor=actor,
+        entity_type="product_model",
+        entity_id=model.code,
+        before=before,
+        after=after,
+        reason=reason,
+    )
     return model
 
 
-def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn, actor: Actor) -> m.MarketRule:
+def upsert_market_rule(
+    *, session: Session, rule_in: MarketRuleIn, actor: Actor, reason: str | None = None
+) -> m.MarketRule:
     rule = session.scalars(
         select(m.MarketRule).where(
             m.MarketRule.market == rule_in.market,
@@ -341,18 +452,20 @@ def upsert_market_rule(*, session: Session, rule_in: MarketRuleIn, actor: Actor)
     session.flush()
     key = f"{rule.market}/{rule.refrigerant}/{rule.construction}"
     _audit_upsert(
-        session, actor=actor, entity_type="market_rule", entity_id=key, before=before, after=audit.snapshot(rule)
+        session,
+        actor=actor,
+        entity_type="market_rule",
+        entity_id=key,
+        before=before,
+        after=audit.snapshot(rule),
+        reason=reason,
     )
     return rule
 
 
-def upsert_station(
-    *, session: Session, station_in: StationIn, actor: Actor, known_types: set[str] | None = None
-) -> m.Station:
-    if known_types is not None and station_in.station_type not in known_types:
-        raise InvalidInput(
-            f"station type {station_in.station_type!r} is not a known station type ({', '.join(sorted(known_types))})"
-        )
+def upsert_station(*, session: Session, station_in: StationIn, actor: Actor, reason: str | None = None) -> m.Station:
+    """Create or replace a station; its type must be one of the registered station types."""
+    _require_station_types([station_in.station_type], where=f"station {station_in.station_id}")
     station = session.get(m.Station, station_in.station_id)
     before = audit.snapshot(station) if station is not None else None
     if station is None:
@@ -373,7 +486,15 @@ def upsert_station(
     station.opcua_endpoint = station_in.opcua_endpoint
     session.flush()
     after = audit.snapshot(station)
-    _audit_upsert(session, actor=actor, entity_type="station", entity_id=station.station_id, before=before, after=after)
+    _audit_upsert(
+        session,
+        actor=actor,
+        entity_type="station",
+        entity_id=station.station_id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
     return station
 
 
@@ -387,16 +508,20 @@ def market_cap_g(session: Session, *, market: str, refrigerant: str, constructio
     ).one_or_none()
 
 
-def load_document(*, session: Session, document: MasterDataDocument, actor: Actor) -> dict[str, int]:
-    """Upsert every record of a master-data document; returns how many of each it holds."""
+def load_document(
+    *, session: Session, document: MasterDataDocument, actor: Actor, reason: str | None = None
+) -> dict[str, int]:
+    """Upsert every record of a master-data document; returns how many of each it holds.
+
+    ``reason`` goes into every audit event the load records (e.g. the file and its SHA-256)."""
     for route_in in document.routes:
-        upsert_route(session=session, route_in=route_in, actor=actor)
+        upsert_route(session=session, route_in=route_in, actor=actor, reason=reason)
     for model_in in document.product_models:
-        upsert_product_model(session=session, model_in=model_in, actor=actor)
+        upsert_product_model(session=session, model_in=model_in, actor=actor, reason=reason)
     for rule_in in document.market_rules:
-        upsert_market_rule(session=session, rule_in=rule_in, actor=actor)
+        upsert_market_rule(session=session, rule_in=rule_in, actor=actor, reason=reason)
     for station_in in document.stations:
-        upsert_station(session=session, station_in=station_in, actor=actor)
+        upsert_station(session=session, station_in=station_in, actor=actor, reason=reason)
     return {
         "routes": len(document.routes),
         "product_models": len(document.product_models),
@@ -407,6 +532,15 @@ def load_document(*, session: Session, document: MasterDataDocument, actor: Acto
 
 def read_document(path: Path) -> MasterDataDocument:
     try:
-        return MasterDataDocument.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise InvalidInput(f"master-data document {path} is not valid: {exc}") from exc
+    return parse_document(data, name=str(path))
+
+
+def parse_document(data: bytes, *, name: str) -> MasterDataDocument:
+    """A master-data document from the bytes of its file (``name`` for the error message)."""
+    try:
+        return MasterDataDocument.model_validate(json.loads(data.decode("utf-8")))
+    except ValueError as exc:
+        raise InvalidInput(f"master-data document {name} is not valid: {exc}") from exc

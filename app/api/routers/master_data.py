@@ -71,6 +71,8 @@ def _model_out(session: Session, model: m.ProductModel) -> md.ProductModelIn:
             inverter_model=model.bom_inverter_model,
             evi_valve_model=model.bom_evi_valve_model,
         ),
+        # returned so that a GET → PUT round trip keeps it (without it run-in has no cycle-model expectations)
+        cycle_physics=md.CyclePhysicsIn.model_validate(model.cycle_physics) if model.cycle_physics else None,
     )
 
 
