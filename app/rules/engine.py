@@ -49,12 +49,16 @@ EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
 MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
 
 
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"
 """Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
 expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
 is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
 stay back within its band; a refrigerant tracer must be the unit's own; a reference-leak check exactly
-as old as its validity window has expired. Verdicts before it record none."""
+as old as its validity window has expired. rules-3 (2026-11-29): a check against a limit with no bound
+FAILs as spec_incomplete instead of passing any value (an optional limit, the market charge cap, only
+when a revision's override took its bound away: a market without a cap rule still says so and passes);
+the steady window needs both its slope and its standard-deviation limits. Verdicts before 0014 record
+none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:
