@@ -55,6 +55,17 @@ class ManualCheckView:
 
 
 @dataclass(frozen=True, slots=True)
+class OverrideView:
+    """A quality engineer's verdict over the engine's on the attempt shown (the latest counts)."""
+
+    verdict: str
+    engine_verdict: str
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Panel:
     """Everything the tablet panel renders for one serial at one station."""
 
@@ -70,6 +81,34 @@ class Panel:
     hold_reasons: tuple[str, ...] = ()
     components: list[Component] = field(default_factory=list)
     manual_checks: list[ManualCheckView] = field(default_factory=list)
+    override: OverrideView | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        """The verdict that counts for the attempt shown: the latest override, else the engine's."""
+        if self.last_here is None:
+            return None
+        return self.override.verdict if self.override is not None else self.last_here.verdict
+
+    @property
+    def next_words(self) -> str:
+        """What happens to the unit next, in the operator's words (without a leading "Next:").
+
+        After an override the engine's instruction no longer holds: the unit's own state says what follows."""
+        if self.override is None:
+            instruction = (self.last_here.instruction if self.last_here else None) or ""
+            return instruction.removeprefix("next: ")
+        status = self.unit.status
+        if status == routing.UnitStatus.FINISHED:
+            return "route complete"
+        if status == routing.UnitStatus.ON_HOLD:
+            return "on hold: a quality engineer decides"
+        if status == routing.UnitStatus.SCRAPPED:
+            return "scrapped"
+        if self.unit.next_step is None:
+            return ""
+        then = f", then re-enter at {self.unit.reentry_step}" if self.unit.reentry_step else ""
+        return f"{self.unit.next_step}{then}"
 
     @property
     def scanning(self) -> bool:
@@ -127,6 +166,18 @@ def manual_checks_of(session: Session, attempt_id: int) -> list[ManualCheckView]
     return [ManualCheckView(*row) for row in rows]
 
 
+def latest_override(session: Session, attempt_id: int) -> OverrideView | None:
+    """The override in force on the attempt (the latest), or None."""
+    vo = m.VerdictOverride
+    row = session.execute(
+        select(vo.verdict, vo.engine_verdict, vo.reason, vo.by, vo.at)
+        .where(vo.attempt_id == attempt_id)
+        .order_by(vo.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return OverrideView(*row) if row else None
+
+
 def build_panel(*, session: Session, serial_format: SerialFormat, station_id: str, serial: str) -> Panel:
     """The tablet panel for ``serial`` at ``station_id``; raises NotFound/InvalidInput like the API."""
     serial_format.validate(serial)
@@ -154,6 +205,7 @@ def build_panel(*, session: Session, serial_format: SerialFormat, station_id: st
         hold_reasons=repo.hold_reasons(session, unit.id) if unit.status == routing.UnitStatus.ON_HOLD else (),
         components=scans.recorded_components(session, last_here.id) if last_here else [],
         manual_checks=manual_checks_of(session, last_here.id) if last_here else [],
+        override=latest_override(session, last_here.id) if last_here and last_here.verdict else None,
     )
 
 

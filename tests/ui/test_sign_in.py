@@ -252,7 +252,7 @@ def test_a_tablet_whose_session_was_ended_elsewhere_goes_back_to_sign_in(
     assert session_cookie(page, ui_server.base) == cookie  # the tablet still holds it
     page.fill("#serial", "HP26-0000403")
     page.press("#serial", "Enter")
-    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet")
+    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet&reason=session_ended")
     badge_sign_in(page, OPERATOR["badge_id"], OPERATOR["pin"])
     page.wait_for_url(f"{ui_server.base}/ui/tablet")
     assert page.input_value("#station") == "CEX-01" and page.input_value("#serial") == "HP26-0000403"  # kept
@@ -267,4 +267,33 @@ def test_an_open_tablet_goes_to_sign_in_by_itself_when_its_session_is_ended_else
     scan_at_tablet(page, ui_server.base, station="CEX-01", serial="HP26-0000404")
     end_session_elsewhere(page, ui_server.base)
     # well before the stream's own 50 s end and the browser's reconnect
-    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet", timeout=10_000)
+    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet&reason=session_ended", timeout=10_000)
+
+
+def test_without_the_script_the_sign_in_form_posts_and_no_pin_or_password_lands_in_a_url(
+    browser: Any, ui_server: UiServer
+) -> None:
+    """With JavaScript off (or login.js not loaded yet) the browser posts the form itself."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet")
+    page.fill("#badge", OPERATOR["badge_id"])
+    page.fill("#pin", OPERATOR["pin"])
+    page.click('#badge-form button[type="submit"]')
+    page.wait_for_url(f"{ui_server.base}/ui/tablet")
+    assert page.locator("#who").inner_text() == "Olga Operator · operator1"
+    page.goto(f"{ui_server.base}/ui/login?next=%2Fui%2Fdashboard")
+    page.fill("#username", QUALITY_ENGINEER["username"])
+    page.fill("#password", "wrong-password-1")
+    page.click('#password-form button[type="submit"]')
+    page.wait_for_selector("#login-error")
+    assert page.locator("#login-error").inner_text() == REFUSED  # the page again, with the reason
+    page.fill("#username", QUALITY_ENGINEER["username"])
+    page.fill("#password", QUALITY_ENGINEER["password"])
+    page.click('#password-form button[type="submit"]')
+    page.wait_for_url(f"{ui_server.base}/ui/dashboard")
+    context.close()
+    secrets = (f"pin={OPERATOR['pin']}", "password=", QUALITY_ENGINEER["password"], "wrong-password-1")
+    assert [u for u in urls if any(s in u for s in secrets)] == []

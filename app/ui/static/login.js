@@ -14,6 +14,7 @@
       event.preventDefault();
       error.hidden = true;
       const body = Object.fromEntries(new FormData(form).entries());
+      delete body.next;  // the form's own field for a post without this script: sent in the URL here
       const next = encodeURIComponent(form.dataset.next || "");
       let response;
       try {

@@ -1,5 +1,7 @@
 // Station tablet: remembered station, scan → panel, start/hold/repair, live events; the operator is the
 // signed-in user (the server takes who acts from the session, never from the request body).
+// Every action acts on the unit the panel shows (its data-serial and data-station), never on what was
+// scanned last: on a slow link a later scan's panel may not have arrived yet.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -7,7 +9,9 @@
   const stationSel = $("station"), serialIn = $("serial");
   const panel = $("panel"), message = $("message"), link = $("link");
   const liveBox = $("live"), liveValues = $("live-values"), vacTimer = $("vac-timer");
+  // serial: the serial asked for last (what the panel will show once its answer arrives)
   let serial = "", source = null, retryTimer = null, belowSince = null, offlineTimer = null, leaving = false;
+  let panelAsked = 0;  // number of the latest panel request: an older answer arriving later is dropped
 
   stationSel.value = store.getItem("mes.station") || "";
   serialIn.value = store.getItem("mes.serialDraft") || "";
@@ -21,14 +25,34 @@
   }
   function say(text, kind) { message.textContent = text || ""; message.className = "message " + (kind || ""); }
   function station() { return stationSel.value; }
-  // A session that ended (signed out elsewhere, expired, revoked) sends the tablet back to the sign-in page.
+  // The unit the panel shows, at the station it was built for; null while no unit is shown.
+  function shownUnit() {
+    const unit = panel.querySelector(".unit");
+    return unit ? { serial: unit.dataset.serial, station: unit.dataset.station } : null;
+  }
+  const at = (unit, action) => `/ui/tablet/${encodeURIComponent(unit.station)}/${action}`;
+
+  // A session that ended (signed out elsewhere, expired, revoked) sends the tablet to the sign-in page,
+  // which says why; what was typed in a dialog or the repair form is kept on this tablet (drafts below)
+  // and comes back once the operator has signed in again.
+  function toSignIn(reason) {
+    leaving = true;
+    if (source) source.close();
+    keepDrafts();
+    window.location.assign("/ui/login?next=" + encodeURIComponent("/ui/tablet") + "&reason=" + reason);
+  }
   function signedOut(response) {
     const toLogin = response.redirected && new URL(response.url).pathname === "/ui/login";
     if (response.status !== 401 && !toLogin) return false;
-    leaving = true;
-    if (source) source.close();
-    window.location.assign("/ui/login?next=" + encodeURIComponent("/ui/tablet"));
+    toSignIn("session_ended");
     return true;
+  }
+
+  // A button that sends something stays disabled until the answer is in: a double tap sends once.
+  async function whileSending(button, work) {
+    if (!button || button.disabled) return;
+    button.disabled = true;
+    try { await work(); } finally { button.disabled = false; }
   }
 
   async function show(value) {
@@ -36,22 +60,34 @@
     if (!serial) return;
     if (!station()) { say("Pick this tablet's station first.", "error"); stationSel.focus(); return; }
     store.setItem("mes.lastSerial", serial);
+    const shown = shownUnit();
+    if (shown && (shown.serial !== serial || shown.station !== station())) {
+      // another unit is still shown until the new panel arrives: nothing may be done to it meanwhile
+      panel.classList.add("stale");
+      panel.querySelectorAll("button, input, select, textarea").forEach((el) => { el.disabled = true; });
+    }
     await refresh();
     listen();
   }
 
   async function refresh() {
     if (!serial || !station()) return;
-    let response;
+    const asked = ++panelAsked;
+    let response, html;
     try {
       response = await fetch(`/ui/tablet/${encodeURIComponent(station())}/panel?serial=${encodeURIComponent(serial)}`,
         { cache: "no-store" });
+      if (asked !== panelAsked) return;  // a later request was made: its answer is the one to show
+      setOnline(true);
+      if (signedOut(response)) return;
+      html = await response.text();
     } catch (err) {
-      setOnline(false); scheduleRetry(); return;
+      if (asked === panelAsked) { setOnline(false); scheduleRetry(); }
+      return;
     }
-    setOnline(true);
-    if (signedOut(response)) return;
-    panel.innerHTML = await response.text();
+    if (asked !== panelAsked) return;
+    panel.classList.remove("stale");
+    panel.innerHTML = html;
     wirePanel();
     serialIn.select();
   }
@@ -80,10 +116,7 @@
     });
     source.addEventListener("live", (e) => showLive(JSON.parse(e.data)));
     // The session ended elsewhere (signed out on another screen, revoked, expired): to the sign-in.
-    source.addEventListener("signed_out", () => {
-      leaving = true; source.close();
-      location.assign(`/ui/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-    });
+    source.addEventListener("signed_out", () => toSignIn("session_ended"));
   }
 
   function showLive(v) {
@@ -111,69 +144,114 @@
       (left ? `${Math.ceil(left / 60)} min to go` : "30 min reached");
   }
 
-  // POST as the signed-in operator (csrf.js adds the session's CSRF token).
-  async function post(url, body) {
+  // POST as the signed-in operator (csrf.js adds the session's CSRF token). A refusal is said in
+  // ``errorBox`` when given (inside an open dialog, where the operator is looking), else in the message line.
+  async function post(url, body, errorBox) {
+    const refuse = (text) => {
+      if (errorBox) { errorBox.textContent = text; errorBox.hidden = false; } else say(text, "error");
+    };
+    if (errorBox) { errorBox.hidden = true; errorBox.textContent = ""; }
     let response;
     try {
       response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body) });
-    } catch (err) { setOnline(false); say("Offline: nothing was sent; your input is kept. Try again when online.", "error"); return null; }
+    } catch (err) { setOnline(false); refuse("Offline: nothing was sent; your input is kept. Try again when online."); return null; }
     setOnline(true);
     if (signedOut(response)) return null;
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      say(problemText(data), "error");
+      refuse(problemText(data));
       await refresh();
       return null;
     }
     return data;
   }
+
+  // A refusal in the operator's words: the field as the form names it, and what to do about it.
+  const FIELD_WORDS = {
+    reason: "The reason", message: "What you saw", name: "The check's name", verdict: "The verdict",
+    description: "The description", action: "What was done", serial: "The serial",
+    replaced_part_serial: "The replaced part's serial", replaced_part_model: "The new part's model",
+    replaced_part_kind: "The replaced part's kind",
+  };
+  function fieldProblem(field, message) {
+    const who = FIELD_WORDS[field] || (field === "request" ? "The form" : field.replace(/_/g, " "));
+    let m = /at least (\d+) character/.exec(message);
+    if (m) return `${who} is too short: write at least ${m[1]} characters.`;
+    m = /at most (\d+) character/.exec(message);
+    if (m) return `${who} is too long: at most ${m[1]} characters.`;
+    if (/^Field required/.test(message)) return `${who} is missing: fill it in.`;
+    if (/^Input should be/.test(message)) return `${who} is not one of the choices: pick one.`;
+    return `${who} was not accepted (${message}).`;
+  }
   function problemText(data) {
+    if (Array.isArray(data.errors) && data.errors.length) {
+      return data.errors.map((e) => fieldProblem(String(e.field || "request"), String(e.message || ""))).join(" ");
+    }
     const detail = data.detail;
     if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
-    return JSON.stringify(detail);
+    return "Not accepted by the MES; try again, or tell a supervisor.";
   }
 
   function wirePanel() {
+    const unit = shownUnit();
     const start = $("start-btn");
-    if (start) start.addEventListener("click", async () => {
-      const r = await post(`/ui/tablet/${encodeURIComponent(station())}/start`, { serial });
+    if (start && unit) start.addEventListener("click", () => whileSending(start, async () => {
+      const r = await post(at(unit, "start"), { serial: unit.serial });
       if (r) { say(r.aborted.length ? `Started; aborted ${r.aborted.join(", ")}` : "Started.", "ok"); await refresh(); }
-    });
+    }));
     const hold = $("hold-btn");
-    if (hold) hold.addEventListener("click", () => $("hold-dialog").showModal());
+    if (hold && unit) hold.addEventListener("click", () => holdDialog.open(unit));
     const check = $("check-btn");
-    if (check) check.addEventListener("click", () => $("check-dialog").showModal());
+    if (check && unit) check.addEventListener("click", () => checkDialog.open(unit));
     const parts = $("parts-form");
-    if (parts) wireParts(parts);
+    if (parts && unit) wireParts(parts, unit);
     const slot = $("repair-slot");
-    if (slot) wireRepair(slot);
+    if (slot && unit) wireRepair(slot, unit);
+    if (unit) { holdDialog.restore(unit); checkDialog.restore(unit); }
   }
+
+  // What is typed in a dialog or the repair form is kept in this tablet's storage until it is sent or
+  // cancelled: a session that ends, a reload or a dropped link loses nothing (as the parts form does).
+  const draftKeepers = [];  // the dialogs'
+  let keepRepairDraft = () => {};  // the repair form's (a new form with each panel)
+  function keepDrafts() { draftKeepers.forEach((keep) => keep()); keepRepairDraft(); }
+  const readDraft = (key) => { try { return JSON.parse(store.getItem(key) || "null"); } catch (err) { return null; } };
 
   // The repair record: a replaced compressor, inverter board or EVI valve (kind, serial, model) enters
   // the unit's genealogy and the old one is marked removed. A refused record (not the model the bill of
   // materials names, a part fitted in another unit) says why and keeps what was typed in the form.
   const repairFields = { action: "repair-action", description: "repair-description",
     replaced_part_kind: "repair-part-kind", replaced_part_serial: "repair-part", replaced_part_model: "repair-part-model" };
-  let repairDraft = null;
-  function wireRepair(slot) {
+  function wireRepair(slot, unit) {
     slot.appendChild($("repair-template").content.cloneNode(true));
-    if (repairDraft && repairDraft.serial === serial) {
-      Object.entries(repairFields).forEach(([name, id]) => { $(id).value = repairDraft[name]; });
-    }
-    $("repair-form").addEventListener("submit", async (e) => {
+    const form = $("repair-form"), draftKey = `mes.repairDraft.${unit.station}.${unit.serial}`;
+    const draft = readDraft(draftKey);
+    if (draft) Object.entries(repairFields).forEach(([name, id]) => { if (draft[name] !== undefined) $(id).value = draft[name]; });
+    const keep = () => {
+      if (!form.isConnected) return;
+      const typed = {};
+      Object.entries(repairFields).forEach(([name, id]) => { typed[name] = $(id).value; });
+      store.setItem(draftKey, JSON.stringify(typed));
+    };
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    keepRepairDraft = keep;
+    const button = form.querySelector('button[type="submit"]');
+    form.addEventListener("submit", (e) => {
       e.preventDefault();
-      const body = { serial };
-      Object.entries(repairFields).forEach(([name, id]) => { body[name] = $(id).value; });
-      repairDraft = { ...body };
-      if (!body.replaced_part_kind) delete body.replaced_part_kind;  // a part the genealogy does not track: text only
-      const r = await post(`/ui/tablet/${encodeURIComponent(station())}/repair`, body);
-      if (!r) return;
-      repairDraft = null;
-      const part = r.fitted ? `; ${r.fitted.identifier} fitted` + (r.removed.length ? `, ${r.removed.join(", ")} marked removed` : "") : "";
-      say(`Repair recorded: ${r.verdict}${part}`, "ok");
-      await refresh();
+      whileSending(button, async () => {
+        const body = { serial: unit.serial };
+        Object.entries(repairFields).forEach(([name, id]) => { body[name] = $(id).value; });
+        keep();
+        if (!body.replaced_part_kind) delete body.replaced_part_kind;  // a part the genealogy does not track: text only
+        const r = await post(at(unit, "repair"), body);
+        if (!r) return;
+        store.removeItem(draftKey);
+        const part = r.fitted ? `; ${r.fitted.identifier} fitted` + (r.removed.length ? `, ${r.removed.join(", ")} marked removed` : "") : "";
+        say(`Repair recorded: ${r.verdict}${part}`, "ok");
+        await refresh();
+      });
     });
   }
 
@@ -181,10 +259,10 @@
   // the bill of materials); refused scans stay listed until the next unit, and a part typed while
   // offline stays in the form (and in this tablet's storage) until it is sent.
   const refusedParts = new Map();
-  function wireParts(form) {
-    const draftKey = `mes.partDraft.${serial}`, kind = $("part-kind"), partSerial = $("part-serial"), model = $("part-model");
-    const refused = refusedParts.get(serial) || [];
-    refusedParts.clear(); refusedParts.set(serial, refused);
+  function wireParts(form, unit) {
+    const draftKey = `mes.partDraft.${unit.serial}`, kind = $("part-kind"), partSerial = $("part-serial"), model = $("part-model");
+    const refused = refusedParts.get(unit.serial) || [];
+    refusedParts.clear(); refusedParts.set(unit.serial, refused);
     const draft = JSON.parse(store.getItem(draftKey) || "null");
     if (draft) { kind.value = draft.kind; partSerial.value = draft.identifier; model.value = draft.model; }
     const keep = () => store.setItem(draftKey, JSON.stringify({ kind: kind.value, identifier: partSerial.value, model: model.value }));
@@ -197,13 +275,14 @@
     showRefused();
     // a scanner sends Enter after each label: the serial's moves on to the model, the model's records the part
     partSerial.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); model.focus(); model.select(); } });
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    form.addEventListener("submit", (e) => { e.preventDefault(); whileSending(button, () => recordPart()); });
+    async function recordPart() {
       const part = { kind: kind.value, identifier: partSerial.value.trim(), model: model.value.trim() };
       let response;
       try {
-        response = await fetch(`/ui/tablet/${encodeURIComponent(station())}/parts`, { method: "POST",
-          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ serial, parts: [part] }) });
+        response = await fetch(at(unit, "parts"), { method: "POST",
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify({ serial: unit.serial, parts: [part] }) });
       } catch (err) { keep(); setOnline(false); say("Offline: the part was not recorded; your input is kept.", "error"); return; }
       setOnline(true);
       if (signedOut(response)) { keep(); return; }
@@ -217,30 +296,93 @@
       say(data.message, "ok");
       await refresh();
       const next = $("part-serial"); if (next) next.focus();
-    });
+    }
   }
 
-  $("check-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const verdict = document.querySelector('input[name="check-verdict"]:checked');
-    const r = await post(`/ui/tablet/${encodeURIComponent(station())}/manual-check`, {
-      serial, name: $("check-name").value.trim(), verdict: verdict ? verdict.value : "",
-      message: $("check-message").value.trim() });
-    if (r) {
-      $("check-dialog").close(); $("check-form").reset();
-      say(r.verdict === "FAIL" ? "Manual check FAIL recorded: the unit is on hold." : "Manual check PASS recorded.", r.verdict === "FAIL" ? "error" : "ok");
-      await refresh();
-    }
-  });
-  $("check-cancel").addEventListener("click", () => $("check-dialog").close());
+  // A dialog (hold, manual check) acts on the unit shown when it was opened, names it in its heading,
+  // says a refusal inside itself (the page behind a modal dialog cannot be read), sends once per tap,
+  // and keeps what was typed until it is sent or cancelled.
+  function wireDialog({ name, fields, send }) {
+    const dialog = $(`${name}-dialog`), form = $(`${name}-form`), errorBox = $(`${name}-error`);
+    const button = form.querySelector('button[type="submit"]'), draftKey = `mes.${name}Draft`;
+    let target = null;
+    const read = () => Object.fromEntries(fields.map((id) => {
+      const el = $(id);
+      return [id, el.type === "radio" ? el.checked : el.value];
+    }));
+    const write = (values) => fields.forEach((id) => {
+      const el = $(id);
+      if (values[id] === undefined) return;
+      if (el.type === "radio") el.checked = values[id]; else el.value = values[id];
+    });
+    const keep = () => { if (target && dialog.open) store.setItem(draftKey, JSON.stringify({ ...target, fields: read() })); };
+    const forget = () => { store.removeItem(draftKey); target = null; };
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    draftKeepers.push(keep);
+    const open = (unit) => {
+      target = unit;
+      $(`${name}-serial`).textContent = unit.serial;
+      errorBox.hidden = true; errorBox.textContent = "";
+      if (!dialog.open) dialog.showModal();
+      keep();
+    };
+    const cancel = () => { forget(); form.reset(); dialog.close(); };
+    $(`${name}-cancel`).addEventListener("click", cancel);
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); cancel(); });  // Esc
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (!target) return;
+      const unit = target;
+      whileSending(button, async () => {
+        const problem = send.check ? send.check() : "";
+        if (problem) { errorBox.textContent = problem; errorBox.hidden = false; return; }
+        const r = await post(send.url(unit), send.body(unit), errorBox);
+        if (!r) return;
+        forget(); form.reset(); dialog.close();
+        send.done(r);
+        await refresh();
+      });
+    });
+    return {
+      open,
+      // typed before the session ended (or the page was left): open again, as it was, on the same unit
+      restore(unit) {
+        const draft = readDraft(draftKey);
+        if (!draft || document.querySelector("dialog[open]") || draft.serial !== unit.serial || draft.station !== unit.station) return;
+        open(unit);
+        write(draft.fields || {});
+        keep();
+      },
+    };
+  }
 
-  $("hold-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const reason = $("hold-reason").value.trim();
-    const r = await post("/ui/tablet/hold", { serial, reason });
-    if (r) { $("hold-dialog").close(); $("hold-reason").value = ""; say("Unit put on hold.", "ok"); await refresh(); }
+  const tooShort = (text, words) => (text.trim().length < 3 ? `${words} is too short: write at least 3 characters.` : "");
+  const checkDialog = wireDialog({
+    name: "check",
+    fields: ["check-name", "check-pass", "check-fail", "check-message"],
+    send: {
+      check: () => tooShort($("check-message").value, "What you saw"),
+      url: (unit) => at(unit, "manual-check"),
+      body: (unit) => {
+        const verdict = document.querySelector('input[name="check-verdict"]:checked');
+        return { serial: unit.serial, name: $("check-name").value.trim(), verdict: verdict ? verdict.value : "",
+          message: $("check-message").value.trim() };
+      },
+      done: (r) => say(r.verdict === "FAIL" ? "Manual check FAIL recorded: the unit is on hold." : "Manual check PASS recorded.",
+        r.verdict === "FAIL" ? "error" : "ok"),
+    },
   });
-  $("hold-cancel").addEventListener("click", () => $("hold-dialog").close());
+  const holdDialog = wireDialog({
+    name: "hold",
+    fields: ["hold-reason"],
+    send: {
+      check: () => tooShort($("hold-reason").value, "The reason"),
+      url: () => "/ui/tablet/hold",
+      body: (unit) => ({ serial: unit.serial, reason: $("hold-reason").value.trim() }),
+      done: () => say("Unit put on hold.", "ok"),
+    },
+  });
   $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); say(""); show(serialIn.value); });
   window.addEventListener("offline", () => setOnline(false));
   window.addEventListener("online", () => { setOnline(true); if (serial) { refresh(); listen(); } });
