@@ -7,13 +7,16 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import stations
+from app.cyclemodel.provider import UNITS as MODEL_QUANTITY_UNITS
 from app.persistence import models as m
 from app.services.traceability import AttemptRecord, BirthRecord
+from app.ui.templating import number as number_text
 
 VACUUM = "vacuum_dehydration"
 TARGET_LIMIT = "target_pressure_pa"
@@ -129,13 +132,84 @@ CSV_HEADER = [
     # a component row's part taken out again at the repair bench: when, and by which attempt
     "removed_at",
     "removed_by_attempt_id",
+    # a check row's limits: on the measured value itself ("absolute"), on measured − expected
+    # ("residual of expected") or on (measured − expected) / expected ("fraction of expected"), and their unit
+    "limit_basis",
+    "limit_unit",
 ]
 _DETAIL_COLUMNS = 10  # name … message: what a measurement, check, manual check, component or hold row says
 _HOLD_COLUMNS = 7  # hold_id … hold_release_reason
 _REMOVAL_COLUMNS = 2  # removed_at, removed_by_attempt_id: blank on every row but a removed part's
+_LIMIT_COLUMNS = 2  # limit_basis, limit_unit: blank on every row but a check's
 
 # A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP, "CSV Injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+ABSOLUTE = "absolute"
+RESIDUAL = "residual of expected"
+FRACTION = "fraction of expected"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitBasis:
+    """What a check's recorded numbers are: the unit of its measured and expected values, what its
+    low/high limits and U apply to (``basis``) and their unit. A run-in residual records measured and
+    expected as absolute values (W, °C) but judges measured − expected (K) or its fraction of expected."""
+
+    value_unit: str
+    basis: str
+    limit_unit: str
+
+    def value(self, number: float | None) -> str:
+        """A measured or expected value with its unit, as the birth record page shows it."""
+        return _with_unit(number_text(number), self.value_unit) if number is not None else "—"
+
+    def limit(self, number: float | None, *, signed: bool = True) -> str:
+        """A low/high limit (``signed``) or U as what it limits: "-8 % of expected" for a fraction of the
+        expected value, "+1.5 K from expected" for a residual, "30 kN" on the measured value itself."""
+        if number is None:
+            return "—"
+        if self.basis == FRACTION:
+            shown = number * 100.0
+            return f"{_signed(shown) if signed else number_text(shown)} % of expected"
+        if self.basis == RESIDUAL:
+            return _with_unit(_signed(number) if signed else number_text(number), self.limit_unit) + " from expected"
+        return _with_unit(number_text(number), self.limit_unit)
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text} {unit}" if unit and unit != "1" else text
+
+
+def _signed(number: float) -> str:
+    return number_text(number) if number <= 0 else "+" + number_text(number)
+
+
+NO_LIMIT = LimitBasis("", "", "")
+
+
+@cache
+def limit_basis(station_type: str, check_name: str) -> LimitBasis:
+    """The units and basis of a recorded check, from its station type's declaration (blank when the
+    station type or the check is not declared, or the check has no limit)."""
+    try:
+        declared = stations.get_station_type(station_type)
+    except LookupError:
+        return NO_LIMIT
+    check = next((c for c in declared.checks if c.name == check_name), None)
+    if check is None:
+        return NO_LIMIT
+    limit_names = check.refs().limits
+    limit = declared.limit(limit_names[0]) if limit_names else None
+    if type(check).__name__ == "ResidualCheck":
+        quantity_unit = MODEL_QUANTITY_UNITS.get(getattr(check, "quantity", ""), "")
+        if getattr(check, "relative", False):
+            return LimitBasis(quantity_unit, FRACTION, "1")
+        return LimitBasis(quantity_unit, RESIDUAL, limit.unit if limit else "")
+    if limit is None:
+        return NO_LIMIT
+    return LimitBasis(limit.unit, ABSOLUTE, limit.unit)
 
 
 def _neutralised(cell: object) -> object:
@@ -196,6 +270,7 @@ def birth_record_csv(record: BirthRecord) -> str:
     serial = record.unit.serial
     no_hold: list[object] = [""] * _HOLD_COLUMNS
     no_removal: list[object] = [""] * _REMOVAL_COLUMNS
+    no_limit: list[object] = [""] * _LIMIT_COLUMNS
     by_attempt: dict[int, tuple[list[object], list[object]]] = {}
 
     def write(*cells: object) -> None:
@@ -206,12 +281,13 @@ def birth_record_csv(record: BirthRecord) -> str:
         for x in rec.measurements:
             value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text
             detail = _detail(x.name, _blank(value), x.unit or "")
-            write(serial, *head, "measurement", *detail, *decision, *no_hold, *no_removal)
+            write(serial, *head, "measurement", *detail, *decision, *no_hold, *no_removal, *no_limit)
         for c in rec.checks:
+            basis = limit_basis(rec.attempt.station_type, c.name)
             detail = [
                 c.name,
                 _blank(c.measured),
-                "",
+                basis.value_unit,
                 _blank(c.expected),
                 _blank(c.limit_low),
                 _blank(c.limit_high),
@@ -220,21 +296,22 @@ def birth_record_csv(record: BirthRecord) -> str:
                 c.rule,
                 c.message,
             ]
-            write(serial, *head, "check", *detail, *decision, *no_hold, *no_removal)
+            limits = [basis.basis, basis.limit_unit]
+            write(serial, *head, "check", *detail, *decision, *no_hold, *no_removal, *limits)
         for mc in rec.manual_checks:
             detail = [mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}", mc.message]
-            write(serial, *head, "manual_check", *detail, *decision, *no_hold, *no_removal)
+            write(serial, *head, "manual_check", *detail, *decision, *no_hold, *no_removal, *no_limit)
         for comp in rec.components:
             detail = _detail(comp.kind, comp.identifier, comp.model or "")
             removal = [_at(comp.removed_at), _blank(comp.removed_by_attempt_id)]
-            write(serial, *head, "component", *detail, *decision, *no_hold, *removal)
+            write(serial, *head, "component", *detail, *decision, *no_hold, *removal, *no_limit)
     for h in record.holds:
         # a hold a FAIL put is about that attempt; a unit or lot hold about no attempt
         head, decision = by_attempt.get(h.attempt_id, ([""] * 7, [""] * 6))
         detail = _detail(h.scope, _blank(h.scope_ref), *[""] * 7, h.reason)
         placed = [h.id, _at(h.created_at), _blank(h.created_by)]
         released = [_at(h.released_at), _blank(h.released_by), _blank(h.disposition), _blank(h.release_reason)]
-        write(serial, *head, "hold", *detail, *decision, *placed, *released, *no_removal)
+        write(serial, *head, "hold", *detail, *decision, *placed, *released, *no_removal, *no_limit)
     return out.getvalue()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -12,9 +12,10 @@ from app.domain.actors import Role
 from app.security.access import allow
 from app.services.clock import utcnow
 from app.ui.line_stats import line_figures
+from app.ui.pages import Hours, PageRoute, Until
 from app.ui.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=PageRoute)
 
 
 def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
@@ -38,9 +39,7 @@ def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
 @router.get(
     "/dashboard", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
 )
-def dashboard_view(
-    request: Request, session: SessionDep, hours: int = 24, until: datetime | None = None
-) -> HTMLResponse:
+def dashboard_view(request: Request, session: SessionDep, hours: Hours = 24, until: Until = None) -> HTMLResponse:
     """Figures for the ``hours`` before ``until`` (default: now), 1 to 168 hours."""
     hours = max(1, min(168, hours))
     end = until if until is not None and until.tzinfo is not None else utcnow()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.domain.serials import SerialFormat
 from app.persistence import models as m
 
 
@@ -19,11 +20,23 @@ class SearchResult:
     work_order_units: list[tuple[str, str, str | None]] = field(default_factory=list)  # serial, status, next step
 
 
-def search(*, session: Session, term: str, limit: int = 200) -> SearchResult:
-    """Look the term up as a serial, a component identifier (serial, lot, furnace run, cylinder lot)
-    and a work order number, each by its index."""
+def as_serial(term: str, serial_format: SerialFormat | None) -> str:
+    """The term in the serial format's case: "hp26-0000010" names HP26-0000010 when the format is upper-case."""
+    if serial_format is None or serial_format.regex.fullmatch(term):
+        return term
+    for variant in (term.upper(), term.lower()):
+        if serial_format.regex.fullmatch(variant):
+            return variant
+    return term
+
+
+def search(*, session: Session, term: str, limit: int = 200, serial_format: SerialFormat | None = None) -> SearchResult:
+    """Look the term up as a serial (typed in either case), a component identifier (serial, lot, furnace
+    run, cylinder lot) and a work order number, each by its index."""
     term = term.strip()
-    serial = session.execute(select(m.Unit.serial).where(m.Unit.serial == term)).scalar_one_or_none()
+    serial = session.execute(
+        select(m.Unit.serial).where(m.Unit.serial == as_serial(term, serial_format))
+    ).scalar_one_or_none()
     components = [
         (kind, count)
         for kind, count in session.execute(

@@ -11,10 +11,11 @@ from app.domain.actors import Role
 from app.persistence import models as m
 from app.security.access import allow
 from app.ui import spc
+from app.ui.pages import LastUnits, PageRoute
 from app.ui.spc_data import characteristics, sample
 from app.ui.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=PageRoute)
 NELSON = {
     1: "a point beyond 3σ",
     2: "nine points on one side of the centre line",
@@ -35,7 +36,7 @@ def spc_view(
     session: SessionDep,
     characteristic: str = "charging:charged_mass",
     model: str = "",
-    n: int = 100,
+    n: LastUnits = 100,
     revision: str = "",
 ) -> HTMLResponse:
     """I-MR chart of the chosen characteristic for one product model, last ``n`` units (25 to 500),

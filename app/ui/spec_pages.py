@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
@@ -16,15 +16,19 @@ import stations
 from app import rules
 from app.api.authz import CurrentActorDep, check_signature
 from app.api.deps import SessionDep
+from app.api.schemas import MAX_INTEGER_ID, SpecRevisionIdPath
 from app.domain.actors import Role
 from app.domain.errors import DomainError
 from app.persistence import models as m
 from app.security.access import allow
 from app.services import signatures, specs
 from app.services.signatures import VerifiedSignature
+from app.ui.pages import PageRoute
 from app.ui.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=PageRoute)
+# Revision ids as the database stores them (INTEGER): a larger number names no revision (422, not 500).
+RevisionIdQuery = Annotated[int, Query(ge=1, le=MAX_INTEGER_ID)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
 
@@ -34,7 +38,7 @@ class DraftIn(BaseModel):
     product_model: Name
     overrides: dict[str, Any] = Field(default_factory=dict)
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
-    based_on: Annotated[int, Field(ge=1)] | None = None
+    based_on: Annotated[int, Field(ge=1, le=MAX_INTEGER_ID)] | None = None
 
 
 class ApproveIn(BaseModel):
@@ -81,7 +85,7 @@ def spec_list(request: Request, session: SessionDep, station_type: str = "", mod
     response_class=HTMLResponse,
     dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def spec_compare(request: Request, session: SessionDep, a: int, b: int) -> Response:
+def spec_compare(request: Request, session: SessionDep, a: RevisionIdQuery, b: RevisionIdQuery) -> Response:
     """Two revisions side by side; differing lines are marked."""
     try:
         left = specs.get_revision(session=session, revision_id=a)
@@ -99,7 +103,7 @@ def spec_compare(request: Request, session: SessionDep, a: int, b: int) -> Respo
     response_class=HTMLResponse,
     dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)],
 )
-def spec_view(request: Request, revision_id: int, session: SessionDep) -> Response:
+def spec_view(request: Request, revision_id: SpecRevisionIdPath, session: SessionDep) -> Response:
     """One revision: status, who drafted and approved it and why, overrides, resolved limits."""
     try:
         revision = specs.get_revision(session=session, revision_id=revision_id)
@@ -139,7 +143,7 @@ def spec_draft(body: DraftIn, session: SessionDep, actor: CurrentActorDep) -> di
 
 @router.post("/specs/{revision_id}/approve", dependencies=[allow(Role.QUALITY_ENGINEER)])
 async def spec_approve(
-    revision_id: int, body: ApproveIn, request: Request, session: SessionDep, actor: CurrentActorDep
+    revision_id: SpecRevisionIdPath, body: ApproveIn, request: Request, session: SessionDep, actor: CurrentActorDep
 ) -> dict[str, object]:
     """Approve a draft, e-signed by the signed-in approver with a reason; effective from now."""
     signer = await check_signature(request, actor=actor, secret=body.secret)

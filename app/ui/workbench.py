@@ -11,7 +11,7 @@ from app.domain.actors import Role
 from app.domain.errors import DomainError
 from app.security.access import allow
 from app.services import rederive, traceability
-from app.ui.birth import birth_record_csv, plots_of, residual_bands
+from app.ui.birth import birth_record_csv, limit_basis, plots_of, residual_bands
 from app.ui.search import search
 from app.ui.templating import render
 
@@ -19,12 +19,12 @@ router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)])
-def search_page(request: Request, session: SessionDep, q: str = "") -> Response:
+def search_page(request: Request, session: SessionDep, serial_format: SerialFormatDep, q: str = "") -> Response:
     """Search by serial, component serial or lot, furnace run, cylinder lot, work order."""
     term = q.strip()[:64]
     if not term:
         return render(request, "search.html", result=None)
-    result = search(session=session, term=term)
+    result = search(session=session, term=term, serial_format=serial_format)
     if result.serial and not result.components and not result.work_order:
         return RedirectResponse(f"/ui/units/{result.serial}", status_code=303)
     return render(request, "search.html", result=result)
@@ -43,7 +43,7 @@ def birth_record_page(request: Request, serial: str, session: SessionDep, serial
         return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
     plots = {rec.attempt.id: plots_of(session, rec) for rec in record.attempts}
     bands = {rec.attempt.id: [b.as_json() for b in residual_bands(rec)] for rec in record.attempts}
-    return render(request, "birth_record.html", record=record, plots=plots, bands=bands)
+    return render(request, "birth_record.html", record=record, plots=plots, bands=bands, limit_basis=limit_basis)
 
 
 @router.get(

@@ -59,12 +59,14 @@ def test_the_genealogy_and_the_birth_record_say_when_and_by_which_attempt_a_part
     assert {c["removed_at"] for _, c in components if c["identifier"] != "INV-API-OLD"} == {None}
 
 
-def test_the_birth_record_csv_carries_the_removal_in_two_columns_at_the_end(line: Line, client: Any) -> None:
+def test_the_birth_record_csv_carries_the_removal_in_two_appended_columns(line: Line, client: Any) -> None:
     serial, repair_id = _repaired(line, client)
     r = client.get(f"/ui/units/{serial}/birth-record.csv")
     assert r.status_code == 200, r.text
     header, *rows = list(csv.reader(io.StringIO(r.text)))
-    assert tuple(header[-2:]) == REMOVAL and header[:2] == ["serial", "attempt_id"]
+    at = header.index("removed_at")  # appended after the hold columns; later columns come after it
+    assert tuple(header[at : at + 2]) == REMOVAL and header[at - 1] == "hold_release_reason"
+    assert header[:2] == ["serial", "attempt_id"]
     assert all(len(row) == len(header) for row in rows)
     by_name = [dict(zip(header, row, strict=True)) for row in rows]
     [old] = [x for x in by_name if x["row"] == "component" and x["value"] == "INV-API-OLD"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from typing import Any
 
@@ -135,3 +136,42 @@ def test_the_units_holds_are_rows_of_the_csv_placed_released_and_disposed(line: 
     assert lot_hold["name"] == "component" and lot_hold["value"] == "coil_batch:CB-77"
     assert lot_hold["message"] == "batch recall" and lot_hold["hold_id"] == str(holds[1]["id"])
     assert lot_hold["hold_released_at"] == lot_hold["hold_disposition"] == ""  # still in force
+
+
+def test_run_in_residual_limits_say_they_are_residuals_of_the_expected_value_with_units(
+    line: Line, client: Any
+) -> None:
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC:
+        line.run(station_type, serial)
+
+    header, rows = _csv(client, serial)
+    assert header[: len(EARLIER_COLUMNS)] == EARLIER_COLUMNS  # the new columns are appended
+    assert header[-2:] == ["limit_basis", "limit_unit"]
+    checks = {r["name"]: r for r in rows if r["row"] == "check"}
+    capacity, evaporating = checks["M10_capacity_w"], checks["M10_evaporating_temp_c"]
+    # measured and expected are absolute; the band and U are a fraction of expected / a difference from it
+    assert (capacity["unit"], capacity["limit_basis"], capacity["limit_unit"]) == ("W", "fraction of expected", "1")
+    assert float(capacity["limit_high"]) == 0.08 and float(capacity["expected"]) > 1000
+    assert (evaporating["unit"], evaporating["limit_basis"], evaporating["limit_unit"]) == (
+        "°C",
+        "residual of expected",
+        "K",
+    )
+    charged = checks["charged_mass"]
+    assert (charged["unit"], charged["limit_basis"], charged["limit_unit"]) == ("g", "absolute", "g")
+    assert {r["limit_basis"] + r["limit_unit"] for r in rows if r["row"] != "check"} == {""}
+
+    page = client.get(f"/ui/units/{serial}").text
+    row = re.search(r'<tr data-check="M10_capacity_w" data-basis="fraction of expected">(.*?)</tr>', page)
+    assert row is not None, "the capacity residual's row"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[2].endswith(" W") and cells[3].endswith(" W")  # measured, expected
+    assert cells[4] == "-8 % of expected" and cells[5] == "+8 % of expected"
+    assert cells[6].endswith(" % of expected")  # U
+    row = re.search(r'<tr data-check="M10_evaporating_temp_c" data-basis="residual of expected">(.*?)</tr>', page)
+    assert row is not None, "the evaporating temperature residual's row"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[2].endswith(" °C") and cells[4] == "-1.5 K from expected" and cells[5] == "+1.5 K from expected"
+    row = re.search(r'<tr data-check="charged_mass" data-basis="absolute">(.*?)</tr>', page)
+    assert row is not None and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))[4].endswith(" g")

@@ -117,3 +117,84 @@ def test_a_manual_check_from_the_tablet_lands_on_the_latest_attempt_and_in_the_b
     assert "manual_check,label_check,,,,,,,PASS,manual by operator1,label legible" in csv
     panel = client.get("/ui/tablet/BRZ-01/panel", params={"serial": serial}).text
     assert "mc-FAIL" in panel and "joint sooty" in panel and "label legible" not in panel  # this station's only
+
+
+PAGE = {"Accept": "text/html,application/xhtml+xml"}  # what a browser asks for when it opens a page
+
+
+def test_the_sign_in_forms_post_and_a_form_posted_without_the_script_signs_in(client: Any) -> None:
+    login = client.get("/ui/login", auth=None).text
+    assert login.count('method="post" action="/ui/login"') == 2  # never a GET with the PIN in the URL
+    badge = {"badge_id": "B1001", "pin": "1001", "username": "", "password": "", "next": "/ui/tablet"}
+    r = client.post("/ui/login", data=badge, auth=None, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/tablet"
+    assert "mes_session=" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    assert "1001" not in r.headers["location"]
+    password = {"username": "quality1", "password": "demo-quality", "next": "/ui/dashboard"}
+    r = client.post("/ui/login", data=password, auth=None, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/dashboard"
+    # a refusal is the sign-in page again, with the reason; no session, nothing in a URL
+    wrong = client.post("/ui/login", data={**badge, "pin": "9999"}, auth=None, follow_redirects=False)
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    assert 'id="login-error"' in wrong.text and "not accepted" in wrong.text and "9999" not in wrong.text
+    assert 'name="next" value="/ui/tablet"' in wrong.text
+    empty = client.post("/ui/login", data={"badge_id": "B1001", "pin": ""}, auth=None, follow_redirects=False)
+    assert empty.status_code == 422 and "scan your badge and enter your PIN" in empty.text
+    # a form on another site may not sign this browser in as someone else
+    forged = client.post(
+        "/ui/login", data=badge, auth=None, follow_redirects=False, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    other = client.post(
+        "/ui/login", data=badge, auth=None, follow_redirects=False, headers={"Origin": "https://evil.example"}
+    )
+    assert other.status_code == 403 and "set-cookie" not in other.headers
+    # the script's JSON sign-in is answered as before
+    r = client.post("/ui/login", json={"badge_id": "B1001", "pin": "1001"}, auth=None)
+    assert r.status_code == 200 and r.json() == {"next": "/ui/tablet"}
+    assert client.post("/ui/login", json={"badge_id": "B1001", "pin": "1001", "x": 1}, auth=None).status_code == 422
+    plain = client.post(
+        "/ui/login", content='{"badge_id": "B1001", "pin": "1001"}', headers={"Content-Type": "text/plain"}, auth=None
+    )
+    assert plain.status_code == 422 and "set-cookie" not in plain.headers
+
+
+def test_the_sign_in_page_says_why_a_session_ended(client: Any) -> None:
+    page = client.get("/ui/login", params={"next": "/ui/tablet", "reason": "session_ended"}, auth=None).text
+    assert 'id="login-notice"' in page and "Your session ended" in page and "sign in again" in page
+    made_up = client.get("/ui/login", params={"reason": "<b>call 555</b>"}, auth=None).text
+    assert 'id="login-notice"' not in made_up and "call 555" not in made_up  # only the page's own words
+
+
+def test_a_revision_id_too_large_for_the_database_is_refused_not_a_server_error(client: Any) -> None:
+    huge = "99999999999999999999"
+    view = client.get(f"/ui/specs/{huge}", headers=PAGE)
+    assert view.status_code == 422 and "The revision must be at most 2147483647" in view.text
+    compare = client.get("/ui/specs/compare", params={"a": "1", "b": huge}, headers=PAGE)
+    assert compare.status_code == 422 and "The second revision must be at most" in compare.text
+    draft = {"station_type": "charging", "product_model": "HPM-06-R290-EVI", "overrides": {}, "based_on": int(huge)}
+    refused = client.post("/ui/specs/draft", json=draft)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "based_on"
+    approve = client.post(f"/ui/specs/{huge}/approve", json={"reason": "ok for use", "secret": "x"})
+    assert approve.status_code == 422
+
+
+def test_a_page_address_a_form_left_empty_shows_the_page_or_says_what_is_wrong(client: Any) -> None:
+    spc = client.get("/ui/spc", params={"n": ""}, headers=PAGE)
+    assert spc.status_code == 200 and 'name="n" type="number" min="25" max="500" value="100"' in spc.text
+    dashboard = client.get("/ui/dashboard", params={"hours": "", "until": ""}, headers=PAGE)
+    assert dashboard.status_code == 200 and 'name="hours" type="number" min="1" max="168" value="24"' in dashboard.text
+    words = client.get("/ui/spc", params={"n": "many"}, headers=PAGE)
+    assert words.status_code == 422 and words.headers["content-type"].startswith("text/html")
+    assert "Last units must be a whole number." in words.text and 'href="/ui/spc"' in words.text
+    missing = client.get("/ui/specs/compare", params={"a": "1"}, headers=PAGE)
+    assert missing.status_code == 422 and "The second revision is missing: fill it in." in missing.text
+    assert '"type":' not in missing.text  # a page, not the problem details as raw text
+    # a script asking for the same address keeps the problem details
+    script = client.get("/ui/specs/compare", params={"a": "1"})
+    assert script.status_code == 422 and script.headers["content-type"] == "application/problem+json"
+
+
+def test_a_serial_typed_in_lower_case_finds_the_unit(client: Any) -> None:
+    r = client.get("/ui/", params={"q": " hp26-0000010 "}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/units/HP26-0000010"

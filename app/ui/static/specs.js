@@ -3,10 +3,17 @@
 (function () {
   const msg = document.getElementById("spec-message");
   const say = (t, ok) => { if (msg) { msg.textContent = t; msg.className = "message " + (ok ? "ok" : "error"); } };
+  // a field the form names gets the form's words; anything else the MES's own sentence
+  const FIELD_WORDS = { based_on: "Based on #: no revision has that number (whole numbers from 1)" };
+  function problemText(data) {
+    const known = (Array.isArray(data.errors) ? data.errors : []).map((e) => FIELD_WORDS[e.field]).filter(Boolean);
+    if (known.length) return known.join("; ");
+    return typeof data.detail === "string" ? data.detail : "Not accepted by the MES.";
+  }
   async function post(url, body) {
     const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) { say(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail), false); return null; }
+    if (!r.ok) { say(problemText(data), false); return null; }
     return data;
   }
   const draft = document.getElementById("draft-form");
