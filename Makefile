@@ -19,14 +19,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The MES on http://127.0.0.1:8000 and, beside it, a simulated line of station PLCs on
-# opc.tcp://127.0.0.1:4840 feeding the demo work order's untouched serials. Security mode None is
+# opc.tcp://127.0.0.1:4840 feeding the demo work order's untouched serials; once all 500 have been
+# started, the follow-up order WO-DEMO-R290-2 (-3 …) is released and fed (a failure there stops the
+# recipe: a plain assignment keeps its command's exit status under set -e). Security mode None is
 # allowed here for the simulator only (production refuses it unless configured).
 run: $(STAMP)
 	$(VENV)/bin/mes db upgrade
 	$(VENV)/bin/mes demo load
-	@set -e; read FIRST COUNT <<< "$$($(VENV)/bin/mes demo fresh-serials --work-order WO-DEMO-R290)"; \
-	echo "simulated line: $$COUNT units from serial number $$FIRST of WO-DEMO-R290"; \
-	$(VENV)/bin/mes simulate --work-order WO-DEMO-R290 --first-serial $$FIRST --units $$COUNT & SIM=$$!; \
+	@set -e; FRESH="$$($(VENV)/bin/mes demo fresh-serials --work-order WO-DEMO-R290 --release-more)"; \
+	read ORDER FIRST COUNT <<< "$$FRESH"; \
+	echo "simulated line: $$COUNT units from serial number $$FIRST of $$ORDER"; \
+	$(VENV)/bin/mes simulate --work-order $$ORDER --first-serial $$FIRST --units $$COUNT & SIM=$$!; \
 	trap 'kill $$SIM 2>/dev/null || true' EXIT INT TERM; \
 	MES_OPCUA__ALLOW_SECURITY_NONE=true MES_SECURITY__ALLOW_DEMO_SECRETS=true $(VENV)/bin/mes serve --host 127.0.0.1 --port 8000
 

@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from app.config import get_settings
+from app.domain.actors import Actor
 
 
 def _upgrade(_args: argparse.Namespace) -> int:
@@ -132,30 +134,97 @@ def _demo(_args: argparse.Namespace) -> int:
 
 
 def _fresh(args: argparse.Namespace) -> int:
-    """Print the running number of a work order's first untouched unit and how many follow it."""
-    from sqlalchemy import func, select
+    """Print the running number of a work order's first untouched unit and how many follow it. With
+    ``--release-more`` the work order comes first, and a used-up one is followed by its demo follow-up
+    (``<work order>-2``, ``-3`` …): the first with untouched units, else a new one released now."""
+    from sqlalchemy import select
 
     from app.persistence import models as m
+    from app.services.demo import release_next_demo_order
 
-    with _session() as session:
+    serial_format = get_settings().serial.format()
+    with _session() as session, session.begin():
         order = session.scalars(select(m.WorkOrder).where(m.WorkOrder.number == args.work_order)).one_or_none()
         if order is None:
             print(f"error: work order {args.work_order} does not exist", file=sys.stderr)
             return 2
-        touched = select(m.OperationAttempt.unit_id).distinct()
-        fresh = (
-            select(m.Unit.serial)
-            .where(m.Unit.work_order_id == order.id, m.Unit.id.not_in(touched))
-            .order_by(m.Unit.serial)
-        )
-        first = session.scalars(fresh.limit(1)).first()
-        count = session.scalar(select(func.count()).select_from(fresh.subquery())) or 0
+        first, count = _untouched(session, order)
+        if first is None and args.release_more:
+            follow_ups = session.scalars(
+                select(m.WorkOrder).where(m.WorkOrder.number.like(f"{args.work_order}-%")).order_by(m.WorkOrder.id)
+            ).all()
+            for order in follow_ups:
+                first, count = _untouched(session, order)
+                if first is not None:
+                    break
+            else:
+                order = release_next_demo_order(session=session, serial_format=serial_format, work_order=order.number)
+                print(f"every unit of {args.work_order} has been started: released {order.number}", file=sys.stderr)
+                first, count = _untouched(session, order)
     if first is None:
-        print(f"error: every unit of {args.work_order} has been started; release a new work order", file=sys.stderr)
+        print(f"error: every unit of {order.number} has been started; release a new work order", file=sys.stderr)
         return 2
-    match = get_settings().serial.format().regex.fullmatch(first)
+    match = serial_format.regex.fullmatch(first)
     assert match is not None
-    print(int(match.group("seq")), count)
+    print(*([order.number] if args.release_more else []), int(match.group("seq")), count)
+    return 0
+
+
+def _untouched(session: Any, order: Any) -> tuple[str | None, int]:
+    """A work order's first serial that no station has seen yet, and how many such serials it has."""
+    from sqlalchemy import func, select
+
+    from app.persistence import models as m
+
+    touched = select(m.OperationAttempt.unit_id).distinct()
+    fresh = (
+        select(m.Unit.serial).where(m.Unit.work_order_id == order.id, m.Unit.id.not_in(touched)).order_by(m.Unit.serial)
+    )
+    first = session.scalars(fresh.limit(1)).first()
+    return first, session.scalar(select(func.count()).select_from(fresh.subquery())) or 0
+
+
+def _cli_actor(by: str | None) -> Actor:
+    """Who runs a command that changes data: ``cli:<name>`` (``--by``, default the OS user)."""
+    from app.domain.errors import InvalidInput
+
+    name = (by if by is not None else _os_user()).strip()
+    actor = Actor(username=f"cli:{name}", role=None)
+    if not name or len(actor.username) > 64 or not name.isprintable():
+        raise InvalidInput(f"--by {name!r}: name the person running the command in 1 to 60 printable characters")
+    return actor
+
+
+def _read_new_password(username: str) -> str:
+    """A new password from the terminal (asked twice) or, when piped, the first line of stdin."""
+    import getpass
+
+    from app.domain.errors import InvalidInput
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"new password for {username}: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidInput("the two passwords differ: nothing was changed")
+    return first
+
+
+def _users(args: argparse.Namespace) -> int:
+    """Change a user's password or deactivate a user without the API: the way out when production
+    refuses to start while a user still has the demo's published password."""
+    from app.services import users
+
+    actor = _cli_actor(args.by)
+    if args.users_command == "set-password":
+        change = users.UserChange(password=_read_new_password(args.username))
+        reason = args.reason or "password set with mes users set-password"
+    else:
+        change = users.UserChange(active=False)
+        reason = args.reason
+    with _session() as session, session.begin():
+        users.change_user(session=session, actor=actor, username=args.username, change=change, reason=reason)
+    done = "password changed (its tokens revoked)" if args.users_command == "set-password" else "deactivated"
+    print(f"{args.username}: {done}, recorded in the audit trail as {actor.username}")
     return 0
 
 
@@ -173,14 +242,10 @@ def _os_user() -> str:
 def _masterdata(args: argparse.Namespace) -> int:
     import hashlib
 
-    from app.domain.actors import Actor
     from app.domain.errors import InvalidInput
     from app.services import master_data
 
-    by = (args.by if args.by is not None else _os_user()).strip()
-    actor = Actor(username=f"cli:{by}", role=None)
-    if not by or len(actor.username) > 64 or not by.isprintable():
-        raise InvalidInput(f"--by {by!r}: name the person loading the document in 1 to 60 printable characters")
+    actor = _cli_actor(args.by)
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -198,6 +263,9 @@ def _masterdata(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.startup import preflight
+
+    preflight(get_settings())  # refusals in one sentence here, rather than as a traceback from inside uvicorn
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info")
     return 0
 
@@ -249,7 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fresh = demo_sub.add_parser("fresh-serials", help="first untouched serial number of a work order, and how many")
     fresh.add_argument("--work-order", default="WO-DEMO-R290")
+    fresh.add_argument(
+        "--release-more",
+        action="store_true",
+        help="print the work order first; when every unit of it has been started, release the next demo "
+        "work order like it (<work order>-2, -3 …) and print that one",
+    )
     fresh.set_defaults(func=_fresh)
+
+    users_cmd = sub.add_parser("users", help="users, without the API (production start-up refuses demo passwords)")
+    users_sub = users_cmd.add_subparsers(dest="users_command", required=True)
+    set_password = users_sub.add_parser(
+        "set-password", help="set a user's password (asked twice on a terminal; else the first line of stdin)"
+    )
+    deactivate = users_sub.add_parser("deactivate", help="deactivate a user (their tokens are revoked)")
+    for command in (set_password, deactivate):
+        command.add_argument("username")
+        command.add_argument("--by", metavar="NAME", help="who runs it, recorded as cli:NAME (default: the OS user)")
+    set_password.add_argument("--reason", default=None)
+    deactivate.add_argument("--reason", required=True)
+    users_cmd.set_defaults(func=_users)
 
     md = sub.add_parser("masterdata", help="master data")
     md_sub = md.add_subparsers(dest="md_command", required=True)
@@ -272,14 +359,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every upgrade
     args = build_parser().parse_args(argv)
     from app.domain.errors import DomainError
+    from app.startup import check_environment, explain
 
     try:
+        check_environment()
         return int(args.func(args))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = explain(exc, database_url=_safe_url_or_none())
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _safe_url_or_none() -> str | None:
+    try:
+        return _safe(get_settings().resolved_database_url())
+    except Exception:  # the settings themselves are what failed
+        return None
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,7 +66,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite in data_dir
     # The role that owns the tables, for `mes db upgrade` and `mes db grant-app-role` (default: database_url).
     owner_database_url: str | None = None
-    db_pool_size: int = 20
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     serial: SerialSettings = SerialSettings()
     api: ApiSettings = ApiSettings()
     opcua: OpcuaSettings = OpcuaSettings()
@@ -77,6 +79,39 @@ class Settings(BaseSettings):
 
     def resolved_owner_database_url(self) -> str:
         return self.owner_database_url or self.resolved_database_url()
+
+
+# MES_ variables read by other parts than Settings: the test suite, the page tests and the cycle model's
+# table cache. Every other MES_ name must be a setting, or it is refused as a typo.
+OTHER_MES_VARIABLES = frozenset(
+    {"MES_TEST_POSTGRES_URL", "MES_REQUIRE_POSTGRES", "MES_REQUIRE_BROWSER", "MES_CHROMIUM", "MES_CYCLEMODEL_CACHE"}
+)
+
+
+def _setting_names() -> list[str]:
+    names = []
+    for name, field in Settings.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names += [f"MES_{name}__{inner}".upper() for inner in nested.model_fields]
+        else:
+            names.append(f"MES_{name}".upper())
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``MES_`` variables that name no setting: each with the setting it was probably meant to be.
+    A misspelt name would otherwise be ignored and the MES would run on a default (an empty SQLite
+    database instead of the plant's PostgreSQL)."""
+    known = _setting_names()
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("MES_") or upper in OTHER_MES_VARIABLES or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from app.api import errors, limits
 from app.api.routers import audit, auth, holds, line, master_data, operations, quality, traceability
 from app.config import Settings, get_settings
 from app.opcua.live import LiveBus
+from app.persistence import migrate
 from app.persistence.db import make_engine, make_session_factory
 from app.security import access
 from app.security.secrets import refuse_demo_users, secret_key
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate.require_head(engine)
         if not settings.security.allow_demo_secrets:
             refuse_demo_users(app.state.session_factory)
         supervisor = await start_supervisor(app, settings) if settings.opcua.enabled else None

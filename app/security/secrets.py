@@ -40,6 +40,7 @@ def refuse_demo_users(session_factory: Callable[[], Session]) -> None:
         found = users_with_demo_secrets(session=session)
     if found:
         raise InsecureConfiguration(
-            f"users {', '.join(found)} still have the demo's published password or PIN; change them "
-            "(PUT /api/v1/users/{username}) or deactivate them before running in production"
+            f"users {', '.join(found)} still have the demo's published password or PIN; before running in "
+            "production change them ('mes users set-password USERNAME', or PUT /api/v1/users/{username}) or "
+            "deactivate them ('mes users deactivate USERNAME --reason …')"
         )

@@ -56,6 +56,34 @@ def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int
     return counts
 
 
+def release_next_demo_order(*, session: Session, serial_format: SerialFormat, work_order: str) -> m.WorkOrder:
+    """A new demo work order like ``work_order`` (same model and size), numbered ``<work_order>-<k>``, its
+    serials after every serial released so far: ``make run`` carries on once a demo order is used up."""
+    order = session.scalars(select(m.WorkOrder).where(m.WorkOrder.number == work_order)).one()
+    model = session.get_one(m.ProductModel, order.product_model_id)
+    taken = set(session.scalars(select(m.WorkOrder.number).where(m.WorkOrder.number.like(f"{work_order}-%"))))
+    number = next(f"{work_order}-{k}" for k in range(2, len(taken) + 3) if f"{work_order}-{k}" not in taken)
+    highest = max(session.scalars(select(m.Unit.serial)), key=lambda s: _seq(serial_format, s))
+    match = serial_format.regex.fullmatch(highest)
+    assert match is not None
+    start, end = match.span("seq")
+    first = f"{highest[:start]}{_seq(serial_format, highest) + 1:0{end - start}d}{highest[end:]}"
+    return work_orders.create_work_order(
+        session=session,
+        serial_format=serial_format,
+        number=number,
+        product_model_code=model.code,
+        first_serial=first,
+        quantity=order.quantity,
+        actor=SYSTEM,
+    )
+
+
+def _seq(serial_format: SerialFormat, serial: str) -> int:
+    match = serial_format.regex.fullmatch(serial)
+    return int(match.group("seq")) if match else -1
+
+
 @dataclass(frozen=True, slots=True)
 class DemoUser:
     username: str

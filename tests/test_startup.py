@@ -1,0 +1,93 @@
+"""Start-up refuses what would otherwise fail later and quietly: a database at another revision
+(results touching a newer column are never stored, never acknowledged), a misspelt MES_ variable
+(the MES would run on a default database), a pool size that cannot work; each with one sentence
+that says what to do."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from app.config import OpcuaSettings, Settings
+from app.main import create_app
+from app.persistence import migrate
+from app.startup import ConfigurationRefused, check_environment, explain, preflight
+from tests.conftest import DbUnderTest
+
+HEAD = migrate.head_revision()
+PREVIOUS = f"{int(HEAD) - 1:04d}"
+
+
+def _settings(url: str, tmp_path: Path, **changes: object) -> Settings:
+    return Settings(database_url=url, data_dir=tmp_path, opcua=OpcuaSettings(enabled=False), **changes)  # type: ignore[arg-type]
+
+
+async def _start(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        pass
+
+
+def test_the_mes_refuses_to_serve_a_database_one_revision_behind(database: DbUnderTest, tmp_path: Path) -> None:
+    settings = _settings(database.url, tmp_path, security={"allow_demo_secrets": True})
+    asyncio.run(_start(settings))  # at head: starts
+    migrate.downgrade(database.owner, PREVIOUS)
+    with pytest.raises(migrate.SchemaNotCurrent) as refused:
+        asyncio.run(_start(settings))
+    assert f"at revision {PREVIOUS}, this MES needs {HEAD}: run 'mes db upgrade'" in str(refused.value)
+    with pytest.raises(migrate.SchemaNotCurrent):
+        preflight(settings)
+    migrate.upgrade(database.owner)
+    preflight(settings)
+
+
+def test_a_database_never_migrated_is_named_as_such(tmp_path: Path) -> None:
+    settings = _settings(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path, security={"allow_demo_secrets": True})
+    with pytest.raises(migrate.SchemaNotCurrent) as refused:
+        preflight(settings)
+    assert "never migrated" in str(refused.value) and "mes db upgrade" in str(refused.value)
+
+
+def test_a_misspelt_mes_variable_is_refused_with_the_setting_it_was_meant_to_be() -> None:
+    environ = {
+        "MES_DATABSE_URL": "postgresql+psycopg://mes@db/mes",
+        "MES_OPCUA__TRUSTDIR": "/var/lib/ashp-mes/opcua/trusted",
+        "MES_DATA_DIR": "data",  # a setting
+        "MES_OPCUA__TRUST_DIR": "/x",  # a nested setting
+        "MES_REQUIRE_POSTGRES": "1",  # read by the test suite, not by Settings
+        "PATH": "/usr/bin",
+    }
+    with pytest.raises(ConfigurationRefused) as refused:
+        check_environment(environ)
+    message = str(refused.value)
+    assert "MES_DATABSE_URL (did you mean MES_DATABASE_URL?)" in message
+    assert "MES_OPCUA__TRUSTDIR (did you mean MES_OPCUA__TRUST_DIR?)" in message
+    assert "MES_DATA_DIR" not in message.replace("MES_DATABSE", "") and "REQUIRE_POSTGRES" not in message
+    check_environment({k: v for k, v in environ.items() if k not in ("MES_DATABSE_URL", "MES_OPCUA__TRUSTDIR")})
+
+
+@pytest.mark.parametrize("size", [0, -5])
+def test_a_pool_size_below_one_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """A negative pool size was accepted and every request then failed with a RecursionError."""
+    monkeypatch.setenv("MES_DB_POOL_SIZE", str(size))
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert (
+        explain(refused.value)
+        == "configuration not valid: MES_DB_POOL_SIZE: Input should be greater than or equal to 1"
+    )
+
+
+def test_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://mes@127.0.0.1:1/mes"  # nothing listens on port 1
+    with pytest.raises(OperationalError) as refused:
+        preflight(_settings(url, tmp_path, security={"allow_demo_secrets": True}))
+    message = explain(refused.value, database_url="postgresql+psycopg://mes@127.0.0.1:1/mes")
+    assert message is not None and message.startswith(
+        "cannot reach the database at postgresql+psycopg://mes@127.0.0.1:1"
+    )
+    assert "Traceback" not in message
