@@ -7,12 +7,13 @@ code, so loading the same document twice changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -176,12 +177,29 @@ class MarketRuleIn(_Strict):
     source: Annotated[str, StringConstraints(min_length=3)]
 
 
+_ENDPOINT = re.compile(
+    r"opc\.tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?(/\S*)?"
+)
+
+
 class StationIn(_Strict):
     station_id: StationId
     station_type: StationTypeCode
     line: ShortCode
     description: str = ""
-    opcua_endpoint: Annotated[str, StringConstraints(pattern=r"^opc\.tcp://\S+$", max_length=255)] | None = None
+    opcua_endpoint: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+    @field_validator("opcua_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        """opc.tcp://host[:port][/path]; a user name or password in it would be used, and shown to
+        everyone who reads the line's status (the OPC UA user is MES_OPCUA__USERNAME / __PASSWORD)."""
+        if value is not None and not _ENDPOINT.fullmatch(value):
+            raise ValueError(
+                "must be opc.tcp://host[:port][/path] with a host name or address and no user name or "
+                "password (the MES signs in with MES_OPCUA__USERNAME and MES_OPCUA__PASSWORD)"
+            )
+        return value
 
 
 class MasterDataDocument(_Strict):

@@ -57,6 +57,17 @@ def test_a_station_of_an_unknown_type_is_refused_naming_the_known_types(client: 
     assert client.get("/api/v1/stations/XYZ-01").status_code == 404
 
 
+def test_an_endpoint_with_a_user_name_and_password_in_it_is_refused(client: Any) -> None:
+    """asyncua signs in with credentials in the URL, and the line's status shows the URL to everyone."""
+    station = {"station_id": "LKT-09", "station_type": "leak_test", "line": "LINE-1"}
+    for endpoint in ("opc.tcp://mes:s3cret@10.0.0.7:4840/plc", "opc.tcp://:::::"):
+        refused = client.put("/api/v1/stations/LKT-09", json=station | {"opcua_endpoint": endpoint})
+        assert refused.status_code == 422, refused.text
+        assert "no user name or password" in refused.text and "s3cret" not in refused.json()["detail"]
+    accepted = client.put("/api/v1/stations/LKT-09", json=station | {"opcua_endpoint": "opc.tcp://[fd00::7]:4840/plc"})
+    assert accepted.status_code == 200, accepted.text
+
+
 def test_a_route_with_an_unknown_step_type_is_refused_even_with_explicit_rework_rules(client: Any) -> None:
     route = {
         "code": "BOGUS",
