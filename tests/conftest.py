@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -167,6 +167,16 @@ class DbUnderTest:
     @property
     def owner(self) -> str:
         return self.owner_url or self.url
+
+
+def query_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on a test's database, read behind the app's back on a connection of its own."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

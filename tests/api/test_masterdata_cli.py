@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app.cli import main as mes
 from app.services.master_data import DEMO_DOCUMENT
-from tests.conftest import DbUnderTest
+from tests.conftest import DbUnderTest, query_rows
 
 
 def _demo() -> dict[str, Any]:
@@ -25,15 +24,6 @@ def _write(tmp_path: Path, document: dict[str, Any], name: str = "line.json") ->
     path = tmp_path / name
     path.write_text(json.dumps(document), encoding="utf-8")
     return path
-
-
-def _rows(database: DbUnderTest, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(database.url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def _changed_demo() -> dict[str, Any]:
@@ -51,8 +41,8 @@ def test_a_load_is_audited_as_the_person_named_with_the_file_and_its_sha256(
 
     assert mes(["masterdata", "load", str(path), "--by", "alice"]) == 0
     assert capsys.readouterr().out == "master data loaded: routes 2, product_models 3, market_rules 1, stations 8\n"
-    events = _rows(
-        database,
+    events = query_rows(
+        database.url,
         "SELECT entity_type, entity_id, actor_username, actor_role, reason FROM audit_event "
         "WHERE entity_type IN ('station', 'market_rule') AND action LIKE '%.update' ORDER BY id",
     )
@@ -68,8 +58,8 @@ def test_a_load_without_a_name_is_audited_as_the_os_user(
 ) -> None:
     monkeypatch.setattr("getpass.getuser", lambda: "operator7")
     assert mes(["masterdata", "load", str(_write(tmp_path, _changed_demo()))]) == 0
-    [(actor,)] = _rows(
-        database,
+    [(actor,)] = query_rows(
+        database.url,
         "SELECT actor_username FROM audit_event WHERE entity_type = 'station' AND entity_id = 'CEX-01' "
         "AND action = 'station.update'",
     )
@@ -90,15 +80,16 @@ def test_a_document_naming_a_record_twice_is_refused_naming_the_duplicates(
     document["product_models"].append(dict(document["product_models"][0], market="EXPORT"))
     document["stations"].append(dict(document["stations"][0], station_type="brazing"))
     document["market_rules"].append(dict(document["market_rules"][0], max_charge_g=999, source="typo row"))
-    events_before = _rows(database, "SELECT count(*) FROM audit_event")
+    events_before = query_rows(database.url, "SELECT count(*) FROM audit_event")
 
     err = _refused(_write(tmp_path, document), capsys)
     for duplicate in ("product model HPM-06-R290-EVI", "station CEX-01", "market rule EU/R290/monobloc_sealed"):
         assert duplicate in err
-    assert _rows(database, "SELECT market FROM product_model WHERE code = 'HPM-06-R290-EVI'") == [("EU",)]
-    assert _rows(database, "SELECT station_type FROM station WHERE station_id = 'CEX-01'") == [("coil_expansion",)]
-    assert _rows(database, "SELECT max_charge_g FROM market_rule") == [(150.0,)]
-    assert _rows(database, "SELECT count(*) FROM audit_event") == events_before
+    assert query_rows(database.url, "SELECT market FROM product_model WHERE code = 'HPM-06-R290-EVI'") == [("EU",)]
+    cex = query_rows(database.url, "SELECT station_type FROM station WHERE station_id = 'CEX-01'")
+    assert cex == [("coil_expansion",)]
+    assert query_rows(database.url, "SELECT max_charge_g FROM market_rule") == [(150.0,)]
+    assert query_rows(database.url, "SELECT count(*) FROM audit_event") == events_before
 
 
 def test_a_document_with_a_station_of_an_unknown_type_is_refused(
@@ -108,7 +99,7 @@ def test_a_document_with_a_station_of_an_unknown_type_is_refused(
     document["stations"].append({"station_id": "TEL-01", "station_type": "teleporter", "line": "LINE-1"})
     err = _refused(_write(tmp_path, document), capsys)
     assert "'teleporter'" in err and "the known station types are brazing, charging" in err
-    assert _rows(database, "SELECT count(*) FROM station WHERE station_id = 'TEL-01'") == [(0,)]
+    assert query_rows(database.url, "SELECT count(*) FROM station WHERE station_id = 'TEL-01'") == [(0,)]
 
 
 def test_a_document_with_a_market_code_longer_than_its_column_is_refused(
@@ -118,4 +109,4 @@ def test_a_document_with_a_market_code_longer_than_its_column_is_refused(
     document["market_rules"][0]["market"] = "M" * 40
     err = _refused(_write(tmp_path, document), capsys)
     assert "market_rules.0.market" in err and "at most 32 characters" in err
-    assert _rows(database, "SELECT count(*) FROM market_rule") == [(1,)]
+    assert query_rows(database.url, "SELECT count(*) FROM market_rule") == [(1,)]

@@ -22,6 +22,7 @@ from tests.ui.conftest import (
     screenshot,
     sign_in,
 )
+from tests.ui.tablet_support import open_repair_form_after_a_braze_fail, open_tablet, scan
 
 pytestmark = pytest.mark.browser
 BOTH = pytest.mark.ui_backends("sqlite", "postgres")
@@ -31,18 +32,6 @@ BOTH = pytest.mark.ui_backends("sqlite", "postgres")
 def page(operator_page: Any) -> Any:
     """Every tablet test is signed in as the demo operator (badge B1001 + PIN)."""
     return operator_page
-
-
-def open_tablet(page: Any, base: str, *, station: str) -> None:
-    page.goto(f"{base}/ui/tablet")
-    assert page.locator("#who").get_attribute("data-username") == "operator1"  # the signed-in operator
-    page.select_option("#station", station)
-
-
-def scan(page: Any, serial: str) -> None:
-    page.fill("#serial", serial)
-    page.press("#serial", "Enter")
-    page.wait_for_selector(f'.unit[data-serial="{serial}"]')
 
 
 @BOTH
@@ -122,19 +111,13 @@ def test_an_operator_puts_a_unit_on_hold_with_a_reason(page: Any, ui_server: UiS
 
 def test_the_repair_bench_records_a_repair_through_the_completion_service(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000105"
-    line = Line(ui_server.client)
-    line.run("coil_expansion", serial)
-    line.run("brazing", serial, expect="FAIL", fault=Fault.DEW_POINT_EXCURSION)
-    open_tablet(page, ui_server.base, station="REP-01")
-    scan(page, serial)
-    page.click("#start-btn")
-    page.wait_for_selector("#repair-form")
-    page.select_option("#repair-action", "rebraze")
-    page.fill("#repair-description", "re-brazed the manifold after the dew point excursion")
+    open_repair_form_after_a_braze_fail(
+        page, ui_server, serial, description="re-brazed the manifold after the dew point excursion"
+    )
     page.click('#repair-form button[type="submit"]')
     page.wait_for_selector('#verdict[data-verdict="PASS"]')
     assert "brazing" in page.locator("#verdict .next").inner_text()
-    assert line.unit(serial)["next_step"] == "brazing"
+    assert Line(ui_server.client).unit(serial)["next_step"] == "brazing"
 
 
 @BOTH

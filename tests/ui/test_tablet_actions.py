@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.opcua.simulator.faults import Fault
 from tests.api.driver import MONOBLOC, Line
 from tests.ui.conftest import OPERATOR, UiServer, Watch, screenshot
+from tests.ui.tablet_support import open_repair_form_after_a_braze_fail, open_tablet, scan
 
 pytestmark = pytest.mark.browser
 QUALITY_SIGNATURE = {"secret": "demo-quality"}  # quality1's password, re-entered to sign
@@ -20,17 +20,6 @@ QUALITY_SIGNATURE = {"secret": "demo-quality"}  # quality1's password, re-entere
 @pytest.fixture
 def page(operator_page: Any) -> Any:
     return operator_page
-
-
-def open_tablet(page: Any, base: str, *, station: str) -> None:
-    page.goto(f"{base}/ui/tablet")
-    page.select_option("#station", station)
-
-
-def scan(page: Any, serial: str) -> None:
-    page.fill("#serial", serial)
-    page.press("#serial", "Enter")
-    page.wait_for_selector(f'.unit[data-serial="{serial}"]')
 
 
 def double_tap(page: Any, selector: str) -> None:
@@ -165,15 +154,9 @@ def test_a_double_tap_holds_once_and_records_one_manual_check(page: Any, ui_serv
 
 def test_a_double_tap_records_a_repair_once_and_keeps_the_confirmation(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000209"
-    line = Line(ui_server.client)
-    line.run("coil_expansion", serial)
-    line.run("brazing", serial, expect="FAIL", fault=Fault.DEW_POINT_EXCURSION)
-    open_tablet(page, ui_server.base, station="REP-01")
-    scan(page, serial)
-    page.click("#start-btn")
-    page.wait_for_selector("#repair-form")
-    page.select_option("#repair-action", "rebraze")
-    page.fill("#repair-description", "re-brazed the manifold after the dew point excursion")
+    open_repair_form_after_a_braze_fail(
+        page, ui_server, serial, description="re-brazed the manifold after the dew point excursion"
+    )
     sent = count_posts(page, "/ui/tablet/REP-01/repair")
     double_tap(page, '#repair-form button[type="submit"]')
     page.wait_for_selector('#verdict[data-verdict="PASS"]')
@@ -244,15 +227,7 @@ def test_a_session_that_ends_while_the_operator_types_keeps_the_text_and_says_wh
 
 def test_what_is_typed_in_the_repair_form_survives_a_reload(page: Any, ui_server: UiServer) -> None:
     serial = "HP26-0000213"
-    line = Line(ui_server.client)
-    line.run("coil_expansion", serial)
-    line.run("brazing", serial, expect="FAIL", fault=Fault.DEW_POINT_EXCURSION)
-    open_tablet(page, ui_server.base, station="REP-01")
-    scan(page, serial)
-    page.click("#start-btn")
-    page.wait_for_selector("#repair-form")
-    page.select_option("#repair-action", "rebraze")
-    page.fill("#repair-description", "re-brazed the suction joint, half way")
+    open_repair_form_after_a_braze_fail(page, ui_server, serial, description="re-brazed the suction joint, half way")
     page.reload()
     page.wait_for_selector("#repair-form")
     assert page.input_value("#repair-action") == "rebraze"
