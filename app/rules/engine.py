@@ -57,8 +57,9 @@ stay back within its band; a refrigerant tracer must be the unit's own; a refere
 as old as its validity window has expired. rules-3 (2026-11-29): a check against a limit with no bound
 FAILs as spec_incomplete instead of passing any value (an optional limit, the market charge cap, only
 when a revision's override took its bound away: a market without a cap rule still says so and passes);
-the steady window needs both its slope and its standard-deviation limits. Verdicts before 0014 record
-none."""
+the steady window needs both its slope and its standard-deviation limits; a market charge cap that a
+revision overrode (before revisions were refused that) is judged by the market rule frozen beside it.
+Verdicts before 0014 record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

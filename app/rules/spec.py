@@ -289,6 +289,12 @@ def spec_from_document(document: Mapping[str, Any], *, revision_id: int | None =
     missing = {lim.name for lim in st.limits} - set(limits)
     if missing:
         raise SpecError(f"spec document lacks limits {sorted(missing)} that {st.code} judges against")
+    product = product_from_document(document["product"])
+    for default in st.limits:
+        if default.set_elsewhere and limits[default.name].origin == "revision":
+            # overridden by a revision approved before such limits were refused there (the market charge
+            # cap): judged by the product facts frozen beside it, the market rule's value with its source
+            limits[default.name] = _resolve_default(default, product)
     settings = {default.name: default.value for default in st.settings}
     if version == SPEC_DOCUMENT_VERSION:
         stored = {str(name): float(value) for name, value in dict(document["settings"]).items()}
@@ -298,7 +304,7 @@ def spec_from_document(document: Mapping[str, Any], *, revision_id: int | None =
         settings = stored
     return Spec(
         station_type=st.code,
-        product=product_from_document(document["product"]),
+        product=product,
         limits=MappingProxyType(limits),
         retest_cap=int(document["retest_cap"]),
         revision_id=revision_id if revision_id is not None else document.get("revision_id"),

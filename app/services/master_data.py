@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import stations
@@ -24,6 +24,7 @@ from app.domain.errors import Conflict, InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.services import audit
+from app.services.clock import utcnow
 
 DEMO_DOCUMENT = Path(__file__).with_name("demo_master_data.json")
 
@@ -376,6 +377,39 @@ def _no_unit_stranded(session: Session, *, route: m.Route, route_in: RouteIn) ->
         )
 
 
+def _no_unit_moved_off_its_route(session: Session, *, model: m.ProductModel, route: m.Route) -> None:
+    """Refuse to move a product model to another route while units of it are in process or on hold:
+    they have passed steps of the route they follow and are due at a step of it, which the other route
+    may not have or may order differently (a charged monobloc on the split route, which has no charging)."""
+    waiting = select(m.Unit.serial).where(
+        m.Unit.product_model_id == model.id,
+        m.Unit.status.in_([routing.UnitStatus.IN_PROCESS.value, routing.UnitStatus.ON_HOLD.value]),
+        m.Unit.id.in_(select(m.OperationAttempt.unit_id)),
+    )
+    count = session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    if count:
+        serials = session.scalars(waiting.order_by(m.Unit.serial).limit(5)).all()
+        units = f"{count} units" if count != 1 else "1 unit"
+        raise Conflict(
+            f"product model {model.code}: {units} of it are on their way along its route (e.g. "
+            f"{', '.join(serials)}); moving the model to route {route.code} would strand them: let them finish "
+            "or disposition them first, or give the new route to a new product model",
+            units=count,
+            serials=list(serials),
+        )
+    # units released but not started anywhere yet start on the new route: at its first step
+    first_step = repo.route_def(session, route.id).steps[0].station_type
+    session.execute(
+        update(m.Unit)
+        .where(
+            m.Unit.product_model_id == model.id,
+            m.Unit.status == routing.UnitStatus.IN_PROCESS.value,
+            m.Unit.id.not_in(select(m.OperationAttempt.unit_id)),
+        )
+        .values(next_step=first_step, updated_at=utcnow())
+    )
+
+
 def station_rework_defaults(route_in: RouteIn) -> list[ReworkRuleIn]:
     """The rework rules the route's station types declare, kept where their re-entry is on this route."""
     types = {step.station_type for step in route_in.steps}
@@ -427,6 +461,8 @@ def upsert_product_model(
     if model is None:
         model = m.ProductModel(code=model_in.code)
         session.add(model)
+    elif model.route_id != route.id:
+        _no_unit_moved_off_its_route(session, model=model, route=route)
     fields = model_in.model_dump(exclude={"code", "route", "rating", "bom", "cycle_physics"})
     for name, value in fields.items():
         setattr(model, name, value)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from anyio import CapacityLimiter, to_thread
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import stations
@@ -93,19 +93,29 @@ class DatabaseStationBackend:
                     product_model_id=outcome.unit.product_model_id,
                     at=outcome.attempt.started_at,
                 )
+                recipe = f"{outcome.unit.product_model_code}/{spec.revision_id}" if spec is not None else ""
                 if spec is None:
-                    # refusing rolls the start back: nothing may run without an approved specification
-                    raise DomainError(
+                    # nothing may run without an approved specification
+                    refusal = DomainError(
                         f"no approved specification for {outcome.attempt.station_type} on "
                         f"{outcome.unit.product_model_code}; a quality engineer must approve one"
                     )
-                recipe = f"{outcome.unit.product_model_code}/{spec.revision_id}"
-                if codec.utf8_length(recipe) > codec.RECIPE_MAX_BYTES:
+                elif codec.utf8_length(recipe) > codec.RECIPE_MAX_BYTES:
                     # cut short it would key the station's recipe store to another model or revision
-                    raise DomainError(
+                    refusal = DomainError(
                         f"recipe {recipe} is longer than the {codec.RECIPE_MAX_BYTES} bytes a PLC holds; "
                         "the product model code must be shortened"
                     )
+                else:
+                    refusal = None
+                if refusal is not None:
+                    if not outcome.aborted_serials:
+                        raise refusal  # rolls the start back: nothing else was written
+                    # the unit that was in the station left it: its abort outlasts this refusal, the
+                    # attempt just opened for the refused unit does not
+                    if not outcome.resumed:
+                        session.execute(delete(m.OperationAttempt).where(m.OperationAttempt.id == outcome.attempt.id))
+                    return _refusal(refusal)
         except DomainError as exc:
             return _refusal(exc)
         return ReleaseAnswer(release=True, reason="", recipe=recipe)

@@ -199,3 +199,24 @@ def test_the_market_cap_changes_through_the_market_rules_not_through_a_revision(
     specification = draft.json()["specification"]
     assert specification["limits"]["market_cap_g"]["high"] == 145
     assert specification["product"]["market_cap_source"] == "national rule X, 2026"
+
+
+def test_a_product_model_is_not_moved_to_another_route_while_its_units_are_on_their_way(
+    client: Any, line: Line
+) -> None:
+    """A unit due at charging, its model moved to the split route (no charging): it was refused at
+    charging ("not a step of route SPLIT") and at leak test ("expected at charging") for good."""
+    started, _ = line.work_order(first="HP26-7930001", quantity=2)
+    for station_type in ("coil_expansion", "brazing", "sub_base_assembly", "vacuum_dehydration"):
+        line.run(station_type, started)
+    model = client.get("/api/v1/product-models/HPM-06-R290-EVI").json()
+    moved = client.put("/api/v1/product-models/HPM-06-R290-EVI", json=model | {"route": "SPLIT"})
+    assert moved.status_code == 409, moved.text
+    assert started in moved.json()["detail"] and "would strand them" in moved.json()["detail"]
+    assert client.get("/api/v1/product-models/HPM-06-R290-EVI").json()["route"] == "MONOBLOC"
+    assert line.start("charging", started).status_code == 201  # still on its way along MONOBLOC
+
+    fresh = model | {"code": "HPM-06-R290-B"}  # a model whose units no station has seen yet may move
+    assert client.put("/api/v1/product-models/HPM-06-R290-B", json=fresh).status_code == 200
+    Line(client, model="HPM-06-R290-B").work_order(first="HP26-7940001", quantity=2)
+    assert client.put("/api/v1/product-models/HPM-06-R290-B", json=fresh | {"route": "SPLIT"}).status_code == 200

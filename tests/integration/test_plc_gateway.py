@@ -539,3 +539,43 @@ def test_a_refused_request_for_another_unit_commits_the_abort_of_the_unit_that_l
         assert [s for s, _ in status_at_cex()] == ["aborted", "open"]
     finally:
         engine.dispose()
+
+
+def test_a_request_refused_for_want_of_a_specification_still_commits_the_abort_of_the_unit_that_left(
+    database: DbUnderTest, settings: Settings
+) -> None:
+    """The refusals the gateway makes after the interlock (no approved specification, a recipe too
+    long) rolled back the abort of the unit that had left the station: it stayed open there and was
+    refused everywhere else as "still in process at CEX-01"."""
+    from app.domain.actors import SYSTEM
+    from app.services import master_data, work_orders
+
+    engine, factory, backend, (first, _) = _backend_and_two_units(database, settings)
+    try:
+        with factory() as session, session.begin():  # a new model, no specification approved for it yet
+            document = master_data.read_document(master_data.DEMO_DOCUMENT)
+            model = next(p for p in document.product_models if p.code == "HPM-06-R290-EVI")
+            model_in = model.model_copy(update={"code": "HPM-06-R290-NEW"})
+            master_data.upsert_product_model(session=session, model_in=model_in, actor=SYSTEM)
+            work_orders.create_work_order(
+                session=session,
+                serial_format=settings.serial.format(),
+                number="WO-NEW",
+                product_model_code="HPM-06-R290-NEW",
+                first_serial="HP26-0770001",
+                quantity=1,
+                actor=SYSTEM,
+            )
+        assert backend._request("CEX-01", first).release
+        refused = backend._request("CEX-01", "HP26-0770001")
+        assert not refused.release and "no approved specification" in refused.reason
+        with factory() as session:
+            rows = session.execute(
+                select(m.Unit.serial, m.OperationAttempt.status, m.OperationAttempt.summary)
+                .join(m.Unit, m.Unit.id == m.OperationAttempt.unit_id)
+                .where(m.OperationAttempt.station_id == "CEX-01")
+                .order_by(m.OperationAttempt.id)
+            ).all()
+        assert [tuple(r) for r in rows] == [(first, "aborted", "station moved on without a result")]
+    finally:
+        engine.dispose()

@@ -94,10 +94,19 @@ def test_fasteners_against_a_torque_limit_without_bound_fail_as_spec_incomplete(
     assert (check.verdict, check.rule) == (Verdict.FAIL, "spec_incomplete")
 
 
-def test_a_market_cap_cleared_by_a_revision_fails_but_a_market_without_a_cap_rule_says_so_and_passes() -> None:
-    cleared = _stored_with(build_spec(station_type="charging", product=HPM_06), market_cap_g={"high": None})
-    check = _checks("charging", cleared, with_values(good_result("charging"), ChargedMass_g=400.0))
-    assert (check["market_charge_cap"].verdict, check["market_charge_cap"].rule) == (Verdict.FAIL, "spec_incomplete")
+@pytest.mark.parametrize("stored", [{"high": None}, {"high": 500.0}])
+def test_a_market_cap_a_revision_cleared_or_raised_is_judged_by_the_market_rule_frozen_beside_it(
+    stored: dict[str, float | None],
+) -> None:
+    """Revisions approved before the cap was refused there keep their document; the cap they judge by
+    is the market rule's (150 g for EU R290 sealed units, with its source), frozen in the same document."""
+    revised = _stored_with(build_spec(station_type="charging", product=HPM_06), market_cap_g=stored)
+    assert (revised.limits["market_cap_g"].high, revised.limits["market_cap_g"].origin) == (150.0, "product")
+    check = _checks("charging", revised, with_values(good_result("charging"), ChargedMass_g=400.0))
+    assert check["market_charge_cap"].verdict is Verdict.FAIL and "150 g" in check["market_charge_cap"].message
+
+
+def test_a_market_without_a_cap_rule_says_so_and_passes() -> None:
 
     no_rule = build_spec(station_type="charging", product=HPM_12)
     judgement = judge(
