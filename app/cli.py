@@ -158,7 +158,9 @@ def _fresh(args: argparse.Namespace) -> int:
                 if first is not None:
                     break
             else:
-                order = release_next_demo_order(session=session, serial_format=serial_format, work_order=order.number)
+                order = release_next_demo_order(
+                    session=session, serial_format=serial_format, work_order=args.work_order
+                )
                 print(f"every unit of {args.work_order} has been started: released {order.number}", file=sys.stderr)
                 first, count = _untouched(session, order)
     if first is None:
@@ -195,35 +197,39 @@ def _cli_actor(by: str | None) -> Actor:
     return actor
 
 
-def _read_new_password(username: str) -> str:
-    """A new password from the terminal (asked twice) or, when piped, the first line of stdin."""
+def _read_new_secret(username: str, what: str) -> str:
+    """A new password or PIN from the terminal (asked twice) or, when piped, the first line of stdin."""
     import getpass
 
     from app.domain.errors import InvalidInput
 
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"new password for {username}: ")
+    first = getpass.getpass(f"new {what} for {username}: ")
     if getpass.getpass("again: ") != first:
-        raise InvalidInput("the two passwords differ: nothing was changed")
+        raise InvalidInput(f"the two {what}s differ: nothing was changed")
     return first
 
 
 def _users(args: argparse.Namespace) -> int:
-    """Change a user's password or deactivate a user without the API: the way out when production
-    refuses to start while a user still has the demo's published password."""
+    """Change a user's password or PIN, or deactivate a user, without the API: the way out when
+    production refuses to start while a user still has the demo's published password or PIN."""
     from app.services import users
 
     actor = _cli_actor(args.by)
+    stations = [s.strip() for s in args.stations.split(",") if s.strip()] if getattr(args, "stations", None) else None
     if args.users_command == "set-password":
-        change = users.UserChange(password=_read_new_password(args.username))
-        reason = args.reason or "password set with mes users set-password"
+        change = users.UserChange(password=_read_new_secret(args.username, "password"), stations=stations)
+        done = "password changed (its tokens revoked)"
+    elif args.users_command == "set-pin":
+        change = users.UserChange(pin=_read_new_secret(args.username, "PIN"))
+        done = "PIN changed (its tokens revoked)"
     else:
         change = users.UserChange(active=False)
-        reason = args.reason
+        done = "deactivated"
+    reason = args.reason or f"mes users {args.users_command}"
     with _session() as session, session.begin():
         users.change_user(session=session, actor=actor, username=args.username, change=change, reason=reason)
-    done = "password changed (its tokens revoked)" if args.users_command == "set-password" else "deactivated"
     print(f"{args.username}: {done}, recorded in the audit trail as {actor.username}")
     return 0
 
@@ -330,12 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     set_password = users_sub.add_parser(
         "set-password", help="set a user's password (asked twice on a terminal; else the first line of stdin)"
     )
+    set_password.add_argument(
+        "--stations",
+        metavar="ID,ID",
+        help="a station's service account: the stations it serves (one bound to none must be given them)",
+    )
+    set_pin = users_sub.add_parser(
+        "set-pin", help="set a badge user's PIN (asked twice on a terminal; else the first line of stdin)"
+    )
     deactivate = users_sub.add_parser("deactivate", help="deactivate a user (their tokens are revoked)")
-    for command in (set_password, deactivate):
+    for command in (set_password, set_pin, deactivate):
         command.add_argument("username")
         command.add_argument("--by", metavar="NAME", help="who runs it, recorded as cli:NAME (default: the OS user)")
-    set_password.add_argument("--reason", default=None)
-    deactivate.add_argument("--reason", required=True)
+        command.add_argument("--reason", default=None, required=command is deactivate)
     users_cmd.set_defaults(func=_users)
 
     md = sub.add_parser("masterdata", help="master data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -88,26 +89,46 @@ OTHER_MES_VARIABLES = frozenset(
 )
 
 
-def _setting_names() -> list[str]:
+# Kubernetes gives every pod <SERVICE>_SERVICE_HOST, <SERVICE>_PORT… for each Service of its namespace:
+# a Service named "mes" or "mes-db" makes MES_PORT, MES_DB_SERVICE_HOST … that are not the MES's settings.
+_SERVICE_LINK = re.compile(
+    r"MES(_[A-Z0-9_]+?)?_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+
+
+def setting_variables() -> list[str]:
+    """The MES_ variable of every setting (a nested one as MES_SECTION__NAME)."""
     names = []
     for name, field in Settings.model_fields.items():
         nested = field.annotation
-        if isinstance(nested, type) and issubclass(nested, BaseModel):
+        if _is_section(nested):
+            assert isinstance(nested, type)
             names += [f"MES_{name}__{inner}".upper() for inner in nested.model_fields]
         else:
             names.append(f"MES_{name}".upper())
     return names
 
 
+def _section_variables() -> list[str]:
+    """A nested section may also be given whole, as JSON (MES_OPCUA='{"enabled": false}')."""
+    return [f"MES_{name}".upper() for name, field in Settings.model_fields.items() if _is_section(field.annotation)]
+
+
+def _is_section(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """``MES_`` variables that name no setting: each with the setting it was probably meant to be.
     A misspelt name would otherwise be ignored and the MES would run on a default (an empty SQLite
     database instead of the plant's PostgreSQL)."""
-    known = _setting_names()
+    known = setting_variables() + _section_variables()
     found = []
     for name in sorted(environ):
         upper = name.upper()
         if not upper.startswith("MES_") or upper in OTHER_MES_VARIABLES or upper in known:
+            continue
+        if "__" not in upper and _SERVICE_LINK.fullmatch(upper):
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
         found.append(f"{name} (did you mean {close[0]}?)" if close else name)

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from app.cli import main as mes
 from app.config import get_settings
@@ -36,11 +36,14 @@ def test_production_refuses_demo_passwords_and_the_cli_is_the_way_out(
     assert "Traceback" not in refusal
 
     for demo in DEMO_USERS:
-        if demo.password is not None:
+        if demo.username == "supervisor1":
+            assert mes(["users", "deactivate", demo.username, "--by", "it-admin", "--reason", "demo user"]) == 0
+        elif demo.password is not None:
             monkeypatch.setattr("sys.stdin", io.StringIO(f"new-passphrase-for-{demo.username}\n"))
             assert mes(["users", "set-password", demo.username, "--by", "it-admin"]) == 0
         else:  # operator1 signs in with the demo's badge PIN
-            assert mes(["users", "deactivate", demo.username, "--by", "it-admin", "--reason", "demo user"]) == 0
+            monkeypatch.setattr("sys.stdin", io.StringIO("739514\n"))
+            assert mes(["users", "set-pin", demo.username, "--by", "it-admin"]) == 0
     assert "recorded in the audit trail as cli:it-admin" in capsys.readouterr().out
     preflight(get_settings())  # nothing left to refuse
     events = query_rows(
@@ -48,6 +51,23 @@ def test_production_refuses_demo_passwords_and_the_cli_is_the_way_out(
     )
     assert sorted(e[1] for e in events) == sorted(d.username for d in DEMO_USERS)
     assert mes(["audit", "verify"]) == 0
+
+
+def test_a_service_account_bound_to_no_station_gets_its_stations_with_its_new_password(
+    database: DbUnderTest, cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After migration 0016 a service account serves no station, and changing its password alone is
+    refused ("give stations"): production's refusal named a command that could not clear it."""
+    engine = create_engine(database.owner)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM service_account_station"))
+    engine.dispose()
+    monkeypatch.setattr("sys.stdin", io.StringIO("new-passphrase-for-svc\n"))
+    assert mes(["users", "set-password", "svc-leak-test", "--by", "it-admin"]) == 2
+    assert "give stations" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("new-passphrase-for-svc\n"))
+    assert mes(["users", "set-password", "svc-leak-test", "--stations", "LKT-01", "--by", "it-admin"]) == 0
+    assert query_rows(database.owner, "SELECT station_id FROM service_account_station") == [("LKT-01",)]
 
 
 def test_a_misspelt_variable_stops_the_command_before_it_touches_a_database(
@@ -120,4 +140,19 @@ def test_fresh_serials_releases_a_follow_up_order_once_the_demo_order_is_used_up
             "WO-T",
             "WO-T-2",
         ]
+        follow_up = session.scalars(
+            select(m.Unit.serial).join(m.WorkOrder).where(m.WorkOrder.number == "WO-T-2").order_by(m.Unit.serial)
+        ).all()
+    with make_session_factory(engine)() as session, session.begin():
+        for serial in follow_up:  # the follow-up used up too
+            operations.start_operation(
+                session=session,
+                serial_format=settings.serial.format(),
+                station_id="CEX-01",
+                serial=serial,
+                operator="op",
+                origin="operator",
+            )
+    assert mes(["demo", "fresh-serials", "--work-order", "WO-T", "--release-more"]) == 0
+    assert capsys.readouterr().out.split()[0] == "WO-T-3"  # numbered after the demo order, not WO-T-2-2
     engine.dispose()

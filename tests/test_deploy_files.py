@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from app.cli import build_parser
-from app.config import OTHER_MES_VARIABLES, _setting_names
+from app.config import OTHER_MES_VARIABLES, setting_variables
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -15,8 +15,8 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 def test_the_environment_example_lists_every_setting_and_nothing_else() -> None:
     text = (DEPLOY / "mes.env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^#?\s*(MES_[A-Z0-9_]+)=", text, re.M))
-    assert sorted(set(_setting_names()) - documented) == [], "settings missing from deploy/mes.env.example"
-    assert sorted(documented - set(_setting_names()) - OTHER_MES_VARIABLES) == [], "documented but not settings"
+    assert sorted(set(setting_variables()) - documented) == [], "settings missing from deploy/mes.env.example"
+    assert sorted(documented - set(setting_variables()) - OTHER_MES_VARIABLES) == [], "documented but not settings"
 
 
 def test_the_systemd_unit_runs_mes_commands_that_exist() -> None:

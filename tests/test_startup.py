@@ -70,6 +70,23 @@ def test_a_misspelt_mes_variable_is_refused_with_the_setting_it_was_meant_to_be(
     check_environment({k: v for k, v in environ.items() if k not in ("MES_DATABSE_URL", "MES_OPCUA__TRUSTDIR")})
 
 
+def test_kubernetes_service_links_and_a_section_given_whole_are_not_typos() -> None:
+    """Kubernetes sets <SERVICE>_SERVICE_HOST, <SERVICE>_PORT… in every pod for each Service of its
+    namespace (a Service "mes" or "mes-db"); pydantic reads a whole section as JSON (MES_OPCUA)."""
+    check_environment(
+        {
+            "MES_SERVICE_HOST": "10.0.0.12",
+            "MES_PORT": "tcp://10.0.0.12:8000",
+            "MES_PORT_8000_TCP_ADDR": "10.0.0.12",
+            "MES_DB_SERVICE_PORT_POSTGRES": "5432",
+            "MES_DB_PORT_5432_TCP": "tcp://10.0.0.13:5432",
+            "MES_OPCUA": '{"enabled": false}',
+        }
+    )
+    with pytest.raises(ConfigurationRefused, match="MES_API__PORT"):  # no service link has a double underscore
+        check_environment({"MES_API__PORT": "8000"})
+
+
 @pytest.mark.parametrize("size", [0, -5])
 def test_a_pool_size_below_one_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     """A negative pool size was accepted and every request then failed with a RecursionError."""

@@ -194,6 +194,13 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
                 "no MES certificate configured and security mode None is not allowed "
                 "(create one with 'mes opcua make-cert')"
             )
+        if settings.username:
+            # the PLC would answer with a bare BadIdentityTokenRejected, which reads as a wrong password
+            raise SecurityRefused(
+                f"an OPC UA user name ({settings.username}) is configured but the MES has no certificate: the "
+                "user name and password go only into SignAndEncrypt sessions, never in clear; configure the MES "
+                "certificate ('mes opcua make-cert'), or remove MES_OPCUA__USERNAME for an anonymous None session"
+            )
         return SecurityChoice("None")
     assert settings.certificate_path is not None and settings.private_key_path is not None
     _check_mes_certificate(
@@ -207,15 +214,13 @@ async def configure_client_security(*, client: Client, settings: SecuritySetting
         if e.SecurityPolicyUri == BASIC256SHA256_URI and e.SecurityMode == ua.MessageSecurityMode.SignAndEncrypt
     ]
     if not wanted:
-        offered = sorted({f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name}" for e in endpoints})
+        offered = sorted(
+            {f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name.rstrip('_')}" for e in endpoints}
+        )
         raise SecurityRefused(
-            f"the endpoint offers no Basic256Sha256 SignAndEncrypt security (it offers {', '.join(offered) or 'none'})"
-            + (
-                ": the MES has a certificate, so it does not fall back to security mode None (its password "
-                "would cross the network in clear); configure SignAndEncrypt on the PLC"
-                if settings.allow_none
-                else " and security mode None is not allowed"
-            )
+            f"the endpoint offers no Basic256Sha256 SignAndEncrypt security (it offers {', '.join(offered) or 'none'}):"
+            " the MES has a certificate, so it does not fall back to security mode None (its password would cross "
+            "the network in clear); configure Basic256Sha256 SignAndEncrypt on the PLC"
         )
     server_der = _first_certificate(wanted[0].ServerCertificate)
     try:

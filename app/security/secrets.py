@@ -41,6 +41,7 @@ def refuse_demo_users(session_factory: Callable[[], Session]) -> None:
     if found:
         raise InsecureConfiguration(
             f"users {', '.join(found)} still have the demo's published password or PIN; before running in "
-            "production change them ('mes users set-password USERNAME', or PUT /api/v1/users/{username}) or "
-            "deactivate them ('mes users deactivate USERNAME --reason …')"
+            "production change them ('mes users set-password USERNAME', for a badge PIN 'mes users set-pin "
+            "USERNAME', or PUT /api/v1/users/{username}) or deactivate them ('mes users deactivate USERNAME "
+            "--reason …')"
         )

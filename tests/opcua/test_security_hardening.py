@@ -57,14 +57,27 @@ def test_a_mes_with_a_certificate_does_not_fall_back_to_none_and_sends_no_passwo
     assert not any(password for _, password in identities_seen), identities_seen
 
 
-def test_a_none_session_carries_no_password(tmp_path: Path, identities_seen: list[tuple[str | None, str | None]]):
-    """Without a certificate and with None allowed (simulator, commissioning) the session is
-    anonymous: a configured password is for SignAndEncrypt sessions only."""
+def test_a_none_session_carries_no_password_and_a_configured_user_name_says_why(
+    tmp_path: Path, identities_seen: list[tuple[str | None, str | None]]
+) -> None:
+    """Without a certificate and with None allowed (simulator, commissioning) the session is anonymous;
+    a configured user name would not be sent, and the PLC's bare BadIdentityTokenRejected read as a
+    wrong password: the MES says so itself instead."""
     plant = make_plant(tmp_path)
-    security = dataclasses.replace(plant.mes_settings(allow_none=True), certificate_path=None, private_key_path=None)
+    without_certificate = dataclasses.replace(
+        plant.mes_settings(allow_none=True), certificate_path=None, private_key_path=None
+    )
+    anonymous = dataclasses.replace(without_certificate, username=None, password=None)
 
     async def scenario() -> None:
-        async with rig(["ST-1"], security=security, server_security=ServerSecurity(offer_none=True)) as r:
+        backend = MemoryBackend(route=("ST-1",))
+        server = ServerSecurity(offer_none=True)
+        async with rig(["ST-1"], backend=backend, security=without_certificate, server_security=server) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "refused", what="refusal")
+            problem = r.supervisor.status("ST-1").problem
+            assert "user name (mes) is configured but the MES has no certificate" in problem, problem
+            assert "remove MES_OPCUA__USERNAME" in problem
+        async with rig(["ST-1"], security=anonymous, server_security=server) as r:
             await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
 
     run(scenario)
