@@ -6,7 +6,8 @@ SHA-256 is stored and it can be revoked. Five failures in a row lock the account
 The page's script posts the form as JSON and is answered with the next page's address. Without the
 script (switched off, or not loaded yet) the browser posts the same form itself, form-encoded: it is
 answered the same way a browser understands, a redirect to the next page or the sign-in page again
-with the reason. Either way the PIN or password travels only in a POST body, never in a URL.
+with the reason. Either way the PIN or password travels only in a POST body, never in a URL, and a
+sign-in another site's page sent is refused before its credentials are checked or counted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.domain.actors import Role
-from app.domain.errors import InvalidInput, NotAuthenticated
+from app.domain.errors import DomainError, InvalidInput, NotAuthenticated
 from app.security.access import SESSION_COOKIE, SIGNED_IN, allow, public
 from app.services import users
 from app.ui.templating import render
@@ -68,6 +69,17 @@ def login_page(request: Request, next: str = "", reason: str = "") -> HTMLRespon
     return render(request, "login.html", next=next[:512], notice=SIGN_IN_REASONS.get(reason, ""))
 
 
+class CrossSiteSignIn(DomainError):
+    """A sign-in sent by another site's page: refused before the credentials are checked."""
+
+    status_code = 403
+    title = "Sign-in from another site refused"
+    slug = "cross-site-sign-in"
+
+
+NOT_FROM_THIS_SITE = "This sign-in did not come from this site's sign-in page: sign in here again."
+
+
 def _form_fields(raw: bytes) -> tuple[dict[str, str], str]:
     """The sign-in form as the browser posts it without the page's script: its filled fields and ``next``."""
     fields: dict[str, str] = {}
@@ -85,8 +97,10 @@ def _form_fields(raw: bytes) -> tuple[dict[str, str], str]:
 
 
 def _from_this_site(request: Request) -> bool:
-    """Whether a form post came from this site's own page (a form on another site could otherwise sign a
-    tablet in as someone else). Browsers say so in Sec-Fetch-Site, older ones in Origin."""
+    """Whether a sign-in came from this site's own page, or from no page at all (a client that is not a
+    browser). Another site's form could otherwise sign a tablet in as someone else, and its script (a
+    no-cors fetch needs no preflight) could send wrong passwords until the account locks. Browsers say
+    where a request comes from in Sec-Fetch-Site, older ones in Origin."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site in ("same-origin", "none")
@@ -117,7 +131,7 @@ async def login(request: Request, next: str = "") -> Response:
             return render(request, "login.html", status_code=status, next=next_page, error=reason)
 
         if not _from_this_site(request):
-            return refused(403, "This sign-in did not come from this site's sign-in page: sign in here again.")
+            return refused(403, NOT_FROM_THIS_SITE)
         try:
             body = SignIn.model_validate(fields)
             token, role = await _sign_in(request, body)
@@ -127,6 +141,8 @@ async def login(request: Request, next: str = "") -> Response:
             return refused(exc.status_code, exc.detail)
         response: Response = RedirectResponse(_safe_next(next_page, role), status_code=303)
     else:
+        if not _from_this_site(request):  # whatever the body: nothing is checked, so nothing is counted
+            raise CrossSiteSignIn(NOT_FROM_THIS_SITE)
         if not _is_json(content_type):
             raise InvalidInput("send the sign-in as JSON, or post the sign-in form")
         try:

@@ -149,9 +149,19 @@ def test_the_sign_in_forms_post_and_a_form_posted_without_the_script_signs_in(cl
         "/ui/login", data=badge, auth=None, follow_redirects=False, headers={"Origin": "https://evil.example"}
     )
     assert other.status_code == 403 and "set-cookie" not in other.headers
-    # the script's JSON sign-in is answered as before
-    r = client.post("/ui/login", json={"badge_id": "B1001", "pin": "1001"}, auth=None)
+    # the script's JSON sign-in is answered as before, from this site's page or from a client that is no browser
+    scripted_badge = {"badge_id": "B1001", "pin": "1001"}
+    r = client.post("/ui/login", json=scripted_badge, auth=None)
     assert r.status_code == 200 and r.json() == {"next": "/ui/tablet"}
+    own = client.post("/ui/login", json=scripted_badge, auth=None, headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200 and "set-cookie" in own.headers
+    # and refused from another site's script, whatever its body, before anything is checked or counted
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        scripted = client.post("/ui/login", json=scripted_badge, auth=None, headers=headers)
+        assert scripted.status_code == 403 and "set-cookie" not in scripted.headers
+        assert (
+            scripted.json()["detail"] == "This sign-in did not come from this site's sign-in page: sign in here again."
+        )
     assert client.post("/ui/login", json={"badge_id": "B1001", "pin": "1001", "x": 1}, auth=None).status_code == 422
     plain = client.post(
         "/ui/login", content='{"badge_id": "B1001", "pin": "1001"}', headers={"Content-Type": "text/plain"}, auth=None

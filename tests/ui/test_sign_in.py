@@ -5,6 +5,10 @@ against a server on PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 
@@ -297,3 +301,59 @@ def test_without_the_script_the_sign_in_form_posts_and_no_pin_or_password_lands_
     context.close()
     secrets = (f"pin={OPERATOR['pin']}", "password=", QUALITY_ENGINEER["password"], "wrong-password-1")
     assert [u for u in urls if any(s in u for s in secrets)] == []
+
+
+@contextmanager
+def another_site() -> Iterator[str]:
+    """A plain page on another site: http://localhost:<port>/ (for the browser, localhost is not 127.0.0.1)."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>elsewhere</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_another_sites_page_cannot_lock_an_account_with_wrong_passwords(
+    page: Any, ui_server: UiServer, watch: Watch
+) -> None:
+    """A script on another site posts wrong passwords as a type-less Blob (no Content-Type: a no-cors
+    fetch the browser sends without asking): each is refused before it is checked, none is counted."""
+    account = {"username": "xsite-lock", "password": "correct-horse-xsite"}
+    user = {**account, "display_name": "Cross-site Lock Test", "role": "quality_engineer"}
+    admin = auth_headers("admin")
+    assert ui_server.client.post("/api/v1/users", json=user, headers=admin).status_code == 201
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if r.url.endswith("/ui/login") else None)
+    with another_site() as elsewhere:
+        page.goto(elsewhere)
+        page.evaluate(
+            """async (url) => {
+                for (let i = 0; i < 5; i++) {
+                    const guess = JSON.stringify({username: "xsite-lock", password: "wrong-guess-" + i});
+                    await fetch(url, {method: "POST", mode: "no-cors", body: new Blob([guess])});
+                }
+            }""",
+            f"{ui_server.base}/ui/login",
+        )
+    assert answers == [403] * 5  # refused as sent from elsewhere, not as wrong passwords (401)
+    users = ui_server.client.get("/api/v1/users", headers=admin).json()
+    assert next(u for u in users if u["username"] == "xsite-lock")["locked_until"] is None
+    signed_in = ui_server.client.post("/ui/login", json=account, auth=None)  # the owner, not from a page
+    assert signed_in.status_code == 200 and signed_in.json() == {"next": "/ui/"}
+    refused_loads(watch, 403)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.driver import MONOBLOC, Line
+from tests.conftest import auth_headers
 from tests.ui.conftest import OPERATOR, UiServer, Watch, screenshot
 from tests.ui.tablet_support import open_repair_form_after_a_braze_fail, open_tablet, scan
 
@@ -222,7 +223,50 @@ def test_a_session_that_ends_while_the_operator_types_keeps_the_text_and_says_wh
     page.click('#check-form button[type="submit"]')
     page.wait_for_selector(".status-on_hold")
     assert "bent at the lower edge" in page.locator("#manual-checks").inner_text()
-    assert page.evaluate("localStorage.getItem('mes.checkDraft')") is None  # sent: nothing left to restore
+    assert drafts_left(page) == []  # sent: nothing left to restore
+
+
+def drafts_left(page: Any) -> list[str]:
+    """The keys of the drafts this tablet keeps."""
+    return list(page.evaluate("Object.keys(localStorage).filter((k) => /^mes\\.\\w+Draft:/.test(k))"))
+
+
+def badge_sign_in(page: Any, badge: dict[str, str]) -> None:
+    page.fill("#badge", badge["badge_id"])
+    page.press("#badge", "Enter")
+    page.keyboard.type(badge["pin"])
+    page.keyboard.press("Enter")
+
+
+def test_a_draft_is_restored_only_to_the_operator_who_typed_it(page: Any, ui_server: UiServer) -> None:
+    serial = "HP26-0000216"
+    colleague = {"badge_id": "B2216", "pin": "2216"}
+    user = {"username": "operator-next", "display_name": "Next Operator", "role": "operator", **colleague}
+    created = ui_server.client.post("/api/v1/users", json=user, headers=auth_headers("admin"))
+    assert created.status_code == 201, created.text
+    open_tablet(page, ui_server.base, station="CEX-01")
+    scan(page, serial)
+    page.click("#hold-btn")
+    page.fill("#hold-reason", "operator1: dented fins on the left coil")
+    end_session_elsewhere(page, ui_server.base)
+    page.wait_for_url(f"{ui_server.base}/ui/login?next=%2Fui%2Ftablet&reason=session_ended", timeout=10_000)
+    badge_sign_in(page, colleague)  # the next operator on this tablet
+    page.wait_for_url(f"{ui_server.base}/ui/tablet")
+    page.wait_for_selector(f'.unit[data-serial="{serial}"]')
+    assert page.locator("#who").get_attribute("data-username") == "operator-next"
+    assert page.evaluate("document.getElementById('hold-dialog').open") is False
+    assert page.input_value("#hold-reason") == ""  # operator1's words are neither shown nor sent as theirs
+    page.click("#logout-form button")
+    page.wait_for_url(f"{ui_server.base}/ui/login")
+    badge_sign_in(page, OPERATOR)  # operator1 back: the draft was left for them
+    page.wait_for_url(f"{ui_server.base}/ui/tablet")
+    page.wait_for_selector("#hold-dialog[open]")
+    assert page.input_value("#hold-reason") == "operator1: dented fins on the left coil"
+    page.click('#hold-form button[type="submit"]')
+    page.wait_for_selector(".status-on_hold")
+    [hold] = holds_of(ui_server, serial)
+    assert (hold["created_by"], hold["reason"]) == ("operator1", "operator1: dented fins on the left coil")
+    assert drafts_left(page) == []
 
 
 def test_what_is_typed_in_the_repair_form_survives_a_reload(page: Any, ui_server: UiServer) -> None:

@@ -48,11 +48,20 @@
     return true;
   }
 
-  // A button that sends something stays disabled until the answer is in: a double tap sends once.
+  // A button on the panel may act only while its panel is the one shown and current: not marked stale
+  // by a later scan (show() disables it then), not replaced by a newer panel.
+  const onCurrentPanel = (button) => panel.contains(button) && !panel.classList.contains("stale");
+
+  // A button that sends something stays disabled until the answer is in: a double tap sends once. A
+  // panel's button is enabled again only if its panel is still current when the answer (or a dropped
+  // link) comes: else a Start sent before another scan would start the old unit under the new one's panel.
+  // A dialog's button (outside the panel) acts on the unit its dialog was opened for.
   async function whileSending(button, work) {
     if (!button || button.disabled) return;
+    const onPanel = panel.contains(button);
+    if (onPanel && !onCurrentPanel(button)) return;
     button.disabled = true;
-    try { await work(); } finally { button.disabled = false; }
+    try { await work(); } finally { if (!onPanel || onCurrentPanel(button)) button.disabled = false; }
   }
 
   async function show(value) {
@@ -213,6 +222,11 @@
 
   // What is typed in a dialog or the repair form is kept in this tablet's storage until it is sent or
   // cancelled: a session that ends, a reload or a dropped link loses nothing (as the parts form does).
+  // A draft is kept under the signed-in user's name and restored only to them: the next operator on this
+  // tablet neither sees it nor sends it as theirs. Another user's drafts are left for their owner (a
+  // colleague signing in meanwhile must not wipe a half-written hold reason), never read.
+  const username = $("who") ? $("who").dataset.username : "";
+  const draftKey = (kind, ...parts) => `mes.${kind}Draft:` + [username, ...parts].map(encodeURIComponent).join("/");
   const draftKeepers = [];  // the dialogs'
   let keepRepairDraft = () => {};  // the repair form's (a new form with each panel)
   function keepDrafts() { draftKeepers.forEach((keep) => keep()); keepRepairDraft(); }
@@ -225,14 +239,14 @@
     replaced_part_kind: "repair-part-kind", replaced_part_serial: "repair-part", replaced_part_model: "repair-part-model" };
   function wireRepair(slot, unit) {
     slot.appendChild($("repair-template").content.cloneNode(true));
-    const form = $("repair-form"), draftKey = `mes.repairDraft.${unit.station}.${unit.serial}`;
-    const draft = readDraft(draftKey);
+    const form = $("repair-form"), repairKey = draftKey("repair", unit.station, unit.serial);
+    const draft = readDraft(repairKey);
     if (draft) Object.entries(repairFields).forEach(([name, id]) => { if (draft[name] !== undefined) $(id).value = draft[name]; });
     const keep = () => {
       if (!form.isConnected) return;
       const typed = {};
       Object.entries(repairFields).forEach(([name, id]) => { typed[name] = $(id).value; });
-      store.setItem(draftKey, JSON.stringify(typed));
+      store.setItem(repairKey, JSON.stringify(typed));
     };
     form.addEventListener("input", keep);
     form.addEventListener("change", keep);
@@ -247,7 +261,7 @@
         if (!body.replaced_part_kind) delete body.replaced_part_kind;  // a part the genealogy does not track: text only
         const r = await post(at(unit, "repair"), body);
         if (!r) return;
-        store.removeItem(draftKey);
+        store.removeItem(repairKey);
         const part = r.fitted ? `; ${r.fitted.identifier} fitted` + (r.removed.length ? `, ${r.removed.join(", ")} marked removed` : "") : "";
         say(`Repair recorded: ${r.verdict}${part}`, "ok");
         await refresh();
@@ -260,12 +274,12 @@
   // offline stays in the form (and in this tablet's storage) until it is sent.
   const refusedParts = new Map();
   function wireParts(form, unit) {
-    const draftKey = `mes.partDraft.${unit.serial}`, kind = $("part-kind"), partSerial = $("part-serial"), model = $("part-model");
+    const partKey = draftKey("part", unit.serial), kind = $("part-kind"), partSerial = $("part-serial"), model = $("part-model");
     const refused = refusedParts.get(unit.serial) || [];
     refusedParts.clear(); refusedParts.set(unit.serial, refused);
-    const draft = JSON.parse(store.getItem(draftKey) || "null");
+    const draft = readDraft(partKey);
     if (draft) { kind.value = draft.kind; partSerial.value = draft.identifier; model.value = draft.model; }
-    const keep = () => store.setItem(draftKey, JSON.stringify({ kind: kind.value, identifier: partSerial.value, model: model.value }));
+    const keep = () => store.setItem(partKey, JSON.stringify({ kind: kind.value, identifier: partSerial.value, model: model.value }));
     [kind, partSerial, model].forEach((el) => el.addEventListener("input", keep));
     const list = $("parts-refused");
     const showRefused = () => {
@@ -292,7 +306,7 @@
         showRefused(); say(problemText(data), "error"); partSerial.select();
         return;
       }
-      store.removeItem(draftKey);
+      store.removeItem(partKey);
       say(data.message, "ok");
       await refresh();
       const next = $("part-serial"); if (next) next.focus();
@@ -304,7 +318,7 @@
   // and keeps what was typed until it is sent or cancelled.
   function wireDialog({ name, fields, send }) {
     const dialog = $(`${name}-dialog`), form = $(`${name}-form`), errorBox = $(`${name}-error`);
-    const button = form.querySelector('button[type="submit"]'), draftKey = `mes.${name}Draft`;
+    const button = form.querySelector('button[type="submit"]'), dialogKey = draftKey(name);
     let target = null;
     const read = () => Object.fromEntries(fields.map((id) => {
       const el = $(id);
@@ -315,8 +329,8 @@
       if (values[id] === undefined) return;
       if (el.type === "radio") el.checked = values[id]; else el.value = values[id];
     });
-    const keep = () => { if (target && dialog.open) store.setItem(draftKey, JSON.stringify({ ...target, fields: read() })); };
-    const forget = () => { store.removeItem(draftKey); target = null; };
+    const keep = () => { if (target && dialog.open) store.setItem(dialogKey, JSON.stringify({ ...target, fields: read() })); };
+    const forget = () => { store.removeItem(dialogKey); target = null; };
     form.addEventListener("input", keep);
     form.addEventListener("change", keep);
     draftKeepers.push(keep);
@@ -348,7 +362,7 @@
       open,
       // typed before the session ended (or the page was left): open again, as it was, on the same unit
       restore(unit) {
-        const draft = readDraft(draftKey);
+        const draft = readDraft(dialogKey);
         if (!draft || document.querySelector("dialog[open]") || draft.serial !== unit.serial || draft.station !== unit.station) return;
         open(unit);
         write(draft.fields || {});
