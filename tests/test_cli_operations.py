@@ -5,10 +5,12 @@ the demo work order is used up."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from app.cli import main as mes
 from app.config import get_settings
@@ -99,6 +101,18 @@ def test_serve_refuses_a_database_one_revision_behind_in_one_sentence(
     assert f"this MES needs {head}: run 'mes db upgrade'" in err and "Traceback" not in err
 
 
+def _start_at_coil_expansion(session: Session, serials: Sequence[str]) -> None:
+    for serial in serials:
+        operations.start_operation(
+            session=session,
+            serial_format=get_settings().serial.format(),
+            station_id="CEX-01",
+            serial=serial,
+            operator="op",
+            origin="operator",
+        )
+
+
 def test_fresh_serials_releases_a_follow_up_order_once_the_demo_order_is_used_up(
     database: DbUnderTest, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -114,15 +128,7 @@ def test_fresh_serials_releases_a_follow_up_order_once_the_demo_order_is_used_up
             quantity=2,
             actor=SYSTEM,
         )
-        for serial in ("HP26-0900001", "HP26-0900002"):  # both started: the order is used up
-            operations.start_operation(
-                session=session,
-                serial_format=settings.serial.format(),
-                station_id="CEX-01",
-                serial=serial,
-                operator="op",
-                origin="operator",
-            )
+        _start_at_coil_expansion(session, ["HP26-0900001", "HP26-0900002"])  # the order is used up
         assert order.number == "WO-T"
     assert mes(["demo", "fresh-serials", "--work-order", "WO-T"]) == 2
     assert "every unit of WO-T has been started" in capsys.readouterr().err
@@ -144,15 +150,7 @@ def test_fresh_serials_releases_a_follow_up_order_once_the_demo_order_is_used_up
             select(m.Unit.serial).join(m.WorkOrder).where(m.WorkOrder.number == "WO-T-2").order_by(m.Unit.serial)
         ).all()
     with make_session_factory(engine)() as session, session.begin():
-        for serial in follow_up:  # the follow-up used up too
-            operations.start_operation(
-                session=session,
-                serial_format=settings.serial.format(),
-                station_id="CEX-01",
-                serial=serial,
-                operator="op",
-                origin="operator",
-            )
+        _start_at_coil_expansion(session, follow_up)  # the follow-up used up too
     assert mes(["demo", "fresh-serials", "--work-order", "WO-T", "--release-more"]) == 0
     assert capsys.readouterr().out.split()[0] == "WO-T-3"  # numbered after the demo order, not WO-T-2-2
     engine.dispose()

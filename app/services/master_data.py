@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import stations
@@ -363,9 +363,8 @@ def _no_unit_stranded(session: Session, *, route: m.Route, route_in: RouteIn) ->
             or_(m.Unit.next_step.in_(sorted(removed)), m.Unit.reentry_step.in_(sorted(removed))),
         )
     )
-    count = session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    count, serials = _count_and_first_serials(session, waiting)
     if count:
-        serials = session.scalars(waiting.order_by(m.Unit.serial).limit(5)).all()
         units = f"{count} units in process are" if count != 1 else "1 unit in process is"
         raise Conflict(
             f"route {route.code}: {units} due at {', '.join(sorted(removed))} (next or re-entry step), "
@@ -377,6 +376,13 @@ def _no_unit_stranded(session: Session, *, route: m.Route, route_in: RouteIn) ->
         )
 
 
+def _count_and_first_serials(session: Session, waiting: Select[str]) -> tuple[int, list[str]]:
+    """How many serials a query of units finds, and the first five of them (for a refusal's message)."""
+    count = session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    serials = list(session.scalars(waiting.order_by(m.Unit.serial).limit(5)).all()) if count else []
+    return count, serials
+
+
 def _no_unit_moved_off_its_route(session: Session, *, model: m.ProductModel, route: m.Route) -> None:
     """Refuse to move a product model to another route while units of it are in process or on hold:
     they have passed steps of the route they follow and are due at a step of it, which the other route
@@ -386,9 +392,8 @@ def _no_unit_moved_off_its_route(session: Session, *, model: m.ProductModel, rou
         m.Unit.status.in_([routing.UnitStatus.IN_PROCESS.value, routing.UnitStatus.ON_HOLD.value]),
         m.Unit.id.in_(select(m.OperationAttempt.unit_id)),
     )
-    count = session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    count, serials = _count_and_first_serials(session, waiting)
     if count:
-        serials = session.scalars(waiting.order_by(m.Unit.serial).limit(5)).all()
         units = f"{count} units" if count != 1 else "1 unit"
         raise Conflict(
             f"product model {model.code}: {units} of it are on their way along its route (e.g. "
