@@ -523,3 +523,48 @@ def attempts_for_start(
 
 def attempt_state(session: Session, attempt_id: int) -> AttemptState:
     return AttemptState(*core(session).execute(_ATTEMPT_BY_ID, {"attempt_id": attempt_id}).one())
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRecord:
+    """A charging attempt with a result and what it says about the charge in the unit."""
+
+    attempt_id: int
+    station_id: str
+    charged_mass_g: float | None  # None when the station reported no finite mass
+    refrigerant: str
+
+
+_RESULT_STATUSES = (
+    routing.AttemptStatus.PASSED.value,
+    routing.AttemptStatus.FAILED.value,
+    routing.AttemptStatus.RETEST.value,
+)
+_LAST_EVACUATION_OR_CHARGE = (
+    select(_A.id, _A.station_type, _A.station_id)
+    .where(
+        _A.unit_id == bindparam("unit_id"),
+        _A.station_type.in_(("vacuum_dehydration", "charging")),
+        _A.status.in_(_RESULT_STATUSES),
+    )
+    .order_by(_A.id.desc())
+    .limit(1)
+)
+
+
+def charge_after_last_evacuation(session: Session, unit: UnitState) -> ChargeRecord | None:
+    """The unit's latest charging attempt with a result (passed, failed or retest) when no
+    vacuum_dehydration attempt with a result came after it (attempts in the order they were opened);
+    None when the last of the two with a result was an evacuation, or neither happened."""
+    connection = core(session)
+    row = connection.execute(_LAST_EVACUATION_OR_CHARGE, {"unit_id": unit.id}).first()
+    if row is None or row.station_type != "charging":
+        return None
+    measurement = table(m.Measurement).c
+    mass = connection.execute(
+        select(measurement.value).where(measurement.attempt_id == row.id, measurement.name == "ChargedMass_g")
+    ).scalar()
+    refrigerant = connection.execute(
+        select(_PRODUCT_MODEL.c.refrigerant).where(_PRODUCT_MODEL.c.id == unit.product_model_id)
+    ).scalar_one()
+    return ChargeRecord(attempt_id=row.id, station_id=row.station_id, charged_mass_g=mass, refrigerant=refrigerant)

@@ -278,6 +278,8 @@ def complete_operation(
         attempt = _unreleased_attempt(
             session, unit=unit, station_id=station_id, station_type=station_type, origin=origin, now=now
         )
+    elif station_type == routing.REPAIR:
+        _refuse_repair_of_a_charged_circuit(session, unit=unit, station_id=station_id, result=completion.result)
 
     context = JudgeContext(
         station_id=station_id,
@@ -371,6 +373,63 @@ def complete_operation(
     # the result, its checks, the closed attempt and the unit's move: one round trip on PostgreSQL
     repo.write_together(session, inserts=inserts, updates=[(_ATTEMPT, closed), (_UNIT, moved)])
     return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
+
+
+RECOVERED_MASS = "RecoveredMass_g"
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCharge:
+    """The refrigerant a unit holds: charged at ``station_id`` and not evacuated since."""
+
+    serial: str
+    refrigerant: str
+    station_id: str
+    charged_mass_g: float | None
+
+    @property
+    def instruction(self) -> str:
+        mass = "" if self.charged_mass_g is None else f", {self.charged_mass_g:g} g"
+        return (
+            f"{self.serial} holds its {self.refrigerant} charge (charged at {self.station_id}{mass}): "
+            "recover the refrigerant and record the recovered mass before repairing"
+        )
+
+
+def held_charge(*, session: Session, unit: UnitState) -> HeldCharge | None:
+    """The charge ``unit`` holds, or None. A unit holds refrigerant when its latest charging attempt with
+    a result (passed, failed or retest: the charge went in, whole or in part) was opened after its latest
+    vacuum_dehydration attempt with a result (which evacuates the circuit); open and aborted attempts
+    count for neither. A split (never charged on the line) and a monobloc failed before charging hold none."""
+    charge = repo.charge_after_last_evacuation(session, unit)
+    if charge is None:
+        return None
+    return HeldCharge(
+        serial=unit.serial,
+        refrigerant=charge.refrigerant,
+        station_id=charge.station_id,
+        charged_mass_g=charge.charged_mass_g,
+    )
+
+
+def _refuse_repair_of_a_charged_circuit(
+    session: Session, *, unit: UnitState, station_id: str, result: StationResult
+) -> None:
+    """A repair on a unit that holds refrigerant (brazing a charged R290 circuit is a fire hazard) is
+    refused (InvalidInput, nothing stored) unless it records the recovered mass, a finite number ≥ 0 g."""
+    recorded = next((x.value for x in result.measurements if x.name == RECOVERED_MASS), None)
+    if (
+        isinstance(recorded, int | float)
+        and not isinstance(recorded, bool)
+        and math.isfinite(recorded)
+        and recorded >= 0
+    ):
+        return
+    charge = held_charge(session=session, unit=unit)
+    if charge is None:
+        return
+    wrong = "" if recorded is None else f" (a mass in grams, 0 or more; {recorded!r} was given)"
+    raise InvalidInput(charge.instruction + wrong, serial=unit.serial, station_id=station_id)
 
 
 def _unreleased_attempt(

@@ -94,6 +94,8 @@ class RepairIn(BaseModel):
     replaced_part_serial: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
     replaced_part_kind: ComponentKind | None = None
     replaced_part_model: Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)] = ""
+    # required on a unit that holds its charge (operations.held_charge): recovered before the repair
+    recovered_mass_g: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 @router.get("/tablet", response_class=HTMLResponse, dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])
@@ -121,7 +123,17 @@ def tablet_panel(
     except DomainError as exc:
         # the fragment is a view of the operator's input: shown with the reason, not a failed load
         return render(request, "_panel_error.html", message=exc.detail, problem=exc.slug)
-    return render(request, "_panel.html", panel=panel, repair_note=_repair_note(session, panel))
+    return render(
+        request, "_panel.html", panel=panel, repair_note=_repair_note(session, panel), held_charge=_held(session, panel)
+    )
+
+
+def _held(session: Session, panel: Panel) -> operations.HeldCharge | None:
+    """At the repair bench, with the unit's repair open: the charge it holds, if any (the form asks for the
+    recovered mass then; the completion refuses the record without it)."""
+    if panel.station_type != routing.REPAIR or panel.open_here is None:
+        return None
+    return operations.held_charge(session=session, unit=panel.unit)
 
 
 def _repair_note(session: Session, panel: Panel) -> str:
@@ -208,6 +220,8 @@ def tablet_repair(
         measurements.append(Measurement("ReplacedPartSerial", body.replaced_part_serial))
     if body.replaced_part_model:
         measurements.append(Measurement("ReplacedPartModel", body.replaced_part_model))
+    if body.recovered_mass_g is not None:
+        measurements.append(Measurement(operations.RECOVERED_MASS, body.recovered_mass_g, "g"))
     completion = operations.Completion(
         serial=body.serial,
         result_key=None,

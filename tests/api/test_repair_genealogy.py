@@ -23,10 +23,14 @@ def line(client: Any) -> Line:
     return Line(client)
 
 
-def repair(client: Any, unit: str, *, kind: str, serial: str, model: str) -> Any:
-    """The repair bench's tablet records a replace_part repair of the started unit."""
-    body = {"serial": unit, "action": "replace_part", "description": "took the part out, fitted a new one"}
+def repair(client: Any, unit: str, *, kind: str, serial: str, model: str, recovered_mass_g: float | None = None) -> Any:
+    """The repair bench's tablet records a replace_part repair of the started unit (a charged unit's
+    with the recovered refrigerant's mass)."""
+    body: dict[str, Any] = {"serial": unit, "action": "replace_part"}
+    body |= {"description": "took the part out, fitted a new one"}
     body |= {"replaced_part_kind": kind, "replaced_part_serial": serial, "replaced_part_model": model}
+    if recovered_mass_g is not None:
+        body["recovered_mass_g"] = recovered_mass_g
     return client.post("/ui/tablet/REP-01/repair", json=body)
 
 
@@ -79,7 +83,7 @@ def test_a_part_fitted_at_the_repair_bench_enters_the_genealogy_and_the_old_one_
     line.run("charging", serial, expect="FAIL", overrides={"ChargedMass_g": 150.0})
     assert line.start("repair", serial).status_code == 201
 
-    r = repair(client, serial, kind="inverter", serial="INV-NEW-42", model="INV-06")
+    r = repair(client, serial, kind="inverter", serial="INV-NEW-42", model="INV-06", recovered_mass_g=150.0)
     assert r.status_code == 200, r.text
     assert r.json()["fitted"]["identifier"] == "INV-NEW-42" and r.json()["removed"] == ["INV-OLD-41"]
 

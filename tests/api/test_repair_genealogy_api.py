@@ -31,6 +31,7 @@ def _repaired(line: Line, client: Any) -> tuple[str, int]:
     assert line.start("repair", serial).status_code == 201
     body = {"serial": serial, "action": "replace_part", "description": "inverter board swapped"}
     body |= {"replaced_part_kind": "inverter", "replaced_part_serial": "INV-API-NEW", "replaced_part_model": "INV-06"}
+    body |= {"recovered_mass_g": 150.0}  # the charge is recovered before the repair
     r = client.post("/ui/tablet/REP-01/repair", json=body)
     assert r.status_code == 200, r.text
     record = client.get(f"/api/v1/units/{serial}/birth-record").json()

@@ -148,7 +148,7 @@ def test_last_n_counts_units_each_with_its_latest_judged_value(
         elif i == 10:  # overcharged: FAIL, recovered at repair, evacuated and charged again
             line.run("charging", sn, expect="FAIL", overrides={"ChargedMass_g": 143.0})
             assert line.start("repair", sn).status_code == 201
-            assert line.complete("repair", sn).status_code == 200
+            assert line.complete("repair", sn, overrides={"RecoveredMass_g": 143.0}).status_code == 200
             line.run("vacuum_dehydration", sn, seed=50)
             line.run("charging", sn, overrides={"ChargedMass_g": value}, seed=98)
         else:

@@ -181,7 +181,7 @@
     reason: "The reason", message: "What you saw", name: "The check's name", verdict: "The verdict",
     description: "The description", action: "What was done", serial: "The serial",
     replaced_part_serial: "The replaced part's serial", replaced_part_model: "The new part's model",
-    replaced_part_kind: "The replaced part's kind",
+    replaced_part_kind: "The replaced part's kind", recovered_mass_g: "The recovered refrigerant",
   };
   function fieldProblem(field, message) {
     const who = FIELD_WORDS[field] || (field === "request" ? "The form" : field.replace(/_/g, " "));
@@ -190,6 +190,9 @@
     m = /at most (\d+) character/.exec(message);
     if (m) return `${who} is too long: at most ${m[1]} characters.`;
     if (/^Field required/.test(message)) return `${who} is missing: fill it in.`;
+    m = /greater than or equal to (\S+)/.exec(message);
+    if (m) return `${who} must be ${m[1]} or more.`;
+    if (/valid number|finite number/.test(message)) return `${who} must be a number.`;
     if (/^Input should be/.test(message)) return `${who} is not one of the choices: pick one.`;
     return `${who} was not accepted (${message}).`;
   }
@@ -234,12 +237,23 @@
 
   // The repair record: a replaced compressor, inverter board or EVI valve (kind, serial, model) enters
   // the unit's genealogy and the old one is marked removed. A refused record (not the model the bill of
-  // materials names, a part fitted in another unit) says why and keeps what was typed in the form.
+  // materials names, a part fitted in another unit) says why inside the form and keeps what was typed.
+  // A unit that holds its refrigerant charge (the panel says so) is repaired only after recovery: the
+  // form then asks for the recovered mass, and the MES refuses the record without it.
   const repairFields = { action: "repair-action", description: "repair-description",
-    replaced_part_kind: "repair-part-kind", replaced_part_serial: "repair-part", replaced_part_model: "repair-part-model" };
+    replaced_part_kind: "repair-part-kind", replaced_part_serial: "repair-part", replaced_part_model: "repair-part-model",
+    recovered_mass_g: "repair-recovered" };
+  let repairRefusal = null;  // { key, text }: said again in the form the refusal's refresh builds
   function wireRepair(slot, unit) {
     slot.appendChild($("repair-template").content.cloneNode(true));
     const form = $("repair-form"), repairKey = draftKey("repair", unit.station, unit.serial);
+    const errorBox = $("repair-error"), recoveredRow = $("repair-recovered-row");
+    if (slot.dataset.heldCharge) {
+      recoveredRow.hidden = false;
+      $("repair-held-charge").textContent = slot.dataset.heldCharge;
+    }
+    if (repairRefusal && repairRefusal.key === repairKey) { errorBox.textContent = repairRefusal.text; errorBox.hidden = false; }
+    repairRefusal = null;
     const draft = readDraft(repairKey);
     if (draft) Object.entries(repairFields).forEach(([name, id]) => { if (draft[name] !== undefined) $(id).value = draft[name]; });
     const keep = () => {
@@ -259,8 +273,17 @@
         Object.entries(repairFields).forEach(([name, id]) => { body[name] = $(id).value; });
         keep();
         if (!body.replaced_part_kind) delete body.replaced_part_kind;  // a part the genealogy does not track: text only
+        if (recoveredRow.hidden || body.recovered_mass_g === "") delete body.recovered_mass_g;
+        else body.recovered_mass_g = Number(body.recovered_mass_g);
+        errorBox.hidden = true; errorBox.textContent = ""; repairRefusal = null;
         const r = await post(at(unit, "repair"), body);
-        if (!r) return;
+        if (!r) {
+          // said in the message line and inside the form (the panel's refresh builds a new form: said there)
+          if (!message.classList.contains("error")) return;
+          const box = $("repair-error");
+          if (box) { box.textContent = message.textContent; box.hidden = false; } else repairRefusal = { key: repairKey, text: message.textContent };
+          return;
+        }
         store.removeItem(repairKey);
         const part = r.fitted ? `; ${r.fitted.identifier} fitted` + (r.removed.length ? `, ${r.removed.join(", ")} marked removed` : "") : "";
         say(`Repair recorded: ${r.verdict}${part}`, "ok");
