@@ -52,15 +52,21 @@ def _text(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
 
 
+def _repaired_after_a_vacuum_leak(line: Line, *, first: str) -> tuple[str, dict[str, Any]]:
+    """A new unit through sub-base assembly, a gross leak at vacuum, and its repair (PASS): the serial
+    and the repair attempt."""
+    serial = line.work_order(first=first, quantity=1)[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
+    return serial, line.run("repair", serial)["attempt"]
+
+
 # --- overrides, then use as is ----------------------------------------------------------------------
 
 
 def test_a_repair_overridden_to_fail_then_used_as_is_reenters_where_the_repair_sent_it(line: Line, client: Any) -> None:
-    serial = line.work_order(first="HP26-6100001", quantity=1)[0]
-    for station_type in MONOBLOC[:3]:
-        line.run(station_type, serial)
-    line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
-    repair = line.run("repair", serial)["attempt"]
+    serial, repair = _repaired_after_a_vacuum_leak(line, first="HP26-6100001")
     assert _where(line, serial) == ("in_process", "vacuum_dehydration", None)
 
     r = _override(client, repair["id"], "FAIL", "re-braze not done, the joint is still porous")
@@ -160,11 +166,7 @@ def test_releasing_a_loop_cap_hold_without_a_target_sends_the_unit_to_its_pendin
 
 
 def test_releasing_a_failed_repair_for_rework_without_a_target_repeats_the_repair(line: Line, client: Any) -> None:
-    serial = line.work_order(first="HP26-6300101", quantity=1)[0]
-    for station_type in MONOBLOC[:3]:
-        line.run(station_type, serial)
-    line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
-    repair = line.run("repair", serial)["attempt"]
+    serial, repair = _repaired_after_a_vacuum_leak(line, first="HP26-6300101")
     assert _override(client, repair["id"], "FAIL", "joint still porous").status_code == 201
 
     r = _release(client, _active_hold(client, serial)["id"], "rework")
