@@ -9,6 +9,8 @@ from ._checks import OneOfCheck, PresenceCheck
 from ._schema import MeasurementSpec, ReworkDefault, StationType
 
 REPAIR_ACTIONS: tuple[str, ...] = ("rebraze", "replace_part", "recover_refrigerant", "scrap_coil", "other")
+# Recorded when the unit held refrigerant: the repair emptied the circuit (it holds no charge after it).
+RECOVERED_MASS = "RecoveredMass_g"
 
 STATION_TYPE = StationType(
     code="repair",
@@ -25,7 +27,7 @@ STATION_TYPE = StationType(
         ),
         MeasurementSpec(name="ReplacedPartSerial", kind="string", required=False),
         MeasurementSpec(name="ReplacedPartModel", kind="string", required=False),
-        MeasurementSpec(name="RecoveredMass_g", unit="g", required=False),
+        MeasurementSpec(name=RECOVERED_MASS, unit="g", required=False),
     ),
     checks=(
         OneOfCheck(name="repair_action", label="repair action", measurement="RepairAction", allowed=REPAIR_ACTIONS),

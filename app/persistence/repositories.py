@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     TextClause,
+    and_,
     bindparam,
     exists,
     insert,
@@ -31,6 +32,7 @@ from app.domain import routing
 from app.domain.errors import NotFound, UnknownSerial
 from app.persistence import models as m
 from app.persistence.driver import DriverStatement
+from stations.repair import RECOVERED_MASS
 
 
 def get_station(session: Session, station_id: str) -> m.Station:
@@ -540,12 +542,22 @@ _RESULT_STATUSES = (
     routing.AttemptStatus.FAILED.value,
     routing.AttemptStatus.RETEST.value,
 )
+_MEASUREMENT = table(m.Measurement).c
+# A repair that recorded the recovered mass emptied the circuit as an evacuation does (line.md: recover first).
+_RECOVERY_RECORDED = (
+    select(_MEASUREMENT.attempt_id)
+    .where(_MEASUREMENT.attempt_id == _A.id, _MEASUREMENT.name == RECOVERED_MASS)
+    .exists()
+)
 _LAST_EVACUATION_OR_CHARGE = (
     select(_A.id, _A.station_type, _A.station_id)
     .where(
         _A.unit_id == bindparam("unit_id"),
-        _A.station_type.in_(("vacuum_dehydration", "charging")),
         _A.status.in_(_RESULT_STATUSES),
+        or_(
+            _A.station_type.in_(("vacuum_dehydration", "charging")),
+            and_(_A.station_type == "repair", _RECOVERY_RECORDED),
+        ),
     )
     .order_by(_A.id.desc())
     .limit(1)
@@ -553,16 +565,15 @@ _LAST_EVACUATION_OR_CHARGE = (
 
 
 def charge_after_last_evacuation(session: Session, unit: UnitState) -> ChargeRecord | None:
-    """The unit's latest charging attempt with a result (passed, failed or retest) when no
-    vacuum_dehydration attempt with a result came after it (attempts in the order they were opened);
-    None when the last of the two with a result was an evacuation, or neither happened."""
+    """The unit's latest charging attempt with a result (passed, failed or retest) when neither a
+    vacuum_dehydration attempt with a result nor a repair with a result that recorded the recovered mass
+    came after it (attempts in the order they were opened); None otherwise, or when nothing was charged."""
     connection = core(session)
     row = connection.execute(_LAST_EVACUATION_OR_CHARGE, {"unit_id": unit.id}).first()
     if row is None or row.station_type != "charging":
         return None
-    measurement = table(m.Measurement).c
     mass = connection.execute(
-        select(measurement.value).where(measurement.attempt_id == row.id, measurement.name == "ChargedMass_g")
+        select(_MEASUREMENT.value).where(_MEASUREMENT.attempt_id == row.id, _MEASUREMENT.name == "ChargedMass_g")
     ).scalar()
     refrigerant = connection.execute(
         select(_PRODUCT_MODEL.c.refrigerant).where(_PRODUCT_MODEL.c.id == unit.product_model_id)

@@ -43,6 +43,7 @@ from app.persistence.repositories import AttemptState, UnitState
 from app.rules import ValueStatus
 from app.services import audit, scans
 from app.services.clock import utcnow
+from stations.repair import RECOVERED_MASS
 
 NO_RELEASE = "no release for this serial here"
 RELEASE_RULE = "release"  # the check a result without a release fails
@@ -375,9 +376,6 @@ def complete_operation(
     return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
 
 
-RECOVERED_MASS = "RecoveredMass_g"
-
-
 @dataclass(frozen=True, slots=True)
 class HeldCharge:
     """The refrigerant a unit holds: charged at ``station_id`` and not evacuated since."""
@@ -399,8 +397,9 @@ class HeldCharge:
 def held_charge(*, session: Session, unit: UnitState) -> HeldCharge | None:
     """The charge ``unit`` holds, or None. A unit holds refrigerant when its latest charging attempt with
     a result (passed, failed or retest: the charge went in, whole or in part) was opened after its latest
-    vacuum_dehydration attempt with a result (which evacuates the circuit); open and aborted attempts
-    count for neither. A split (never charged on the line) and a monobloc failed before charging hold none."""
+    vacuum_dehydration attempt with a result (which evacuates the circuit) and its latest repair with a
+    result that recorded the recovered mass (the refrigerant came out); open and aborted attempts count
+    for none of them. A split (never charged on the line) and a monobloc failed before charging hold none."""
     charge = repo.charge_after_last_evacuation(session, unit)
     if charge is None:
         return None

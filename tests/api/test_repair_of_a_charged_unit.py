@@ -123,3 +123,26 @@ def test_a_unit_evacuated_and_charged_again_holds_its_new_charge(line: Line, cli
     r = line.complete("repair", serial, overrides=recovery)
 
     assert r.status_code == 422 and "charged at CHG-01, 150 g" in r.json()["detail"], r.text
+
+
+def test_a_repair_repeated_after_the_refrigerant_was_recovered_asks_for_no_recovered_mass(
+    line: Line, client: Any
+) -> None:
+    serial = line.work_order(first="HP26-5500061", quantity=1)[0]
+    _at_the_repair_bench_after_a_leak_test_fail(line, serial)
+    incomplete = {"RepairAction": "glued", "RepairDescription": "recovered 139 g; joint not re-brazed yet"}
+    assert (
+        line.complete("repair", serial, overrides=incomplete | {"RecoveredMass_g": 139.0}).json()["attempt"]["verdict"]
+        == "FAIL"
+    )
+    (hold,) = [h for h in client.get("/api/v1/holds").json() if h["serial"] == serial]
+    release = {"disposition": "rework", "reason": "finish the repair", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/holds/{hold['id']}/release", json=release).status_code == 200
+    assert line.unit(serial)["next_step"] == "repair"
+
+    assert line.start("repair", serial).status_code == 201
+    r = line.complete("repair", serial, overrides=REBRAZE)  # the circuit is empty: nothing more to recover
+
+    assert r.status_code == 200 and r.json()["attempt"]["verdict"] == "PASS", r.text
+    assert [a["verdict"] for a in _repair_attempts(client, serial)] == ["FAIL", "PASS"]
+    assert line.unit(serial)["next_step"] == "vacuum_dehydration"
