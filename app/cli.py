@@ -122,11 +122,17 @@ def _session():  # type: ignore[no-untyped-def]
 
 def _demo(_args: argparse.Namespace) -> int:
     from app.services.demo import DEMO_USERS, load_demo, load_demo_users
+    from app.services.master_data import DEMO_DOCUMENT
 
     with _session() as session, session.begin():
         counts = load_demo(session=session, serial_format=get_settings().serial.format())
         created = load_demo_users(session=session)
     print("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts["master_data_records_kept"]:
+        print(
+            "master data already in the database was kept as it is; to restore the demo's: "
+            f"mes masterdata load {DEMO_DOCUMENT} --by NAME"
+        )
     print(f"demo users ({len(created)} created now); sign in at http://127.0.0.1:8000/ui/login with:")
     for user in DEMO_USERS:
         print(f"  {user.role.value:<17} {user.how_to_sign_in}")

@@ -18,7 +18,7 @@ from app.domain.actors import SYSTEM
 from app.persistence import migrate
 from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
-from app.services import operations, work_orders
+from app.services import master_data, operations, work_orders
 from app.services.demo import DEMO_USERS
 from app.startup import preflight
 from tests.conftest import DbUnderTest, query_rows
@@ -153,4 +153,26 @@ def test_fresh_serials_releases_a_follow_up_order_once_the_demo_order_is_used_up
         _start_at_coil_expansion(session, follow_up)  # the follow-up used up too
     assert mes(["demo", "fresh-serials", "--work-order", "WO-T", "--release-more"]) == 0
     assert capsys.readouterr().out.split()[0] == "WO-T-3"  # numbered after the demo order, not WO-T-2-2
+    engine.dispose()
+
+
+def test_loading_the_demo_again_keeps_master_data_changed_since_and_says_how_to_restore_it(
+    database: DbUnderTest, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(database.url)
+    document = master_data.read_document(master_data.DEMO_DOCUMENT)
+    station = next(s for s in document.stations if s.station_id == "CHG-01")
+    with make_session_factory(engine)() as session, session.begin():  # as PUT /api/v1/stations/CHG-01 does
+        changed = station.model_copy(update={"description": "charging board moved to bay 4"})
+        master_data.upsert_station(session=session, station_in=changed, actor=SYSTEM)
+
+    assert mes(["demo", "load"]) == 0  # what `make run` does at every start
+
+    out = capsys.readouterr().out
+    assert "master_data_records_added 0" in out and "mes masterdata load" in out
+    [(description,)] = query_rows(database.owner, "SELECT description FROM station WHERE station_id = 'CHG-01'")
+    assert description == "charging board moved to bay 4"
+    assert mes(["masterdata", "load", str(master_data.DEMO_DOCUMENT), "--by", "it-admin"]) == 0  # restored on request
+    [(description,)] = query_rows(database.owner, "SELECT description FROM station WHERE station_id = 'CHG-01'")
+    assert description == station.description
     engine.dispose()

@@ -30,9 +30,16 @@ DEMO_ORDERS = (
 
 
 def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int]:
-    """Load the demo master data and work orders; running it again changes nothing."""
+    """Load the demo master data and work orders; running it again changes nothing. A record already in
+    the database (a route, product model, market rule or station) is left as it is: ``make run`` loads
+    the demo at every start and must not undo what was changed since through the API."""
     document = master_data.read_document(master_data.DEMO_DOCUMENT)
-    counts = master_data.load_document(session=session, document=document, actor=SYSTEM)
+    missing = _not_yet_loaded(session, document)
+    master_data.load_document(session=session, document=missing, actor=SYSTEM)
+    counts = {
+        "master_data_records_added": _records(missing),
+        "master_data_records_kept": _records(document) - _records(missing),
+    }
     from app.services import cycle_parameters  # the cycle model's imports (CoolProp) only when loading the demo
 
     counts["cycle_parameter_sets_added"] = cycle_parameters.seed_demo(session=session, actor=SYSTEM)
@@ -54,6 +61,28 @@ def load_demo(*, session: Session, serial_format: SerialFormat) -> dict[str, int
         session=session, actor=SYSTEM, reason="initial specification: the station defaults of line.md (demo data)"
     )
     return counts
+
+
+def _not_yet_loaded(session: Session, document: master_data.MasterDataDocument) -> master_data.MasterDataDocument:
+    """The part of ``document`` whose records the database does not hold yet (matched by their keys)."""
+    routes = set(session.scalars(select(m.Route.code)))
+    models = set(session.scalars(select(m.ProductModel.code)))
+    markets = set(session.execute(select(m.MarketRule.market, m.MarketRule.refrigerant, m.MarketRule.construction)))
+    stations = set(session.scalars(select(m.Station.station_id)))
+    return document.model_copy(
+        update={
+            "routes": [r for r in document.routes if r.code not in routes],
+            "product_models": [p for p in document.product_models if p.code not in models],
+            "market_rules": [
+                r for r in document.market_rules if (r.market, r.refrigerant, r.construction) not in markets
+            ],
+            "stations": [s for s in document.stations if s.station_id not in stations],
+        }
+    )
+
+
+def _records(document: master_data.MasterDataDocument) -> int:
+    return len(document.routes) + len(document.product_models) + len(document.market_rules) + len(document.stations)
 
 
 def release_next_demo_order(*, session: Session, serial_format: SerialFormat, work_order: str) -> m.WorkOrder:
