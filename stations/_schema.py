@@ -87,6 +87,9 @@ class LimitDefault:
     # Non-empty: the limit is data kept elsewhere (with its source), which a specification revision may
     # not override; the text says where it is changed (the refusal quotes it).
     set_elsewhere: str = ""
+    # The quantity judged against the limit cannot be below 0 (a leak rate, a concentration, a resistance,
+    # an absolute pressure, a duration): a revision whose high − U is not above 0 would PASS no unit.
+    non_negative: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,12 +106,16 @@ class SettingDefault:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReworkDefault:
-    """Where a FAIL sends the unit (line.md's rework table); ``failure_mode`` "*" matches any."""
+    """Where a FAIL sends the unit (line.md's rework table); ``failure_mode`` "*" matches any.
+
+    ``counts_as_rework_loop`` False (a "repeat" only): the FAIL says the test was not valid, not that
+    the unit is bad, so testing it again is no rework loop (line.md: a loop counter caps rework)."""
 
     failure_mode: str
     action: ReworkAction
     reentry_station_type: str | None
     note: str = ""
+    counts_as_rework_loop: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

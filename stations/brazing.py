@@ -59,7 +59,7 @@ STATION_TYPE = StationType(
             note="Metals 14(2):171, 2024",
         ),
         LimitDefault(name="dew_point_c", unit="°C", high=-50.0, uncertainty=2.0, origin="public"),
-        LimitDefault(name="o2_ppm", unit="ppm", high=50.0, uncertainty=2.0, origin="plant"),
+        LimitDefault(name="o2_ppm", unit="ppm", high=50.0, uncertainty=2.0, origin="plant", non_negative=True),
         LimitDefault(
             name="belt_speed_mm_min",
             unit="mm/min",
@@ -68,6 +68,7 @@ STATION_TYPE = StationType(
             uncertainty=2.0,
             origin="plant",
             note="300 mm/min ± 5 %",
+            non_negative=True,
         ),
     ),
     retest_cap=0,

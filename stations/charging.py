@@ -68,6 +68,7 @@ STATION_TYPE = StationType(
             origin="product",
             from_product=_nominal_charge,
             note="nominal ± tolerance from the product model",
+            non_negative=True,
         ),
         LimitDefault(
             name="market_cap_g",
@@ -76,6 +77,7 @@ STATION_TYPE = StationType(
             origin="product",
             from_product=_market_cap,
             note="market rule: market × refrigerant × construction → max charge",
+            non_negative=True,
             set_elsewhere=(
                 "the market charge cap is market-rule data with its source; change it in the market rules "
                 "(PUT /api/v1/market-rules), not in a specification revision"

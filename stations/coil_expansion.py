@@ -54,9 +54,27 @@ STATION_TYPE = StationType(
         ),
     ),
     limits=(
-        LimitDefault(name="hairpin_peak_force_kn", unit="kN", low=30.0, high=45.0, uncertainty=0.5, origin="plant"),
-        LimitDefault(name="length_loss_mm", unit="mm", high=3.0, uncertainty=0.1, origin="plant"),
-        LimitDefault(name="fin_pitch_mm", unit="mm", low=1.75, high=1.85, uncertainty=0.01, origin="plant"),
+        LimitDefault(
+            name="hairpin_peak_force_kn",
+            unit="kN",
+            low=30.0,
+            high=45.0,
+            uncertainty=0.5,
+            origin="plant",
+            non_negative=True,
+        ),
+        LimitDefault(
+            name="length_loss_mm",
+            unit="mm",
+            high=3.0,
+            uncertainty=0.1,
+            origin="plant",
+            note="expansion shortens the tube",
+            non_negative=True,
+        ),
+        LimitDefault(
+            name="fin_pitch_mm", unit="mm", low=1.75, high=1.85, uncertainty=0.01, origin="plant", non_negative=True
+        ),
     ),
     retest_cap=0,
     failure_modes=("expansion_force", "length_loss", "fin_pitch"),

@@ -78,6 +78,7 @@ STATION_TYPE = StationType(
             uncertainty=0.2,
             origin="seed",
             note="F-gas hermetically sealed level",
+            non_negative=True,
         ),
         LimitDefault(
             name="test_pressure_bar_g",
@@ -87,7 +88,9 @@ STATION_TYPE = StationType(
             from_product=_quarter_ps,
             note="at least PS/4 (gauge) for the hermetic level to apply",
         ),
-        LimitDefault(name="reference_check_age_h", unit="h", high=8.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="reference_check_age_h", unit="h", high=8.0, uncertainty=0.0, origin="plant", non_negative=True
+        ),
         LimitDefault(name="reference_leak_deviation", unit="1", low=-0.2, high=0.2, uncertainty=0.0, origin="plant"),
     ),
     retest_cap=2,
@@ -99,8 +102,21 @@ STATION_TYPE = StationType(
             reentry_station_type="vacuum_dehydration",
             note="re-braze the joint; monoblocs: recover the refrigerant first",
         ),
-        ReworkDefault(failure_mode="test_invalid", action="repeat", reentry_station_type="leak_test"),
-        ReworkDefault(failure_mode="instrument", action="repeat", reentry_station_type="leak_test"),
+        # the test, not the unit, failed: testing again reworks nothing on the unit
+        ReworkDefault(
+            failure_mode="test_invalid",
+            action="repeat",
+            reentry_station_type="leak_test",
+            note="at a test pressure of at least PS/4",
+            counts_as_rework_loop=False,
+        ),
+        ReworkDefault(
+            failure_mode="instrument",
+            action="repeat",
+            reentry_station_type="leak_test",
+            note="after the reference-leak check, with the unit's refrigerant, He or H2N2 as tracer",
+            counts_as_rework_loop=False,
+        ),
         ReworkDefault(
             failure_mode="*",
             action="repair",

@@ -213,7 +213,15 @@ STATION_TYPE = StationType(
         ),
     ),
     limits=(
-        LimitDefault(name="plateau_slope_k_per_min", unit="K/min", high=0.5, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="plateau_slope_k_per_min",
+            unit="K/min",
+            high=0.5,
+            uncertainty=0.0,
+            origin="plant",
+            note="the steepest trace's slope, either way",
+            non_negative=True,
+        ),
         LimitDefault(
             name="plateau_spread_k",
             unit="K",
@@ -221,6 +229,7 @@ STATION_TYPE = StationType(
             uncertainty=0.0,
             origin="plant",
             note="standard deviation of each temperature trace over the window (a drift counts in it)",
+            non_negative=True,
         ),
         _residual_limit("evaporating_temp_residual_k", "K", 1.5),
         _residual_limit("condensing_temp_residual_k", "K", 1.5),
@@ -251,7 +260,9 @@ STATION_TYPE = StationType(
                 "what catches a stuck valve)"
             ),
         ),
-        LimitDefault(name="defrost_duration_s", unit="s", high=600.0, uncertainty=0.0, origin="public"),
+        LimitDefault(
+            name="defrost_duration_s", unit="s", high=600.0, uncertainty=0.0, origin="public", non_negative=True
+        ),
         LimitDefault(
             name="defrost_coil_peak_c",
             unit="°C",
@@ -260,8 +271,18 @@ STATION_TYPE = StationType(
             origin="public",
             note="while reversed the outdoor coil is the condenser",
         ),
-        LimitDefault(name="water_recovery_band_k", unit="K", high=1.0, uncertainty=0.0, origin="plant"),
-        LimitDefault(name="water_recovery_time_s", unit="s", high=600.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="water_recovery_band_k",
+            unit="K",
+            high=1.0,
+            uncertainty=0.0,
+            origin="plant",
+            note="water outlet within this of its value before the defrost, either way",
+            non_negative=True,
+        ),
+        LimitDefault(
+            name="water_recovery_time_s", unit="s", high=600.0, uncertainty=0.0, origin="plant", non_negative=True
+        ),
     ),
     settings=(
         # The run-in chamber's instruments, expanded U (k = 2); pressure and power as an absolute part

@@ -85,8 +85,11 @@ STATION_TYPE = StationType(
             uncertainty=0.005,
             origin="public",
             note="EN 50106 routine test",
+            non_negative=True,
         ),
-        LimitDefault(name="earth_test_current_a", unit="A", low=10.0, uncertainty=0.2, origin="public"),
+        LimitDefault(
+            name="earth_test_current_a", unit="A", low=10.0, uncertainty=0.2, origin="public", non_negative=True
+        ),
         LimitDefault(
             name="fastener_torque_nm",
             unit="N·m",
@@ -95,6 +98,7 @@ STATION_TYPE = StationType(
             uncertainty=0.1,
             origin="plant",
             note="6.0 N·m ± 10 %",
+            non_negative=True,
         ),
     ),
     retest_cap=1,

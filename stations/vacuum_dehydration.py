@@ -40,8 +40,12 @@ STATION_TYPE = StationType(
         ),
     ),
     limits=(
-        LimitDefault(name="target_pressure_pa", unit="Pa", high=50.0, uncertainty=3.0, origin="seed"),
-        LimitDefault(name="time_below_target_s", unit="s", low=1800.0, uncertainty=0.0, origin="seed"),
+        LimitDefault(
+            name="target_pressure_pa", unit="Pa", high=50.0, uncertainty=3.0, origin="seed", non_negative=True
+        ),
+        LimitDefault(
+            name="time_below_target_s", unit="s", low=1800.0, uncertainty=0.0, origin="seed", non_negative=True
+        ),
         LimitDefault(
             name="plc_time_disagreement_fraction",
             unit="1",
@@ -49,9 +53,20 @@ STATION_TYPE = StationType(
             uncertainty=0.0,
             origin="seed",
             note="beyond it the station gets an alarm; the unit's verdict is unchanged",
+            non_negative=True,
         ),
-        LimitDefault(name="tight_rise_pa", unit="Pa", high=30.0, uncertainty=2.0, origin="plant"),
-        LimitDefault(name="rise_test_duration_s", unit="s", low=600.0, uncertainty=0.0, origin="plant"),
+        LimitDefault(
+            name="tight_rise_pa",
+            unit="Pa",
+            high=30.0,
+            uncertainty=2.0,
+            origin="plant",
+            note="an isolated evacuated circuit's pressure rises (leak, moisture) or holds; it does not fall",
+            non_negative=True,
+        ),
+        LimitDefault(
+            name="rise_test_duration_s", unit="s", low=600.0, uncertainty=0.0, origin="plant", non_negative=True
+        ),
         LimitDefault(
             name="moisture_level_off_max_pa",
             unit="Pa",
@@ -60,6 +75,7 @@ STATION_TYPE = StationType(
             origin="plant",
             note="water's vapour pressure is about 2,340 Pa at 20 °C (3,170 Pa at 25 °C): a rise that "
             "levels off above this is air, i.e. a leak",
+            non_negative=True,
         ),
     ),
     retest_cap=1,

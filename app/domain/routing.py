@@ -62,13 +62,17 @@ class RouteStep:
 class ReworkRule:
     """Where a FAIL at ``failed_at`` sends the unit; ``failure_mode`` None matches any mode.
 
-    ``note`` is what the operator must know to do it (e.g. "monoblocs: recover the refrigerant first")."""
+    ``note`` is what the operator must know to do it (e.g. "monoblocs: recover the refrigerant first").
+    ``counts_as_rework_loop`` False: a repeat because the test itself was not valid (the instrument's
+    reference-leak check expired, the test pressure too low) reworks nothing on the unit, so it does
+    not count against the route's loop cap."""
 
     failed_at: str
     action: ReworkAction
     reenter_at: str | None
     failure_mode: str | None = None
     note: str = ""
+    counts_as_rework_loop: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +328,14 @@ def after_verdict(
             loops,
             hold_reason=f"{what} (quality engineer decides)",
             instruction=f"hold for a quality engineer{noted}",
+        )
+    if rule.action is ReworkAction.REPEAT and not rule.counts_as_rework_loop:
+        return Transition(
+            UnitStatus.IN_PROCESS,
+            rule.reenter_at,
+            None,
+            loops,
+            instruction=f"test again at {rule.reenter_at}{noted}: the test was not valid, no rework loop",
         )
     loops += 1
     next_step = REPAIR if rule.action is ReworkAction.REPAIR else rule.reenter_at

@@ -112,6 +112,8 @@ class ReworkRule(Base):
     action: Mapped[str] = mapped_column(String(16))
     reenter_at: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
+    # False: a repeat of a test that was not valid, which reworks nothing (revision 0017)
+    counts_as_rework_loop: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class MarketRule(Base):

@@ -98,6 +98,7 @@ def route_def(session: Session, route_id: int) -> routing.RouteDef:
                 reenter_at=r.reenter_at,
                 failure_mode=r.failure_mode,
                 note=r.note or "",
+                counts_as_rework_loop=r.counts_as_rework_loop,
             )
             for r in rules
         ),

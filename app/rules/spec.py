@@ -22,6 +22,11 @@ from .product import ProductData, RatingPoint
 SPEC_DOCUMENT_VERSION = 2
 """2: the document holds the station's settings (e.g. the run-in instruments' U). A version 1 document
 has none and is read with the settings' defaults, the values that were constants in code before."""
+MAX_RETEST_CAP = 5
+"""The most retests a revision may allow at a station. A RETEST means "measure again" (a second
+measurement or a longer stabilisation); the plant defaults are 0 to 2 (line.md). A value still inside
+the guard band after five more measurements is not one a sixth decides, and a larger cap (a million was
+accepted once) keeps the unit at the station without a verdict instead of failing it for a decision."""
 _LIMIT_OVERRIDE_KEYS = frozenset({"low", "high", "uncertainty", "nominal", "tolerance", "tolerance_fraction"})
 _BOUND_KEYS = _LIMIT_OVERRIDE_KEYS - {"uncertainty"}
 
@@ -85,7 +90,7 @@ def _number(value: Any, *, where: str) -> float:
     return float(value)
 
 
-def _apply_override(limit: Limit, override: Any) -> Limit:
+def _apply_override(limit: Limit, override: Any, *, non_negative: bool = False) -> Limit:
     where = f"limit {limit.name!r}"
     if not isinstance(override, Mapping):
         raise SpecError(f"{where}: override must be an object with {sorted(_LIMIT_OVERRIDE_KEYS)}")
@@ -134,6 +139,15 @@ def _apply_override(limit: Limit, override: Any) -> Limit:
                 f"(a value passes only inside low + U … high − U, so 2U must be below the width "
                 f"{high - low:g}); widen the limit or use a more precise instrument (smaller U)"
             )
+    if non_negative and high is not None and high - uncertainty <= 0:
+        # the band's low side is 0 here, whatever low + U is: the quantity is never below 0
+        unit = "" if limit.unit in ("", "1") else f" {limit.unit}"
+        instrument = f" or use a more precise instrument (U below {high:g}{unit})" if high > 0 else ""
+        raise SpecError(
+            f"{where}: U {uncertainty:g}{unit} leaves no PASS band under high {high:g}{unit} (a value passes "
+            f"only at or below high − U = {high - uncertainty:g}{unit}, and the quantity cannot be below 0); "
+            f"raise the limit above U{instrument}"
+        )
     return Limit(name=limit.name, unit=limit.unit, low=low, high=high, uncertainty=uncertainty, origin="revision")
 
 
@@ -172,12 +186,19 @@ def build_spec(
                 f"limit {name!r}: its U is propagated through the cycle model from the instruments' U; "
                 f"set the settings {', '.join(s.name for s in st.settings)} instead"
             )
-        limits[name] = _apply_override(limits[name], override)
+        non_negative = default is not None and default.non_negative
+        limits[name] = _apply_override(limits[name], override, non_negative=non_negative)
     settings = _settings(st, overrides.get("settings"))
     if "retest_cap" in overrides:
         cap = overrides["retest_cap"]
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
             raise SpecError(f"retest_cap must be a whole number ≥ 0, got {cap!r}")
+        if cap > MAX_RETEST_CAP:
+            raise SpecError(
+                f"retest_cap {cap} is more than a RETEST is for: a revision allows at most {MAX_RETEST_CAP} "
+                f"retests (the station's default is {st.retest_cap}); a unit still undecided after them "
+                'FAILs ("retest cap reached") and follows the route\'s rework rules'
+            )
         retest_cap = cap
     return Spec(
         station_type=st.code,

@@ -10,7 +10,7 @@ rise with τ longer than about a third of the test window looks linear and is re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -19,7 +19,7 @@ from app.cyclemodel.vacuum import leak_rate_from_rise_mbar_l_s
 from app.domain.results import CheckResult, Verdict
 from stations._checks import RiseTestCheck, TimeBelowCheck
 
-from .checks_basic import failed, judged, passed
+from .checks_basic import judged
 from .context import FloatArray, JudgeContext, NotJudgeable, fmt, guard_band
 
 RiseShape = Literal["tight", "moisture", "leak"]
@@ -271,24 +271,43 @@ def _cross_check(check: TimeBelowCheck, ctx: JudgeContext, *, measured_s: float)
 
 
 def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
-    t, p = ctx.trace(check.channel)
-    isolation_s = ctx.number(check.isolation_measurement)
-    duration_s = ctx.number(check.duration_measurement)
-    min_duration = ctx.limit(check.duration_limit)
+    """Classify the rise after isolation. Every outcome records the tight-rise limit and its U, and
+    ``measured`` is always the rise in Pa: None when the test gives no valid rise (too short, a trace
+    that does not cover it), never another quantity."""
+    rise_limit = ctx.limit(check.rise_limit)
+    if rise_limit.high is None:
+        raise NotJudgeable("the tight-rise limit is not set", rule="spec_incomplete")
+
+    def no_rise(message: str, *, rule: str, failure_mode: str | None) -> CheckResult:
+        return CheckResult(
+            name=check.name,
+            verdict=Verdict.FAIL,
+            message=message,
+            rule=rule,
+            limit_low=rise_limit.low,
+            limit_high=rise_limit.high,
+            uncertainty=rise_limit.uncertainty,
+            failure_mode=failure_mode,
+        )
+
+    try:
+        t, p = ctx.trace(check.channel)
+        isolation_s = ctx.number(check.isolation_measurement)
+        duration_s = ctx.number(check.duration_measurement)
+        min_duration = ctx.limit(check.duration_limit)
+    except NotJudgeable as problem:  # as the engine words it, with the limit the rise is judged against
+        return no_rise(f"{check.label}: {problem.message}", rule=problem.rule, failure_mode=None)
     if min_duration.low is not None and duration_s < min_duration.low:
-        return failed(
-            check,
+        return no_rise(
             f"rise test lasted {fmt(duration_s)} s, shorter than {fmt(min_duration.low)} s: test not valid",
             rule="rise_test:too_short",
-            measured=duration_s,
+            failure_mode=check.failure_mode,
         )
     inside = (t >= isolation_s) & (t <= isolation_s + duration_s)
     window_t = t[inside] - isolation_s
     if window_t.size < 10 or window_t[-1] < 0.95 * duration_s:
-        raise NotJudgeable(f"trace {check.channel} does not cover the {fmt(duration_s)} s rise test", rule="bad_trace")
-    rise_limit = ctx.limit(check.rise_limit)
-    if rise_limit.high is None:
-        raise NotJudgeable("the tight-rise limit is not set", rule="spec_incomplete")
+        message = f"trace {check.channel} does not cover the {fmt(duration_s)} s rise test"
+        return no_rise(f"{check.label}: {message}", rule="bad_trace", failure_mode=None)
     fit = classify_rise(
         t_s=window_t,
         pressure_pa=p[inside],
@@ -299,7 +318,7 @@ def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
     )
     base = judged(check, value=fit.total_rise_pa, limit=rise_limit, subject=f"pressure rise over {fmt(duration_s)} s")
     if base.verdict is Verdict.PASS:
-        return passed(check, f"{base.message}: tight", rule="rise_test:tight", measured=fit.total_rise_pa)
+        return replace(base, message=f"{base.message}: tight", rule="rise_test:tight")
     detail = {
         "leak": f"steady linear rise: leak, Q ≈ {fmt(fit.leak_rate_mbar_l_s)} mbar·l/s "
         f"(V {fmt(ctx.spec.product.circuit_volume_l)} l)",
@@ -309,13 +328,4 @@ def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
     if base.verdict is Verdict.RETEST:
         detail = "repeat the rise test"
     failure_mode = None if base.verdict is Verdict.RETEST else ("moisture" if fit.shape == "moisture" else "leak")
-    return CheckResult(
-        name=check.name,
-        verdict=base.verdict,
-        message=f"{base.message}; {detail}",
-        rule=f"rise_test:{fit.shape}",
-        measured=fit.total_rise_pa,
-        limit_high=rise_limit.high,
-        uncertainty=rise_limit.uncertainty,
-        failure_mode=failure_mode,
-    )
+    return replace(base, message=f"{base.message}; {detail}", rule=f"rise_test:{fit.shape}", failure_mode=failure_mode)

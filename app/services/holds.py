@@ -290,6 +290,18 @@ def _rework_target(
     choices = f"{', '.join(steps)} or repair"
     # no target: the unit's pending rework path (its repair first, when one is pending)
     target = reenter_at or unit.next_step or unit.reentry_step
+    if reenter_at is None and then_reenter_at is not None and target != routing.REPAIR:
+        # no repair pending: then_reenter_at alone says where the unit goes after a repair nobody sent it to
+        otherwise = (
+            f"leave then_reenter_at out and {unit.serial} continues at {target}"
+            if target is not None
+            else f"leave then_reenter_at out and give reenter_at, one of {choices}"
+        )
+        raise InvalidInput(
+            f"then_reenter_at needs reenter_at=repair: the repair bench comes first, then {unit.serial} re-enters "
+            f"at {then_reenter_at}; give reenter_at=repair, then_reenter_at={then_reenter_at}, or {otherwise}",
+            field="reenter_at",
+        )
     if target is None:
         raise InvalidInput(
             f"say where {unit.serial} re-enters route {route.code}: reenter_at must be one of {choices}",

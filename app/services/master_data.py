@@ -10,11 +10,12 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import stations
@@ -130,6 +131,11 @@ class ReworkRuleIn(_Strict):
     action: Literal["hold", "repair", "repeat"]
     reenter_at: StationTypeCode | None = None
     note: str = ""
+    counts_as_rework_loop: bool = Field(
+        default=True,
+        description="false for a 'repeat' because the test itself was not valid (e.g. the leak tester's "
+        "reference-leak check expired): testing again reworks nothing, so it does not count against the loop cap",
+    )
 
 
 class RouteStepIn(_Strict):
@@ -165,6 +171,11 @@ class RouteIn(_Strict):
                 raise ValueError("a 'repeat' rework rule needs reenter_at")
             if rule.action == "repair" and rule.reenter_at is None:
                 raise ValueError("a 'repair' rework rule needs reenter_at")
+            if rule.action != "repeat" and not rule.counts_as_rework_loop:
+                raise ValueError(
+                    f"rework rule for {rule.failed_at}: only a 'repeat' of a test that was not valid can be no "
+                    "rework loop; a repair is rework of the unit and a hold counts no loop"
+                )
         return self
 
 
@@ -308,6 +319,7 @@ def upsert_route(*, session: Session, route_in: RouteIn, actor: Actor, reason: s
                 action=rule.action,
                 reenter_at=rule.reenter_at,
                 note=rule.note,
+                counts_as_rework_loop=rule.counts_as_rework_loop,
             )
         )
     session.flush()
@@ -434,6 +446,7 @@ def station_rework_defaults(route_in: RouteIn) -> list[ReworkRuleIn]:
                     action=default.action,
                     reenter_at=default.reentry_station_type,
                     note=default.note,
+                    counts_as_rework_loop=default.counts_as_rework_loop,
                 )
             )
     return rules
@@ -445,21 +458,31 @@ def _route_changed(session: Session, route: m.Route, route_in: RouteIn) -> bool:
         route_in.rework_loop_cap,
         [(s.station_type, s.required) for s in route_in.steps],
         sorted(
-            (r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "")
+            (r.failed_at, r.failure_mode or "", r.action, r.reenter_at or "", r.counts_as_rework_loop)
             for r in (route_in.rework if route_in.rework is not None else station_rework_defaults(route_in))
         ),
     )
     have = (
         current.loop_cap,
         [(s.station_type, s.required) for s in current.steps],
-        sorted((r.failed_at, r.failure_mode or "", r.action.value, r.reenter_at or "") for r in current.rework),
+        sorted(
+            (r.failed_at, r.failure_mode or "", r.action.value, r.reenter_at or "", r.counts_as_rework_loop)
+            for r in current.rework
+        ),
     )
     return wanted != have or route.description != route_in.description
 
 
 def upsert_product_model(
-    *, session: Session, model_in: ProductModelIn, actor: Actor, reason: str | None = None
+    *,
+    session: Session,
+    model_in: ProductModelIn,
+    actor: Actor,
+    reason: str | None = None,
+    check_market_cap: bool = True,
 ) -> m.ProductModel:
+    """Create or replace a product model; refused when its nominal charge plus tolerance is over the market
+    charge cap that applies to it (``check_market_cap`` False: the caller checks, see :func:`load_document`)."""
     route = repo.route_by_code(session, model_in.route)
     model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == model_in.code)).one_or_none()
     before = audit.snapshot(model) if model is not None else None
@@ -479,6 +502,15 @@ def upsert_product_model(
     model.cycle_physics = model_in.cycle_physics.model_dump() if model_in.cycle_physics else None
     model.route_id = route.id
     session.flush()
+    over = _charges_over_market_caps(session, m.ProductModel.id == model.id) if check_market_cap else []
+    if over:
+        units = "every unit of it" if over[0].every_unit else "a unit charged within its tolerance above the cap"
+        raise InvalidInput(
+            f"product model {model.code}: its {over[0].charge} is over {over[0].cap}, so {units} would FAIL at "
+            f"charging; lower the nominal charge or its tolerance to fit under {over[0].rule.max_charge_g:g} g, "
+            "or correct the market rule",
+            product_models=[model.code],
+        )
     after = audit.snapshot(model)
     _audit_upsert(
         session,
@@ -493,8 +525,15 @@ def upsert_product_model(
 
 
 def upsert_market_rule(
-    *, session: Session, rule_in: MarketRuleIn, actor: Actor, reason: str | None = None
+    *,
+    session: Session,
+    rule_in: MarketRuleIn,
+    actor: Actor,
+    reason: str | None = None,
+    check_market_cap: bool = True,
 ) -> m.MarketRule:
+    """Create or replace a market rule; refused when its cap is under the nominal charge plus tolerance of
+    product models it applies to (``check_market_cap`` False: the caller checks, see :func:`load_document`)."""
     rule = session.scalars(
         select(m.MarketRule).where(
             m.MarketRule.market == rule_in.market,
@@ -510,6 +549,15 @@ def upsert_market_rule(
     rule.source = rule_in.source
     session.flush()
     key = f"{rule.market}/{rule.refrigerant}/{rule.construction}"
+    over = _charges_over_market_caps(session, m.MarketRule.id == rule.id) if check_market_cap else []
+    if over:
+        raise Conflict(
+            f"market rule {key}: a cap of {rule.max_charge_g:g} g (source: {rule.source}) is under the charge of "
+            f"product model {', '.join(f'{o.model.code} ({o.charge})' for o in over)}, whose units would FAIL at "
+            "charging: change the product model first (a smaller charge or tolerance, or another market), then "
+            "the rule",
+            product_models=[o.model.code for o in over],
+        )
     _audit_upsert(
         session,
         actor=actor,
@@ -557,6 +605,85 @@ def upsert_station(*, session: Session, station_in: StationIn, actor: Actor, rea
     return station
 
 
+@dataclass(frozen=True, slots=True)
+class _OverCap:
+    """A product model whose nominal charge plus tolerance is over the cap of the market rule for it."""
+
+    model: m.ProductModel
+    rule: m.MarketRule
+
+    @property
+    def every_unit(self) -> bool:
+        """The nominal alone is over the cap: every unit charged to it FAILs, not only those above it."""
+        return (self.model.nominal_charge_g or 0.0) > self.rule.max_charge_g
+
+    @property
+    def charge(self) -> str:
+        """``nominal charge 149 g + 2 g tolerance = 151 g``"""
+        nominal, tolerance = self.model.nominal_charge_g or 0.0, self.model.charge_tolerance_g or 0.0
+        if not tolerance:
+            return f"nominal charge {nominal:g} g"
+        return f"nominal charge {nominal:g} g + {tolerance:g} g tolerance = {nominal + tolerance:g} g"
+
+    @property
+    def cap(self) -> str:
+        """``the 150 g charge cap of market rule EU/R290/monobloc_sealed (source: …)``"""
+        rule = self.rule
+        return (
+            f"the {rule.max_charge_g:g} g charge cap of market rule {rule.market}/{rule.refrigerant}/"
+            f"{rule.construction} (source: {rule.source})"
+        )
+
+
+#: float sums of decimal grams (149.9 + 0.1) may land a hair above the cap they meet exactly
+_CHARGE_ROUNDING_G = 1e-6
+
+
+def _charges_over_market_caps(session: Session, where: ColumnElement[bool]) -> list[_OverCap]:
+    """The product models ``where`` selects (each joined with the market rule for its market, refrigerant and
+    construction) whose nominal charge plus its upper tolerance is over the rule's cap: a unit charged
+    within the model's own tolerance would FAIL at charging against the cap (line.md: mass ≤ market cap)."""
+    rows = session.execute(
+        select(m.ProductModel, m.MarketRule)
+        .join(
+            m.MarketRule,
+            and_(
+                m.MarketRule.market == m.ProductModel.market,
+                m.MarketRule.refrigerant == m.ProductModel.refrigerant,
+                m.MarketRule.construction == m.ProductModel.construction,
+            ),
+        )
+        .where(m.ProductModel.nominal_charge_g.is_not(None), where)
+        .order_by(m.ProductModel.code)
+    ).all()
+    return [
+        _OverCap(model, rule)
+        for model, rule in rows
+        if (model.nominal_charge_g or 0.0) + (model.charge_tolerance_g or 0.0) > rule.max_charge_g + _CHARGE_ROUNDING_G
+    ]
+
+
+def _document_within_market_caps(session: Session, document: MasterDataDocument) -> None:
+    """The check of :func:`upsert_product_model` and :func:`upsert_market_rule`, made once every record of
+    the document is in: a document may raise a cap and a charge (or lower both) together."""
+    touched = [m.ProductModel.code.in_([p.code for p in document.product_models])] + [
+        and_(
+            m.MarketRule.market == r.market,
+            m.MarketRule.refrigerant == r.refrigerant,
+            m.MarketRule.construction == r.construction,
+        )
+        for r in document.market_rules
+    ]
+    over = _charges_over_market_caps(session, or_(*touched))
+    if over:
+        models = "; ".join(f"{o.model.code}: its {o.charge} is over {o.cap}" for o in over)
+        raise InvalidInput(
+            f"product model {models}; a unit charged within its model's tolerance above the cap would FAIL at "
+            "charging: lower the nominal charge or its tolerance to fit under the cap, or correct the market rule",
+            product_models=[o.model.code for o in over],
+        )
+
+
 def market_cap_g(session: Session, *, market: str, refrigerant: str, construction: str) -> m.MarketRule | None:
     return session.scalars(
         select(m.MarketRule).where(
@@ -576,9 +703,10 @@ def load_document(
     for route_in in document.routes:
         upsert_route(session=session, route_in=route_in, actor=actor, reason=reason)
     for model_in in document.product_models:
-        upsert_product_model(session=session, model_in=model_in, actor=actor, reason=reason)
+        upsert_product_model(session=session, model_in=model_in, actor=actor, reason=reason, check_market_cap=False)
     for rule_in in document.market_rules:
-        upsert_market_rule(session=session, rule_in=rule_in, actor=actor, reason=reason)
+        upsert_market_rule(session=session, rule_in=rule_in, actor=actor, reason=reason, check_market_cap=False)
+    _document_within_market_caps(session, document)
     for station_in in document.stations:
         upsert_station(session=session, station_in=station_in, actor=actor, reason=reason)
     return {

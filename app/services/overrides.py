@@ -2,8 +2,9 @@
 
 The engine's verdict and checks on the attempt are never changed. An override decides where the
 unit goes from here: PASS over a FAIL is a concession (the attempt counts as passed and the unit
-goes on); FAIL over a PASS (or over a RETEST) sends the unit down the route's rework path. A
-RETEST is not a verdict to concede over: the station measures again, and its FAIL can be overridden.
+goes on; over a FAIL already used as is, the unit went on then and stays where it is); FAIL over a
+PASS (or over a RETEST) sends the unit down the route's rework path. A RETEST is not a verdict to
+concede over: the station measures again, and its FAIL can be overridden.
 """
 
 from __future__ import annotations
@@ -86,16 +87,19 @@ def override_verdict(
     assert model is not None
     route = repo.route_def(session, model.route_id)
     if verdict is Verdict.PASS:
+        # A FAIL already conceded (used as is) sent the unit on as after a PASS, and a repair's concession
+        # cleared its re-entry step: the PASS corrects the record and leaves the unit where it is.
+        conceded = attempt.use_as_is
         attempt.use_as_is = True
         for hold in repo.active_holds(session, unit.id):
             if hold.attempt_id == attempt.id:
                 released.append((hold, audit.snapshot(hold)))
                 hold.released_at, hold.released_by = now, by
                 hold.disposition, hold.release_reason = "use_as_is", f"verdict override: {reason}"
-        if attempt.station_type == routing.REPAIR:
-            unit.next_step, unit.reentry_step = unit.reentry_step, None
-        else:
-            unit.next_step, unit.reentry_step = route.following(attempt.station_type), None
+        if not conceded:
+            repaired = attempt.station_type == routing.REPAIR
+            unit.next_step = unit.reentry_step if repaired else route.following(attempt.station_type)
+            unit.reentry_step = None
         session.flush()
         settle_status(session, unit=unit, route=route)
     else:

@@ -6,12 +6,16 @@ as the check judges it (measured − expected, or measured / expected − 1 wher
 relative); its limits are then already residual limits.
 
 Results judged under different specification revisions are never pooled: a sample holds the values
-of one revision, with that revision's limits, and says how many units it left out under others.
+of one revision, with that revision's limits (read from the revision, not from whichever check row is
+newest), and says how many units it left out under others. A characteristic judged on every reading
+of a unit (each hairpin, each fastener) keeps each unit's readings together: the unit is the rational
+subgroup of its chart.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -21,11 +25,19 @@ from sqlalchemy.sql import ColumnElement
 import stations
 from app.persistence import models as m
 from app.persistence import trace_codec
+from app.services import specs
 from stations import _checks as kinds
 
 NON_NUMERIC = {"PresenceCheck", "OneOfCheck", "SequenceCheck", "FlagCheck", "BomCheck", "CheckAgeCheck"}
 RESIDUAL = {"ResidualCheck"}
 JUDGED = ("passed", "failed", "retest")
+#: The limit a check's recorded value is judged against, by check kind; every other numeric kind names it ``limit``.
+CHARTED_LIMIT: dict[type[kinds.CheckSpec], str] = {
+    kinds.RiseTestCheck: "rise_limit",
+    kinds.TimeBelowCheck: "duration_limit",
+    kinds.SteadyWindowCheck: "slope_limit",
+    kinds.RecoveryCheck: "time_limit",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +49,7 @@ class Characteristic:
     relative: bool = False  # a residual as a fraction of the model's value (capacity, COP, power)
     reading_channel: str | None = None  # charted reading by reading: every sample of this trace
     reading_item: str = ""  # what one reading is of ("hairpin", "fastener")
+    limit: str | None = None  # the specification's limit the value is judged against
 
     @property
     def key(self) -> str:
@@ -52,6 +65,14 @@ class RevisionResults:
 
 
 @dataclass(frozen=True, slots=True)
+class Subgroup:
+    """One unit's readings of a reading-by-reading characteristic, in recorded order."""
+
+    serial: str
+    readings: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One value per unit (or, for a reading-by-reading characteristic, each of its readings), every
     one judged under ``revision_id`` and its limits ``low`` … ``high``; ``units`` counts the units."""
@@ -63,6 +84,7 @@ class Sample:
     revision_id: int | None = None
     revisions: tuple[RevisionResults, ...] = ()  # every revision with results, in the order they took effect
     units: int = 0
+    subgroups: tuple[Subgroup, ...] = ()  # reading by reading: each unit's readings, units in production order
 
     def _chosen_at(self) -> int:
         return next(i for i, r in enumerate(self.revisions) if r.revision_id == self.revision_id)
@@ -93,7 +115,8 @@ def characteristics() -> list[Characteristic]:
             item = check.item if isinstance(check, kinds.TraceEachCheck) else ""
             suffix += f" (each {item})" if channel else ""
             label = f"{st.title}: {getattr(check, 'label', check.name)}{suffix}"
-            found.append(Characteristic(st.code, check.name, label, residual, relative, channel, item))
+            limit = getattr(check, CHARTED_LIMIT.get(type(check), "limit"), None)
+            found.append(Characteristic(st.code, check.name, label, residual, relative, channel, item, limit))
     return found
 
 
@@ -149,12 +172,15 @@ def sample(
     values, serials = [], []
     readings = _readings(session=session, characteristic=characteristic, attempt_ids=[r.id for r in rows])
     units = 0
+    subgroups: list[Subgroup] = []
     for attempt_id, serial, measured, expected, _, _ in reversed(rows):
         if characteristic.reading_channel is not None:
             each = readings.get(attempt_id, [])
             values += each
             serials += [f"{serial} {characteristic.reading_item} {k}" for k in range(1, len(each) + 1)]
-            units += 1 if each else 0
+            if each:
+                units += 1
+                subgroups.append(Subgroup(serial, tuple(each)))
             continue
         value = residual_of(characteristic, measured=measured, expected=expected)
         if value is not None:
@@ -162,16 +188,38 @@ def sample(
             serials.append(serial)
             units += 1
     revisions = tuple(RevisionResults(r, counted[r]) for r in order)
-    newest = rows[0] if rows else None
+    recorded = [(r.limit_low, r.limit_high) for r in rows]
+    low, high = _limits(session=session, characteristic=characteristic, revision_id=chosen, recorded=recorded)
     return Sample(
         values,
         serials,
-        newest.limit_low if newest else None,
-        newest.limit_high if newest else None,
+        low,
+        high,
         revision_id=chosen,
         revisions=revisions,
         units=units,
+        subgroups=tuple(subgroups),
     )
+
+
+def _limits(
+    *,
+    session: Session,
+    characteristic: Characteristic,
+    revision_id: int | None,
+    recorded: Sequence[tuple[float | None, float | None]],
+) -> tuple[float | None, float | None]:
+    """The limits of the characteristic in the specification revision the sample was judged under.
+
+    Without the revision (results stored without one, or its row gone) the limits the sample's rows
+    ``recorded``, when they all record the same; none when they disagree."""
+    if revision_id is not None and characteristic.limit is not None:
+        exists = session.scalar(select(m.SpecRevision.document.is_not(None)).where(m.SpecRevision.id == revision_id))
+        if exists:
+            limit = specs.approved_spec(session, revision_id).limits.get(characteristic.limit)
+            return (limit.low, limit.high) if limit is not None else (None, None)
+    bounded = {(low, high) for low, high in recorded if low is not None or high is not None}
+    return bounded.pop() if len(bounded) == 1 else (None, None)
 
 
 def _readings(*, session: Session, characteristic: Characteristic, attempt_ids: list[int]) -> dict[int, list[float]]:

@@ -1,6 +1,9 @@
-"""The SPC page: individuals / moving-range chart, Nelson rules, Cp/Cpk against the spec limits."""
+"""The SPC page: an individuals / moving-range chart of one value per unit, or an X̄ / s chart of each
+unit's readings (every hairpin, every fastener); Nelson rules; Cp/Cpk and Pp/Ppk against the spec limits."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -12,7 +15,7 @@ from app.persistence import models as m
 from app.security.access import allow
 from app.ui import spc
 from app.ui.pages import LastUnits, PageRoute
-from app.ui.spc_data import characteristics, sample
+from app.ui.spc_data import Characteristic, Sample, characteristics, sample
 from app.ui.templating import render
 
 router = APIRouter(route_class=PageRoute)
@@ -39,9 +42,9 @@ def spc_view(
     n: LastUnits = 100,
     revision: str = "",
 ) -> HTMLResponse:
-    """I-MR chart of the chosen characteristic for one product model, last ``n`` units (25 to 500),
-    each unit's latest judged value, all judged under one specification revision (by default the
-    newest with results; ``revision`` picks another, empty for the newest)."""
+    """SPC chart of the chosen characteristic for one product model, last ``n`` units (25 to 500),
+    each unit's latest judged value (or readings), all judged under one specification revision (by
+    default the newest with results; ``revision`` picks another, empty for the newest)."""
     options = characteristics()
     chosen = next((c for c in options if c.key == characteristic), options[0])
     models = list(session.execute(select(m.ProductModel.code).order_by(m.ProductModel.code)).scalars())
@@ -53,25 +56,8 @@ def spc_view(
         if model
         else None
     )
-    report = None
-    if data is not None and len(data.values) >= 2:
-        report = spc.analyse(data.values, low=data.low, high=data.high)
-    chart = None
-    if report is not None and data is not None:
-        chart = {
-            "values": report.values,
-            "serials": data.serials,
-            "mr": report.moving_ranges,
-            "mean": report.limits.mean,
-            "ucl": report.limits.ucl,
-            "lcl": report.limits.lcl,
-            "mr_mean": report.limits.mr_mean,
-            "mr_ucl": report.limits.mr_ucl,
-            "low": data.low,
-            "high": data.high,
-            "flagged": sorted({i for idx in report.violations.values() for i in idx}),
-            "title": f"{chosen.label}, judged under spec revision {data.revision_id}",
-        }
+    report = _report(chosen, data) if data is not None else None
+    chart = _chart(chosen, data, report) if data is not None and report is not None else None
     return render(
         request,
         "spc.html",
@@ -84,5 +70,54 @@ def spc_view(
         data=data,
         report=report,
         chart=chart,
+        subgrouped=isinstance(report, spc.SubgroupReport),
+        point_serials=chart["serials"] if chart else [],
         nelson=NELSON,
     )
+
+
+def _report(chosen: Characteristic, data: Sample) -> spc.SpcReport | spc.SubgroupReport | None:
+    """Each unit's readings as one subgroup (X̄ / s) when the characteristic is judged reading by reading,
+    else one value per unit (I-MR); None below two units."""
+    if chosen.reading_channel is not None:
+        if len(data.subgroups) < 2:
+            return None
+        return spc.analyse_subgroups([g.readings for g in data.subgroups], low=data.low, high=data.high)
+    return spc.analyse(data.values, low=data.low, high=data.high) if len(data.values) >= 2 else None
+
+
+def _chart(chosen: Characteristic, data: Sample, report: spc.SpcReport | spc.SubgroupReport) -> dict[str, Any]:
+    """What spc.js draws: the location chart's points with their limits, the dispersion chart's."""
+    common = {
+        "values": report.points,
+        "low": data.low,
+        "high": data.high,
+        "flagged": sorted({i for idx in report.violations.values() for i in idx}),
+        "dispersion_flagged": report.dispersion_flagged,
+        "title": f"{chosen.label}, judged under spec revision {data.revision_id}",
+    }
+    if isinstance(report, spc.SubgroupReport):
+        limits = report.limits
+        return common | {
+            "kind": "xbar_s",
+            "serials": [g.serial for g in data.subgroups],
+            "sizes": [len(g) for g in report.subgroups],
+            "mean": limits.mean,
+            "ucl": limits.ucl,
+            "lcl": limits.lcl,
+            "s": report.sds,
+            "s_centre": limits.s_centre,
+            "s_ucl": limits.s_ucl,
+            "s_lcl": limits.s_lcl,
+        }
+    serials = [g.serial for g in data.subgroups] if data.subgroups else data.serials
+    return common | {
+        "kind": "individuals",
+        "serials": serials,
+        "mean": report.limits.mean,
+        "ucl": report.limits.ucl,
+        "lcl": report.limits.lcl,
+        "mr": report.moving_ranges,
+        "mr_mean": report.limits.mr_mean,
+        "mr_ucl": report.limits.mr_ucl,
+    }

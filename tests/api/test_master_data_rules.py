@@ -94,6 +94,37 @@ def test_a_rework_rule_that_re_enters_after_the_failed_step_is_refused(client: A
     assert client.put("/api/v1/routes/SKIPPER", json=skipper).status_code == 200  # upstream re-entry is fine
 
 
+def test_whether_a_repeat_counts_as_a_rework_loop_is_stated_per_rule_and_round_trips(client: Any, line: Line) -> None:
+    monobloc = _route(client)
+    counted = {(r["failed_at"], r["failure_mode"]): r["counts_as_rework_loop"] for r in monobloc["rework"]}
+    assert counted[("leak_test", "instrument")] is False and counted[("leak_test", "test_invalid")] is False
+    assert counted[("vacuum_dehydration", "moisture")] is True and counted[("leak_test", "leak")] is True
+    assert client.put("/api/v1/routes/MONOBLOC", json=monobloc).status_code == 200
+    assert _route(client) == monobloc
+
+    serial = line.work_order(first="HP26-9000101", quantity=1)[0]
+    for station_type in ("coil_expansion", "brazing", "sub_base_assembly", "vacuum_dehydration", "charging"):
+        line.run(station_type, serial)
+    # a plant that counts its instrument repeats after all says so in its route
+    counting = copy.deepcopy(monobloc)
+    for rule in counting["rework"]:
+        if rule["failure_mode"] == "instrument":
+            rule["counts_as_rework_loop"] = True
+    assert client.put("/api/v1/routes/MONOBLOC", json=counting).status_code == 200
+    assert _route(client) == counting
+    expired = {"RefLeakCheckAt": "2020-01-01T00:00:00+00:00"}
+    assert line.run("leak_test", serial, "FAIL", overrides=expired)["unit"]["rework_loops"] == 1
+
+    repair_not_counted = copy.deepcopy(monobloc)
+    for rule in repair_not_counted["rework"]:
+        if rule["action"] == "repair":
+            rule["counts_as_rework_loop"] = False
+    r = client.put("/api/v1/routes/MONOBLOC", json=repair_not_counted)
+    assert r.status_code == 422, r.text
+    assert "a repair is rework of the unit" in r.text
+    assert _route(client) == counting
+
+
 def test_removing_a_step_units_are_due_at_is_refused_naming_them(client: Any, line: Line) -> None:
     waiting, in_repair = line.work_order(first="HP26-9000001", quantity=2)
     for serial in (waiting, in_repair):

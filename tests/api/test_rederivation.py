@@ -240,3 +240,32 @@ def test_a_long_re_derivation_pages_through_the_attempts_and_keeps_only_the_firs
         engine.dispose()
     assert (summary.judged, summary.reproduced, summary.not_reproduced_count) == (3, 1, 2)
     assert [r.attempt_id for r in summary.not_reproduced] == [attempts[0]["id"]]
+
+
+def test_rise_test_verdicts_re_derive_as_recorded_and_one_judged_by_rules_3_names_the_change(
+    line: Line, client: Any, database: DbUnderTest, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rules-4: a rise test too short to judge records no rise (rules-3 recorded its duration as the
+    measured value) and the tight-rise limit with U (rules-3 recorded none on a PASS or a test too short)."""
+    tight, short = line.work_order(quantity=2)
+    attempts = {}
+    for serial, expect, overrides in ((tight, "PASS", {}), (short, "FAIL", {"RiseTestDuration_s": 300.0})):
+        for station_type in MONOBLOC[:3]:
+            line.run(station_type, serial)
+        attempts[serial] = line.run("vacuum_dehydration", serial, expect, overrides=overrides)
+    rise = {sn: next(c for c in body["checks"] if c["name"] == "rise_test") for sn, body in attempts.items()}
+    assert rise[short]["rule"] == "rise_test:too_short" and rise[short]["measured"] is None
+    assert 0 < rise[tight]["measured"] < 30.0
+    assert all((c["limit_high"], c["uncertainty"]) == (30.0, 2.0) for c in rise.values())
+    for serial in (tight, short):
+        assert mes(["verdicts", "rederive", "--serial", serial]) == 0
+        assert "4 of 4 verdicts re-derived as recorded" in capsys.readouterr().out
+
+    attempt_id = attempts[short]["attempt"]["id"]  # as rules-3 recorded it
+    _behind_the_mes(database, "UPDATE check_result SET measured = 300.0, limit_high = NULL, uncertainty = NULL "
+                    "WHERE attempt_id = :a AND name = 'rise_test'", a=attempt_id)  # fmt: skip
+    _behind_the_mes(database, "UPDATE operation_attempt SET rules_version = 'rules-3' WHERE id = :a", a=attempt_id)
+    body = _rederive(client, attempt_id)
+    assert body["reproduced"] is False and body["rederived_verdict"] == body["recorded_verdict"] == "FAIL"
+    assert any(d.startswith("rise_test: measured: recorded 300.0") for d in body["differences"]), body["differences"]
+    assert f"judged by rules rules-3, re-derived by {RULES_VERSION}" in " ".join(body["notes"])

@@ -109,6 +109,29 @@ def test_a_run_in_pass_overridden_to_fail_finishes_only_when_conceded(line: Line
     assert _where(line, serial) == ("finished", None, None)
 
 
+def test_a_conceded_repair_overridden_to_pass_counts_as_passed_and_stays_where_the_concession_sent_it(
+    line: Line, client: Any
+) -> None:
+    """A repair FAIL released as used as is already sent the unit on to where it re-enters; a PASS given
+    over it afterwards corrects the record (the repair was good, not a deviation) and moves nothing."""
+    serial = line.work_order(first="HP26-6100301", quantity=1)[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
+    repair = line.run("repair", serial, "FAIL", overrides={"RepairAction": "glued"})["attempt"]
+    assert _release(client, _active_hold(client, serial)["id"], "use_as_is").status_code == 200
+    assert _where(line, serial) == ("in_process", "vacuum_dehydration", None)
+
+    r = _override(client, repair["id"], "PASS", "RepairAction was mistyped: the joint was re-brazed")
+    assert r.status_code == 201, r.text
+    assert _where(line, serial) == ("in_process", "vacuum_dehydration", None)
+    record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    (recorded,) = [a for a in record["attempts"] if a["id"] == repair["id"]]
+    assert [o["verdict"] for o in recorded["overrides"]] == ["PASS"] and recorded["use_as_is"] is True
+    _run_from(line, serial, "vacuum_dehydration")
+    assert line.unit(serial)["status"] == "finished"
+
+
 # --- rework releases --------------------------------------------------------------------------------
 
 
@@ -136,6 +159,34 @@ def test_after_a_run_in_fail_the_engineer_sends_the_unit_to_repair_and_says_wher
     assert _where(line, serial) == ("in_process", "vacuum_dehydration", None)
     _run_from(line, serial, "vacuum_dehydration")
     assert line.unit(serial)["status"] == "finished"
+
+
+def test_a_rework_release_naming_then_reenter_at_without_reenter_at_is_told_to_send_the_unit_to_repair(
+    line: Line, client: Any
+) -> None:
+    serial = line.work_order(first="HP26-6200101", quantity=1)[0]
+    for station_type in MONOBLOC[:-1]:
+        line.run(station_type, serial)
+    line.run("run_in", serial, "FAIL", fault=Fault.AIR_SENSOR_DRIFT)  # held: no pending rework path
+    hold_id = _active_hold(client, serial)["id"]
+
+    r = _release(client, hold_id, "rework", then_reenter_at="vacuum_dehydration")
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("then_reenter_at needs reenter_at=repair"), detail
+    assert "reenter_at=repair, then_reenter_at=vacuum_dehydration" in detail, detail
+    assert line.unit(serial)["status"] == "on_hold"
+
+    # a unit held on its way (no repair pending): the message names where it would otherwise go on
+    other = line.work_order(first="HP26-6200102", quantity=1)[0]
+    for station_type in MONOBLOC[:4]:
+        line.run(station_type, other)
+    held = client.post(f"/api/v1/units/{other}/holds", json={"reason": "check the label"}).json()["id"]
+    r = _release(client, held, "rework", then_reenter_at="brazing")
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("then_reenter_at needs reenter_at=repair"), detail
+    assert "leave then_reenter_at out" in detail and "charging" in detail, detail
 
 
 def test_the_release_request_documents_where_a_unit_reenters_after_a_repair(client: Any) -> None:

@@ -285,6 +285,35 @@ def test_an_expired_instrument_check_repeats_the_leak_test_instead_of_sending_to
     line.run("leak_test", serial)
 
 
+@pytest.mark.parametrize(
+    ("mode", "invalid_test"),
+    [
+        ("instrument", lambda: {"RefLeakCheckAt": (datetime.now(UTC) - timedelta(hours=12)).isoformat()}),
+        ("test_invalid", lambda: {"TestPressure_bar": 5.0}),  # HPM-06: PS/4 is 6.25 bar gauge
+    ],
+)
+def test_repeats_of_a_leak_test_that_was_not_valid_are_no_rework_loops(
+    line: Line, mode: str, invalid_test: Any
+) -> None:
+    """An expired reference-leak check or a test below PS/4 says nothing of the unit: testing it again is
+    no rework of it, so three such repeats (past the demo cap of two loops) put a good unit on no hold."""
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    after_each = []
+    for _ in range(3):
+        result = line.run("leak_test", serial, "FAIL", overrides=invalid_test())
+        assert result["attempt"]["failure_mode"] == mode
+        unit = result["unit"]
+        after_each.append((unit["status"], unit["next_step"], unit["rework_loops"]))
+    assert after_each == [("in_process", "leak_test", 0)] * 3
+    instruction = result["attempt"]["instruction"]
+    assert instruction.startswith("test again at leak_test") and "no rework loop" in instruction, instruction
+    line.run("leak_test", serial)
+    line.run("run_in", serial)
+    assert line.unit(serial)["status"] == "finished"
+
+
 def test_demo_routes_take_their_rework_rules_from_the_station_types(client: Any) -> None:
     route = client.get("/api/v1/routes/SPLIT").json()
     rules = {(r["failed_at"], r["failure_mode"]): (r["action"], r["reenter_at"]) for r in route["rework"]}

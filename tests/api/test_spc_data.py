@@ -1,17 +1,20 @@
 """The SPC page's data over the real app and database: one value per unit, judged under one revision.
 
 Units go through the stations over REST with the measured values set by the test; the reference
-capability is computed here, with numpy, from the values put in."""
+capability is computed here, with numpy, from the values put in and the textbook formulas (AIAG SPC
+manual, ISO 22514-2), never with the code under test."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -19,8 +22,10 @@ from app.persistence.db import make_engine, make_session_factory
 from app.ui import spc
 from app.ui.spc_data import Sample, characteristics, sample
 from tests.api.driver import MONOBLOC, Line, station_payload
+from tests.conftest import DbUnderTest
 
 MODEL = "HPM-06-R290-EVI"
+D2 = 2.0 / math.sqrt(math.pi)  # d2 of moving ranges of two: E|X1 − X2| for two standard normal values
 
 
 @pytest.fixture
@@ -43,12 +48,27 @@ def _sample(sessions: sessionmaker[Session], key: str, *, limit: int, revision_i
         return sample(session=session, characteristic=characteristic, product_model=MODEL, limit=limit, **chosen)
 
 
-def _cpk(values: list[float], low: float, high: float) -> float:
-    """Cpk with the within-subgroup sigma of an individuals chart: mean moving range / d2 (1.128)."""
+def _cpk(values: list[float], low: float | None, high: float | None, *, overall: bool = False) -> float:
+    """Cpk with the within sigma of an individuals chart, mean moving range / d2; with ``overall``,
+    Ppk with the standard deviation of the values. A one-sided spec: the bounded side only."""
     x = np.asarray(values)
-    sigma = float(np.mean(np.abs(np.diff(x)))) / 1.128
+    sigma = float(np.std(x, ddof=1)) if overall else float(np.mean(np.abs(np.diff(x)))) / D2
     mean = float(np.mean(x))
-    return min(high - mean, mean - low) / (3 * sigma)
+    sides = [d for d in (None if high is None else high - mean, None if low is None else mean - low) if d is not None]
+    return min(sides) / (3 * sigma)
+
+
+def _c4(n: float) -> float:
+    """c4 = √(2/(n−1))·Γ(n/2)/Γ((n−1)/2): E[s]/σ for n normal values."""
+    return math.sqrt(2.0 / (n - 1)) * math.exp(math.lgamma(n / 2) - math.lgamma((n - 1) / 2))
+
+
+def _rise_test_unit(line: Line, serial: str, seed: int, **overrides: float) -> dict[str, Any]:
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial, seed=seed)
+    expect = "FAIL" if overrides else "PASS"
+    body = line.run("vacuum_dehydration", serial, expect, seed=seed, overrides=overrides)
+    return next(c for c in body["checks"] if c["name"] == "rise_test")  # type: ignore[no-any-return]
 
 
 def _page(client: Any, **params: Any) -> tuple[str, dict[str, Any]]:
@@ -60,7 +80,7 @@ def _page(client: Any, **params: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _text_of(html: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}">(.*?)</(?:p|div)>', html, re.S)
+    found = re.search(rf'id="{element_id}">(.*?)</(?:p|div|ul)>', html, re.S)
     assert found, f"no #{element_id} on the page"
     return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
@@ -167,39 +187,116 @@ def test_last_n_counts_units_each_with_its_latest_judged_value(
     html, chart = _page(client, characteristic="charging:charged_mass", n=25)
     assert _n_card(html) == 25 and chart["serials"] == last_units
     assert _text_of(html, "cpk") == f"{reference:.3g}"
+    assert _text_of(html, "ppk") == f"{_cpk(expected, got.low, got.high, overall=True):.3g}"
+    assert _text_of(html, "pp") == f"{(got.high - got.low) / (6 * np.std(expected, ddof=1)):.3g}"
     assert "each unit's latest judged result" in _text_of(html, "basis")
 
 
-def test_a_check_of_every_reading_is_charted_reading_by_reading_not_by_the_worst(
+def test_each_units_readings_are_one_subgroup_on_an_xbar_s_chart_and_cpk_is_not_claimed_out_of_control(
     line: Line, client: Any, sessions: sessionmaker[Session]
 ) -> None:
-    """Each hairpin's peak force is a reading of the characteristic; the check row keeps only the
-    worst of a coil's hairpins, whose capability says little about the expansion process."""
-    rng = np.random.default_rng(5)
-    serials = line.work_order(first="HP26-5000101", quantity=12)
-    every: list[float] = []
-    for i, sn in enumerate(serials):
-        forces = [float(np.round(rng.normal(37.5, 1.2), 2)) for _ in range(6)]
+    """Hairpins of one coil are one rational subgroup. Coil to coil σ 2.6 kN, within a coil 0.25 kN:
+    charted hairpin by hairpin on an I-MR chart, σ within came mostly from consecutive hairpins of one
+    coil and Cpk read about 4.5 where the coils made show a Ppk about 1.1. Coils have 4 to 8 hairpins:
+    the subgroup sizes differ."""
+    rng = np.random.default_rng(7)
+    serials = line.work_order(first="HP26-5000101", quantity=30)
+    coils: list[list[float]] = []
+    for i, (sn, coil_mean) in enumerate(zip(serials, rng.normal(38.5, 2.6, len(serials)), strict=True)):
+        forces = [float(np.round(f, 2)) for f in rng.normal(coil_mean, 0.25, int(rng.integers(4, 9)))]
         body = station_payload("coil_expansion", sn, seed=i + 1)
         (trace,) = [t for t in body["traces"] if t["channel"] == "HairpinPeakForce_kN"]
-        trace["t_s"], trace["values"] = [float(k) for k in range(6)], forces
+        trace["t_s"], trace["values"] = [float(k) for k in range(len(forces))], forces
         for x in body["measurements"]:
             if x["name"] == "PeakForce_kN":
                 x["value"] = max(forces)
         assert line.start("coil_expansion", sn).status_code == 201
         done = client.post("/api/v1/stations/CEX-01/complete", json=body)
         assert done.status_code == 200 and done.json()["attempt"]["verdict"] == "PASS", done.text
-        every += forces
+        coils.append(forces)
+    assert len({len(c) for c in coils}) > 1
 
-    got = _sample(sessions, "coil_expansion:hairpin_peak_force", limit=25)
-    assert got.values == pytest.approx(every) and got.units == 12
-    assert got.serials[:7] == [f"{serials[0]} hairpin {k}" for k in range(1, 7)] + [f"{serials[1]} hairpin 1"]
-    assert (got.low, got.high) == (30.0, 45.0)
-    reference = _cpk(every, 30.0, 45.0)
-    assert spc.analyse(got.values, low=30.0, high=45.0).capability.cpk == pytest.approx(reference)
+    # The reference, from the formulas: pooled s over Σ(n − 1) degrees of freedom, σ within = s_p / c4(ν + 1).
+    sizes = np.array([len(c) for c in coils])
+    means = np.array([np.mean(c) for c in coils])
+    sds = np.array([np.std(c, ddof=1) for c in coils])
+    dof = int(np.sum(sizes - 1))
+    sigma_within = math.sqrt(float(np.sum((sizes - 1) * sds**2)) / dof) / _c4(dof + 1)
+    every = np.concatenate(coils)
+    grand, sigma_overall = float(every.mean()), float(np.std(every, ddof=1))
+    low, high = 30.0, 45.0
+    cp, pp = (high - low) / (6 * sigma_within), (high - low) / (6 * sigma_overall)
+    cpk = min(high - grand, grand - low) / (3 * sigma_within)
+    ppk = min(high - grand, grand - low) / (3 * sigma_overall)
+    c4_n = np.array([_c4(n) for n in sizes])
+    s_centre = c4_n * sigma_within
+    s_ucl = s_centre + 3 * sigma_within * np.sqrt(1 - c4_n**2)
+    s_lcl = np.maximum(0.0, s_centre - 3 * sigma_within * np.sqrt(1 - c4_n**2))
+    xbar_ucl, xbar_lcl = grand + 3 * sigma_within / np.sqrt(sizes), grand - 3 * sigma_within / np.sqrt(sizes)
+    assert ppk < 1.33 < cpk  # the case: a capable-looking Cpk, a process whose coils are not
 
-    html, chart = _page(client, characteristic="coil_expansion:hairpin_peak_force", n=25)
-    assert _n_card(html) == 72 and chart["values"] == pytest.approx(every)
-    assert _text_of(html, "cpk") == f"{reference:.3g}"
-    assert "Every hairpin of each unit's latest judged result" in _text_of(html, "basis")
-    assert "n counts hairpins, of 12 units" in _text_of(html, "basis")
+    html, chart = _page(client, characteristic="coil_expansion:hairpin_peak_force", n=30)
+    assert _text_of(html, "cpk") == f"{cpk:.3g}"
+    shown = {k: _text_of(html, k) for k in ("cp", "pp", "ppk")}
+    assert shown == {"cp": f"{cp:.3g}", "pp": f"{pp:.3g}", "ppk": f"{ppk:.3g}"}
+    assert chart["kind"] == "xbar_s" and chart["serials"] == serials and chart["sizes"] == sizes.tolist()
+    assert chart["values"] == pytest.approx(means.tolist()) and chart["mean"] == pytest.approx(grand)
+    assert chart["ucl"] == pytest.approx(xbar_ucl.tolist()) and chart["lcl"] == pytest.approx(xbar_lcl.tolist())
+    assert chart["s"] == pytest.approx(sds.tolist()) and chart["s_centre"] == pytest.approx(s_centre.tolist())
+    assert chart["s_ucl"] == pytest.approx(s_ucl.tolist()) and chart["s_lcl"] == pytest.approx(s_lcl.tolist())
+    assert _text_of(html, "sigma-within") == f"{sigma_within:.4g}"
+    assert _text_of(html, "sigma-overall") == f"{sigma_overall:.4g}"
+    outside = int(np.sum((means > xbar_ucl) | (means < xbar_lcl)))
+    assert outside > 0  # coils beyond the X̄ limits: out of statistical control
+    assert f"Rule 1 (a point beyond 3σ): {outside} unit(s)" in _text_of(html, "violations")
+    warning = _text_of(html, "out-of-control")
+    assert "Cp and Cpk are not a meaningful capability" in warning and "Only Pp and Ppk" in warning
+    assert _n_card(html) == every.size and _text_of(html, "subgroups") == "30"
+    assert "n counts hairpins, of 30 units" in _text_of(html, "basis")
+
+    got = _sample(sessions, "coil_expansion:hairpin_peak_force", limit=30)
+    assert [len(g.readings) for g in got.subgroups] == sizes.tolist()
+    assert [x for g in got.subgroups for x in g.readings] == pytest.approx(every.tolist())
+    assert [g.serial for g in got.subgroups] == serials and got.units == 30
+    assert (got.low, got.high) == (low, high)
+
+
+def test_the_vacuum_rise_is_charted_in_pa_against_the_tight_rise_limit_of_its_revision(
+    line: Line, client: Any, sessions: sessionmaker[Session], database: DbUnderTest
+) -> None:
+    """Every rise test records the tight-rise limit (30 Pa, U 2 Pa); a test too short records no rise,
+    so it is not charted (it recorded its duration, 300 s, among rises of about 11 Pa); the sample's
+    limits are the revision's, also when its newest row recorded none (a tight PASS under rules-3)."""
+    serials = line.work_order(first="HP26-5000201", quantity=11)
+    rises = [_rise_test_unit(line, sn, seed=i + 1) for i, sn in enumerate(serials[:10])]
+    too_short = _rise_test_unit(line, serials[10], seed=50, RiseTestDuration_s=300.0)
+    assert too_short["rule"] == "rise_test:too_short" and too_short["measured"] is None
+    assert all((r["verdict"], r["limit_high"], r["uncertainty"]) == ("PASS", 30.0, 2.0) for r in rises)
+    values = [r["measured"] for r in rises]
+    assert all(0 < v < 30.0 for v in values)
+
+    got = _sample(sessions, "vacuum_dehydration:rise_test", limit=25)
+    assert got.values == pytest.approx(values) and got.serials == serials[:10]
+    assert (got.low, got.high) == (None, 30.0)
+    html, chart = _page(client, characteristic="vacuum_dehydration:rise_test", n=25)
+    assert chart["values"] == pytest.approx(values) and (chart["low"], chart["high"]) == (None, 30.0)
+    assert _text_of(html, "cp") == "—"  # one-sided: Cpk and Ppk on the upper side only
+    assert _text_of(html, "cpk") == f"{_cpk(values, None, 30.0):.3g}"
+    assert _text_of(html, "ppk") == f"{_cpk(values, None, 30.0, overall=True):.3g}"
+
+    engine = create_engine(database.owner)  # the newest unit's rise test as rules-3 recorded a tight PASS
+    try:
+        with engine.begin() as conn:
+            changed = conn.execute(
+                text(
+                    "UPDATE check_result SET limit_high = NULL, uncertainty = NULL WHERE name = 'rise_test' "
+                    "AND attempt_id = (SELECT max(a.id) FROM operation_attempt a JOIN unit u ON u.id = a.unit_id "
+                    "WHERE u.serial = :sn AND a.station_type = 'vacuum_dehydration')"
+                ),
+                {"sn": serials[9]},
+            )
+            assert changed.rowcount == 1
+    finally:
+        engine.dispose()
+    assert _sample(sessions, "vacuum_dehydration:rise_test", limit=25).high == 30.0
+    assert _page(client, characteristic="vacuum_dehydration:rise_test", n=25)[1]["high"] == 30.0

@@ -52,6 +52,34 @@ def test_second_rework_past_a_cap_of_one_goes_on_hold() -> None:
     assert second.status is UnitStatus.ON_HOLD and second.hold_reason and "loop cap 1" in second.hold_reason
 
 
+def test_a_repeat_that_is_no_rework_loop_never_reaches_the_loop_cap() -> None:
+    """A test repeated because the test was not valid (the instrument, not the unit) reworks nothing."""
+    retest = ReworkRule(
+        "c",
+        ReworkAction.REPEAT,
+        "c",
+        failure_mode="instrument",
+        note="check the instrument first",
+        counts_as_rework_loop=False,
+    )
+    route = RouteDef("R", ROUTE.steps, (retest, ReworkRule("c", ReworkAction.REPEAT, "c")), loop_cap=1)
+    for _ in range(3):
+        t = after_verdict(
+            route=route, unit=_unit("c"), station_type="c", verdict=Verdict.FAIL, failure_mode="instrument", summary="x"
+        )
+        assert (t.status, t.next_step, t.rework_loops, t.hold_reason) == (UnitStatus.IN_PROCESS, "c", 0, None)
+    assert t.instruction == "test again at c (check the instrument first): the test was not valid, no rework loop"
+    counted = after_verdict(
+        route=route,
+        unit=_unit("c", loops=1),
+        station_type="c",
+        verdict=Verdict.FAIL,
+        failure_mode="moisture",
+        summary="x",
+    )
+    assert counted.status is UnitStatus.ON_HOLD and counted.rework_loops == 2
+
+
 def test_fail_without_a_rework_rule_holds_for_a_quality_engineer() -> None:
     t = after_verdict(
         route=ROUTE, unit=_unit("a"), station_type="a", verdict=Verdict.FAIL, failure_mode=None, summary="bent fin"

@@ -161,6 +161,7 @@ def _route(*extra: ReworkRule, loop_cap: int = 2) -> RouteDef:
             reenter_at=r.reenter_at,
             failure_mode=r.failure_mode,
             note=r.note,
+            counts_as_rework_loop=r.counts_as_rework_loop,
         )
         for r in station_rework_defaults(route_in)
     )
@@ -221,6 +222,12 @@ def test_a_failure_is_routed_per_the_rework_table(
         ),
         ("charging", "charge_mass", "to repair (recover the refrigerant), then re-enter at vacuum_dehydration"),
         ("vacuum_dehydration", "moisture", "repeat vacuum_dehydration"),
+        (
+            "leak_test",
+            "instrument",
+            "test again at leak_test (after the reference-leak check, with the unit's refrigerant, He or H2N2 "
+            "as tracer): the test was not valid, no rework loop",
+        ),
         ("coil_expansion", None, "hold for a quality engineer (quality engineer decides: scrap the coil)"),
     ],
 )

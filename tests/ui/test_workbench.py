@@ -111,6 +111,20 @@ def test_the_spc_page_shows_the_chart_and_cpk(page: Any, ui_server: UiServer, li
     screenshot(page, "spc-1280x800")
 
 
+def test_the_spc_page_draws_each_coils_hairpins_on_xbar_and_s_charts(
+    page: Any, ui_server: UiServer, line_data: Any
+) -> None:
+    page.goto(f"{ui_server.base}/ui/spc?characteristic=coil_expansion:hairpin_peak_force&model=HPM-06-R290-EVI")
+    page.wait_for_selector('#i-chart[data-drawn="yes"]')
+    coils = len(LOT_UNITS) + 1
+    means = page.locator("#i-chart").evaluate("el => el.data[0].y.length")
+    spreads = page.locator("#mr-chart").evaluate("el => el.data.map(d => d.y.length)")
+    assert means == coils and spreads == [coils] * 4  # s of each coil, its centre line and limits
+    assert "X̄" in page.locator("#i-chart").evaluate("el => el.layout.title.text")
+    assert float(page.locator("#ppk").inner_text()) > 0
+    screenshot(page, "spc-xbar-s-1280x800")
+
+
 def test_the_nameplate_page_shows_a_barcode_and_the_zpl_downloads(
     page: Any, ui_server: UiServer, line_data: Any
 ) -> None:

@@ -36,6 +36,7 @@ def _route_out(session: Session, route: m.Route) -> md.RouteIn:
                 action=r.action,  # type: ignore[arg-type]
                 reenter_at=r.reenter_at,
                 note=r.note,
+                counts_as_rework_loop=r.counts_as_rework_loop,
             )
             for r in rules
         ],

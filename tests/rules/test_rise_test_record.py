@@ -1,0 +1,91 @@
+"""What a rise-test verdict records (line.md: the measured value, the limit, U): every outcome of the
+check records the tight-rise limit and its U, and ``measured`` is the rise in Pa, or nothing when the
+test gave no valid rise; never the test's duration or another quantity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from app.domain.results import CheckResult, StationResult, Trace, Verdict
+from app.rules import build_spec, judge
+from tests.rules.factories import (
+    HPM_06,
+    NOW,
+    FakeCycleExpectations,
+    good_result,
+    vacuum_pressure,
+    with_trace,
+    with_values,
+)
+
+TIGHT_RISE_PA, TIGHT_RISE_U_PA = 30.0, 2.0  # the plant defaults of limit tight_rise_pa
+
+
+def _rise_test(result: StationResult, *, value_status: dict[str, str] | None = None) -> CheckResult:
+    spec = build_spec(station_type="vacuum_dehydration", product=HPM_06, overrides={"retest_cap": 5})
+    judgement = judge(
+        station_type="vacuum_dehydration",
+        spec=spec,
+        result=result,
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+        value_status=value_status,  # type: ignore[arg-type]
+    )
+    return next(c for c in judgement.checks if c.name == "rise_test")
+
+
+def _with_rise(rise: Callable[[np.ndarray], np.ndarray]) -> StationResult:
+    return with_trace(good_result("vacuum_dehydration"), vacuum_pressure(rise=rise))
+
+
+def _short_trace() -> Trace:
+    whole = vacuum_pressure()
+    kept = [(t, v) for t, v in zip(whole.t_s, whole.values, strict=True) if t <= 2100.0 + 300.0]
+    return Trace(channel=whole.channel, t_s=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
+
+
+# (outcome, result, verdict, rise over the window in Pa: None when the test gives none)
+VALID = [
+    ("tight", _with_rise(lambda t: 0.02 * t), Verdict.PASS, 12.0),
+    ("inside U of the limit", _with_rise(lambda t: 0.05 * t), Verdict.RETEST, 30.0),
+    ("leak", _with_rise(lambda t: 0.1 * t), Verdict.FAIL, 60.0),
+]
+NO_RISE = [
+    ("too short", with_values(good_result("vacuum_dehydration"), RiseTestDuration_s=300.0), "rise_test:too_short"),
+    (
+        "trace does not cover the test",
+        with_trace(good_result("vacuum_dehydration"), _short_trace()),
+        "bad_trace",
+    ),
+    ("no isolation moment", with_values(good_result("vacuum_dehydration"), IsolationAt_s=...), "not_measured"),
+]
+
+
+@pytest.mark.parametrize(("outcome", "result", "verdict", "rise_pa"), VALID, ids=[v[0] for v in VALID])
+def test_every_rise_test_verdict_records_the_rise_in_pa_with_its_limit_and_u(
+    outcome: str, result: StationResult, verdict: Verdict, rise_pa: float
+) -> None:
+    check = _rise_test(result)
+    assert check.verdict is verdict, check.message
+    assert check.measured == pytest.approx(rise_pa, abs=1.5)
+    assert (check.limit_low, check.limit_high, check.uncertainty) == (None, TIGHT_RISE_PA, TIGHT_RISE_U_PA)
+
+
+@pytest.mark.parametrize(("outcome", "result", "rule"), NO_RISE, ids=[v[0] for v in NO_RISE])
+def test_a_rise_test_without_a_valid_rise_measures_nothing_but_records_its_limit_and_u(
+    outcome: str, result: StationResult, rule: str
+) -> None:
+    check = _rise_test(result)
+    assert (check.verdict, check.rule) == (Verdict.FAIL, rule), check.message
+    assert check.measured is None  # not the duration in s: the SPC chart of the rise is in Pa
+    assert (check.limit_low, check.limit_high, check.uncertainty) == (None, TIGHT_RISE_PA, TIGHT_RISE_U_PA)
+
+
+def test_a_tight_rise_read_with_uncertain_status_keeps_its_limit_and_u() -> None:
+    check = _rise_test(_with_rise(lambda t: 0.02 * t), value_status={"RiseTestDuration_s": "uncertain"})
+    assert check.verdict is Verdict.RETEST and check.rule == "rise_test:tight+uncertain_status"
+    assert (check.limit_high, check.uncertainty) == (TIGHT_RISE_PA, TIGHT_RISE_U_PA)
