@@ -61,6 +61,11 @@ def describe_station_type(station_type: StationType) -> dict[str, Any]:
                 "by_refrigerant": {k: list(v) for k, v in lim.by_refrigerant.items()},
                 "from_product": lim.from_product is not None,
                 "note": lim.note,
+                # what a specification revision may do with it (app.rules.spec.build_spec refuses the rest)
+                "set_elsewhere": lim.set_elsewhere or None,
+                "uncertainty_from_model": lim.uncertainty_from_model,
+                "non_negative": lim.non_negative,
+                "not_above": lim.not_above or None,
             }
             for lim in st.limits
         ],

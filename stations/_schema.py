@@ -90,6 +90,9 @@ class LimitDefault:
     # The quantity judged against the limit cannot be below 0 (a leak rate, a concentration, a resistance,
     # an absolute pressure, a duration): a revision whose high − U is not above 0 would PASS no unit.
     non_negative: bool = False
+    # Non-empty: the name of a limit of the same station whose high this limit's high may not exceed (a
+    # charge's upper limit under the market cap: a revision above it would make units FAIL the cap).
+    not_above: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

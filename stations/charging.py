@@ -69,6 +69,7 @@ STATION_TYPE = StationType(
             from_product=_nominal_charge,
             note="nominal ± tolerance from the product model",
             non_negative=True,
+            not_above="market_cap_g",
         ),
         LimitDefault(
             name="market_cap_g",

@@ -188,6 +188,8 @@ def build_spec(
             )
         non_negative = default is not None and default.non_negative
         limits[name] = _apply_override(limits[name], override, non_negative=non_negative)
+    for name in limit_overrides:
+        _not_above(st, limits, name)
     settings = _settings(st, overrides.get("settings"))
     if "retest_cap" in overrides:
         cap = overrides["retest_cap"]
@@ -207,6 +209,21 @@ def build_spec(
         retest_cap=retest_cap,
         revision_id=revision_id,
         settings=settings,
+    )
+
+
+def _not_above(st: StationType, limits: Mapping[str, Limit], name: str) -> None:
+    """A revision's limit whose high exceeds the high of the limit it must stay under is refused."""
+    default = st.limit(name)
+    over = st.limit(default.not_above) if default is not None and default.not_above else None
+    ceiling = limits.get(over.name) if over is not None else None
+    limit = limits[name]
+    if over is None or ceiling is None or ceiling.high is None or limit.high is None or limit.high <= ceiling.high:
+        return
+    raise SpecError(
+        f"limit {name!r}: its high {limit.high:g} {limit.unit} is over {over.name} {ceiling.high:g} "
+        f"{ceiling.unit} ({over.note}): a unit passing {name} above it would FAIL at {over.name}; "
+        f"keep the high at or below {ceiling.high:g} {ceiling.unit}"
     )
 
 

@@ -60,6 +60,17 @@ def test_station_types_are_listed_with_their_schema(client: Any) -> None:
     assert client.get("/api/v1/station-types/nope").status_code == 404
 
 
+def test_a_station_types_limits_say_what_a_specification_revision_may_do_with_them(client: Any) -> None:
+    charging = client.get("/api/v1/station-types/charging").json()
+    limits = {lim["name"]: lim for lim in charging["default_limits"]}
+    assert limits["market_cap_g"]["set_elsewhere"].startswith("the market charge cap is market-rule data")
+    assert limits["charged_mass_g"]["not_above"] == "market_cap_g" and limits["charged_mass_g"]["non_negative"]
+    assert limits["charged_mass_g"]["set_elsewhere"] is None
+    run_in = {lim["name"]: lim for lim in client.get("/api/v1/station-types/run_in").json()["default_limits"]}
+    assert run_in["capacity_residual_fraction"]["uncertainty_from_model"] is True
+    assert run_in["plateau_slope_k_per_min"]["uncertainty_from_model"] is False
+
+
 def test_a_new_station_module_appears_in_the_api_listing(client: Any, tmp_path: Path) -> None:
     (tmp_path / "label_printing.py").write_text(THROWAWAY, encoding="utf-8")
     stations.__path__.append(str(tmp_path))

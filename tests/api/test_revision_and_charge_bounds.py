@@ -176,3 +176,15 @@ def test_a_master_data_document_is_checked_against_the_caps_once_all_its_records
     with sessions() as session:  # nothing of the refused document stayed
         assert repo.product_model_by_code(session, R290_MODEL).nominal_charge_g == 142
         assert session.scalars(select(m.MarketRule.max_charge_g)).all() == [145]
+
+
+def test_a_revisions_charge_limit_above_the_market_cap_is_refused_naming_the_cap(client: Any) -> None:
+    refused = _draft(client, "charging", {"limits": {"charged_mass_g": {"low": 150.0, "high": 160.0}}})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "charged_mass_g" in detail and "160 g is over market_cap_g 150 g" in detail and "market rule" in detail
+
+    at_the_cap = _draft(client, "charging", {"limits": {"charged_mass_g": {"low": 140.0, "high": 150.0}}})
+    assert at_the_cap.status_code == 201, at_the_cap.text
+    export = _draft(client, "charging", {"limits": {"charged_mass_g": {"high": 2000.0}}}, model="HPM-12-R32-EVI")
+    assert export.status_code == 201, export.text  # an export model: its market has no cap rule
