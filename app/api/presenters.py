@@ -94,6 +94,8 @@ def attempt_document(a: AttemptState) -> dict[str, Any]:
         "model_version": a.model_version,
         "rules_version": a.rules_version,
         "use_as_is": a.use_as_is,
+        # a station's answer: no override of this result can have come before it (AttemptOut says so)
+        "effective_verdict": a.verdict,
     }
 
 
@@ -149,7 +151,7 @@ def birth_record_out(record: BirthRecord, *, api_prefix: str) -> s.BirthRecordOu
     signed = record.signatures
     attempts = []
     for rec in record.attempts:
-        base = s.AttemptOut.model_validate(rec.attempt).model_dump()
+        base = s.AttemptOut.model_validate(rec.attempt).model_dump() | {"effective_verdict": rec.effective_verdict}
         attempts.append(
             s.AttemptDetailOut(
                 **base,

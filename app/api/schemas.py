@@ -175,6 +175,19 @@ class AttemptOut(Output):
     model_version: str | None
     rules_version: str | None = Field(description="Version of the judging rules that gave the verdict")
     use_as_is: bool
+    effective_verdict: Verdict | None = Field(
+        default=None,
+        description="The verdict that counts: the latest verdict override's, else the engine's (verdict). "
+        "A station's start and completion answers give the engine's (no override of a result can come "
+        "before its answer; a repeated delivery answers as the first); the birth record gives it with "
+        "every override since",
+    )
+
+    @model_validator(mode="after")
+    def _engine_verdict_counts_unless_overridden(self) -> AttemptOut:
+        if self.effective_verdict is None:
+            self.effective_verdict = self.verdict
+        return self
 
 
 class UnitOut(Output):
@@ -379,9 +392,13 @@ class GenealogyUnitOut(BaseModel):
 
 
 class GenealogyOut(BaseModel):
-    identifier: str
+    identifier: str = Field(description="The identifier asked for, trimmed (each entry says it as recorded)")
     kind: str | None
-    count: int
+    count: int = Field(
+        description="Entries in units: one per consumption, so a unit that consumed the identifier twice "
+        "(re-brazed in the same furnace run) counts twice; unit_count counts units"
+    )
+    unit_count: int = Field(description="Distinct units that consumed the identifier")
     units: list[GenealogyUnitOut]
 
 

@@ -26,6 +26,7 @@ from app.domain.errors import InterlockRefused, InvalidInput, NoOpenAttempt
 from app.domain.results import (
     CheckResult,
     Component,
+    ComponentKind,
     Judgement,
     Measurement,
     StationResult,
@@ -41,7 +42,7 @@ from app.persistence import trace_codec
 from app.persistence.driver import DriverStatement
 from app.persistence.repositories import AttemptState, UnitState
 from app.rules import ValueStatus
-from app.services import audit, scans
+from app.services import audit, scans, traceability
 from app.services.clock import utcnow
 from stations.repair import RECOVERED_MASS
 
@@ -311,11 +312,13 @@ def complete_operation(
     scanned = any(s for a, s in here_scanned if a.id == attempt.id)
     inserts = _result_rows(
         session,
+        unit=unit,
         attempt=attempt,
         station_type=station_type,
         result=completion.result,
         scanned=scanned,
         value_status=completion.value_status,
+        released=released,
     )
     inserts.append((_CHECK_RESULT, _check_rows(attempt.id, checks)))
     failing = [c for c in checks if c.verdict is not Verdict.PASS]
@@ -373,6 +376,9 @@ def complete_operation(
     moved = _apply_transition(session, unit=unit, attempt=attempt, transition=transition, now=now)
     # the result, its checks, the closed attempt and the unit's move: one round trip on PostgreSQL
     repo.write_together(session, inserts=inserts, updates=[(_ATTEMPT, closed), (_UNIT, moved)])
+    if scanned or _records_serialised_parts(inserts):
+        # a part recorded on this attempt takes the place of the unit's part of its kind (kept, marked removed)
+        traceability.remove_displaced(session=session, unit_id=unit.id, attempt_id=attempt.id, removed_at=now)
     return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
 
 
@@ -524,14 +530,20 @@ _Rows = list[tuple[Table, list[dict[str, object]]]]
 def _result_rows(
     session: Session,
     *,
+    unit: UnitState,
     attempt: AttemptState,
     station_type: str,
     result: StationResult,
     scanned: bool,
     value_status: Mapping[str, ValueStatus],
+    released: bool,
 ) -> _Rows:
     """The rows a result adds (measurements, traces, consumed parts), per table, for repo.write_together.
-    Each value and trace keeps the status it was read with (None when Good)."""
+    Each value and trace keeps the status it was read with (None when Good).
+
+    A released repair that names the part it fitted (ReplacedPartKind, -Serial, -Model) stores it as one
+    of its components, checked like a scan (traceability.replace_part: a part that does not fit is
+    refused, and nothing of the result stored), whichever channel recorded it."""
     attempt_id = attempt.id
     rows: _Rows = []
     if result.measurements:
@@ -559,6 +571,10 @@ def _result_rows(
         for c in _components(station_type, result)
         if len(c.identifier) <= rules.COMPONENT_TEXT_MAX and len(c.model or "") <= rules.COMPONENT_TEXT_MAX
     )
+    if released and station_type == routing.REPAIR:
+        fitted_at_repair = traceability.replace_part(session=session, unit=unit, result=result)
+        if fitted_at_repair is not None:
+            reported += (fitted_at_repair,)
     if scanned:
         components = scans.unrecorded(session, attempt_id=attempt_id, components=reported)
     else:
@@ -582,6 +598,14 @@ def _result_rows(
             )
         )
     return rows
+
+
+_SERIALISED_KINDS = frozenset(k.value for k in ComponentKind if k.one_per_unit)
+
+
+def _records_serialised_parts(inserts: _Rows) -> bool:
+    """Whether the rows store a compressor, inverter board or EVI valve (a lot or a run is no one's part)."""
+    return any(row["kind"] in _SERIALISED_KINDS for table, rows in inserts if table is _COMPONENT_USE for row in rows)
 
 
 def _trace_row(attempt_id: int, trace: Trace) -> dict[str, object]:

@@ -1,10 +1,14 @@
-"""Traceability: a unit's birth record, reverse genealogy, unit lists, trace samples, and the one
-change to a unit's genealogy besides scans and results: a part replaced at the repair bench.
+"""Traceability: a unit's birth record, reverse genealogy, unit lists, trace samples, and how a part
+fitted in place of another changes a unit's genealogy.
 
 Every query here is bounded by an index: the birth record reads each table once by attempt id
-(primary-key range scans), the genealogy reads ix_component_identifier, lists page by unit id.
+(primary-key range scans), the genealogy reads ix_component_identifier_lower (an identifier is
+matched whatever its case), lists page by unit id.
 
-A part taken out of a unit is never deleted from the record: its ``component_use`` row is marked
+A unit holds one compressor, one inverter board and one EVI valve (``ComponentKind.one_per_unit``).
+A result that records one of them (a part named by a repair, a scan or a station's report, whatever
+the verdict: a recorded part counts as fitted) takes the place of the unit's part of that kind with
+another serial: that part is never deleted from the record, its ``component_use`` row is marked
 removed (when, by which attempt), and the birth record and the genealogy show it so.
 """
 
@@ -14,19 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, exists, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict, InvalidInput, NotFound
-from app.domain.results import Component
+from app.domain.results import Component, ComponentKind, StationResult
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence import trace_codec
 from app.persistence.db import is_postgres
-from app.persistence.repositories import AttemptState, UnitState
+from app.persistence.repositories import UnitState
 from app.services import scans
-from app.services.clock import utcnow
 
 
 @dataclass(slots=True)
@@ -40,6 +43,17 @@ class AttemptRecord:
     checks: list[Any] = field(default_factory=list)
     overrides: list[Any] = field(default_factory=list)
     manual_checks: list[Any] = field(default_factory=list)
+
+    @property
+    def override(self) -> Any | None:
+        """The verdict override in force (the latest; overrides are read oldest first), or None."""
+        return self.overrides[-1] if self.overrides else None
+
+    @property
+    def effective_verdict(self) -> str | None:
+        """The verdict that counts: the override's in force, else the engine's (None without a result)."""
+        override = self.override
+        return override.verdict if override is not None else self.attempt.verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +212,7 @@ _GENEALOGY = (
         .join(repo.table(m.ProductModel), repo.table(m.ProductModel).c.id == _UNIT_T.c.product_model_id)
         .join(repo.table(m.WorkOrder), repo.table(m.WorkOrder).c.id == _UNIT_T.c.work_order_id)
     )
-    .where(_CU.identifier == bindparam("identifier"))
+    .where(func.lower(_CU.identifier) == func.lower(bindparam("identifier")))
     .order_by(_UNIT_T.c.serial, _CU.attempt_id)
 )
 _GENEALOGY_OF_KIND = _GENEALOGY.where(_CU.kind == bindparam("kind"))
@@ -212,9 +226,19 @@ _LOT_SIZED_PLAN = text(
 )
 
 
+def same_identifier(identifier: str) -> ColumnElement[bool]:
+    """A component use recorded under ``identifier`` in any case ("fr-0001" finds FR-0001): the
+    expression ix_component_identifier_lower indexes (migration 0018), compared on the database, so
+    that both sides are lower-cased alike. Stored identifiers are trimmed; trim what is typed."""
+    return func.lower(repo.table(m.ComponentUse).c.identifier) == func.lower(identifier)
+
+
 def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[GenealogyEntry]:
-    """Every unit that consumed ``identifier`` (component serial, lot, furnace run, cylinder lot),
-    a part since removed from a unit included, with when and by which attempt it was removed."""
+    """Every consumption of ``identifier`` (component serial, lot, furnace run, cylinder lot; its case
+    and surrounding whitespace ignored), a part since removed from a unit included, with when and by
+    which attempt it was removed. One entry per consumption: a unit brazed twice in one furnace run
+    has two."""
+    identifier = identifier.strip()
     if is_postgres(session):
         repo.core(session).execute(_LOT_SIZED_PLAN)
     if kind is None:
@@ -226,77 +250,111 @@ def genealogy(*, session: Session, identifier: str, kind: str | None) -> list[Ge
 
 
 REPAIR = "repair"
+# What a repair records of a serialised part it fitted (the repair station type's measurements)
+REPLACED_PART_KIND = "ReplacedPartKind"
+REPLACED_PART_SERIAL = "ReplacedPartSerial"
+REPLACED_PART_MODEL = "ReplacedPartModel"
+_SERIALISED_KINDS = [k.value for k in ComponentKind if k.one_per_unit]
+_SERIALISED = ", ".join(_SERIALISED_KINDS[:-1]) + " or " + _SERIALISED_KINDS[-1]  # compressor, inverter or evi_valve
 
 
-@dataclass(frozen=True, slots=True)
-class PartReplacement:
-    """A part fitted at the repair bench and the parts of its kind it replaced (marked removed)."""
+def replace_part(*, session: Session, unit: UnitState, result: StationResult) -> Component | None:
+    """The compressor, inverter board or EVI valve a repair ``result`` fitted in ``unit``, checked like
+    a scan at the sub-base, or None when the result names no part kind (the part is then recorded as
+    text only). Stored as one of the result's components, it takes the place of the unit's part of
+    its kind (:func:`remove_displaced`).
 
-    attempt_id: int
-    fitted: Component
-    removed: tuple[str, ...]
-
-
-def replace_part(*, session: Session, unit: UnitState, attempt: AttemptState, part: Component) -> PartReplacement:
-    """Record ``part`` (a compressor, inverter board or EVI valve) as fitted on the repair ``attempt``
-    and mark the unit's current part of that kind removed by that attempt, in the caller's transaction.
-
-    Call once the repair's result is stored (operations.complete_operation locked the station and
-    then the unit); the part's identity is locked here as a scan's is, so the check that it is not
-    fitted in another unit and the record that fits it are one step. Refused like a scan at the
-    sub-base: a part that is not serialised or not named in full (InvalidInput), not the model the
-    unit's bill of materials names, fitted in another unit, or already the unit's own (Conflict).
+    Call while the repair's result is being stored (operations.complete_operation, after it locked
+    the station and then the unit): the part's identity is locked here as a scan's is, so the check
+    that it is not fitted in another unit and the record that fits it are one step. Refused, and so
+    nothing of the repair stored, like a scan: a kind that is not a serialised part or a part not
+    named in full (InvalidInput); not the model the unit's bill of materials names, fitted in another
+    unit, or already the unit's own (Conflict).
     """
-    if attempt.station_type != REPAIR:
-        here = attempt.station_type.replace("_", " ")
-        raise InvalidInput(f"a part is replaced at a repair bench; {attempt.station_id} is a {here} station")
-    word = scans.kind_word(part.kind)
-    if not part.kind.one_per_unit:
-        raise InvalidInput(f"a {word} is not a serialised part: only a compressor, inverter board or EVI valve")
-    identifier, model = part.identifier.strip(), (part.model or "").strip()
+    values = {x.name: x.value for x in result.measurements}
+    kind_text = _text(values.get(REPLACED_PART_KIND))
+    if not kind_text:
+        return None
+    kind = next((k for k in ComponentKind if k.value == kind_text), None)
+    if kind is None or not kind.one_per_unit:
+        raise InvalidInput(
+            f"{REPLACED_PART_KIND} {kind_text!r} is not a serialised part: name {_SERIALISED}, "
+            "or leave it empty to record the replaced part as text only"
+        )
+    word = scans.kind_word(kind)
+    identifier, model = _text(values.get(REPLACED_PART_SERIAL)), _text(values.get(REPLACED_PART_MODEL))
     if not identifier:
         raise InvalidInput(f"the new {word}'s serial is empty: scan the part's serial label")
     if not model:
         raise InvalidInput(f"the new {word}'s model is empty: scan the part's model label too")
     if len(identifier) > scans.IDENTIFIER_MAX or len(model) > scans.IDENTIFIER_MAX:
         raise InvalidInput(f"the {word} serial and model are at most {scans.IDENTIFIER_MAX} characters each")
-    fitted = Component(kind=part.kind, identifier=identifier, model=model)
+    fitted = Component(kind=kind, identifier=identifier, model=model)
     product = session.get(m.ProductModel, unit.product_model_id)
     assert product is not None  # a foreign key
-    verdict = scans.bom_verdict(product, kind=fitted.kind, model=model)
+    verdict = scans.bom_verdict(product, kind=kind, model=model)
     if not verdict.ok:
         raise Conflict(verdict.message, expected=verdict.expected)
     scans.lock_part_identities(session, [fitted])  # after the station and unit: the scans' lock order
     elsewhere = scans.fitted_in(session, part=fitted, unit_id=unit.id)
     if elsewhere is not None:
         raise Conflict(f"{word} {identifier} is already fitted in {elsewhere}; scan the part in your hand")
-    cu = repo.table(m.ComponentUse).c
-    connection = repo.core(session)
-    in_unit = select(cu.id, cu.identifier).where(
-        cu.unit_id == unit.id, cu.kind == fitted.kind.value, cu.removed_at.is_(None)
+    own = select(_CU.id).where(
+        _CU.attempt_id.in_(_attempts_of(unit.id)),
+        _CU.kind == kind.value,
+        _CU.identifier == identifier,
+        _CU.removed_at.is_(None),
     )
-    current = connection.execute(in_unit).all()
-    if any(row.identifier == identifier for row in current):
+    if repo.core(session).execute(own.limit(1)).first() is not None:
         raise Conflict(f"{word} {identifier} is the one fitted in {unit.serial}: scan the new part's serial")
-    if current:
-        connection.execute(
-            update(repo.table(m.ComponentUse))
-            .where(cu.id.in_([row.id for row in current]))
-            .values(removed_at=attempt.completed_at or utcnow(), removed_by_attempt_id=attempt.id)
-        )
-    connection.execute(
-        insert(repo.table(m.ComponentUse)).values(
-            attempt_id=attempt.id,
-            unit_id=unit.id,
-            kind=fitted.kind.value,
-            identifier=identifier,
-            model=model,
-            station_id=attempt.station_id,
-            consumed_at=attempt.started_at,
-        )
+    return fitted
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _attempts_of(unit_id: int) -> Select[tuple[int]]:
+    """The unit's attempts' ids: a unit's component uses are read through ix_attempt_unit and
+    ix_component_attempt (component_use has no index on unit_id)."""
+    return select(_A.id).where(_A.unit_id == unit_id)
+
+
+_ON_THE_ATTEMPT = repo.table(m.ComponentUse).alias("on_the_attempt")
+_MINE = _ON_THE_ATTEMPT.c
+# Built once, one shape for every call: the rows of the unit's other attempts not removed yet, of a
+# one-per-unit kind the attempt recorded, under a serial the attempt did not record for that kind.
+_REMOVE_DISPLACED = (
+    update(repo.table(m.ComponentUse))
+    .where(
+        _CU.attempt_id.in_(select(_A.id).where(_A.unit_id == bindparam("of_unit"), _A.id != bindparam("by_attempt"))),
+        _CU.removed_at.is_(None),
+        _CU.kind.in_(_SERIALISED_KINDS),
+        exists().where(_MINE.attempt_id == bindparam("by_attempt"), _MINE.kind == _CU.kind),
+        ~exists().where(
+            _MINE.attempt_id == bindparam("by_attempt"), _MINE.kind == _CU.kind, _MINE.identifier == _CU.identifier
+        ),
     )
-    removed = tuple(dict.fromkeys(row.identifier for row in current))
-    return PartReplacement(attempt_id=attempt.id, fitted=fitted, removed=removed)
+    .values(removed_at=bindparam("at"), removed_by_attempt_id=bindparam("by_attempt"))
+)
+
+
+def remove_displaced(*, session: Session, unit_id: int, attempt_id: int, removed_at: datetime) -> None:
+    """Mark removed by ``attempt_id`` each part of the unit that the parts recorded on that attempt
+    (scanned, reported, or fitted at the repair bench) take the place of: a part of the same one-per-unit
+    kind, under another serial, recorded on another of the unit's attempts and not removed yet. Call
+    once the attempt's parts are written, in the same transaction, the unit locked."""
+    repo.core(session).execute(_REMOVE_DISPLACED, {"of_unit": unit_id, "by_attempt": attempt_id, "at": removed_at})
+
+
+def parts_removed_by(*, session: Session, unit_id: int, attempt_id: int) -> list[Component]:
+    """The parts of the unit that ``attempt_id`` marked removed, in the order they were recorded."""
+    rows = repo.core(session).execute(
+        select(_CU.kind, _CU.identifier, _CU.model)
+        .where(_CU.attempt_id.in_(_attempts_of(unit_id)), _CU.removed_by_attempt_id == attempt_id)
+        .order_by(_CU.id)
+    )
+    return [Component(kind=ComponentKind(kind), identifier=ident, model=model) for kind, ident, model in rows]
 
 
 @dataclass(frozen=True, slots=True)

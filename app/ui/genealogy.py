@@ -19,7 +19,7 @@ from app.ui.templating import render
 
 router = APIRouter()
 KINDS = [k.value for k in ComponentKind]
-SHOWN_ROWS = 500  # a lot of 5,000 units: counts cover all, the table shows the first rows
+SHOWN_UNITS = 500  # a lot of 5,000 units: counts cover all, the table shows the first units (every row of each)
 
 
 class HoldAllIn(BaseModel):
@@ -36,7 +36,7 @@ def genealogy_page(request: Request, session: SessionDep, identifier: str = "", 
     """Every unit that consumed ``identifier`` with its state; a form holds them all."""
     identifier = identifier.strip()[:64]
     chosen = kind if kind in KINDS else None
-    view = lot_view(session=session, identifier=identifier, kind=chosen, limit=SHOWN_ROWS) if identifier else None
+    view = lot_view(session=session, identifier=identifier, kind=chosen, limit=SHOWN_UNITS) if identifier else None
     return render(
         request,
         "genealogy.html",
@@ -45,7 +45,9 @@ def genealogy_page(request: Request, session: SessionDep, identifier: str = "", 
         kinds=KINDS,
         entries=view.entries if view else [],
         total=view.total if view else 0,
+        shown=view.shown if view else 0,
         statuses=view.statuses if view else {},
+        spellings=view.spellings if view else (),
     )
 
 

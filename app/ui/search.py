@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
+from app.services.traceability import same_identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,8 @@ def as_serial(term: str, serial_format: SerialFormat | None) -> str:
 
 
 def search(*, session: Session, term: str, limit: int = 200, serial_format: SerialFormat | None = None) -> SearchResult:
-    """Look the term up as a serial (typed in either case), a component identifier (serial, lot, furnace
-    run, cylinder lot) and a work order number, each by its index."""
+    """Look the term up as a serial and a component identifier (serial, lot, furnace run, cylinder lot),
+    each typed in either case, and as a work order number, each by its index."""
     term = term.strip()
     serial = session.execute(
         select(m.Unit.serial).where(m.Unit.serial == as_serial(term, serial_format))
@@ -41,7 +42,7 @@ def search(*, session: Session, term: str, limit: int = 200, serial_format: Seri
         (kind, count)
         for kind, count in session.execute(
             select(m.ComponentUse.kind, func.count(func.distinct(m.ComponentUse.unit_id)))
-            .where(m.ComponentUse.identifier == term)
+            .where(same_identifier(term))
             .group_by(m.ComponentUse.kind)
         ).all()
     ]

@@ -208,8 +208,8 @@ def tablet_repair(
     serial_format: SerialFormatDep,
     actor: CurrentActorDep,
 ) -> dict[str, object]:
-    """Record a repair through the normal completion service (judged like any station result); a
-    replaced serialised part is fitted in the unit's genealogy in the same transaction."""
+    """Record a repair through the normal completion service (judged like any station result), which
+    fits a replaced serialised part in the unit's genealogy as it does for every channel."""
     measurements = [
         Measurement("RepairAction", body.action),
         Measurement("RepairDescription", body.description),
@@ -239,10 +239,12 @@ def tablet_repair(
             validate=True,
         )
         answer: dict[str, object] = {"verdict": outcome.attempt.verdict, "instruction": outcome.attempt.instruction}
-        if body.replaced_part_kind is not None:
-            part = Component(body.replaced_part_kind, body.replaced_part_serial, body.replaced_part_model)
-            replaced = traceability.replace_part(session=session, unit=outcome.unit, attempt=outcome.attempt, part=part)
-            answer |= {"fitted": _part_out(replaced.fitted), "removed": list(replaced.removed)}
+        if body.replaced_part_kind is not None:  # fitted, or the completion was refused
+            fitted = Component(body.replaced_part_kind, body.replaced_part_serial, body.replaced_part_model)
+            removed = traceability.parts_removed_by(
+                session=session, unit_id=outcome.unit.id, attempt_id=outcome.attempt.id
+            )
+            answer |= {"fitted": _part_out(fitted), "removed": [c.identifier for c in removed]}
         return answer
 
 

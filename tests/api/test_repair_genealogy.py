@@ -4,6 +4,7 @@ removed part can be fitted in another unit."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.domain.results import Measurement, StationResult
 from app.persistence import models as m
-from app.services import traceability
-from tests.api.driver import MONOBLOC, Line
+from app.services import operations, traceability
+from tests.api.driver import MONOBLOC, Line, station_payload
 
 SERIAL_FORMAT = Settings().serial.format()
 
@@ -177,3 +179,158 @@ def test_a_replacement_part_must_fit_the_bill_of_materials_and_no_other_unit(lin
     r = repair(client, second, kind="compressor", serial="CMP-NEW-2", model="RSC-19-EVI")
     assert r.status_code == 200, r.text
     assert genealogy(client, "CMP-NEW-2") == [(second, "compressor", "REP-01")]
+
+
+def rest_repair(line: Line, unit: str, **replaced: str) -> Any:
+    """A replace_part repair of the started unit recorded over the REST API (an integration, not the
+    tablet), with the ReplacedPart* values naming the part fitted."""
+    values = {"RepairAction": "replace_part", "RepairDescription": "took the part out, fitted a new one"}
+    return line.complete("repair", unit, overrides=values | replaced)
+
+
+def fail_sub_base_with(line: Line, serial: str, compressor: str) -> None:
+    """Coil, braze, then a sub-base FAIL on a wrong compressor (the HPM-12's model) that counts as fitted."""
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    wrong = {"CompressorSerial": compressor, "CompressorModel": "RSC-38-EVI"}
+    line.run("sub_base_assembly", serial, expect="FAIL", overrides=wrong)
+
+
+def test_a_part_replaced_in_a_repair_recorded_over_rest_is_fitted_and_the_old_one_marked_removed(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    first = line.work_order(first="HP26-5500001", quantity=1)[0]
+    fail_sub_base_with(line, first, "CMP-R-OLD")
+    assert line.start("repair", first).status_code == 201
+
+    r = rest_repair(
+        line, first, ReplacedPartKind="compressor", ReplacedPartSerial="CMP-R-NEW", ReplacedPartModel="RSC-19-EVI"
+    )
+    assert r.status_code == 200 and r.json()["attempt"]["verdict"] == "PASS", r.text
+    repaired_by = repair_attempt_id(sessions, first)
+    assert removals(sessions, first, "compressor") == {"CMP-R-OLD": repaired_by, "CMP-R-NEW": None}
+    assert genealogy(client, "CMP-R-NEW") == [(first, "compressor", "REP-01")]
+    assert parts_in_birth_record(client, first, "compressor") == [
+        ("SBA-01", "CMP-R-OLD", "RSC-38-EVI"),
+        ("REP-01", "CMP-R-NEW", "RSC-19-EVI"),
+    ]
+
+    # the re-run finds the new compressor in the unit: one compressor fitted, the removed one stays removed
+    line.run("sub_base_assembly", first, overrides={"CompressorSerial": "CMP-R-NEW"})
+    assert removals(sessions, first, "compressor") == {"CMP-R-OLD": repaired_by, "CMP-R-NEW": None}
+
+    # the removed compressor is the one an HPM-12's bill of materials names: it can be fitted there
+    line12 = Line(client, model="HPM-12-R32-EVI")
+    second = line12.work_order(first="HP26-6500001", quantity=1, number="WO-12R")[0]
+    line12.run("coil_expansion", second)
+    line12.run("brazing", second)
+    line12.run("sub_base_assembly", second, overrides={"CompressorSerial": "CMP-R-OLD"})  # asserts PASS
+
+
+def test_a_repair_recorded_over_rest_is_refused_like_the_tablets_and_replaces_nothing(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    first, second = line.work_order(first="HP26-5600001", quantity=2)
+    line.run("coil_expansion", first)
+    line.run("brazing", first)
+    line.run("sub_base_assembly", first, overrides={"CompressorSerial": "CMP-IN-FIRST-R"})
+    fail_sub_base_with(line, second, "CMP-S-OLD")
+    assert line.start("repair", second).status_code == 201
+
+    refused = [
+        ({"ReplacedPartSerial": "CMP-S-NEW", "ReplacedPartModel": "RSC-38-EVI"}, 409, "needs compressor RSC-19-EVI"),
+        ({"ReplacedPartSerial": "CMP-IN-FIRST-R", "ReplacedPartModel": "RSC-19-EVI"}, 409, f"fitted in {first}"),
+        ({"ReplacedPartSerial": " ", "ReplacedPartModel": "RSC-19-EVI"}, 422, "serial is empty"),
+        ({"ReplacedPartSerial": "CMP-S-NEW", "ReplacedPartModel": ""}, 422, "model is empty"),
+    ]
+    for values, status, words in refused:
+        r = rest_repair(line, second, ReplacedPartKind="compressor", **values)
+        assert r.status_code == status and words in r.json()["detail"], (values, r.text)
+    for kind in ("cylinder_lot", "gearbox"):
+        r = rest_repair(line, second, ReplacedPartKind=kind, ReplacedPartSerial="X-1", ReplacedPartModel="X")
+        assert r.status_code == 422 and "compressor, inverter or evi_valve" in r.json()["detail"], r.text
+    # each refusal rolled the whole repair record back: the wrong compressor is still the one fitted
+    assert removals(sessions, second, "compressor") == {"CMP-S-OLD": None}
+    assert genealogy(client, "CMP-S-NEW") == []
+    assert line.unit(second)["next_step"] == "repair"
+
+
+def test_a_sub_base_rerun_reporting_another_compressor_marks_the_earlier_one_removed_by_that_attempt(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    """The repair said in words only which compressor went in (no part kind): the re-run's scan of the
+    new one is what takes the old one out of the unit's genealogy."""
+    serial = line.work_order(first="HP26-5700001", quantity=1)[0]
+    fail_sub_base_with(line, serial, "CMP-T-OLD")
+    assert line.start("repair", serial).status_code == 201
+    text_only = {"serial": serial, "action": "replace_part", "description": "compressor swapped for CMP-T-NEW"}
+    assert client.post("/ui/tablet/REP-01/repair", json=text_only).status_code == 200
+
+    rerun = line.run("sub_base_assembly", serial, overrides={"CompressorSerial": "CMP-T-NEW"})["attempt"]
+    assert removals(sessions, serial, "compressor") == {"CMP-T-OLD": rerun["id"], "CMP-T-NEW": None}
+    # the inverter board and EVI valve the re-run found again (the same serials) stay fitted
+    assert set(removals(sessions, serial, "inverter").values()) == {None}
+    assert set(removals(sessions, serial, "evi_valve").values()) == {None}
+    [old] = client.get("/api/v1/genealogy", params={"identifier": "CMP-T-OLD"}).json()["units"]
+    assert old["removed_by_attempt_id"] == rerun["id"] and old["removed_at"] is not None
+    page = client.get(f"/ui/units/{serial}").text
+    row = re.search(r'<tr class="removed"><td>compressor</td><td><a [^>]*>CMP-T-OLD</a>.*?</tr>', page)
+    assert row is not None and f'by <a href="#attempt-{rerun["id"]}">attempt {rerun["id"]}</a>' in row.group(0)
+
+    # taken out, the old compressor can go into the unit whose bill of materials names it
+    line12 = Line(client, model="HPM-12-R32-EVI")
+    other = line12.work_order(first="HP26-6700001", quantity=1, number="WO-12T")[0]
+    line12.run("coil_expansion", other)
+    line12.run("brazing", other)
+    line12.run("sub_base_assembly", other, overrides={"CompressorSerial": "CMP-T-OLD"})  # asserts PASS
+
+
+def test_a_wrong_part_reported_at_a_sub_base_rerun_counts_as_fitted_and_takes_the_earlier_ones_place(
+    line: Line, sessions: sessionmaker[Session]
+) -> None:
+    """A FAILed result's parts count as fitted (as before): a wrong compressor found on the re-run is the
+    unit's compressor now, until the repair bench replaces it."""
+    serial = line.work_order(first="HP26-5800001", quantity=1)[0]
+    fail_sub_base_with(line, serial, "CMP-W-1")
+    assert line.start("repair", serial).status_code == 201
+    assert line.complete("repair", serial).status_code == 200  # recorded as a re-braze: no part named
+    wrong_again = {"CompressorSerial": "CMP-W-2", "CompressorModel": "RSC-38-EVI"}
+    rerun = line.run("sub_base_assembly", serial, expect="FAIL", overrides=wrong_again)["attempt"]
+    assert removals(sessions, serial, "compressor") == {"CMP-W-1": rerun["id"], "CMP-W-2": None}
+
+
+def test_a_result_that_records_no_part_removes_none(line: Line, client: Any, sessions: sessionmaker[Session]) -> None:
+    """Refused before anything is stored, or a serial too long to record: the fitted compressor stays."""
+    serial = line.work_order(first="HP26-5900001", quantity=1)[0]
+    fail_sub_base_with(line, serial, "CMP-K-1")
+    assert line.start("repair", serial).status_code == 201
+    assert line.complete("repair", serial).status_code == 200
+    assert line.start("sub_base_assembly", serial).status_code == 201
+    refused = line.complete("sub_base_assembly", serial, overrides={"CompressorSerial": "C" * 65})
+    assert refused.status_code == 422, refused.text
+    assert removals(sessions, serial, "compressor") == {"CMP-K-1": None}
+
+    # a PLC's result is stored as it came: the over-long serial FAILs the unit and is not recorded
+    completion = operations.Completion(
+        serial=serial,
+        result_key="R-LONG-1",
+        result=StationResult(
+            measurements=tuple(
+                Measurement(x["name"], x["value"], x["unit"])
+                for x in station_payload("sub_base_assembly", serial, overrides={"CompressorSerial": "C" * 65})[
+                    "measurements"
+                ]
+            )
+        ),
+    )
+    with sessions() as session, session.begin():
+        outcome = operations.complete_operation(
+            session=session,
+            serial_format=SERIAL_FORMAT,
+            station_id="SBA-01",
+            completion=completion,
+            origin="plc",
+            judge=client.app.state.judge,
+        )
+    assert outcome.attempt.verdict == "FAIL"
+    assert removals(sessions, serial, "compressor") == {"CMP-K-1": None}

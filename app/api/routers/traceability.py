@@ -119,15 +119,24 @@ def get_trace(attempt_id: schemas.AttemptIdPath, channel: str, session: SessionD
 def reverse_genealogy(
     session: SessionDep,
     identifier: str = Query(
-        min_length=1, max_length=64, description="Component serial, lot, furnace run, cylinder lot"
+        min_length=1,
+        max_length=64,
+        description="Component serial, lot, furnace run, cylinder lot; found in any case, surrounding "
+        "whitespace ignored",
     ),
     kind: ComponentKind | None = Query(default=None),
 ) -> Response:
+    """One entry per consumption of the identifier (a unit brazed twice in one furnace run is listed
+    twice): ``count`` counts the entries, ``unit_count`` the distinct units."""
+    identifier = identifier.strip()
+    if not identifier:
+        raise InvalidInput("identifier is blank: give a component serial, lot, furnace run or cylinder lot")
     entries = traceability.genealogy(session=session, identifier=identifier, kind=kind.value if kind else None)
     document = {
         "identifier": identifier,
         "kind": kind.value if kind else None,
         "count": len(entries),
+        "unit_count": len({e.serial for e in entries}),
         "units": [
             {
                 "serial": e.serial,
