@@ -219,7 +219,8 @@ class StationHandshakes:
         trace_nodes = [node for ch in spec.trace_channels for node in (n.trace_time(ch), n.trace(ch))]
         read = await self._link.read(header + value_nodes + trace_nodes)
         counter, ack = codec.read_uint(read[0]), codec.read_uint(read[1])
-        await self.note_boot_id(codec.read_str(read[2]))
+        boot_id = codec.read_str(read[2])
+        await self.note_boot_id(boot_id)
         self._board.update(station_id=self.station_id, result_counter=counter, result_ack=ack)
         if not codec.is_pending(counter=counter, answered=ack) or self.identification_problem is not None:
             return
@@ -242,6 +243,8 @@ class StationHandshakes:
             )
             return
         self._alarms.clear(station_id=self.station_id, key="result")
+        if not await self._result_still_stands(counter=counter, result_id=result.result_id, boot_id=boot_id):
+            return
         await self._link.write([(n.result_verdict, codec.int32(stored.verdict.plc_code))])
         await self._link.write([(n.result_ack, codec.uint32(counter))])
         outcome = stored.verdict.value + (" (already stored)" if stored.duplicate else "")
@@ -250,6 +253,31 @@ class StationHandshakes:
             result_ack=counter,
             last_result=HandshakeEvent(counter=counter, serial=result.serial, outcome=outcome, at=now_utc()),
         )
+
+    async def _result_still_stands(self, *, counter: int, result_id: str, boot_id: str) -> bool:
+        """Re-read the result's counter, id and BootId once it is stored, before Verdict and Ack: a PLC
+        that restarted while the result was stored has set its counters to 0 and may re-offer the same
+        result at counter 1, which a stale Ack of 1 would acknowledge before its verdict is written. The
+        stored result stays stored; whatever is pending now is served afresh (a re-offered result is found
+        already stored and answered with its verdict). The window of one round trip between this Read and
+        the Writes remains, as on the request side."""
+        n = self.nodes
+        counter_dv, id_dv, boot_dv = await self._link.read([n.result_counter, n.result_id, n.boot_id])
+        now = (codec.read_uint(counter_dv), codec.read_str(id_dv), codec.read_str(boot_dv))
+        if now == (counter, result_id, boot_id):
+            return True
+        logger.info(
+            "station %s: result %s (%s, BootId %s) changed to %s (%s, BootId %s) while it was stored;"
+            " Verdict and Ack not written",
+            self.station_id,
+            counter,
+            result_id,
+            boot_id,
+            *now,
+        )
+        await self.note_boot_id(now[2])
+        self.kick_result()
+        return False
 
     @staticmethod
     def _values(spec: StationTypeSpec, read: Sequence[ua.DataValue]) -> dict[str, PlcValue]:

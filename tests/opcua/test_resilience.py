@@ -227,6 +227,50 @@ def test_an_answer_decided_before_a_station_restart_is_not_given_to_the_request_
     run(scenario)
 
 
+def test_a_result_stored_across_a_station_restart_is_acknowledged_only_when_offered_again():
+    """The station restarts while the MES stores its result (counters to 0, new BootId, Verdict 0): the
+    Verdict and Ack meant for the old boot must not reach the new one, where an Ack of 1 would
+    acknowledge the re-offered result at counter 1 before its verdict is written (plc-interface.md:
+    Ack only answers a pending result, after its Verdict)."""
+
+    class SlowStore(MemoryBackend):
+        gate: asyncio.Event
+
+        async def handle_result(self, *, station_id: str, result):
+            if self.store_attempts == 0:
+                self.store_attempts += 1
+                await self.gate.wait()  # the commit is slow
+                self.store_attempts -= 1
+            return await super().handle_result(station_id=station_id, result=result)
+
+    async def scenario():
+        backend = SlowStore(route=("ST-1",), serials={"SN-1"})
+        backend.gate = asyncio.Event()
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = await connected_plc(r, "ST-1")
+            assert (await plc.request_release("SN-1")).release
+            result = _result(plc, "SN-1")
+            assert await plc.publish_result(result) == 1  # the first result of this boot
+            await eventually(lambda: backend.store_attempts >= 1, what="the result being stored")
+            new_boot = "gateway-restart-2"
+            r.server.boot_ids["ST-1"] = new_boot
+            await r.server.write("ST-1", "Identification.BootId", new_boot, ua.VariantType.String)
+            await r.server.write("ST-1", "Result.Verdict", 0, ua.VariantType.Int32)
+            for counter in ("Request.Counter", "Response.Counter", "Result.Counter", "Result.Ack"):
+                await r.server.write("ST-1", counter, 0, ua.VariantType.UInt32)
+            await eventually(lambda: r.supervisor.status("ST-1").boot_id == new_boot, what="new BootId seen")
+            backend.gate.set()  # the old boot's result is committed now
+            await eventually(lambda: ("ST-1", result.result_id) in backend.stored, what="result stored")
+            await asyncio.sleep(0.5)  # time for any Verdict and Ack the MES would write
+            assert (r.server.read("ST-1", "Result.Ack"), r.server.read("ST-1", "Result.Verdict")) == (0, 0)
+
+            await plc.after_restart()  # the restarted PLC offers its retained result again, at counter 1
+            assert await plc.wait_for_ack(10.0) == Verdict.PASS.plc_code
+            assert list(backend.stored) == [("ST-1", result.result_id)]  # stored once
+
+    run(scenario)
+
+
 def test_a_plc_granting_a_slower_publishing_interval_keeps_its_link_while_quiet():
     """open62541's default floor is 100 ms. asyncua then asked for a keep-alive count from the session
     timeout (one keep-alive in 7.5 min): a quiet station looked dead after ``stale_after_s``, the MES
