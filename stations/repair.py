@@ -1,8 +1,9 @@
 """repair: a manual repair bench (no PLC); the operator records on the tablet what was done.
 
-A compressor, inverter board or EVI valve replaced and recorded on the tablet with its kind and model
-enters the unit's genealogy on the repair attempt, and the part it replaces is marked removed
-(app.services.traceability.replace_part); a replaced part without a kind is recorded as text only.
+A compressor, inverter board or EVI valve replaced and recorded with its kind, serial and model (on the
+tablet or over the API) enters the unit's genealogy on the repair attempt, and the part it replaces is
+marked removed (app.services.traceability.replace_part); a replaced part without a kind is recorded as
+text only.
 """
 
 from ._checks import OneOfCheck, PresenceCheck

@@ -17,6 +17,7 @@ from app.persistence import repositories as repo
 from app.services import audit, signatures
 from app.services.clock import utcnow
 from app.services.signatures import VerifiedSignature
+from app.services.traceability import same_identifier
 
 
 def place_hold(*, session: Session, serial: str, reason: str, actor: Actor) -> m.Hold:
@@ -87,8 +88,9 @@ class LotHoldOutcome:
 def hold_by_component(
     *, session: Session, identifier: str, kind: str | None, reason: str, actor: Actor
 ) -> LotHoldOutcome:
-    """Hold every unit that consumed ``identifier`` (a component serial, lot, furnace run, cylinder lot)."""
-    query = select(m.ComponentUse.unit_id).where(m.ComponentUse.identifier == identifier)
+    """Hold every unit that consumed ``identifier`` (a component serial, lot, furnace run, cylinder lot),
+    recorded in any case, as the genealogy finds them: a recall typed "fr-0001" holds FR-0001's units."""
+    query = select(m.ComponentUse.unit_id).where(same_identifier(identifier))
     if kind is not None:
         query = query.where(m.ComponentUse.kind == kind)
     unit_ids = sorted(set(session.scalars(query)))

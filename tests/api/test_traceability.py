@@ -102,6 +102,21 @@ def test_reverse_genealogy_finds_every_unit_of_a_lot_and_lot_hold_stops_them(lin
     assert all(h["scope_ref"] == "cylinder_lot:CYL-R290-4411" for h in active)
 
 
+def test_lot_hold_holds_the_units_the_genealogy_finds_whatever_the_case_typed(line: Line, client: Any) -> None:
+    serials = line.work_order(quantity=3)
+    for serial in serials:
+        line.run("coil_expansion", serial)
+    for serial in serials[:2]:
+        line.run("brazing", serial, overrides={"FurnaceRun": "FR-CASE-7"})
+    assert client.get("/api/v1/genealogy", params={"identifier": "fr-case-7"}).json()["unit_count"] == 2
+
+    r = client.post("/api/v1/holds/by-component", json={"identifier": "fr-case-7", "reason": "furnace recall"})
+
+    assert r.status_code == 201, r.text
+    assert sorted(h["serial"] for h in r.json()["held"]) == serials[:2]
+    assert line.unit(serials[2])["status"] == "in_process"
+
+
 def test_lot_hold_of_unknown_identifier_is_a_clear_404(client: Any) -> None:
     r = client.post("/api/v1/holds/by-component", json={"identifier": "NOPE-1", "reason": "recall"})
     assert r.status_code == 404 and "no unit has consumed NOPE-1" in r.json()["detail"]
