@@ -49,7 +49,7 @@ EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
 MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
 
 
-RULES_VERSION = "rules-4"
+RULES_VERSION = "rules-5"
 """Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
 expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
 is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
@@ -60,8 +60,11 @@ when a revision's override took its bound away: a market without a cap rule stil
 the steady window needs both its slope and its standard-deviation limits; a market charge cap that a
 revision overrode (before revisions were refused that) is judged by the market rule frozen beside it.
 rules-4 (2026-11-29): every rise-test outcome records the tight-rise limit and its U; measured is the rise
-in Pa, none when the test gave no valid rise (a test too short recorded its duration). Verdicts before
-0014 record none."""
+in Pa, none when the test gave no valid rise (a test too short recorded its duration). rules-5
+(2026-11-29): the time below the vacuum target records its U in seconds (the spread of the times read
+at target ∓ the gauge's U, plus the time's own U) and is guard-banded with it; it recorded the gauge's
+U in Pa beside a limit in seconds and was decided on the two readings. Verdicts before 0014 record
+none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

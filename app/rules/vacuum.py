@@ -210,20 +210,22 @@ def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckRes
         for threshold in (target.high, target.high - u, target.high + u)
     ]
     measured, strict, lenient = (run.seconds for run in runs)
-    # The gauge's U moves which samples count as "below": decide on both readings of the trace.
-    strict_gb = guard_band(value=strict, low=duration.low, high=None, uncertainty=duration.uncertainty)
-    lenient_gb = guard_band(value=lenient, low=duration.low, high=None, uncertainty=duration.uncertainty)
-    if strict_gb.verdict is Verdict.PASS:
-        verdict, rule = Verdict.PASS, "time_below:pass_at_target_minus_U"
-    elif lenient_gb.verdict is Verdict.FAIL:
-        verdict, rule = Verdict.FAIL, "time_below:fail_at_target_plus_U"
-    else:
-        verdict, rule = Verdict.RETEST, "time_below:inside_uncertainty"
+    # The gauge's U moves which samples count as "below": the time read at target − U and at target + U
+    # brackets the time at target. That spread (the larger side) plus the time's own U is the U of the
+    # time, in seconds, and the time is guard-banded with it: the recorded row reproduces the verdict.
+    u_time = max(measured - strict, lenient - measured, 0.0) + abs(duration.uncertainty)
+    gb = guard_band(value=measured, low=duration.low, high=None, uncertainty=u_time)
+    verdict = gb.verdict
+    rule = {
+        Verdict.PASS: "time_below:pass",
+        Verdict.FAIL: "time_below:fail",
+        Verdict.RETEST: "time_below:inside_uncertainty",
+    }[verdict]
     message = (
         f"{fmt(measured)} s at or below {fmt(target.high)} Pa before isolation "
         f"({fmt(strict)} s below {fmt(target.high - u)} Pa, "
-        f"{fmt(lenient)} s below {fmt(target.high + u)} Pa); "
-        f"required ≥ {fmt(duration.low)} s (gauge U {fmt(u)} Pa)"
+        f"{fmt(lenient)} s below {fmt(target.high + u)} Pa: U of the time {fmt(u_time)} s from the gauge's "
+        f"U {fmt(u)} Pa); required ≥ {fmt(duration.low)} s"
     )
     gap = next((run.gap for run in runs if run.gap is not None), None)
     if gap is not None:
@@ -238,7 +240,7 @@ def time_below_check(check: TimeBelowCheck, ctx: JudgeContext) -> tuple[CheckRes
         rule=rule,
         measured=measured,
         limit_low=duration.low,
-        uncertainty=u,
+        uncertainty=u_time,
         failure_mode=check.failure_mode if verdict is Verdict.FAIL else None,
     )
     return main, _cross_check(check, ctx, measured_s=measured)

@@ -1,6 +1,7 @@
 """What a rise-test verdict records (line.md: the measured value, the limit, U): every outcome of the
 check records the tight-rise limit and its U, and ``measured`` is the rise in Pa, or nothing when the
-test gave no valid rise; never the test's duration or another quantity."""
+test gave no valid rise; never the test's duration or another quantity. The time below the target
+pressure records its U in seconds, with which the recorded row alone reproduces its verdict."""
 
 from __future__ import annotations
 
@@ -89,3 +90,43 @@ def test_a_tight_rise_read_with_uncertain_status_keeps_its_limit_and_u() -> None
     check = _rise_test(_with_rise(lambda t: 0.02 * t), value_status={"RiseTestDuration_s": "uncertain"})
     assert check.verdict is Verdict.RETEST and check.rule == "rise_test:tight+uncertain_status"
     assert (check.limit_high, check.uncertainty) == (TIGHT_RISE_PA, TIGHT_RISE_U_PA)
+
+
+# --- the time below the target pressure ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("hold_pa", "isolation_s", "verdict"),
+    [(20.0, 2100.0, Verdict.PASS), (20.0, 1900.0, Verdict.FAIL), (48.5, 2100.0, Verdict.RETEST),
+     (52.0, 2100.0, Verdict.RETEST), (54.0, 2100.0, Verdict.FAIL)],
+)  # fmt: skip
+def test_the_time_below_target_records_its_u_in_seconds_and_the_row_reproduces_its_verdict(
+    hold_pa: float, isolation_s: float, verdict: Verdict
+) -> None:
+    trace = vacuum_pressure(hold_pa=hold_pa, isolation_s=isolation_s, noise_pa=0.1)
+    result = with_values(with_trace(good_result("vacuum_dehydration"), trace), IsolationAt_s=isolation_s)
+    spec = build_spec(station_type="vacuum_dehydration", product=HPM_06, overrides={"retest_cap": 5})
+    judgement = judge(
+        station_type="vacuum_dehydration",
+        spec=spec,
+        result=result,
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+    )
+    row = next(c for c in judgement.checks if c.name == "time_below_target")
+    assert row.verdict is verdict, row.message
+    assert row.limit_low == 1800.0 and row.uncertainty is not None and row.measured is not None
+    # ISO 14253-1 on the recorded row alone: PASS inside the limit shrunk by U, FAIL outside it widened
+    u = row.uncertainty
+    expected = Verdict.PASS if row.measured >= 1800.0 + u else Verdict.FAIL if row.measured < 1800.0 - u else None
+    assert (expected or Verdict.RETEST) is row.verdict, (row.measured, u)
+    t, p = np.asarray(trace.t_s), np.asarray(trace.values)
+    if hold_pa >= 53.0:  # above target + U all along: no time below it on any reading
+        assert (row.measured, u) == (0.0, 0.0)
+        return
+    # the time read at target + the gauge's U 3 Pa: from the first sample after the last one above it
+    lenient_s = isolation_s - (t[(t <= isolation_s) & (p > 50.0 + 3.0)].max() + 1.0)
+    assert u >= lenient_s - row.measured and "U of the time" in row.message
+    if hold_pa < 47.0:  # a clean pump-down: the gauge's U moves the time by the seconds of the crossing
+        assert 0.0 < u < 10.0
+    else:  # held between 47 and 53 Pa: read at 47 Pa the time is 0 s, so U spans the hold
+        assert u >= row.measured
