@@ -112,7 +112,9 @@ class ReworkDefault:
     """Where a FAIL sends the unit (line.md's rework table); ``failure_mode`` "*" matches any.
 
     ``counts_as_rework_loop`` False (a "repeat" only): the FAIL says the test was not valid, not that
-    the unit is bad, so testing it again is no rework loop (line.md: a loop counter caps rework)."""
+    the unit is bad, so testing it again is no rework loop (line.md: a loop counter caps rework). Such
+    tests in a row are capped by the route's loop cap all the same: past it the unit is held (the tester
+    is to be looked at). The first failing check's mode routes the unit: list checks in that order."""
 
     failure_mode: str
     action: ReworkAction

@@ -186,6 +186,22 @@ def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> in
     return count
 
 
+def _tests_not_valid_in_a_row(route: RouteDef, history: Sequence[AttemptView], station_type: str) -> int:
+    """FAIL results at ``station_type`` right before now whose rework was a repeat counting no rework loop
+    (open and aborted attempts have no result: they neither count nor end the run)."""
+    count = 0
+    for attempt in reversed(history):
+        if attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
+            continue
+        if attempt.station_type != station_type or attempt.status is not AttemptStatus.FAILED:
+            break
+        rule = route.rework_for(station_type, attempt.failure_mode)
+        if rule is None or rule.action is not ReworkAction.REPEAT or rule.counts_as_rework_loop:
+            break
+        count += 1
+    return count
+
+
 def check_start(
     *,
     route: RouteDef,
@@ -279,8 +295,12 @@ def after_verdict(
     verdict: Verdict,
     failure_mode: str | None,
     summary: str | None,
+    history: Sequence[AttemptView] = (),
 ) -> Transition:
-    """Where the unit goes after ``verdict`` at ``station_type`` (line.md's rework table, as route data)."""
+    """Where the unit goes after ``verdict`` at ``station_type`` (line.md's rework table, as route data).
+
+    ``history``: the unit's attempts before this one; it bounds the repeats that count no rework loop
+    (a test not valid, again and again, is a tester to look at: held at the route's loop cap)."""
     loops = unit.rework_loops
     if station_type == REPAIR:
         if verdict is Verdict.PASS:
@@ -330,6 +350,17 @@ def after_verdict(
             instruction=f"hold for a quality engineer{noted}",
         )
     if rule.action is ReworkAction.REPEAT and not rule.counts_as_rework_loop:
+        in_a_row = 1 + _tests_not_valid_in_a_row(route, history, station_type)
+        if in_a_row > route.loop_cap:
+            return Transition(
+                UnitStatus.ON_HOLD,
+                rule.reenter_at,
+                None,
+                loops,
+                hold_reason=f"{what} ({in_a_row} tests in a row not valid: look at the tester; quality engineer "
+                "decides)",
+                instruction=f"hold for a quality engineer: {in_a_row} tests in a row not valid",
+            )
         return Transition(
             UnitStatus.IN_PROCESS,
             rule.reenter_at,

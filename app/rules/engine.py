@@ -63,8 +63,9 @@ rules-4 (2026-11-29): every rise-test outcome records the tight-rise limit and i
 in Pa, none when the test gave no valid rise (a test too short recorded its duration). rules-5
 (2026-11-29): the time below the vacuum target records its U in seconds (the spread of the times read
 at target ∓ the gauge's U, plus the time's own U) and is guard-banded with it; it recorded the gauge's
-U in Pa beside a limit in seconds and was decided on the two readings. Verdicts before 0014 record
-none."""
+U in Pa beside a limit in seconds and was decided on the two readings; a leak found at a test pressure
+below PS/4 is a "leak" (the test-pressure check comes after the leak rate: the first failing check's
+mode routes the unit), not a "test_invalid" to repeat. Verdicts before 0014 record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

@@ -333,6 +333,7 @@ def complete_operation(
             verdict=verdict,
             failure_mode=failure_mode,
             summary=summary,
+            history=repo.attempt_history(session, unit.id) if verdict is Verdict.FAIL else (),
         )
     else:
         transition = routing.Transition(

@@ -10,6 +10,8 @@ import pytest
 from app.opcua.simulator.faults import Fault
 from tests.api.driver import MONOBLOC, Line
 
+REBRAZE_AFTER_RECOVERY = {"RepairAction": "rebraze", "RepairDescription": "re-brazed", "RecoveredMass_g": 140.0}
+
 # A leak signal right at 3 g/yr of R290 (5.3e-5 mbar·l/s, line.md): inside the guard band.
 AT_THE_LEAK_LIMIT = {"TracerGas": "R290", "LeakSignal_mbar_l_s": 5.3e-5}
 
@@ -296,22 +298,63 @@ def test_repeats_of_a_leak_test_that_was_not_valid_are_no_rework_loops(
     line: Line, mode: str, invalid_test: Any
 ) -> None:
     """An expired reference-leak check or a test below PS/4 says nothing of the unit: testing it again is
-    no rework of it, so three such repeats (past the demo cap of two loops) put a good unit on no hold."""
+    no rework of it (the unit's loop count stays 0), up to the route's cap of two in a row; a third test
+    in a row not valid is a tester to look at, and the unit waits for a quality engineer."""
     serial = line.work_order()[0]
     for station_type in MONOBLOC[:5]:
         line.run(station_type, serial)
     after_each = []
-    for _ in range(3):
+    for _ in range(2):
         result = line.run("leak_test", serial, "FAIL", overrides=invalid_test())
         assert result["attempt"]["failure_mode"] == mode
         unit = result["unit"]
         after_each.append((unit["status"], unit["next_step"], unit["rework_loops"]))
-    assert after_each == [("in_process", "leak_test", 0)] * 3
+    assert after_each == [("in_process", "leak_test", 0)] * 2
     instruction = result["attempt"]["instruction"]
     assert instruction.startswith("test again at leak_test") and "no rework loop" in instruction, instruction
-    line.run("leak_test", serial)
-    line.run("run_in", serial)
-    assert line.unit(serial)["status"] == "finished"
+
+    third = line.run("leak_test", serial, "FAIL", overrides=invalid_test())
+
+    assert (third["unit"]["status"], third["unit"]["rework_loops"]) == ("on_hold", 0)
+    assert "3 tests in a row not valid" in third["attempt"]["instruction"]
+    [hold] = [h for h in line.client.get("/api/v1/holds").json() if h["serial"] == serial]
+    assert "3 tests in a row not valid: look at the tester" in hold["reason"]
+
+
+def test_a_test_that_was_not_valid_between_valid_ones_starts_the_run_again(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+    expired = {"RefLeakCheckAt": (datetime.now(UTC) - timedelta(hours=12)).isoformat()}
+    line.run("leak_test", serial, "FAIL", overrides=expired)
+    line.run("leak_test", serial, "FAIL", overrides=expired)
+    line.run("leak_test", serial, "FAIL", fault=Fault.FINE_LEAK)  # a valid test: a leak, to the repair bench
+    line.run("repair", serial, overrides=REBRAZE_AFTER_RECOVERY)
+    for station_type in ("vacuum_dehydration", "charging"):
+        line.run(station_type, serial)
+
+    again = line.run("leak_test", serial, "FAIL", overrides=expired)
+
+    assert (again["unit"]["status"], again["unit"]["next_step"], again["unit"]["rework_loops"]) == (
+        "in_process",
+        "leak_test",
+        1,  # the repair's loop only
+    )
+
+
+def test_a_leak_found_at_a_test_pressure_below_ps_4_is_a_leak_sent_to_repair(line: Line) -> None:
+    """The flow through a leak only grows with the pressure: a gross leak found below PS/4 is a leak, not
+    a test to repeat (it went round the leak test as "test not valid" with no end)."""
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:5]:
+        line.run(station_type, serial)
+
+    result = line.run("leak_test", serial, "FAIL", overrides={"TestPressure_bar": 3.0, "LeakSignal_mbar_l_s": 0.05})
+
+    assert result["attempt"]["failure_mode"] == "leak"
+    assert result["unit"]["next_step"] == "repair" and result["unit"]["reentry_step"] == "vacuum_dehydration"
+    failing = {c["name"] for c in result["checks"] if c["verdict"] == "FAIL"}
+    assert failing == {"leak_rate", "test_pressure"}
 
 
 def test_demo_routes_take_their_rework_rules_from_the_station_types(client: Any) -> None:
