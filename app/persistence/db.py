@@ -3,10 +3,11 @@ handler) opens ``session.begin()`` and the transaction commits once, when that b
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,3 +83,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def advisory_lock_key(name: str) -> int:
+    """A signed 64-bit key for ``name``, the same in every process (PostgreSQL advisory locks)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def lock_until_commit(session: Session, name: str) -> None:
+    """Serialise the transactions that take the lock ``name`` until each ends. On PostgreSQL a
+    transaction-scoped advisory lock; SQLite needs none: every transaction begins with BEGIN IMMEDIATE
+    and so holds the database's write lock before it reads anything."""
+    if is_postgres(session):
+        session.execute(_ADVISORY_XACT_LOCK, {"key": advisory_lock_key(name)})

@@ -24,6 +24,7 @@ from app.domain.actors import Actor
 from app.domain.errors import Conflict, InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.persistence.db import lock_until_commit
 from app.services import audit
 from app.services.clock import utcnow
 
@@ -483,6 +484,7 @@ def upsert_product_model(
 ) -> m.ProductModel:
     """Create or replace a product model; refused when its nominal charge plus tolerance is over the market
     charge cap that applies to it (``check_market_cap`` False: the caller checks, see :func:`load_document`)."""
+    lock_until_commit(session, CHARGE_CAPS_LOCK)
     route = repo.route_by_code(session, model_in.route)
     model = session.scalars(select(m.ProductModel).where(m.ProductModel.code == model_in.code)).one_or_none()
     before = audit.snapshot(model) if model is not None else None
@@ -534,6 +536,7 @@ def upsert_market_rule(
 ) -> m.MarketRule:
     """Create or replace a market rule; refused when its cap is under the nominal charge plus tolerance of
     product models it applies to (``check_market_cap`` False: the caller checks, see :func:`load_document`)."""
+    lock_until_commit(session, CHARGE_CAPS_LOCK)
     rule = session.scalars(
         select(m.MarketRule).where(
             m.MarketRule.market == rule_in.market,
@@ -639,6 +642,12 @@ class _OverCap:
 _CHARGE_ROUNDING_G = 1e-6
 
 
+# Product models' charges and market rules' caps are checked against each other by whichever changes:
+# without one lock, a charge raised and a cap lowered at once would each pass against the other's old
+# value (write skew). Taken before either is read.
+CHARGE_CAPS_LOCK = "master_data:charges_and_market_caps"
+
+
 def _charges_over_market_caps(session: Session, where: ColumnElement[bool]) -> list[_OverCap]:
     """The product models ``where`` selects (each joined with the market rule for its market, refrigerant and
     construction) whose nominal charge plus its upper tolerance is over the rule's cap: a unit charged
@@ -700,6 +709,8 @@ def load_document(
     """Upsert every record of a master-data document; returns how many of each it holds.
 
     ``reason`` goes into every audit event the load records (e.g. the file and its SHA-256)."""
+    if document.product_models or document.market_rules:
+        lock_until_commit(session, CHARGE_CAPS_LOCK)
     for route_in in document.routes:
         upsert_route(session=session, route_in=route_in, actor=actor, reason=reason)
     for model_in in document.product_models:

@@ -6,6 +6,7 @@ charge cap that applies to it, whether the model or the market rule changes."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from app.domain.actors import SYSTEM
 from app.domain.errors import InvalidInput
 from app.persistence import models as m
 from app.persistence import repositories as repo
+from app.persistence.db import make_engine, make_session_factory
 from app.services import master_data
 from app.services.master_data import DEMO_DOCUMENT
 
@@ -188,3 +190,48 @@ def test_a_revisions_charge_limit_above_the_market_cap_is_refused_naming_the_cap
     assert at_the_cap.status_code == 201, at_the_cap.text
     export = _draft(client, "charging", {"limits": {"charged_mass_g": {"high": 2000.0}}}, model="HPM-12-R32-EVI")
     assert export.status_code == 201, export.text  # an export model: its market has no cap rule
+
+
+def test_a_charge_raised_and_a_cap_lowered_at_once_cannot_both_pass_against_the_others_old_value(
+    pg_database: Any,
+) -> None:
+    """Write skew (PostgreSQL): HPM-06 raised to 148 g + 2 g (fits 150 g) while the cap is lowered to 145 g
+    (fits the old 140 g + 2 g); each check alone passes against what the other has not committed. The
+    second waits for the first and is refused."""
+    model_in = master_data.ProductModelIn.model_validate(_demo_model() | {"nominal_charge_g": 148.0})
+    rule_in = master_data.MarketRuleIn.model_validate(_eu_r290_rule(145.0))
+    engine = make_engine(pg_database.url)
+    sessions = make_session_factory(engine)
+    first, second = sessions(), sessions()
+    outcome: dict[str, str] = {}
+
+    def lower_the_cap() -> None:
+        try:
+            with second.begin():
+                master_data.upsert_market_rule(session=second, rule_in=rule_in, actor=SYSTEM)
+            outcome["cap"] = "accepted"
+        except Exception as exc:  # the refusal, as the API would render it
+            outcome["cap"] = f"{type(exc).__name__}: {exc}"
+
+    try:
+        with first.begin():
+            master_data.upsert_product_model(session=first, model_in=model_in, actor=SYSTEM)
+            racer = threading.Thread(target=lower_the_cap)
+            racer.start()
+            racer.join(2.0)
+            assert racer.is_alive() and not outcome  # waits for the charge's transaction
+        racer.join(20.0)
+        assert outcome["cap"].startswith("Conflict: market rule EU/R290/monobloc_sealed: a cap of 145 g"), outcome
+        with sessions() as check:
+            model = check.scalars(select(m.ProductModel).where(m.ProductModel.code == R290_MODEL)).one()
+            assert (model.nominal_charge_g, _eu_r290_cap(check)) == (148.0, 150.0)
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+
+
+def _eu_r290_cap(session: Session) -> float:
+    rule = master_data.market_cap_g(session, market="EU", refrigerant="R290", construction="monobloc_sealed")
+    assert rule is not None
+    return rule.max_charge_g
