@@ -59,7 +59,7 @@ def leak_rate_check(check: LeakRateCheck, ctx: JudgeContext) -> CheckResult:
     )
 
 
-def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckResult:
+def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> tuple[CheckResult, CheckResult]:
     start = ctx.number(f"{check.plateau}_WindowStart_s")
     end = ctx.number(f"{check.plateau}_WindowEnd_s")
     if end <= start:
@@ -91,23 +91,31 @@ def steady_window_check(check: SteadyWindowCheck, ctx: JudgeContext) -> CheckRes
     spread_gb = guard_band(
         value=worst_spread[0], low=None, high=spread_limit.high, uncertainty=spread_limit.uncertainty
     )
-    verdict = Verdict.worst([slope_gb.verdict, spread_gb.verdict])
-    message = (
-        f"{check.label}: steepest slope {fmt(worst_slope[0])} K/min ({worst_slope[1]}) "
-        f"{slope_gb.relation(' K/min')}; largest standard deviation {fmt(worst_spread[0])} K ({worst_spread[1]}) "
-        f"{spread_gb.relation(' K')}"
-    )
-    decisive = slope_gb if slope_gb.verdict is verdict else spread_gb
-    return CheckResult(
+    failing = (Verdict.FAIL, Verdict.RETEST)
+    # One row per quantity, each with its own limit and U: the recorded row reproduces its verdict.
+    slope_row = CheckResult(
         name=check.name,
-        verdict=verdict,
-        message=message,
-        rule=f"steady_window:{decisive.rule}",
+        verdict=slope_gb.verdict,
+        message=f"{check.label}: steepest slope {fmt(worst_slope[0])} K/min ({worst_slope[1]}) "
+        f"{slope_gb.relation(' K/min')}",
+        rule=f"steady_window:{slope_gb.rule}",
         measured=worst_slope[0],
         limit_high=slope_limit.high,
         uncertainty=slope_limit.uncertainty,
-        failure_mode=check.failure_mode if verdict is not Verdict.PASS else None,
+        failure_mode=check.failure_mode if slope_gb.verdict in failing else None,
     )
+    spread_row = CheckResult(
+        name=f"{check.name}_spread",
+        verdict=spread_gb.verdict,
+        message=f"{check.label}: largest standard deviation {fmt(worst_spread[0])} K ({worst_spread[1]}) "
+        f"{spread_gb.relation(' K')}",
+        rule=f"steady_window:{spread_gb.rule}",
+        measured=worst_spread[0],
+        limit_high=spread_limit.high,
+        uncertainty=spread_limit.uncertainty,
+        failure_mode=check.failure_mode if spread_gb.verdict in failing else None,
+    )
+    return slope_row, spread_row
 
 
 def _plateau_expectation(ctx: JudgeContext, plateau: str) -> PlateauExpectation:

@@ -65,7 +65,10 @@ in Pa, none when the test gave no valid rise (a test too short recorded its dura
 at target ∓ the gauge's U, plus the time's own U) and is guard-banded with it; it recorded the gauge's
 U in Pa beside a limit in seconds and was decided on the two readings; a leak found at a test pressure
 below PS/4 is a "leak" (the test-pressure check comes after the leak rate: the first failing check's
-mode routes the unit), not a "test_invalid" to repeat. Verdicts before 0014 record none."""
+mode routes the unit), not a "test_invalid" to repeat; a run-in plateau's steady window records its
+slope and its standard deviation as two rows (<plateau>_steady_window, <plateau>_steady_window_spread),
+each with its own limit and U (one row recorded the slope's limit beside a verdict the deviation
+decided). Verdicts before 0014 record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

@@ -350,18 +350,20 @@ ROWS = [
     # under the slope limit, but a 4.5 K drift over the window is not steady (its deviation is 1.3 K)
     Row(
         "run_in",
-        "M10_steady_window",
+        "M10_steady_window_spread",
         F,
         traces=discharge_in_m10_window(lambda t: 0.45 * t / 60.0),
         message="largest standard deviation 1.3",
     ),
+    Row("run_in", "M10_steady_window", P, traces=discharge_in_m10_window(lambda t: 0.45 * t / 60.0)),
     Row(
         "run_in",
-        "M10_steady_window",
+        "M10_steady_window_spread",
         F,
         traces=discharge_in_m10_window(lambda t: 0.5 * np.sin(t / 7.0)),  # hunting: 0.35 K, no slope
         message="largest standard deviation 0.35",
     ),
+    Row("run_in", "M10_steady_window_spread", P, traces=discharge_in_m10_window(lambda t: 0.02 * t / 60.0)),
     Row(
         "run_in",
         "defrost_water_recovery",
