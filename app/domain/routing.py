@@ -7,7 +7,7 @@ ask ``check_start`` or ``after_verdict``, and persist what they answer.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -172,34 +172,40 @@ def _describe(attempt: AttemptView) -> str:
     return f"{word}, {attempt.summary}" if attempt.summary else word
 
 
-def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> int:
-    """RETEST results at ``station_type`` since its last result with another outcome, there or at any
-    other station (a rework loop starts the count again, even after a RETEST overridden to FAIL); an
-    open or aborted attempt has no result: it neither counts nor ends the run."""
+def _latest_results_in_a_row(
+    history: Sequence[AttemptView], station_type: str, counts: Callable[[AttemptView], bool]
+) -> int:
+    """How many of the latest results are at ``station_type`` and ``counts`` says yes to, in a row; an open
+    or aborted attempt has no result: it neither counts nor ends the run."""
     count = 0
     for attempt in reversed(history):
         if attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
             continue
-        if attempt.station_type != station_type or attempt.status is not AttemptStatus.RETEST:
+        if attempt.station_type != station_type or not counts(attempt):
             break
         count += 1
     return count
+
+
+def consecutive_retests(history: Sequence[AttemptView], station_type: str) -> int:
+    """RETEST results at ``station_type`` since its last result with another outcome, there or at any
+    other station (a rework loop starts the count again, even after a RETEST overridden to FAIL)."""
+    return _latest_results_in_a_row(history, station_type, lambda a: a.status is AttemptStatus.RETEST)
 
 
 def _tests_not_valid_in_a_row(route: RouteDef, history: Sequence[AttemptView], station_type: str) -> int:
-    """FAIL results at ``station_type`` right before now whose rework was a repeat counting no rework loop
-    (open and aborted attempts have no result: they neither count nor end the run)."""
-    count = 0
-    for attempt in reversed(history):
-        if attempt.status in (AttemptStatus.OPEN, AttemptStatus.ABORTED):
-            continue
-        if attempt.station_type != station_type or attempt.status is not AttemptStatus.FAILED:
-            break
+    """FAIL results at ``station_type`` right before now whose rework was a repeat counting no rework loop."""
+
+    def not_valid(attempt: AttemptView) -> bool:
         rule = route.rework_for(station_type, attempt.failure_mode)
-        if rule is None or rule.action is not ReworkAction.REPEAT or rule.counts_as_rework_loop:
-            break
-        count += 1
-    return count
+        return (
+            attempt.status is AttemptStatus.FAILED
+            and rule is not None
+            and rule.action is ReworkAction.REPEAT
+            and not rule.counts_as_rework_loop
+        )
+
+    return _latest_results_in_a_row(history, station_type, not_valid)
 
 
 def check_start(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asyncua import ua
 
@@ -189,21 +189,28 @@ class StationHandshakes:
         remains is the window of one round trip between this Read and the Writes (a restart and a new
         request inside it); closing that needs the PLC's help, which the contract does not ask."""
         n = self.nodes
-        counter_dv, serial_dv, boot_dv = await self._link.read([n.request_counter, n.request_serial, n.boot_id])
-        now = (codec.read_uint(counter_dv), codec.read_str(serial_dv), codec.read_str(boot_dv))
-        if now == (counter, serial, boot_id):
+        return await self._still_stands(
+            (n.request_counter, n.request_serial), (counter, serial, boot_id), "request", self.kick_request
+        )
+
+    async def _still_stands(
+        self, nodes: tuple[ua.NodeId, ua.NodeId], seen: tuple[int, str, str], what: str, kick: Callable[[], None]
+    ) -> bool:
+        """Read ``nodes`` (a counter and the text that names what it counts) and the BootId again: True when
+        they still read ``seen``; otherwise note the BootId, ``kick`` the pending work and say so."""
+        counter_dv, text_dv, boot_dv = await self._link.read([*nodes, self.nodes.boot_id])
+        now = (codec.read_uint(counter_dv), codec.read_str(text_dv), codec.read_str(boot_dv))
+        if now == seen:
             return True
         logger.info(
-            "station %s: request %s for %s (BootId %s) changed to %s for %s (BootId %s) while it was decided;"
-            " answer dropped",
+            "station %s: %s %s (%s, BootId %s) changed to %s (%s, BootId %s) before it was answered; answer dropped",
             self.station_id,
-            counter,
-            serial,
-            boot_id,
+            what,
+            *seen,
             *now,
         )
         await self.note_boot_id(now[2])
-        self.kick_request()
+        kick()
         return False
 
     async def serve_result(self) -> None:
@@ -262,22 +269,9 @@ class StationHandshakes:
         already stored and answered with its verdict). The window of one round trip between this Read and
         the Writes remains, as on the request side."""
         n = self.nodes
-        counter_dv, id_dv, boot_dv = await self._link.read([n.result_counter, n.result_id, n.boot_id])
-        now = (codec.read_uint(counter_dv), codec.read_str(id_dv), codec.read_str(boot_dv))
-        if now == (counter, result_id, boot_id):
-            return True
-        logger.info(
-            "station %s: result %s (%s, BootId %s) changed to %s (%s, BootId %s) while it was stored;"
-            " Verdict and Ack not written",
-            self.station_id,
-            counter,
-            result_id,
-            boot_id,
-            *now,
+        return await self._still_stands(
+            (n.result_counter, n.result_id), (counter, result_id, boot_id), "result", self.kick_result
         )
-        await self.note_boot_id(now[2])
-        self.kick_result()
-        return False
 
     @staticmethod
     def _values(spec: StationTypeSpec, read: Sequence[ua.DataValue]) -> dict[str, PlcValue]:

@@ -25,7 +25,8 @@ from tests.rules.factories import (
 TIGHT_RISE_PA, TIGHT_RISE_U_PA = 30.0, 2.0  # the plant defaults of limit tight_rise_pa
 
 
-def _rise_test(result: StationResult, *, value_status: dict[str, str] | None = None) -> CheckResult:
+def _check(result: StationResult, name: str, *, value_status: dict[str, str] | None = None) -> CheckResult:
+    """The row ``name`` of ``result`` judged at vacuum dehydration (retests allowed: no cap decides)."""
     spec = build_spec(station_type="vacuum_dehydration", product=HPM_06, overrides={"retest_cap": 5})
     judgement = judge(
         station_type="vacuum_dehydration",
@@ -36,7 +37,11 @@ def _rise_test(result: StationResult, *, value_status: dict[str, str] | None = N
         now=NOW,
         value_status=value_status,  # type: ignore[arg-type]
     )
-    return next(c for c in judgement.checks if c.name == "rise_test")
+    return next(c for c in judgement.checks if c.name == name)
+
+
+def _rise_test(result: StationResult, *, value_status: dict[str, str] | None = None) -> CheckResult:
+    return _check(result, "rise_test", value_status=value_status)
 
 
 def _with_rise(rise: Callable[[np.ndarray], np.ndarray]) -> StationResult:
@@ -103,16 +108,7 @@ def test_the_time_below_target_records_its_u_in_seconds_and_the_row_reproduces_i
 ) -> None:
     trace = vacuum_pressure(hold_pa=hold_pa, isolation_s=isolation_s, noise_pa=0.1)
     result = with_values(with_trace(good_result("vacuum_dehydration"), trace), IsolationAt_s=isolation_s)
-    spec = build_spec(station_type="vacuum_dehydration", product=HPM_06, overrides={"retest_cap": 5})
-    judgement = judge(
-        station_type="vacuum_dehydration",
-        spec=spec,
-        result=result,
-        expectations=FakeCycleExpectations(),
-        retest_count=0,
-        now=NOW,
-    )
-    row = next(c for c in judgement.checks if c.name == "time_below_target")
+    row = _check(result, "time_below_target")
     assert row.verdict is verdict, row.message
     assert row.limit_low == 1800.0 and row.uncertainty is not None and row.measured is not None
     # ISO 14253-1 on the recorded row alone: PASS inside the limit shrunk by U, FAIL outside it widened
