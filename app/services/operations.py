@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 import stations
@@ -300,9 +300,9 @@ def complete_operation(
         if over_long:
             checks += over_long
             verdict = Verdict.FAIL
-    fitted = fitted_elsewhere_checks(session, unit_id=unit.id, station_type=station_type, result=completion.result)
-    if fitted:
-        checks += fitted
+    elsewhere = fitted_elsewhere(session, unit_id=unit.id, station_type=station_type, result=completion.result)
+    if elsewhere:
+        checks += fitted_elsewhere_checks(elsewhere)
         verdict = Verdict.FAIL
     if not released:
         checks.insert(0, CheckResult(name="release", verdict=Verdict.FAIL, message=NO_RELEASE, rule=RELEASE_RULE))
@@ -378,8 +378,11 @@ def complete_operation(
     # the result, its checks, the closed attempt and the unit's move: one round trip on PostgreSQL
     repo.write_together(session, inserts=inserts, updates=[(_ATTEMPT, closed), (_UNIT, moved)])
     if scanned or _records_serialised_parts(inserts):
-        # a part recorded on this attempt takes the place of the unit's part of its kind (kept, marked removed)
-        traceability.remove_displaced(session=session, unit_id=unit.id, attempt_id=attempt.id, removed_at=now)
+        # a part recorded on this attempt takes the place of the unit's part of its kind (kept, marked removed),
+        # unless it is another unit's: then the unit keeps its own (and other units cannot take it)
+        traceability.remove_displaced(
+            session=session, unit_id=unit.id, attempt_id=attempt.id, removed_at=now, fitted_elsewhere=elsewhere
+        )
     return CompletionOutcome(attempt=attempt, unit=unit, duplicate=False, checks=checks)
 
 
@@ -644,61 +647,70 @@ def over_long_component_checks(station_type: str, result: StationResult) -> list
 FITTED_ELSEWHERE_RULE = "genealogy:fitted_elsewhere"
 
 
-def fitted_elsewhere_checks(
+def fitted_elsewhere(
     session: Session, *, unit_id: int, station_type: str, result: StationResult
-) -> list[CheckResult]:
-    """A FAIL check for each part the result reports that is already fitted in another unit still on
-    the line (a tablet scan is refused for that; a station's result is stored, so it FAILs the unit and
-    keeps both records for the quality engineer). A fact of the genealogy when judged, not of the rules:
-    a re-derivation carries it over."""
-    reported = [
-        c
-        for c in _components(station_type, result)
-        if c.kind.one_per_unit
-        and c.identifier
-        and len(c.identifier) <= rules.COMPONENT_TEXT_MAX
-        and len(c.model or "") <= rules.COMPONENT_TEXT_MAX
-    ]
+) -> dict[Component, str]:
+    """Each serialised part the result reports that is already fitted in another unit still on the line
+    (recorded there in any case: the genealogy's one part), with that unit's serial. Locks each part's
+    identity, as a scan does, so the answer holds until the transaction ends."""
+    reported = _each_once(
+        tuple(
+            c
+            for c in _components(station_type, result)
+            if c.kind.one_per_unit
+            and c.identifier
+            and len(c.identifier) <= rules.COMPONENT_TEXT_MAX
+            and len(c.model or "") <= rules.COMPONENT_TEXT_MAX
+        )
+    )
     if not reported:
-        return []
+        return {}
     scans.lock_part_identities(session, reported)  # after the station and unit: the scans' lock order
+    cu = m.ComponentUse
     rows = session.execute(
-        select(m.ComponentUse.kind, m.ComponentUse.identifier, m.Unit.serial)
-        .join(m.Unit, m.Unit.id == m.ComponentUse.unit_id)
+        select(cu.kind, cu.identifier, m.Unit.serial)
+        .join(m.Unit, m.Unit.id == cu.unit_id)
         .where(
-            m.ComponentUse.identifier.in_({c.identifier for c in reported}),
-            m.ComponentUse.unit_id != unit_id,
-            m.ComponentUse.removed_at.is_(None),  # taken out at the repair bench: in no unit now
+            # lower(identifier), the expression ix_component_identifier_lower indexes, lowered alike on both sides
+            func.lower(cu.identifier).in_([func.lower(literal(c.identifier, String)) for c in reported]),
+            cu.kind.in_({c.kind.value for c in reported}),
+            cu.unit_id != unit_id,
+            cu.removed_at.is_(None),  # taken out at the repair bench: in no unit now
             m.Unit.status != routing.UnitStatus.SCRAPPED.value,
         )
         .order_by(m.Unit.serial)
     ).all()
-    fitted = {(kind, identifier): serial for kind, identifier, serial in reversed(rows)}
-    checks = []
-    for part in _each_once(tuple(reported)):
-        serial = fitted.get((part.kind.value, part.identifier))
-        if serial is not None:
-            word = scans.kind_word(part.kind)
-            checks.append(
-                CheckResult(
-                    name=f"fitted_elsewhere:{part.kind.value}",
-                    verdict=Verdict.FAIL,
-                    rule=FITTED_ELSEWHERE_RULE,
-                    message=f"{word} {part.identifier} is already fitted in {serial}: one part cannot be in two "
-                    "units; a quality engineer corrects the record",
-                    failure_mode="wrong_part",
-                )
-            )
-    return checks
+    # the first unit by serial for each part (identity folds case as lower() did on the database)
+    fitted = {(ComponentKind(kind), identifier.lower()): serial for kind, identifier, serial in reversed(rows)}
+    return {part: fitted[scans.identity(part)] for part in reported if scans.identity(part) in fitted}
+
+
+def fitted_elsewhere_checks(fitted: Mapping[Component, str]) -> list[CheckResult]:
+    """A FAIL check for each part fitted in another unit (:func:`fitted_elsewhere`): a tablet scan is
+    refused for that; a station's result is stored, so it FAILs the unit and keeps both records for the
+    quality engineer. A fact of the genealogy when judged, not of the rules: a re-derivation carries it
+    over."""
+    return [
+        CheckResult(
+            name=f"fitted_elsewhere:{part.kind.value}",
+            verdict=Verdict.FAIL,
+            rule=FITTED_ELSEWHERE_RULE,
+            message=f"{scans.kind_word(part.kind)} {part.identifier} is already fitted in {serial}: one part cannot "
+            "be in two units; a quality engineer corrects the record",
+            failure_mode="wrong_part",
+        )
+        for part, serial in fitted.items()
+    ]
 
 
 def _each_once(components: tuple[Component, ...]) -> tuple[Component, ...]:
-    """The components in order, each (kind, identifier) once, as scans.unrecorded keeps them."""
-    seen: set[tuple[object, str]] = set()
+    """The components in order, each part once (kind and identifier in any case), as scans.unrecorded
+    keeps them."""
+    seen: set[tuple[ComponentKind, str]] = set()
     fresh = []
     for c in components:
-        if (c.kind, c.identifier) not in seen:
-            seen.add((c.kind, c.identifier))
+        if scans.identity(c) not in seen:
+            seen.add(scans.identity(c))
             fresh.append(c)
     return tuple(fresh)
 

@@ -11,7 +11,6 @@ then here the scanned parts' identities, so that two stations cannot fit one par
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from app.domain.results import Component, ComponentKind
 from app.domain.serials import SerialFormat
 from app.persistence import models as m
 from app.persistence import repositories as repo
-from app.persistence.db import is_postgres
+from app.persistence.db import advisory_lock_key, lock_until_commit
 from app.persistence.repositories import AttemptState, UnitState
 
 SUB_BASE = "sub_base_assembly"
@@ -113,17 +112,23 @@ def recorded_components(session: Session, attempt_id: int) -> list[Component]:
     return [Component(kind=ComponentKind(kind), identifier=ident, model=model) for kind, ident, model in rows]
 
 
+def identity(part: Component) -> tuple[ComponentKind, str]:
+    """What makes two records one part: its kind and its serial in any case, as the genealogy finds it
+    (``lower(identifier)``; Python's lower() folds at least the letters SQL's lower() folds)."""
+    return part.kind, part.identifier.lower()
+
+
 def unrecorded(session: Session, *, attempt_id: int, components: Iterable[Component]) -> tuple[Component, ...]:
-    """The components not yet recorded on the attempt (same kind and identifier), each once: what a
-    station result may still store after the operator scanned some of its parts."""
+    """The components not yet recorded on the attempt (same kind and identifier, in any case), each
+    once: what a station result may still store after the operator scanned some of its parts."""
     wanted = tuple(components)
     if not wanted:
         return ()
-    seen = {(c.kind, c.identifier) for c in recorded_components(session, attempt_id)}
+    seen = {identity(c) for c in recorded_components(session, attempt_id)}
     fresh = []
     for c in wanted:
-        if (c.kind, c.identifier) not in seen:
-            seen.add((c.kind, c.identifier))
+        if identity(c) not in seen:
+            seen.add(identity(c))
             fresh.append(c)
     return tuple(fresh)
 
@@ -190,28 +195,26 @@ def record_component_scans(
     )
 
 
-_PART_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+def part_lock_name(kind: ComponentKind, identifier: str) -> str:
+    """The advisory lock of one part identity (its serial in any case: CMP-1 and cmp-1 are one part, so
+    one lock); its key is a signed 64-bit hash, the same in every process (db.advisory_lock_key)."""
+    return f"component_use:{kind.value}:{identifier.lower()}"
 
 
 def part_lock_key(kind: ComponentKind, identifier: str) -> int:
-    """The advisory lock key of one part identity: a signed 64-bit hash, the same in every process."""
-    digest = hashlib.blake2b(f"component_use:{kind.value}:{identifier}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return advisory_lock_key(part_lock_name(kind, identifier))
 
 
 def lock_part_identities(session: Session, parts: Iterable[Component]) -> None:
     """Hold each part's identity (kind and serial) until the transaction ends, so the check that it is
     not fitted elsewhere and the insert that fits it are one step for every station at once.
 
-    Taken after the station and unit rows and in key order, so two scans cannot wait on each other.
-    On PostgreSQL a transaction-scoped advisory lock per part; SQLite needs none, because every
-    transaction there begins with BEGIN IMMEDIATE (app/persistence/db.py) and so holds the database's
-    write lock before it reads anything.
+    Taken after the station and unit rows and in key order, so two scans cannot wait on each other
+    (db.lock_until_commit: an advisory lock on PostgreSQL, none needed on SQLite).
     """
-    if not is_postgres(session):
-        return
-    for key in sorted({part_lock_key(p.kind, p.identifier) for p in parts}):
-        session.execute(_PART_LOCK, {"key": key})
+    names = {part_lock_name(p.kind, p.identifier) for p in parts}
+    for name in sorted(names, key=advisory_lock_key):
+        lock_until_commit(session, name)
 
 
 def _scannable_kinds() -> frozenset[ComponentKind]:
@@ -265,7 +268,7 @@ def _refuse_unfit(
     station_id: str,
 ) -> None:
     word = kind_word(part.kind)
-    same = next((r for r in recorded if r.kind is part.kind and r.identifier == part.identifier), None)
+    same = next((r for r in recorded if identity(r) == identity(part)), None)
     if same is not None:
         raise Conflict(f"{word} {part.identifier} is already recorded on {unit.serial} at {station_id}")
     other = next((r for r in recorded if r.kind is part.kind), None)
@@ -284,7 +287,7 @@ def _refuse_unfit(
 
 
 def fitted_in(session: Session, *, part: Component, unit_id: int) -> str | None:
-    """The serial of another unit, not scrapped, that ``part`` is fitted in, or None.
+    """The serial of another unit, not scrapped, that ``part`` is fitted in (recorded in any case), or None.
 
     A part marked removed (taken out at the repair bench, ``component_use.removed_at``) is fitted in
     no unit any more. A part scanned on an attempt that later ended aborted still counts as fitted:
@@ -296,7 +299,8 @@ def fitted_in(session: Session, *, part: Component, unit_id: int) -> str | None:
         select(m.Unit.serial)
         .join(m.ComponentUse, m.ComponentUse.unit_id == m.Unit.id)
         .where(
-            m.ComponentUse.identifier == part.identifier,
+            # the expression ix_component_identifier_lower indexes (traceability.same_identifier)
+            func.lower(m.ComponentUse.identifier) == func.lower(part.identifier),
             m.ComponentUse.kind == part.kind.value,
             m.ComponentUse.unit_id != unit_id,
             m.ComponentUse.removed_at.is_(None),

@@ -7,18 +7,21 @@ matched whatever its case), lists page by unit id.
 
 A unit holds one compressor, one inverter board and one EVI valve (``ComponentKind.one_per_unit``).
 A result that records one of them (a part named by a repair, a scan or a station's report, whatever
-the verdict: a recorded part counts as fitted) takes the place of the unit's part of that kind with
-another serial: that part is never deleted from the record, its ``component_use`` row is marked
-removed (when, by which attempt), and the birth record and the genealogy show it so.
+the verdict: a recorded part counts as fitted, a wrong model too) takes the place of the unit's part
+of that kind with another serial (in any case: the genealogy's one part): that part is never deleted
+from the record, its ``component_use`` row is marked removed (when, by which attempt), and the birth
+record and the genealogy show it so. The one exception: a part the result FAILs as already fitted in
+another unit takes no part's place (the unit keeps its own; see :func:`remove_displaced`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -302,7 +305,7 @@ def replace_part(*, session: Session, unit: UnitState, result: StationResult) ->
     own = select(_CU.id).where(
         _CU.attempt_id.in_(_attempts_of(unit.id)),
         _CU.kind == kind.value,
-        _CU.identifier == identifier,
+        same_identifier(identifier),  # the genealogy's one part, whatever the case it was recorded in
         _CU.removed_at.is_(None),
     )
     if repo.core(session).execute(own.limit(1)).first() is not None:
@@ -323,28 +326,54 @@ def _attempts_of(unit_id: int) -> Select[tuple[int]]:
 _ON_THE_ATTEMPT = repo.table(m.ComponentUse).alias("on_the_attempt")
 _MINE = _ON_THE_ATTEMPT.c
 # Built once, one shape for every call: the rows of the unit's other attempts not removed yet, of a
-# one-per-unit kind the attempt recorded, under a serial the attempt did not record for that kind.
+# one-per-unit kind the attempt recorded a part of (one not fitted in another unit), under a serial the
+# attempt did not record for that kind in any case.
 _REMOVE_DISPLACED = (
     update(repo.table(m.ComponentUse))
     .where(
         _CU.attempt_id.in_(select(_A.id).where(_A.unit_id == bindparam("of_unit"), _A.id != bindparam("by_attempt"))),
         _CU.removed_at.is_(None),
         _CU.kind.in_(_SERIALISED_KINDS),
-        exists().where(_MINE.attempt_id == bindparam("by_attempt"), _MINE.kind == _CU.kind),
+        exists().where(
+            _MINE.attempt_id == bindparam("by_attempt"),
+            _MINE.kind == _CU.kind,
+            tuple_(_MINE.kind, _MINE.identifier).not_in(bindparam("fitted_elsewhere", expanding=True)),
+        ),
         ~exists().where(
-            _MINE.attempt_id == bindparam("by_attempt"), _MINE.kind == _CU.kind, _MINE.identifier == _CU.identifier
+            _MINE.attempt_id == bindparam("by_attempt"),
+            _MINE.kind == _CU.kind,
+            func.lower(_MINE.identifier) == func.lower(_CU.identifier),
         ),
     )
     .values(removed_at=bindparam("at"), removed_by_attempt_id=bindparam("by_attempt"))
 )
 
 
-def remove_displaced(*, session: Session, unit_id: int, attempt_id: int, removed_at: datetime) -> None:
+def remove_displaced(
+    *,
+    session: Session,
+    unit_id: int,
+    attempt_id: int,
+    removed_at: datetime,
+    fitted_elsewhere: Collection[Component] = (),
+) -> None:
     """Mark removed by ``attempt_id`` each part of the unit that the parts recorded on that attempt
     (scanned, reported, or fitted at the repair bench) take the place of: a part of the same one-per-unit
-    kind, under another serial, recorded on another of the unit's attempts and not removed yet. Call
-    once the attempt's parts are written, in the same transaction, the unit locked."""
-    repo.core(session).execute(_REMOVE_DISPLACED, {"of_unit": unit_id, "by_attempt": attempt_id, "at": removed_at})
+    kind, under another serial (in any case), recorded on another of the unit's attempts and not removed
+    yet. Call once the attempt's parts are written, in the same transaction, the unit locked.
+
+    A part the attempt recorded that is ``fitted_elsewhere`` (the result FAILed it as already fitted in
+    another unit: most likely a label misread, or a record a quality engineer must correct) takes no
+    part's place: the unit keeps its own part, which stays fitted in it and so in no other unit."""
+    repo.core(session).execute(
+        _REMOVE_DISPLACED,
+        {
+            "of_unit": unit_id,
+            "by_attempt": attempt_id,
+            "at": removed_at,
+            "fitted_elsewhere": [(part.kind.value, part.identifier) for part in fitted_elsewhere],
+        },
+    )
 
 
 def parts_removed_by(*, session: Session, unit_id: int, attempt_id: int) -> list[Component]:

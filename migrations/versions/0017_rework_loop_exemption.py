@@ -14,7 +14,7 @@ Adding a NOT NULL column with a constant default rewrites no row on either backe
 
 Revision ID: 0017
 Revises: 0016
-Create Date: 2026-12-01
+Create Date: 2026-11-29
 """
 
 from collections.abc import Sequence

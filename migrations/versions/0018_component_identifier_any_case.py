@@ -4,15 +4,15 @@ A quality engineer who typed the furnace run ``fr-0001`` found no unit brazed in
 compared identifiers exactly, through ix_component_identifier. It now compares
 ``lower(identifier) = lower(:typed)``, which that index cannot serve; this revision indexes the
 expression (with the kind and the unit, as ix_component_identifier does), on PostgreSQL and on SQLite
-alike. ix_component_identifier stays: the checks that a part is not fitted in two units and the lot
-hold still match a serial exactly.
+alike; the checks that a part is not fitted in two units, and the lot hold, compare through it too.
+ix_component_identifier stays for what still matches exactly.
 
 Building the index reads component_use once and blocks writes to it meanwhile (seconds for millions
 of rows); run it with the line stopped, as every upgrade.
 
 Revision ID: 0018
 Revises: 0017
-Create Date: 2026-12-02
+Create Date: 2026-11-29
 """
 
 from collections.abc import Sequence

@@ -334,3 +334,32 @@ def test_a_result_that_records_no_part_removes_none(line: Line, client: Any, ses
         )
     assert outcome.attempt.verdict == "FAIL"
     assert removals(sessions, serial, "compressor") == {"CMP-K-1": None}
+
+
+def test_a_part_that_fails_as_fitted_in_another_unit_takes_the_place_of_no_part(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    """A sub-base re-run reads another unit's compressor (a mis-read label): the result FAILs and keeps
+    that record for the quality engineer, but the unit keeps its own compressor, which stays fitted there
+    and so cannot go into a third unit. A part of the same result that fits (a new inverter board) still
+    takes the place of the one it replaced."""
+    own, other, third = line.work_order(first="HP26-7500001", quantity=3)
+    for serial in (own, other, third):
+        line.run("coil_expansion", serial)
+        line.run("brazing", serial)
+    line.run("sub_base_assembly", other, overrides={"CompressorSerial": "CMP-B"})
+    earthed_badly = {"CompressorSerial": "CMP-A", "InverterSerial": "INV-A-1", "EarthContinuity_ohm": 0.5}
+    line.run("sub_base_assembly", own, expect="FAIL", overrides=earthed_badly)
+    assert line.start("repair", own).status_code == 201
+    assert line.complete("repair", own).status_code == 200  # a re-braze: no part named
+
+    misread = {"CompressorSerial": "CMP-B", "InverterSerial": "INV-A-2"}
+    rerun = line.run("sub_base_assembly", own, expect="FAIL", overrides=misread)
+    assert [c["rule"] for c in rerun["checks"] if c["verdict"] != "PASS"] == ["genealogy:fitted_elsewhere"]
+    assert removals(sessions, own, "compressor") == {"CMP-A": None, "CMP-B": None}  # both records kept
+    assert removals(sessions, other, "compressor") == {"CMP-B": None}
+    assert removals(sessions, own, "inverter") == {"INV-A-1": rerun["attempt"]["id"], "INV-A-2": None}
+
+    body = line.run("sub_base_assembly", third, expect="FAIL", overrides={"CompressorSerial": "CMP-A"})
+    (told,) = [c["message"] for c in body["checks"] if c["verdict"] != "PASS"]
+    assert told.startswith(f"compressor CMP-A is already fitted in {own}:"), told

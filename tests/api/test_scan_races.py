@@ -4,6 +4,7 @@ one unit gets the part and the other scan is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -66,9 +67,15 @@ def lock_wait(database: DbUnderTest, sessions: sessionmaker[Session]) -> Iterato
     owner.dispose()
 
 
+@pytest.mark.parametrize("second_spelling", ["C-RACE-1", "c-race-1"], ids=["same_case", "other_case"])
 def test_one_compressor_scanned_onto_two_units_at_once_is_fitted_in_one(
-    client: Any, sessions: sessionmaker[Session], lock_wait: Callable[[], bool], monkeypatch: pytest.MonkeyPatch
+    client: Any,
+    sessions: sessionmaker[Session],
+    lock_wait: Callable[[], bool],
+    monkeypatch: pytest.MonkeyPatch,
+    second_spelling: str,
 ) -> None:
+    """The part's lock is keyed on its serial in lower case: the genealogy's one part, however typed."""
     put = client.put(
         "/api/v1/stations/SBA-02",
         json={"station_id": "SBA-02", "station_type": "sub_base_assembly", "line": "LINE-1", "description": "nest 2"},
@@ -96,7 +103,7 @@ def test_one_compressor_scanned_onto_two_units_at_once_is_fitted_in_one(
     with ThreadPoolExecutor(2) as pool:
         at_first: Future[ScanOutcome | Conflict] = pool.submit(scan, sessions, "SBA-01", first, part)
         assert checked.wait(WAIT_S), "SBA-01's scan never reached its check"
-        at_second = pool.submit(scan, sessions, "SBA-02", second, part)
+        at_second = pool.submit(scan, sessions, "SBA-02", second, dataclasses.replace(part, identifier=second_spelling))
         deadline = time.monotonic() + WAIT_S
         while not (at_second.done() or lock_wait()):  # SBA-02 either finished unguarded or waits for SBA-01
             assert time.monotonic() < deadline, "SBA-02's scan neither finished nor waited for a lock"
@@ -106,17 +113,20 @@ def test_one_compressor_scanned_onto_two_units_at_once_is_fitted_in_one(
 
     assert isinstance(outcomes[0], ScanOutcome), outcomes
     assert isinstance(outcomes[1], Conflict), outcomes
-    assert f"compressor C-RACE-1 is already fitted in {first}; scan the part in your hand" in outcomes[1].detail
+    assert (
+        f"compressor {second_spelling} is already fitted in {first}; scan the part in your hand" in outcomes[1].detail
+    )
     cu = m.ComponentUse
     with sessions() as session:
         fitted = session.execute(
-            select(m.Unit.serial).join(cu, cu.unit_id == m.Unit.id).where(cu.identifier == "C-RACE-1")
+            select(m.Unit.serial).join(cu, cu.unit_id == m.Unit.id).where(func.lower(cu.identifier) == "c-race-1")
         ).all()
     assert [s for (s,) in fitted] == [first]
 
 
 def test_a_part_lock_key_is_the_same_in_every_process_and_fits_a_bigint() -> None:
     key = scans.part_lock_key(ComponentKind.COMPRESSOR, "C-RACE-1")
-    assert key == 962681122787359018  # not Python's hash(), which differs from one process to the next
+    assert key == 2871801188164088570  # not Python's hash(), which differs from one process to the next
+    assert key == scans.part_lock_key(ComponentKind.COMPRESSOR, "c-race-1")  # one part in any case
     assert -(2**63) <= key < 2**63
     assert key != scans.part_lock_key(ComponentKind.INVERTER, "C-RACE-1")
