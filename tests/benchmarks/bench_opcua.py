@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent
 
+import stations
 from app.domain.results import Verdict
 from app.opcua import codec
 from app.opcua.backend import PlcResult, ReleaseAnswer, StoredVerdict
@@ -170,6 +171,13 @@ def _physics_pools(gateways: list[int]) -> dict[str, list[CycleOutput]]:
     return pools
 
 
+def _own_parts(station_type: str, values: dict[str, Any], serial: str) -> dict[str, Any]:
+    """A pooled output's compressor, inverter and EVI valve serials made the unit's own: a part reused
+    from the pool would be fitted in two units, and the MES rightly FAILs the second."""
+    serialised = [c.identifier for c in stations.get_station_type(station_type).components if c.kind.one_per_unit]
+    return values | {name: f"{values[name]}-{serial}" for name in serialised if values.get(name)}
+
+
 async def _cycle_results(
     servers: list[tuple[int, StationServer]],
     seconds: float,
@@ -214,7 +222,10 @@ async def _cycle_results(
                     continue
                 output = pools[station.station_id][cycle % PHYSICS_POOL]
                 result = ResultSet(
-                    result_id=result.result_id, serial=serial, values=output.values, traces=output.traces
+                    result_id=result.result_id,
+                    serial=serial,
+                    values=_own_parts(station.spec.code, output.values, serial),
+                    traces=output.traces,
                 )
             await plc._write_result_set(result)
             counter = codec.next_counter(int(server.read(station.station_id, "Result.Counter")))
