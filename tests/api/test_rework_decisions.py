@@ -135,14 +135,20 @@ def test_a_conceded_repair_overridden_to_pass_counts_as_passed_and_stays_where_t
 # --- rework releases --------------------------------------------------------------------------------
 
 
-def test_after_a_run_in_fail_the_engineer_sends_the_unit_to_repair_and_says_where_it_reenters(
-    line: Line, client: Any
-) -> None:
-    serial = line.work_order(first="HP26-6200001", quantity=1)[0]
+def _held_after_a_run_in_fail(line: Line, client: Any, *, first: str) -> tuple[str, int]:
+    """A new unit through the route to a run-in FAIL (sensor drift: held, no pending rework path): the
+    serial and its hold's id."""
+    serial = line.work_order(first=first, quantity=1)[0]
     for station_type in MONOBLOC[:-1]:
         line.run(station_type, serial)
     line.run("run_in", serial, "FAIL", fault=Fault.AIR_SENSOR_DRIFT)
-    hold_id = _active_hold(client, serial)["id"]
+    return serial, _active_hold(client, serial)["id"]
+
+
+def test_after_a_run_in_fail_the_engineer_sends_the_unit_to_repair_and_says_where_it_reenters(
+    line: Line, client: Any
+) -> None:
+    serial, hold_id = _held_after_a_run_in_fail(line, client, first="HP26-6200001")
 
     r = _release(client, hold_id, "rework", reenter_at="repair")
     assert r.status_code == 422 and "then_reenter_at" in r.json()["detail"], r.text
@@ -164,11 +170,7 @@ def test_after_a_run_in_fail_the_engineer_sends_the_unit_to_repair_and_says_wher
 def test_a_rework_release_naming_then_reenter_at_without_reenter_at_is_told_to_send_the_unit_to_repair(
     line: Line, client: Any
 ) -> None:
-    serial = line.work_order(first="HP26-6200101", quantity=1)[0]
-    for station_type in MONOBLOC[:-1]:
-        line.run(station_type, serial)
-    line.run("run_in", serial, "FAIL", fault=Fault.AIR_SENSOR_DRIFT)  # held: no pending rework path
-    hold_id = _active_hold(client, serial)["id"]
+    serial, hold_id = _held_after_a_run_in_fail(line, client, first="HP26-6200101")
 
     r = _release(client, hold_id, "rework", then_reenter_at="vacuum_dehydration")
     assert r.status_code == 422, r.text
