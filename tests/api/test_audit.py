@@ -4,11 +4,14 @@ append-only in the database itself, hash-chained, the chain survives concurrent 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Executable, create_engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.cli import main as mes
@@ -17,7 +20,7 @@ from app.persistence import models as m
 from app.persistence.db import make_engine, make_session_factory
 from app.services import audit
 from tests.api.driver import Line
-from tests.conftest import DbUnderTest
+from tests.conftest import DbUnderTest, auth_headers
 
 QUALITY_SECRET = {"secret": "demo-quality"}
 
@@ -118,7 +121,7 @@ def test_audit_rows_cannot_be_changed_or_deleted_even_by_the_tables_owner(databa
     assert _verify(database) is None
 
 
-def _tamper(database: DbUnderTest, *statements: str) -> None:
+def _tamper(database: DbUnderTest, *statements: str | Executable) -> None:
     """Change audit rows the way only someone with the owner's or a superuser's rights could."""
     engine = create_engine(database.owner)
     try:
@@ -129,7 +132,7 @@ def _tamper(database: DbUnderTest, *statements: str) -> None:
                 for trigger in ("audit_event_no_update", "audit_event_no_delete"):
                     conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
             for statement in statements:
-                conn.execute(text(statement))
+                conn.execute(text(statement) if isinstance(statement, str) else statement)
     finally:
         engine.dispose()
 
@@ -238,4 +241,220 @@ def test_a_hold_placed_by_a_verdict_is_audited_as_the_mes(line: Line, client: An
     assert event["action"] == "hold.place.by_verdict" and event["actor_username"] == "mes"
     assert event["before"] == {"status": "in_process"} and event["after"]["status"] == "on_hold"
     assert "rework loop cap" in event["reason"]
+    assert _verify(database) is None
+
+
+def _two_signed_releases(line: Line, client: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two units held and released for rework, each release e-signed (its reason not plain ASCII): the
+    two hold.release events, the second the last of the chain."""
+    events = []
+    for serial in line.work_order(quantity=2):
+        hold = client.post(f"/api/v1/units/{serial}/holds", json={"reason": "dropped by forklift"}).json()
+        release = {"disposition": "rework", "reason": "frame straight (Prüfprotokoll 7)", "signature": QUALITY_SECRET}
+        assert client.post(f"/api/v1/holds/{hold['id']}/release", json=release).status_code == 200
+        [event] = _events(client, entity_type="hold", entity_id=str(hold["id"]), action="hold.release.rework")
+        events.append(event)
+    first, last = events
+    assert client.get("/api/v1/audit-events", params={"after_id": last["id"]}).json()["items"] == []
+    return first, last
+
+
+def _recanonical(stored: str) -> str:
+    """The same JSON object with one more key, spelled canonically (as the stored before/after are)."""
+    return json.dumps(json.loads(stored) | {"forged": True}, sort_keys=True, separators=(",", ":"))
+
+
+# How someone with table access would rewrite each stored column of the last event (``other``: the
+# release event before it, ``admin_id``: admin1's user id). Keyed by every column but ``hash``.
+FORGERIES: dict[str, Any] = {
+    "id": lambda e, other, admin_id: e.id + 1,
+    "at": lambda e, other, admin_id: e.at + timedelta(seconds=1),
+    "actor_username": lambda e, other, admin_id: "admin1",
+    "actor_role": lambda e, other, admin_id: "admin",
+    "actor_user_id": lambda e, other, admin_id: admin_id,
+    "action": lambda e, other, admin_id: "hold.release.use_as_is",
+    "entity_type": lambda e, other, admin_id: "unit",
+    "entity_id": lambda e, other, admin_id: other["entity_id"],
+    "before": lambda e, other, admin_id: _recanonical(e.before),
+    "after": lambda e, other, admin_id: _recanonical(e.after),
+    "reason": lambda e, other, admin_id: "nothing to see",
+    "signature_id": lambda e, other, admin_id: other["signature"]["id"],  # re-linked to another signature
+    "prev_hash": lambda e, other, admin_id: "f" * 64,
+}
+
+
+@pytest.mark.parametrize("column", [c.name for c in m.AuditEvent.__table__.columns if c.name != "hash"])
+def test_verify_names_the_event_whatever_stored_column_of_it_was_rewritten(
+    column: str, line: Line, client: Any, database: DbUnderTest
+) -> None:
+    """Every stored field is covered: who acted, under which signature, on what, when and why. A rewrite
+    of any one of them (the hash left as it was) is named at that event."""
+    other, last = _two_signed_releases(line, client)
+    engine = make_engine(database.url)
+    try:
+        with make_session_factory(engine)() as session:
+            event = session.get(m.AuditEvent, last["id"])
+            admin_id = session.scalar(select(m.AppUser.id).where(m.AppUser.username == "admin1"))
+            assert event is not None and admin_id is not None
+            original = getattr(event, column)
+            forged = FORGERIES[column](event, other, admin_id)
+    finally:
+        engine.dispose()
+    assert forged != original and original is not None
+    table = m.AuditEvent.__table__
+    _tamper(database, update(table).where(table.c.id == last["id"]).values({column: forged}))
+
+    broken = _verify(database)
+    assert broken is not None, f"rewriting {column} went unnoticed"
+    if column == "id":
+        assert (broken.event_id, broken.problem) == (
+            last["id"] + 1,
+            f"expected event {last['id']} next; events {last['id']}..{last['id']} are missing",
+        )
+    elif column == "prev_hash":
+        assert broken.event_id == last["id"] and broken.problem.startswith(f"prev_hash {'f' * 64} is not the hash")
+    else:
+        assert broken.event_id == last["id"]
+        assert broken.problem.startswith(f"contents do not match the stored hash (stored {last['hash']}, recomputed ")
+
+
+def test_an_events_hash_is_the_documented_sha256_of_its_fields_recomputed_independently(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    """The formula of app/services/audit.py's docstring, as an external auditor would re-implement it,
+    over a real, e-signed event: SHA-256 (hex) of the UTF-8 canonical JSON (keys sorted, ``,`` and ``:``,
+    non-ASCII kept) of its 13 fields, ``at`` as UTC with microseconds, before/after as stored text."""
+    _, last = _two_signed_releases(line, client)
+    engine = make_engine(database.url)
+    try:
+        with make_session_factory(engine)() as session:
+            event = session.get(m.AuditEvent, last["id"])
+            assert event is not None
+            fields = {
+                "action": event.action,
+                "actor_role": event.actor_role,
+                "actor_user_id": event.actor_user_id,
+                "actor_username": event.actor_username,
+                "after": event.after,
+                "at": event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
+                "before": event.before,
+                "entity_id": event.entity_id,
+                "entity_type": event.entity_type,
+                "id": event.id,
+                "prev_hash": event.prev_hash,
+                "reason": event.reason,
+                "signature_id": event.signature_id,
+            }
+            stored_hash = event.hash
+    finally:
+        engine.dispose()
+    assert None not in fields.values()  # every field takes part, the signature's id and the actor's too
+    assert fields["signature_id"] == last["signature"]["id"] and fields["actor_username"] == "quality1"
+    assert fields["reason"] == "frame straight (Prüfprotokoll 7)"  # non-ASCII, hashed as itself (UTF-8)
+    for text_field in ("before", "after"):  # stored canonical: the same text as the API's object re-spelled
+        assert fields[text_field] == json.dumps(
+            last[text_field], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode("utf-8")).hexdigest() == stored_hash == last["hash"]
+
+
+def test_an_override_is_audited_with_the_verdicts_before_and_after_its_signature_and_the_hold_it_released(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    serial = line.work_order(quantity=1)[0]
+    failed = line.run("coil_expansion", serial, "FAIL", overrides={"FinPitch_mm": 1.95})
+    [hold] = client.get("/api/v1/holds").json()
+    attempt_id = failed["attempt"]["id"]
+    r = client.post(
+        f"/api/v1/attempts/{attempt_id}/override",
+        json={"verdict": "PASS", "reason": "fin gauge out of calibration", "signature": QUALITY_SECRET},
+    )
+    assert r.status_code == 201, r.text
+    override = r.json()
+
+    events = _events(client, entity_type="verdict_override", entity_id=str(override["id"]))
+    assert [e["action"] for e in events] == ["verdict.override"]
+    event = events[0]
+    assert (event["actor_username"], event["actor_role"]) == ("quality1", "quality_engineer")
+    assert event["reason"] == "fin gauge out of calibration"
+    assert event["signature"] == override["signature"] and event["signature"]["meaning"] == "override verdict"
+    assert event["before"] == {
+        "attempt_id": attempt_id,
+        "effective_verdict": "FAIL",
+        "unit": {
+            "serial": serial,
+            "status": "on_hold",
+            "next_step": "coil_expansion",
+            "reentry_step": "coil_expansion",
+        },
+    }
+    recorded = event["after"]["override"]
+    assert (recorded["id"], recorded["attempt_id"], recorded["engine_verdict"], recorded["verdict"]) == (
+        override["id"],
+        attempt_id,
+        "FAIL",
+        "PASS",
+    )
+    assert recorded["signature_id"] == override["signature"]["id"] and recorded["by"] == "quality1"
+    assert event["after"]["unit"] == {
+        "serial": serial,
+        "status": "in_process",
+        "next_step": "brazing",
+        "reentry_step": None,
+    }
+
+    [released] = _events(client, entity_type="hold", entity_id=str(hold["id"]), action="hold.release.use_as_is")
+    assert released["id"] == event["id"] + 1 and released["signature"] == override["signature"]
+    assert released["reason"] == "verdict override: fin gauge out of calibration"
+    assert released["after"]["hold"]["disposition"] == "use_as_is" and released["before"]["hold"]["released_at"] is None
+    assert _verify(database) is None
+
+
+def test_manual_checks_are_audited_and_a_failed_one_audits_the_hold_it_placed(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    serial = line.work_order(quantity=1)[0]
+    attempt_id = line.run("coil_expansion", serial)["attempt"]["id"]
+
+    def check(verdict: str, message: str) -> dict[str, Any]:
+        r = client.post(
+            f"/api/v1/attempts/{attempt_id}/manual-checks",
+            json={"name": "visual_fins", "verdict": verdict, "message": message},
+            headers=auth_headers("operator"),
+        )
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def recorded(check_id: int) -> dict[str, Any]:
+        events = _events(client, entity_type="manual_check", entity_id=str(check_id))
+        assert [e["action"] for e in events] == ["manual_check.record"]
+        event = events[0]
+        assert (event["actor_username"], event["actor_role"]) == ("operator1", "operator")
+        assert event["before"] is None and event["signature"] is None
+        return event
+
+    passed = check("PASS", "fins straight")
+    event = recorded(passed["id"])
+    assert event["reason"] == "fins straight"
+    assert {k: event["after"]["check"][k] for k in ("id", "attempt_id", "name", "verdict", "message", "by")} == {
+        "id": passed["id"],
+        "attempt_id": attempt_id,
+        "name": "visual_fins",
+        "verdict": "PASS",
+        "message": "fins straight",
+        "by": "operator1",
+    }
+    assert event["after"]["unit"]["status"] == "in_process"
+    assert _events(client, entity_type="hold") == []
+
+    failed = check("FAIL", "bent fins on the left edge")
+    event = recorded(failed["id"])
+    assert event["reason"] == "bent fins on the left edge" and event["after"]["check"]["verdict"] == "FAIL"
+    assert event["after"]["unit"]["status"] == "on_hold"
+    [placed] = _events(client, entity_type="hold")
+    assert placed["id"] == event["id"] + 1 and placed["action"] == "hold.place"
+    assert placed["reason"] == "manual check visual_fins failed at CEX-01: bent fins on the left edge"
+    assert placed["after"]["hold"]["attempt_id"] == attempt_id and placed["after"]["hold"]["scope"] == "verdict"
+    assert (placed["before"]["unit"]["status"], placed["after"]["unit"]["status"]) == ("in_process", "on_hold")
     assert _verify(database) is None

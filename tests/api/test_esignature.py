@@ -4,12 +4,18 @@ A wrong password signs nothing and changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.errors import InvalidInput
 from app.persistence import models as m
+from app.services import signatures
+from app.services.signatures import VerifiedSignature
+from app.services.users import actor_of, user_by_name
 from tests.api.driver import Line
 from tests.conftest import DbUnderTest
 
@@ -102,3 +108,42 @@ def test_the_signature_is_stored_with_the_record_shown_with_it_and_audited(
         "/api/v1/audit-events", params={"entity_type": "spec_revision", "action": "spec_revision.approve"}
     ).json()["items"][-1:]
     assert approval["signature"]["id"] == signature["id"]
+
+
+def test_a_signature_is_stored_only_under_the_name_of_the_person_acting(sessions: sessionmaker[Session]) -> None:
+    """No route can reach this today (the API checks the signed-in actor's own password), so the
+    service guards it for every future caller: quality1 cannot store a signature that names another
+    person, nor one that carries quality1's id under another name."""
+    with sessions() as session:
+        quality, supervisor = (user_by_name(session=session, username=u) for u in ("quality1", "supervisor1"))
+        actor = actor_of(quality)
+        stored = session.scalar(select(func.count()).select_from(m.ESignature))
+        for forged, signer in (
+            (VerifiedSignature.of(supervisor), "supervisor1"),
+            (dataclasses.replace(VerifiedSignature.of(quality), username="supervisor1"), "supervisor1"),
+        ):
+            with pytest.raises(InvalidInput) as refused:
+                signatures.sign(
+                    session=session,
+                    actor=actor,
+                    signature=forged,
+                    meaning=signatures.RELEASE_HOLD,
+                    reason="lot cleared",
+                    entity_type="hold",
+                    entity_id="1",
+                )
+            assert str(refused.value) == f"a signature is by the person acting: {signer} cannot sign for quality1"
+            assert session.scalar(select(func.count()).select_from(m.ESignature)) == stored
+
+        own = signatures.sign(
+            session=session,
+            actor=actor,
+            signature=VerifiedSignature.of(quality),
+            meaning=signatures.RELEASE_HOLD,
+            reason="lot cleared",
+            entity_type="hold",
+            entity_id="1",
+        )
+        assert (own.user_id, own.username, own.display_name) == (quality.id, "quality1", "Quinn Quality")
+        assert session.scalar(select(func.count()).select_from(m.ESignature)) == stored + 1
+        session.rollback()

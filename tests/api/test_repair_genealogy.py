@@ -36,6 +36,22 @@ def repair(client: Any, unit: str, *, kind: str, serial: str, model: str, recove
     return client.post("/ui/tablet/REP-01/repair", json=body)
 
 
+def wrong_compressor_replaced(
+    line: Line, client: Any, *, first: str, fitted: str, new: str
+) -> tuple[str, dict[str, str]]:
+    """A unit whose sub-base got HPM-12's compressor ``fitted`` (FAIL, wrong part), replaced at the
+    repair bench by the right model ``new``: the serial and the wrong part's result values."""
+    serial = line.work_order(first=first, quantity=1)[0]
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    wrong = {"CompressorSerial": fitted, "CompressorModel": "RSC-38-EVI"}  # HPM-12's compressor
+    line.run("sub_base_assembly", serial, expect="FAIL", overrides=wrong)
+    assert line.start("repair", serial).status_code == 201
+    r = repair(client, serial, kind="compressor", serial=new, model="RSC-19-EVI")
+    assert r.status_code == 200 and r.json()["removed"] == [fitted], r.text
+    return serial, wrong
+
+
 def genealogy(client: Any, identifier: str) -> list[tuple[str, str, str]]:
     r = client.get("/api/v1/genealogy", params={"identifier": identifier})
     assert r.status_code == 200, r.text
@@ -106,15 +122,7 @@ def test_a_part_fitted_at_the_repair_bench_enters_the_genealogy_and_the_old_one_
 def test_a_compressor_removed_at_repair_can_be_fitted_in_another_unit(
     line: Line, client: Any, sessions: sessionmaker[Session]
 ) -> None:
-    first = line.work_order(first="HP26-5000001", quantity=1)[0]
-    line.run("coil_expansion", first)
-    line.run("brazing", first)
-    wrong = {"CompressorSerial": "CMP-X-777", "CompressorModel": "RSC-38-EVI"}  # HPM-12's compressor
-    line.run("sub_base_assembly", first, expect="FAIL", overrides=wrong)
-    assert line.start("repair", first).status_code == 201
-    r = repair(client, first, kind="compressor", serial="CMP-OK-001", model="RSC-19-EVI")
-    assert r.status_code == 200, r.text
-    assert r.json()["removed"] == ["CMP-X-777"]
+    first, wrong = wrong_compressor_replaced(line, client, first="HP26-5000001", fitted="CMP-X-777", new="CMP-OK-001")
     assert removals(sessions, first, "compressor") == {
         "CMP-X-777": repair_attempt_id(sessions, first),
         "CMP-OK-001": None,
@@ -138,15 +146,29 @@ def test_a_compressor_removed_at_repair_can_be_fitted_in_another_unit(
     assert genealogy(client, "CMP-X-777") == [(first, "compressor", "SBA-01"), (second, "compressor", "SBA-01")]
 
 
+def test_a_hold_by_a_compressor_serial_also_holds_the_unit_it_was_removed_from_at_repair(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    """Deliberately conservative, and kept so: a hold by component holds every unit the genealogy finds,
+    a part since removed included. A suspect compressor ran in that unit's refrigerant circuit (oil,
+    debris, moisture stay behind when it is taken out), so the unit it left is held with the one it is in."""
+    serial, _ = wrong_compressor_replaced(line, client, first="HP26-5200001", fitted="CMP-X-779", new="CMP-OK-002")
+    assert removals(sessions, serial, "compressor")["CMP-X-779"] == repair_attempt_id(sessions, serial)
+
+    r = client.post(
+        "/api/v1/holds/by-component",
+        json={"identifier": "CMP-X-779", "kind": "compressor", "reason": "compressor batch recalled"},
+    )
+    assert r.status_code == 201, r.text
+    assert [(h["serial"], h["scope_ref"]) for h in r.json()["held"]] == [(serial, "compressor:CMP-X-779")]
+    assert line.unit(serial)["status"] == "on_hold"
+    refused = line.start("sub_base_assembly", serial)
+    assert refused.status_code == 409 and "compressor batch recalled" in refused.json()["detail"]
+
+
 def test_a_station_result_naming_a_removed_part_does_not_fail_as_fitted_elsewhere(line: Line, client: Any) -> None:
     """No tablet scan this time: only the PLC's result names the part taken out of another unit."""
-    first = line.work_order(first="HP26-5200001", quantity=1)[0]
-    line.run("coil_expansion", first)
-    line.run("brazing", first)
-    wrong = {"CompressorSerial": "CMP-X-778", "CompressorModel": "RSC-38-EVI"}
-    line.run("sub_base_assembly", first, expect="FAIL", overrides=wrong)
-    assert line.start("repair", first).status_code == 201
-    assert repair(client, first, kind="compressor", serial="CMP-OK-002", model="RSC-19-EVI").status_code == 200
+    _, wrong = wrong_compressor_replaced(line, client, first="HP26-5200001", fitted="CMP-X-778", new="CMP-OK-002")
 
     line12 = Line(client, model="HPM-12-R32-EVI")
     second = line12.work_order(first="HP26-6100001", quantity=1, number="WO-12B")[0]

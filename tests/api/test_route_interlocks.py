@@ -233,6 +233,73 @@ def test_use_as_is_concession_lets_a_failed_unit_go_on(line: Line, client: Any) 
     assert record["attempts"][0]["use_as_is"] is True
 
 
+RECALL = "supplier recall 7: cylinder lot CYL-R290-RECALL"
+LOT_CLEARED = {
+    "disposition": "use_as_is",
+    "reason": "lot cleared by the supplier",
+    "signature": {"secret": "demo-quality"},
+}
+
+
+def _held_at_run_in_and_by_its_cylinder_lot(line: Line, client: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A unit through the route to a run-in FAIL (held by its verdict), then held again by a recall of the
+    cylinder lot it was charged from: the serial, the verdict hold and the lot hold."""
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC[:-1]:
+        overrides = {"CylinderLot": "CYL-R290-RECALL"} if station_type == "charging" else None
+        line.run(station_type, serial, overrides=overrides)
+    failed = line.run("run_in", serial, "FAIL", fault=Fault.AIR_SENSOR_DRIFT)
+    r = client.post(
+        "/api/v1/holds/by-component", json={"identifier": "CYL-R290-RECALL", "kind": "cylinder_lot", "reason": RECALL}
+    )
+    assert r.status_code == 201, r.text
+    [lot_hold] = r.json()["held"]
+    [verdict_hold] = [h for h in client.get("/api/v1/holds").json() if h["scope"] == "verdict"]
+    assert verdict_hold["attempt_id"] == failed["attempt"]["id"] and lot_hold["serial"] == serial
+    detail = _problem(line.start("run_in", serial), 409)["detail"]
+    assert detail == f"{serial} is on hold ({verdict_hold['reason']}; {RECALL}); a quality engineer must release it"
+    return serial, verdict_hold, lot_hold
+
+
+def test_releasing_one_hold_leaves_the_unit_held_while_another_hold_stands(line: Line, client: Any) -> None:
+    """Each hold is a quality engineer's decision that only its own release lifts: the rework release of
+    the run-in FAIL leaves the unit held by the lot recall, and the interlock names that hold alone."""
+    serial, verdict_hold, lot_hold = _held_at_run_in_and_by_its_cylinder_lot(line, client)
+    release = {"disposition": "rework", "reason": "sensor replaced", "signature": {"secret": "demo-quality"}}
+    r = client.post(f"/api/v1/holds/{verdict_hold['id']}/release", json=release | {"reenter_at": "leak_test"})
+    assert r.status_code == 200, r.text
+
+    unit = line.unit(serial)
+    assert (unit["status"], unit["next_step"]) == ("on_hold", "leak_test")
+    assert [h["id"] for h in client.get("/api/v1/holds").json()] == [lot_hold["id"]]
+    detail = _problem(line.start("leak_test", serial), 409)["detail"]
+    assert detail == f"{serial} is on hold ({RECALL}); a quality engineer must release it"
+
+    assert client.post(f"/api/v1/holds/{lot_hold['id']}/release", json=LOT_CLEARED).status_code == 200
+    assert line.unit(serial)["status"] == "in_process"
+    line.run("leak_test", serial)
+    line.run("run_in", serial)
+    assert line.unit(serial)["status"] == "finished"
+
+
+def test_an_override_to_pass_leaves_the_unit_held_while_another_hold_stands(line: Line, client: Any) -> None:
+    """The concession lifts the run-in FAIL's own hold only: the unit, past its last step, does not
+    finish while the lot recall holds it; it finishes when that hold is released."""
+    serial, verdict_hold, lot_hold = _held_at_run_in_and_by_its_cylinder_lot(line, client)
+    override = {"verdict": "PASS", "reason": "chamber sensor fault", "signature": {"secret": "demo-quality"}}
+    r = client.post(f"/api/v1/attempts/{verdict_hold['attempt_id']}/override", json=override)
+    assert r.status_code == 201, r.text
+
+    unit = line.unit(serial)
+    assert (unit["status"], unit["next_step"]) == ("on_hold", None)
+    assert [h["id"] for h in client.get("/api/v1/holds").json()] == [lot_hold["id"]]
+    detail = _problem(line.start("run_in", serial), 409)["detail"]
+    assert detail == f"{serial} is on hold ({RECALL}); a quality engineer must release it"
+
+    assert client.post(f"/api/v1/holds/{lot_hold['id']}/release", json=LOT_CLEARED).status_code == 200
+    assert line.unit(serial)["status"] == "finished"
+
+
 def test_station_moving_on_aborts_the_open_attempt(line: Line) -> None:
     first, second = line.work_order()[:2]
     assert line.start("coil_expansion", first).status_code == 201

@@ -117,6 +117,66 @@ def test_lot_hold_holds_the_units_the_genealogy_finds_whatever_the_case_typed(li
     assert line.unit(serials[2])["status"] == "in_process"
 
 
+def test_a_furnace_run_recall_finds_finished_units_holds_them_and_names_the_scrapped_ones(
+    line: Line, client: Any
+) -> None:
+    """A bad run is traced to every unit brazed in it (line.md), the ones that have left the line above all."""
+    finished, in_process, scrapped = line.work_order(quantity=3)
+    for serial in (finished, in_process, scrapped):
+        line.run("coil_expansion", serial)
+        line.run("brazing", serial, overrides={"FurnaceRun": "FR-0412-02"})
+    for station_type in MONOBLOC[2:]:
+        line.run(station_type, finished)
+    hold = client.post(f"/api/v1/units/{scrapped}/holds", json={"reason": "dropped from the conveyor"}).json()
+    release = {"disposition": "scrap", "reason": "frame bent", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/holds/{hold['id']}/release", json=release).status_code == 200
+
+    found = client.get("/api/v1/genealogy", params={"identifier": "FR-0412-02"}).json()
+    assert (found["count"], found["unit_count"]) == (3, 3)
+    assert [(u["serial"], u["status"], u["kind"], u["station_id"]) for u in found["units"]] == [
+        (finished, "finished", "furnace_run", "BRZ-01"),
+        (in_process, "in_process", "furnace_run", "BRZ-01"),
+        (scrapped, "scrapped", "furnace_run", "BRZ-01"),
+    ]
+
+    r = client.post(
+        "/api/v1/holds/by-component",
+        json={"identifier": "FR-0412-02", "kind": "furnace_run", "reason": "furnace run FR-0412-02 out of spec"},
+    )
+    assert r.status_code == 201, r.text
+    assert [h["serial"] for h in r.json()["held"]] == [finished, in_process]
+    assert r.json()["skipped_scrapped"] == [scrapped]
+    assert [line.unit(s)["status"] for s in (finished, in_process, scrapped)] == ["on_hold", "on_hold", "scrapped"]
+
+
+def test_a_hold_by_component_of_one_kind_leaves_units_that_recorded_the_same_text_under_another_kind(
+    line: Line, client: Any
+) -> None:
+    """A furnace run and a filler lot that happen to be spelled alike are different things: a recall of
+    the run holds only the units brazed in it."""
+    in_the_run, with_the_lot, unrelated = line.work_order(quantity=3)
+    for serial in (in_the_run, with_the_lot, unrelated):
+        line.run("coil_expansion", serial)
+    line.run("brazing", in_the_run, overrides={"FurnaceRun": "LOT-7", "FillerLot": "FL-1"})
+    line.run("brazing", with_the_lot, overrides={"FurnaceRun": "FR-2", "FillerLot": "LOT-7"})
+    line.run("brazing", unrelated, overrides={"FurnaceRun": "FR-2", "FillerLot": "FL-1"})
+
+    r = client.post(
+        "/api/v1/holds/by-component", json={"identifier": "LOT-7", "kind": "furnace_run", "reason": "furnace recall"}
+    )
+    assert r.status_code == 201, r.text
+    assert [(h["serial"], h["scope_ref"]) for h in r.json()["held"]] == [(in_the_run, "furnace_run:LOT-7")]
+    assert [line.unit(s)["status"] for s in (in_the_run, with_the_lot, unrelated)] == [
+        "on_hold",
+        "in_process",
+        "in_process",
+    ]
+    r = client.post(
+        "/api/v1/holds/by-component", json={"identifier": "LOT-7", "kind": "coil_batch", "reason": "coil recall"}
+    )
+    assert r.status_code == 404 and r.json()["detail"] == "no unit has consumed coil_batch LOT-7"
+
+
 def test_lot_hold_of_unknown_identifier_is_a_clear_404(client: Any) -> None:
     r = client.post("/api/v1/holds/by-component", json={"identifier": "NOPE-1", "reason": "recall"})
     assert r.status_code == 404 and "no unit has consumed NOPE-1" in r.json()["detail"]
@@ -144,6 +204,31 @@ def test_unit_list_filters_by_station_verdict_status_and_pages(line: Line, clien
     assert none_yet["items"] == []
     r = client.get("/api/v1/units", params={"since": "2026-01-01T00:00:00"})
     assert r.status_code == 422  # a time without an offset is ambiguous on a plant floor
+
+
+def test_unit_list_station_verdict_and_time_filters_apply_to_one_and_the_same_attempt(line: Line, client: Any) -> None:
+    """Units that had a FAIL at BRZ-01 are not units that passed BRZ-01 and failed elsewhere, and units
+    with an attempt at BRZ-01 since a time are not units with any attempt since then."""
+    passed_brazing, failed_brazing = line.work_order(quantity=2, number="WO-SAME-ATTEMPT")
+    for serial in (passed_brazing, failed_brazing):
+        line.run("coil_expansion", serial)
+    line.run("brazing", passed_brazing)
+    line.run("brazing", failed_brazing, "FAIL", overrides={"O2_ppm": 80.0})
+    wrong_compressor = {"CompressorSerial": "CMP-X-778", "CompressorModel": "RSC-38-EVI"}  # HPM-12's compressor
+    sub_base = line.run("sub_base_assembly", passed_brazing, "FAIL", overrides=wrong_compressor)
+
+    def listed(**params: str) -> list[str]:
+        r = client.get("/api/v1/units", params={"work_order": "WO-SAME-ATTEMPT"} | params)
+        assert r.status_code == 200, r.text
+        return [u["serial"] for u in r.json()["items"]]
+
+    assert listed(verdict="FAIL") == [passed_brazing, failed_brazing]
+    assert listed(station_id="BRZ-01", verdict="FAIL") == [failed_brazing]
+    assert listed(station_id="SBA-01", verdict="FAIL") == [passed_brazing]
+    since_sub_base = sub_base["attempt"]["started_at"]
+    assert listed(since=since_sub_base) == [passed_brazing]
+    assert listed(station_id="BRZ-01", since=since_sub_base) == []
+    assert listed(station_id="BRZ-01", until=since_sub_base) == [passed_brazing, failed_brazing]
 
 
 def test_demo_work_orders_release_the_serials_of_line_md(client: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.domain.results import Verdict
 from app.domain.routing import (
     AttemptStatus,
@@ -131,3 +133,25 @@ def test_a_rework_loop_starts_the_retest_count_again() -> None:
     ]
     d = check_start(route=ROUTE, unit=_unit("c", loops=1), history=history, station_type="c", station_id="C-1")
     assert d.allowed and d.retest_index == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "summary", "described"),
+    [
+        (AttemptStatus.RETEST, "leak signal inside the guard band", "RETEST, leak signal inside the guard band"),
+        (AttemptStatus.ABORTED, "station moved on without a result", "aborted, station moved on without a result"),
+    ],
+    ids=["retest", "aborted"],
+)
+def test_an_earlier_step_whose_latest_attempt_is_a_retest_or_aborted_has_not_passed(
+    status: AttemptStatus, summary: str, described: str
+) -> None:
+    """The interlock's own check of the earlier steps, not only ``next_step``: were the unit's next step
+    ever wrong (a data repair, a migration), a step measured again after its PASS still blocks what follows
+    it until it has a PASS of its own (a RETEST or an abort measured nothing that counts)."""
+    history = [
+        AttemptView("a", "A-1", AttemptStatus.PASSED),
+        AttemptView("a", "A-1", status, summary=summary),
+    ]
+    refused = check_start(route=ROUTE, unit=_unit("c"), history=history, station_type="c", station_id="C-1")
+    assert (refused.allowed, refused.reason) == (False, f"HP26-0000001 has not passed a (last attempt: {described})")

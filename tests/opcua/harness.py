@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
 
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint
 from app.opcua.simulator.plc import SimulatedPlc
@@ -39,6 +42,67 @@ async def connected_plc(r: Rig, station_id: str) -> SimulatedPlc:
     """The station's simulated PLC, once the MES's link to it is up."""
     await eventually(lambda: r.supervisor.status(station_id).link == "connected", what=f"{station_id} connected")
     return r.plcs[station_id]
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """One Read or Write request as the station's server received it (``values``: the station's nodes in it,
+    by path, with the value written or read), or a ``mark`` the test put between them."""
+
+    service: Literal["Read", "Write", "mark"]
+    values: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+class ServiceLog:
+    """What the PLC sees of its clients (the MES): every Read and Write request its server receives for
+    one station, one entry per request, in the order received (asyncua's server-side PostRead and
+    PreWrite callbacks). The PLC's own writes are not requests and do not appear; ``mark`` adds the
+    test's own steps in between. Attach it after the server has started (a restart loses it)."""
+
+    def __init__(self, server: StationServer, station_id: str) -> None:
+        assert server.server is not None, "the server must be running"
+        self._prefix = f"{station_id}."
+        self.calls: list[ServiceCall] = []
+        server.server.subscribe_server_callback(CallbackType.PreWrite, self._on_write)
+        server.server.subscribe_server_callback(CallbackType.PostRead, self._on_read)
+
+    def mark(self, label: str) -> None:
+        self.calls.append(ServiceCall("mark", label=label))
+
+    def since(self, label: str) -> list[ServiceCall]:
+        """The requests received after ``mark(label)``."""
+        index = next(i for i, call in enumerate(self.calls) if call.service == "mark" and call.label == label)
+        return [call for call in self.calls[index + 1 :] if call.service != "mark"]
+
+    def writes(self, calls: Sequence[ServiceCall] | None = None) -> list[dict[str, Any]]:
+        """The Write requests (of ``calls``, by default all), each as {path: value written}."""
+        return [call.values for call in (self.calls if calls is None else calls) if call.service == "Write"]
+
+    def _path(self, node_id: Any) -> str | None:
+        identifier = node_id.Identifier
+        if isinstance(identifier, str) and identifier.startswith(self._prefix):
+            return identifier[len(self._prefix) :]
+        return None
+
+    def _record(self, service: Literal["Read", "Write"], pairs: Sequence[tuple[Any, Any]]) -> None:
+        values = {}
+        for node_id, data_value in pairs:
+            path = self._path(node_id)
+            if path is not None:
+                values[path] = None if data_value is None or data_value.Value is None else data_value.Value.Value
+        if values:
+            self.calls.append(ServiceCall(service, values))
+
+    def _on_write(self, event: ServerItemCallback, dispatcher: CallbackService) -> None:
+        if event.is_external:
+            nodes = event.request_params.NodesToWrite
+            self._record("Write", [(w.NodeId, w.Value) for w in nodes])
+
+    def _on_read(self, event: ServerItemCallback, dispatcher: CallbackService) -> None:
+        if event.is_external:
+            nodes = event.request_params.NodesToRead
+            self._record("Read", [(r.NodeId, dv) for r, dv in zip(nodes, event.response_params, strict=True)])
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from app.opcua import codec
 from app.opcua.backend import ReleaseAnswer
 from app.opcua.simulator.plc import ResultSet
 from tests.opcua.conftest import eventually, run
-from tests.opcua.harness import connected_plc, rig
+from tests.opcua.harness import ServiceLog, connected_plc, rig
 from tests.opcua.memory_backend import RECIPE, MemoryBackend
 
 
@@ -84,6 +84,35 @@ def test_writes_use_exact_builtin_types_and_carry_no_status_or_timestamps():
                 dv = r.server.read_data_value("ST-1", path)
                 assert dv.Value.VariantType == variant_type, path
                 assert dv.SourceTimestamp is None and dv.StatusCode in (None, ua.StatusCode()), path
+
+    run(scenario)
+
+
+def test_each_field_that_must_come_last_is_written_in_its_own_later_write_request():
+    """plc-interface.md, writing rules: the order inside one Write request is undefined, so
+    Response.Counter follows the answer fields (Release, Reason, Recipe) in its own, later Write, and
+    Result.Ack follows Result.Verdict in its own, later Write. Seen from the PLC's server, request by
+    request: a PLC that acts on Response.Counter or on Result.Ack must find the answer or the verdict
+    already there. Nothing else is written."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"}, judge=lambda station_id, result: Verdict.RETEST)
+        async with rig(["ST-1"], backend=backend) as r:
+            log = ServiceLog(r.server, "ST-1")
+            plc = await connected_plc(r, "ST-1")
+            refused = await plc.request_release("SN-9")
+            assert refused.answered and not refused.release
+            assert (await plc.request_release("SN-1")).release
+            await plc.publish_result(_result(plc, "SN-1"))
+            assert await plc.wait_for_ack(5.0) == Verdict.RETEST.plc_code
+            assert log.writes() == [
+                {"Response.Release": False, "Response.Reason": "unknown serial SN-9", "Response.Recipe": ""},
+                {"Response.Counter": 1},
+                {"Response.Release": True, "Response.Reason": "", "Response.Recipe": RECIPE},
+                {"Response.Counter": 2},
+                {"Result.Verdict": Verdict.RETEST.plc_code},
+                {"Result.Ack": 1},
+            ], "the Write requests the PLC received, in order"
 
     run(scenario)
 

@@ -7,12 +7,13 @@ import asyncio
 from asyncua import ua
 
 from app.domain.results import Verdict
+from app.opcua.backend import ReleaseAnswer
 from app.opcua.master_data import SecuritySettings, StationEndpoint
 from app.opcua.simulator.plc import ResultSet
 from app.opcua.station_types import lookup_from_specs
 from app.opcua.supervisor import OpcuaSupervisor
 from tests.opcua.conftest import FAST, eventually, run
-from tests.opcua.harness import TEST_TYPE, connected_plc, rig
+from tests.opcua.harness import TEST_TYPE, ServiceLog, connected_plc, rig
 from tests.opcua.memory_backend import MemoryBackend
 
 
@@ -133,19 +134,40 @@ def test_server_loss_is_followed_by_reconnect_and_service():
     run(scenario)
 
 
+async def _counters_at_the_top(r, station_id: str, *nodes: str) -> None:
+    for node in nodes:
+        await r.server.write(station_id, node, 4_294_967_295, ua.VariantType.UInt32)
+
+
 def test_request_counter_wraps_from_max_to_one():
+    """Counters wrap from 4294967295 to 1 (plc-interface.md): the request after the top is pending too."""
+
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
-            from asyncua import ua
-
-            await r.server.write("ST-1", "Request.Counter", 4_294_967_295, ua.VariantType.UInt32)
-            await r.server.write("ST-1", "Response.Counter", 4_294_967_295, ua.VariantType.UInt32)
+            await _counters_at_the_top(r, "ST-1", "Request.Counter", "Response.Counter")
             await r.supervisor.start()
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
-            outcome = await r.plcs["ST-1"].request_release("SN-1")
+            outcome = await (await connected_plc(r, "ST-1")).request_release("SN-1")
             assert outcome.answered and outcome.release
             assert r.server.read("ST-1", "Response.Counter") == 1
+
+    run(scenario)
+
+
+def test_result_counter_wraps_from_max_to_one():
+    """Counters wrap from 4294967295 to 1 (plc-interface.md): the result after the top is pending too."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            await _counters_at_the_top(r, "ST-1", "Result.Counter", "Result.Ack")
+            await r.supervisor.start()
+            plc = await connected_plc(r, "ST-1")
+            assert (await plc.request_release("SN-1")).release
+            assert await plc.publish_result(_result(plc, "SN-1")) == 1
+            assert await plc.wait_for_ack(5.0) == Verdict.PASS.plc_code, "the result at counter 1 was not acknowledged"
+            assert r.server.read("ST-1", "Result.Ack") == 1
+            assert len(backend.stored) == 1
 
     run(scenario)
 
@@ -267,6 +289,114 @@ def test_a_result_stored_across_a_station_restart_is_acknowledged_only_when_offe
             await plc.after_restart()  # the restarted PLC offers its retained result again, at counter 1
             assert await plc.wait_for_ack(10.0) == Verdict.PASS.plc_code
             assert list(backend.stored) == [("ST-1", result.result_id)]  # stored once
+
+    run(scenario)
+
+
+async def _restart_station(r, station_id: str, new_boot: str) -> None:
+    """A gateway restarts one station's PLC program on a connection that stays up: new BootId, Verdict
+    0, all four counters 0 (plc-interface.md), seen by the MES."""
+    r.server.boot_ids[station_id] = new_boot
+    await r.server.write(station_id, "Identification.BootId", new_boot, ua.VariantType.String)
+    await r.server.write(station_id, "Result.Verdict", 0, ua.VariantType.Int32)
+    for counter in ("Request.Counter", "Response.Counter", "Result.Counter", "Result.Ack"):
+        await r.server.write(station_id, counter, 0, ua.VariantType.UInt32)
+    await eventually(lambda: r.supervisor.status(station_id).boot_id == new_boot, what="new BootId seen")
+
+
+def test_a_request_for_the_same_serial_after_a_station_restart_is_decided_afresh_not_given_the_old_answer():
+    """The MES decided SN-1's release and is still committing it when a gateway restarts the station.
+    The restarted PLC asks for SN-1 again, at counter 1 again: counter and serial read as before the
+    restart, only the BootId differs. Meanwhile SN-1 was put on hold. The new request must get an
+    answer decided for it (refused: on hold), not the release decided for the request of the old boot."""
+
+    class HoldDuringCommit(MemoryBackend):
+        gate: asyncio.Event
+        held: set[str]
+
+        async def handle_request(self, *, station_id: str, serial: str) -> ReleaseAnswer:
+            if serial in self.held:
+                self.requests.append((station_id, serial))
+                return ReleaseAnswer(release=False, reason=f"{serial} is on hold", recipe="")
+            answer = await super().handle_request(station_id=station_id, serial=serial)
+            if len(self.requests) == 1:
+                await self.gate.wait()  # decided; the commit is slow
+            return answer
+
+    async def scenario():
+        backend = HoldDuringCommit(route=("ST-1",), serials={"SN-1"})
+        backend.gate, backend.held = asyncio.Event(), set()
+        async with rig(["ST-1"], backend=backend) as r:
+            plc = await connected_plc(r, "ST-1")
+            old_boot = plc.boot_id
+            first = asyncio.create_task(plc.request_release("SN-1"))
+            await eventually(lambda: backend.requests == [("ST-1", "SN-1")], what="SN-1 being decided")
+            first.cancel()  # the PLC program restarts: its wait is gone, its counters start from 0
+            await _restart_station(r, "ST-1", "gateway-restart-3")
+            backend.held.add("SN-1")  # a quality hold, placed while the station restarted
+            second = asyncio.create_task(plc.request_release("SN-1"))
+            await eventually(lambda: r.server.read("ST-1", "Request.Counter") == 1, what="SN-1 requested again")
+            assert r.server.read("ST-1", "Request.Serial") == "SN-1" and plc.boot_id != old_boot
+            backend.gate.set()  # the old boot's release is committed now
+            outcome = await second
+            assert outcome.answered, outcome
+            assert not outcome.release, f"the new boot's request got the old boot's answer: {outcome}"
+            assert outcome.reason == "SN-1 is on hold" and outcome.recipe == ""
+            assert backend.requests == [("ST-1", "SN-1"), ("ST-1", "SN-1")]
+
+    run(scenario)
+
+
+def test_the_same_result_re_offered_after_a_station_restart_is_read_again_before_its_verdict_and_ack():
+    """The MES is storing result R (counter 1) when a gateway restarts the station; the restarted PLC
+    offers R again from its retentive memory: same Result.Id, counter 1 again, so only the BootId
+    tells the two offers apart. The Verdict and Ack the new boot gets must answer the result set read
+    from the new boot (plc-interface.md: read the whole set, store it, then Verdict, then Ack), not the
+    read made before the restart: as the PLC's server sees it, a Read of the result set that returns
+    the new BootId comes before the Verdict, and the Ack comes last."""
+
+    class SlowCommit(MemoryBackend):
+        gate: asyncio.Event
+        calls: int = 0
+
+        async def handle_result(self, *, station_id: str, result):
+            self.calls += 1
+            if self.calls == 1:
+                await self.gate.wait()  # the commit is slow
+            return await super().handle_result(station_id=station_id, result=result)
+
+    async def scenario():
+        backend = SlowCommit(route=("ST-1",), serials={"SN-1"})
+        backend.gate = asyncio.Event()
+        async with rig(["ST-1"], backend=backend) as r:
+            log = ServiceLog(r.server, "ST-1")
+            plc = await connected_plc(r, "ST-1")
+            assert (await plc.request_release("SN-1")).release
+            result = _result(plc, "SN-1")
+            assert await plc.publish_result(result) == 1
+            await eventually(lambda: backend.calls == 1, what="the result being stored")
+            new_boot = "gateway-restart-4"
+            await _restart_station(r, "ST-1", new_boot)
+            await plc.after_restart()  # the retained result again: same Result.Id, counter 1
+            assert r.server.read("ST-1", "Result.Counter") == 1
+            assert r.server.read("ST-1", "Result.Id") == result.result_id
+            log.mark("re-offered")
+            backend.gate.set()  # the old boot's read is committed now
+            assert await plc.wait_for_ack(10.0) == Verdict.PASS.plc_code
+            assert list(backend.stored) == [("ST-1", result.result_id)]  # stored once
+
+            calls = log.since("re-offered")
+            writes = [i for i, call in enumerate(calls) if call.service == "Write"]
+            assert log.writes(calls) == [{"Result.Verdict": Verdict.PASS.plc_code}, {"Result.Ack": 1}]
+            reads_of_the_set = [
+                call.values
+                for call in calls[: writes[0]]
+                if call.service == "Read" and "Result.Values.Force_kN" in call.values
+            ]
+            assert any(
+                (v["Identification.BootId"], v["Result.Counter"], v["Result.Id"]) == (new_boot, 1, result.result_id)
+                for v in reads_of_the_set
+            ), f"Verdict and Ack written without reading the re-offered result set first; reads: {calls[: writes[0]]}"
 
     run(scenario)
 
