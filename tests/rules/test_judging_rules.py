@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import pytest
 
-from app.domain.results import Verdict
-from app.rules import build_spec, guard_band, judge, station_alarms
-from tests.rules.factories import HPM_06, HPM_12, NOW, FakeCycleExpectations, good_result, with_values
+from app.domain.results import Judgement, StationResult, Verdict
+from app.rules import ProductData, build_spec, guard_band, judge, station_alarms
+from tests.rules.factories import (
+    HPM_06,
+    HPM_12,
+    HPS_10,
+    NOW,
+    FakeCycleExpectations,
+    good_result,
+    vacuum_pressure,
+    with_trace,
+    with_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,17 +82,43 @@ def test_retest_at_the_cap_is_a_fail_that_says_so() -> None:
     assert judgement.failure_mode == "charge_mass"
 
 
-@pytest.mark.parametrize(
-    ("code", "changes"),
-    [
-        ("coil_expansion", {"LengthLoss_mm": 3.05}),
-        ("brazing", {"O2_ppm": 51.0}),
-    ],
-)
-def test_a_station_with_retest_cap_zero_turns_any_retest_into_a_fail(code: str, changes: dict[str, float]) -> None:
-    judgement = _judge(code, 0, **changes)
-    assert judgement.verdict is Verdict.FAIL
-    assert any("retest cap reached" in c.message for c in judgement.checks)
+def _judged(code: str, result: StationResult, *, retest_count: int = 0, product: ProductData = HPM_06) -> Judgement:
+    """``result`` judged against the default spec: the station's own retest cap."""
+    return judge(
+        station_type=code,
+        spec=build_spec(station_type=code, product=product),
+        result=result,
+        expectations=FakeCycleExpectations(),
+        retest_count=retest_count,
+        now=NOW,
+    )
+
+
+#: (station, its retest cap as line.md states it, a result inside one of its guard bands)
+RETEST_CAPS: list[tuple[str, int, Callable[[StationResult], StationResult]]] = [
+    ("coil_expansion", 0, lambda r: with_values(r, LengthLoss_mm=3.05)),
+    ("brazing", 0, lambda r: with_values(r, O2_ppm=51.0)),
+    ("sub_base_assembly", 1, lambda r: with_values(r, EarthTestCurrent_A=10.1)),
+    ("vacuum_dehydration", 1, lambda r: with_trace(r, vacuum_pressure(hold_pa=52.0, noise_pa=0.1))),
+    ("charging", 1, lambda r: with_values(r, ChargedMass_g=141.7)),
+    ("leak_test", 2, lambda r: with_values(r, LeakSignal_mbar_l_s=5.1e-5)),  # about 2.9 g/yr of R290
+    ("run_in", 1, lambda r: with_values(r, M10_DischargeT_C=92.0)),
+]
+
+
+@pytest.mark.parametrize(("code", "cap", "undecided"), RETEST_CAPS, ids=[f"{c}-cap{n}" for c, n, _ in RETEST_CAPS])
+def test_a_retest_at_the_stations_line_md_cap_is_a_fail_retest_cap_reached(
+    code: str, cap: int, undecided: Callable[[StationResult], StationResult]
+) -> None:
+    """line.md: "Retest caps (plant defaults): coil_expansion 0, brazing 0 …, sub_base_assembly 1,
+    vacuum_dehydration 1, charging 1, leak_test 2, run_in 1. A RETEST at a station whose cap is reached
+    (or is 0) is a FAIL, "retest cap reached"."""
+    result = undecided(good_result(code))
+    if cap > 0:
+        assert _judged(code, result, retest_count=cap - 1).verdict is Verdict.RETEST
+    at_cap = _judged(code, result, retest_count=cap)
+    assert at_cap.verdict is Verdict.FAIL
+    assert any(c.verdict is Verdict.FAIL and "retest cap reached" in c.message for c in at_cap.checks)
 
 
 def test_a_retest_turned_fail_by_the_cap_no_longer_tells_the_operator_to_measure_again() -> None:
@@ -91,12 +130,6 @@ def test_a_retest_turned_fail_by_the_cap_no_longer_tells_the_operator_to_measure
     never = next(c for c in _judge("coil_expansion", 0, LengthLoss_mm=3.05).checks if c.verdict is Verdict.FAIL)
     assert "measure again" not in never.message and "0 of 0" not in never.message
     assert never.message.endswith("— FAIL, retest cap reached: this station allows no retest (cap 0)")
-
-
-def test_leak_test_allows_two_retests() -> None:
-    signal = 5.1e-5  # about 2.9 g/yr of R290: inside the guard band
-    assert _judge("leak_test", 1, LeakSignal_mbar_l_s=signal).verdict is Verdict.RETEST
-    assert _judge("leak_test", 2, LeakSignal_mbar_l_s=signal).verdict is Verdict.FAIL
 
 
 def test_a_spec_revision_can_change_the_retest_cap() -> None:
@@ -158,6 +191,28 @@ def test_station_figure_disagreeing_with_the_trace_raises_an_alarm_but_keeps_the
     assert station_alarms(_judge("vacuum_dehydration", 0, TimeBelowTarget_s=1850.0)) == ()
 
 
+@pytest.mark.parametrize(
+    ("station_over_trace", "rule"),
+    [
+        (0.945, "alarm:station_figure_disagrees"),
+        (0.955, "station_figure_agrees"),
+        (1.045, "station_figure_agrees"),
+        (1.055, "alarm:station_figure_disagrees"),
+    ],
+)
+def test_the_stations_time_below_target_is_cross_checked_at_five_percent_either_way(
+    station_over_trace: float, rule: str
+) -> None:
+    """line.md: the PLC's own TimeBelowTarget_s "is cross-checked (a disagreement over 5 % raises an alarm
+    on the station)"."""
+    trace_s = next(c for c in _judge("vacuum_dehydration", 0).checks if c.name == "time_below_target").measured
+    assert trace_s is not None
+    judgement = _judge("vacuum_dehydration", 0, TimeBelowTarget_s=trace_s * station_over_trace)
+    cross_check = next(c for c in judgement.checks if c.name == "time_below_target_station_cross_check")
+    assert cross_check.rule == rule, cross_check.message
+    assert judgement.verdict is Verdict.PASS
+
+
 def test_rejudging_is_judging_the_same_result_against_another_revision() -> None:
     result = with_values(good_result("brazing"), O2_ppm=40.0)
     default = build_spec(station_type="brazing", product=HPM_06, revision_id=1)
@@ -174,6 +229,36 @@ def test_the_same_discharge_residual_is_judged_by_the_refrigerants_band() -> Non
     r290 = build_spec(station_type="run_in", product=HPM_06).limits["discharge_temp_residual_k"]
     r32 = build_spec(station_type="run_in", product=HPM_12).limits["discharge_temp_residual_k"]
     assert (r290.low, r290.high, r32.low, r32.high) == (-5.0, 5.0, -8.0, 8.0)
+
+
+@pytest.mark.parametrize(("product", "discharge_k"), [(HPM_06, 5.0), (HPM_12, 8.0)], ids=["R290", "R32"])
+def test_every_residual_band_is_line_mds(product: ProductData, discharge_k: float) -> None:
+    """line.md: "evaporating / condensing saturation temperatures ± 1.5 K; discharge temperature ± 5 K
+    (R290), ± 8 K (R32); superheat ± 2 K; heating capacity and COP ± 8 %; compressor power ± 6 %"."""
+    limits = build_spec(station_type="run_in", product=product).limits
+    bands = {name: (lim.low, lim.high) for name, lim in limits.items() if "_residual_" in name}
+    assert bands == {
+        "evaporating_temp_residual_k": (-1.5, 1.5),
+        "condensing_temp_residual_k": (-1.5, 1.5),
+        "discharge_temp_residual_k": (-discharge_k, discharge_k),
+        "superheat_residual_k": (-2.0, 2.0),
+        "capacity_residual_fraction": (-0.08, 0.08),
+        "cop_residual_fraction": (-0.08, 0.08),
+        "compressor_power_residual_fraction": (-0.06, 0.06),
+    }
+
+
+def test_the_evi_step_is_judged_by_the_products_evi_flag_not_its_construction() -> None:
+    """line.md gives EVI a column of its own in the product table ("EVI (EVI units, at -10 °C)"): an EVI
+    split is judged on its EVI step, a monobloc without EVI is not."""
+    no_evi_monobloc = replace(HPS_10, construction="monobloc")
+    judgement = _judged("run_in", good_result("run_in", no_evi_monobloc), product=no_evi_monobloc)
+    gain = next(c for c in judgement.checks if c.name == "evi_capacity_gain")
+    assert gain.verdict is Verdict.PASS and "not applicable" in gain.message
+    evi_split = replace(HPM_06, construction="split")
+    stuck = with_values(good_result("run_in", evi_split), M10_EviOn_Capacity_W=4200.0)
+    gain = next(c for c in _judged("run_in", stuck, product=evi_split).checks if c.name == "evi_capacity_gain")
+    assert gain.verdict is Verdict.FAIL and gain.failure_mode == "evi_valve"
 
 
 def test_a_value_with_bad_status_cannot_pass() -> None:

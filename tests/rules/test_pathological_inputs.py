@@ -56,6 +56,27 @@ def test_a_missing_required_value_fails(code: str, name: str) -> None:
     assert any("was not reported" in c.message for c in judgement.checks)
 
 
+#: The EVI-step values are optional in the contract (a model without EVI has none), so an EVI unit
+#: without them is caught by the EVI check that uses them, not by the result's completeness.
+EVI_STEP_VALUES = [
+    ("evi_capacity_gain", "M10_EviOff_Capacity_W"),
+    ("evi_capacity_gain", "M10_EviOn_Capacity_W"),
+    ("evi_discharge_change", "M10_EviOff_DischargeT_C"),
+    ("evi_discharge_change", "M10_EviOn_DischargeT_C"),
+]
+
+
+@pytest.mark.parametrize(("check", "name"), EVI_STEP_VALUES, ids=[n for _, n in EVI_STEP_VALUES])
+def test_an_evi_unit_that_did_not_report_its_evi_step_fails_it(check: str, name: str) -> None:
+    """line.md: "EVI (EVI units, at -10 °C): opening the injection valve must raise capacity … a valve
+    that does neither is stuck": an EVI step not measured cannot pass as not applicable."""
+    for value, words in ((None, "was not measured"), (math.nan, "was not measured"), (..., "was not reported")):
+        judgement = _judge("run_in", with_values(good_result("run_in"), **{name: value}))
+        evi = next(c for c in judgement.checks if c.name == check)
+        assert evi.verdict is Verdict.FAIL and f"{name} {words}" in evi.message, (value, evi.message)
+        assert judgement.verdict is Verdict.FAIL
+
+
 @pytest.mark.parametrize(("code", "name"), REQUIRED, ids=[f"{c}.{n}" for c, n in REQUIRED])
 def test_a_value_of_the_wrong_kind_fails_and_is_a_validation_problem(code: str, name: str) -> None:
     kind = get_station_type(code).measurement(name).kind  # type: ignore[union-attr]
