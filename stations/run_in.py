@@ -1,5 +1,7 @@
 """run_in: final run-in in a climate chamber, judged against the cycle model at measured conditions."""
 
+from app.cyclemodel.defrost import DEFAULT_DEFROST as DEFROST
+
 from ._checks import (
     PLATEAUS,
     CheckSpec,
@@ -42,17 +44,6 @@ EVI_VALUES: tuple[tuple[str, str], ...] = (
     ("M10_EviOff_DischargeT_C", "°C"),
     ("M10_EviOn_DischargeT_C", "°C"),
     ("M10_EviOn_InjectionT_C", "°C"),
-)
-
-DEFROST_ORDER: tuple[str, ...] = (
-    "compressor_stop",
-    "fan_stop",
-    "valve_reverse",
-    "compressor_start",
-    "compressor_stop",
-    "valve_restore",
-    "fan_start",
-    "compressor_start",
 )
 
 TEMPERATURE_CHANNELS: tuple[str, ...] = ("AirT_C", "DischargeT_C", "CoilT_C", "WaterOut_C")
@@ -175,14 +166,14 @@ STATION_TYPE = StationType(
             name="defrost_sequence",
             label="defrost sequence",
             measurement="Defrost_Sequence",
-            expected=DEFROST_ORDER,
+            expected=DEFROST.sequence,
             failure_mode="defrost",
         ),
         OneOfCheck(
             name="defrost_end",
             label="defrost ended on",
             measurement="Defrost_EndedOn",
-            allowed=("temperature",),
+            allowed=(DEFROST.ends_on,),
             failure_mode="defrost",
         ),
         RangeCheck(
@@ -261,12 +252,17 @@ STATION_TYPE = StationType(
             ),
         ),
         LimitDefault(
-            name="defrost_duration_s", unit="s", high=600.0, uncertainty=0.0, origin="public", non_negative=True
+            name="defrost_duration_s",
+            unit="s",
+            high=DEFROST.max_duration_s,
+            uncertainty=0.0,
+            origin="public",
+            non_negative=True,
         ),
         LimitDefault(
             name="defrost_coil_peak_c",
             unit="°C",
-            low=0.0,
+            low=DEFROST.coil_rises_above_c,
             uncertainty=0.5,
             origin="public",
             note="while reversed the outdoor coil is the condenser",
@@ -274,14 +270,19 @@ STATION_TYPE = StationType(
         LimitDefault(
             name="water_recovery_band_k",
             unit="K",
-            high=1.0,
+            high=DEFROST.water_out_recovery_band_k,
             uncertainty=0.0,
             origin="plant",
             note="water outlet within this of its value before the defrost, either way",
             non_negative=True,
         ),
         LimitDefault(
-            name="water_recovery_time_s", unit="s", high=600.0, uncertainty=0.0, origin="plant", non_negative=True
+            name="water_recovery_time_s",
+            unit="s",
+            high=DEFROST.water_out_recovery_within_s,
+            uncertainty=0.0,
+            origin="plant",
+            non_negative=True,
         ),
     ),
     settings=(

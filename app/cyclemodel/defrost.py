@@ -4,6 +4,10 @@ While the 4-way valve is reversed the outdoor coil is the condenser, so its temp
 0 °C and melts the frost; suction and discharge keep their names (the compressor's ports), so the
 suction pressure is still the low side. A healthy defrost ends on coil temperature, not on its time-out,
 and the water outlet temperature dips and then recovers.
+
+The run_in station's defrost checks (``stations/run_in.py``) take their step order and end condition
+from ``DEFAULT_DEFROST``, and its defrost limits' defaults from it; a specification revision then holds
+those limits as its own data, so a plant changes them there, not here.
 """
 
 from __future__ import annotations

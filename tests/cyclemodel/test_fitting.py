@@ -79,3 +79,16 @@ def test_cli_demo_seed_fit_registers_under_cyclemodel_and_dry_run_writes_nothing
     assert args.func(args) == 0
     assert list(tmp_path.iterdir()) == []
     assert "HPS-10-R32@" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("motor_inverter_eff", 0.99), ("displacement_cm3", 120.0), ("aux_power_cooling_w", 600.0),
+     ("displacement_cm3", 1.0), ("isentropic_eff_peak", 0.3)],
+)  # fmt: skip
+def test_the_bounds_check_names_a_parameter_above_or_below_its_physical_bounds(name: str, value: float) -> None:
+    parameters = load_shipped(product_model_code="HPM-12-R32-EVI").parameters
+    assert parameters_within_bounds(dataclasses.replace(parameters, **{name: value})) == [name]
+    low, high = BOUNDS[name]
+    assert parameters_within_bounds(dataclasses.replace(parameters, **{name: low})) == []
+    assert parameters_within_bounds(dataclasses.replace(parameters, **{name: high})) == []

@@ -96,3 +96,75 @@ def test_defrost_expectation_is_the_line_spec_sequence_ending_on_temperature() -
     assert defrost.parse_sequence(reported=",".join(expected.sequence)) == expected.sequence
     with pytest.raises(ValueError, match="unknown defrost step"):
         defrost.parse_sequence(reported="compressor_stop,defrost_heater_on")
+
+
+@pytest.mark.parametrize(("refrigerant", "test_pressure_bar_abs"), [("R290", 30.0), ("R32", 40.0)])
+def test_refrigerant_viscosity_stays_the_vapours_at_test_pressures_above_its_saturation_pressure(
+    refrigerant: str, test_pressure_bar_abs: float
+) -> None:
+    """A leak test at PS/4 or more can put the channel's mean pressure above the refrigerant's vapour pressure
+    at 20 °C (R290 8.4 bar, R32 14.7 bar); what leaks out is vapour, whose viscosity (about 8e-6 Pa·s for
+    propane, 1.3e-5 for R32) barely depends on pressure, not the liquid's (about 10x more)."""
+    mean_bar = 0.5 * (test_pressure_bar_abs + leak.ATMOSPHERE_BAR)
+    low = leak.viscosity_pa_s(gas=refrigerant, pressure_bar_abs=2.0)
+    high = leak.viscosity_pa_s(gas=refrigerant, pressure_bar_abs=mean_bar)
+    assert high < 1.5e-5
+    assert high == pytest.approx(low, rel=0.05)
+    # The same helium signal then converts to (nearly) the same refrigerant leak at either test pressure.
+    he = {"tracer_gas": "He", "signal_mbar_l_s": 1e-5, "refrigerant": refrigerant}
+    at_12 = leak.leak_rate_g_per_year(test_pressure_bar_abs=12.0, **he)  # type: ignore[arg-type]
+    at_high = leak.leak_rate_g_per_year(test_pressure_bar_abs=test_pressure_bar_abs, **he)  # type: ignore[arg-type]
+    assert at_high == pytest.approx(at_12, rel=0.05)
+
+
+def test_a_short_rise_after_one_hour_of_pumping_is_the_1_h_outgassing_rate_of_the_circuits_surface() -> None:
+    """Without oil, ΔP = q_1h·A·1 h·ln((t0 + Δt)/t0)/V with A = 4000 cm²/l · V: for Δt ≪ t0 = 1 h the rise
+    rate is q_1h·(A/V) = 1e-8 mbar·l/(s·cm²) · 4000 cm²/l = 4e-5 mbar/s = 4e-3 Pa/s, whatever the volume."""
+    surface_only = vacuum.TightCircuitOutgassing(oil_degassing_mbar_l_s=0.0)
+    for volume_l in (2.5, 4.0):
+        rise = vacuum.expected_tight_rise_pa(volume_l=volume_l, duration_s=1.0, pumped_for_s=3600.0,
+                                             outgassing=surface_only)  # fmt: skip
+        assert rise == pytest.approx(4.0e-3, rel=1e-3)
+    # Outgassing falls as 1/t: after two hours of pumping the same short rise is half as large.
+    later = vacuum.expected_tight_rise_pa(volume_l=2.5, duration_s=1.0, pumped_for_s=7200.0, outgassing=surface_only)
+    assert later == pytest.approx(2.0e-3, rel=1e-3)
+
+
+def test_a_tight_circuits_expected_rise_is_surface_outgassing_plus_oil_over_the_internal_volume() -> None:
+    """HPM-12 (4.0 l), 600 s rise after 1 h of pumping: surface 1e-8·16000 cm²·3600 s·ln(7/6) = 0.0888 mbar·l,
+    oil 5e-5 mbar·l/s · 600 s = 0.03 mbar·l; (0.1188 mbar·l = 11.88 Pa·l) / 4.0 l = 2.97 Pa."""
+    from app.cyclemodel.products import DEMO_PRODUCTS
+
+    volume_l = DEMO_PRODUCTS["HPM-12-R32-EVI"].internal_volume_l
+    rise = vacuum.expected_tight_rise_pa(volume_l=volume_l, duration_s=600.0, pumped_for_s=3600.0)
+    surface_mbar_l = 1e-8 * 4000.0 * volume_l * 3600.0 * 0.15415068
+    assert rise == pytest.approx((surface_mbar_l + 0.03) * 100.0 / volume_l, rel=1e-6)
+    assert rise == pytest.approx(2.97, abs=0.01)
+    # The oil's share is fixed per circuit, the surface's grows with it: a larger circuit rises less.
+    assert vacuum.expected_tight_rise_pa(volume_l=2.5, duration_s=600.0, pumped_for_s=3600.0) > rise
+
+
+def test_co2_equivalent_of_an_expected_charge_uses_the_products_own_gwp() -> None:
+    from app.cyclemodel.products import DEMO_PRODUCTS
+
+    propane = DEMO_PRODUCTS["HPM-06-R290-EVI"]
+    expected = charge.expected_charge(product=propane)
+    assert expected is not None and propane.gwp == 3.0
+    # 140 g of R290 (GWP 3): 0.00042 t, not the 0.0945 t the same mass of R32 (GWP 675) would be.
+    assert expected.co2e_tonnes == pytest.approx(140.0 * 3.0 / 1e6)
+
+
+def test_defrost_expectation_is_exactly_the_line_spec_sequence_and_signatures() -> None:
+    from app.cyclemodel import defrost
+
+    expected = defrost.expected_defrost()
+    # line.md, run_in: the eight steps in this order (the compressor stops again before the valve is restored).
+    assert expected.sequence == (
+        "compressor_stop", "fan_stop", "valve_reverse", "compressor_start",
+        "compressor_stop", "valve_restore", "fan_start", "compressor_start",
+    )  # fmt: skip
+    assert set(expected.sequence) == set(defrost.DEFROST_STEPS)
+    assert expected.coil_rises_above_c == 0.0  # the reversed outdoor coil condenses: above the melting point
+    assert expected.ends_on == "temperature" and expected.max_duration_s == 600.0  # ≤ 10 min time-out
+    assert (expected.water_out_recovery_band_k, expected.water_out_recovery_within_s) == (1.0, 600.0)
+    assert expected.suction_stays_below_discharge

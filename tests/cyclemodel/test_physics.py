@@ -163,3 +163,53 @@ def test_evi_states_obey_the_economiser_balance_at_the_geometric_mean_pressure(c
 def test_evi_gain_at_minus_10_lies_in_line_md_range_of_14_to_19_percent(code: str) -> None:
     step = _evi_step(code)
     assert 0.14 <= step.capacity_gain_fraction <= 0.19
+
+
+@pytest.mark.parametrize(("air_c", "water_in_c", "speed_rps"), [(10.0, 5.0, 5.0), (10.0, 1.0, 30.0), (15.0, 1.0, 5.0)])
+def test_heating_water_colder_than_the_air_is_refused_as_a_pressure_ratio_not_above_1(
+    air_c: float, water_in_c: float, speed_rps: float
+) -> None:
+    """The water would condense the refrigerant below the evaporating temperature: p_c ≤ p_e and the modelled
+    shaft power is negative (pitfalls.md). The model says so instead of returning numbers."""
+    sol = _solve("HPS-10-R32", air_temp_c=air_c, water_in_c=water_in_c, comp_speed_rps=speed_rps)
+    assert sol.condensing_temp_c[0] < sol.evaporating_temp_c[0]
+    assert not sol.valid[0]
+    assert sol.reason[0] == "the modelled pressure ratio is not above 1: the unit cannot pump heat at these conditions"
+
+
+@pytest.mark.parametrize(
+    ("code", "mode", "evi_on", "air_c", "water_in_c"),
+    [
+        ("HPM-06-R290-EVI", "heating", True, -10.0, 30.0),
+        ("HPM-12-R32-EVI", "heating", True, -10.0, 35.0),
+        ("HPM-12-R32-EVI", "heating", False, 7.0, 30.0),
+        ("HPS-10-R32", "cooling", False, 35.0, 12.0),
+    ],
+)
+def test_the_adiabatic_compressor_conserves_energy_condenser_heat_is_evaporator_heat_plus_shaft_work(
+    code: str, mode: str, evi_on: bool, air_c: float, water_in_c: float
+) -> None:
+    """Checked against CoolProp directly: the gas leaving the compressor carries the suction gas, the injected
+    gas and the shaft work (m_main·h_1 + m_inj·h_inj + W = m_tot·h_2), so over the loop Q_cond = Q_evap + W."""
+    product = DEMO_PRODUCTS[code]
+    params = load_shipped(product_model_code=code).parameters
+    sol = _solve(code, mode=mode, evi_on=evi_on, air_temp_c=air_c, water_in_c=water_in_c, comp_speed_rps=70.0)
+    assert sol.valid[0], sol.reason[0]
+    fluid = COOLPROP_FLUIDS[product.refrigerant]
+    w_shaft = float(sol.compressor_power_w[0]) * params.motor_inverter_eff
+    q_cond, q_evap = float(sol.condenser_heat_w[0]), float(sol.evaporator_heat_w[0])
+    assert q_cond == pytest.approx(q_evap + w_shaft, rel=1e-6)
+    p_e, p_c = sol.suction_p_bar[0] * 1e5, sol.discharge_p_bar[0] * 1e5
+    h_1 = CP.PropsSI("H", "P", p_e, "T", sol.suction_temp_c[0] + 273.15, fluid)
+    h_2 = CP.PropsSI("H", "P", p_c, "T", sol.discharge_temp_c[0] + 273.15, fluid)
+    m_inj = float(sol.injection_mass_flow_kg_s[0])
+    m_tot = float(sol.mass_flow_kg_s[0])
+    inflow = (m_tot - m_inj) * h_1 + w_shaft
+    if evi_on:
+        assert m_inj > 0.0
+        p_i = sol.intermediate_p_bar[0] * 1e5
+        t_i = CP.PropsSI("T", "P", p_i, "Q", 1, fluid)
+        inflow += m_inj * CP.PropsSI("H", "P", p_i, "T", t_i + params.injection_superheat_k, fluid)
+    else:
+        assert m_inj == 0.0
+    assert m_tot * h_2 == pytest.approx(inflow, rel=1e-3)

@@ -124,3 +124,15 @@ def test_m10_window_before_the_evi_step_is_judged_without_injection(provider: Co
     # The simulated unit injected: judged as injecting it matches, judged as not injecting it does not.
     assert after_step.quantities["capacity_w"].residual == pytest.approx(0.0, abs=1.0)
     assert before_step.quantities["capacity_w"].expected < 0.9 * after_step.quantities["capacity_w"].expected
+
+
+@pytest.mark.parametrize("air_temp_c", [-80.0, 75.0])
+def test_an_impossible_air_temperature_is_refused_in_words_before_the_model_runs(
+    provider: CoolPropExpectations, air_temp_c: float
+) -> None:
+    """No climate chamber air is below -40 °C or above +60 °C: that is a broken reading, not a cold plateau."""
+    values = model_unit_values(product_model_code="HPM-06-R290-EVI", plateau="M10")
+    values["M10_AirTemp_C"] = air_temp_c
+    result = provider.plateau(product_model_code="HPM-06-R290-EVI", plateau="M10", values=values)
+    assert not result.valid and result.quantities == {}
+    assert result.reason == f"M10_AirTemp_C = {air_temp_c:g} is physically impossible (expected -40…60)"

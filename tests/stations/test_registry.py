@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import stations
+from app.cyclemodel.defrost import expected_defrost
 from app.domain.results import Verdict
 from app.rules import build_spec, judge
 from stations import (
@@ -188,6 +189,26 @@ def test_every_stations_default_retest_cap_is_line_mds() -> None:
         "run_in": 1,
     }
     assert {code: get_station_type(code).retest_cap for code in LINE_STATION_TYPES} == line_md
+
+
+def test_the_run_in_defrost_checks_are_the_cycle_models_defrost_expectation() -> None:
+    """Issue 4: the expected defrost is data of the cycle model that the defrost check uses; the
+    station keeps no second copy of the order, the end condition or the limits' defaults."""
+    run_in = get_station_type("run_in")
+    checks = {check.name: check for check in run_in.checks}
+    expected = expected_defrost()
+    assert checks["defrost_sequence"].expected is expected.sequence
+    assert checks["defrost_end"].allowed == (expected.ends_on,)
+    defaults = {
+        name: run_in.limit(name)
+        for name in ("defrost_duration_s", "defrost_coil_peak_c", "water_recovery_band_k", "water_recovery_time_s")
+    }
+    assert {name: (d.low, d.high) for name, d in defaults.items() if d is not None} == {
+        "defrost_duration_s": (None, expected.max_duration_s),
+        "defrost_coil_peak_c": (expected.coil_rises_above_c, None),
+        "water_recovery_band_k": (None, expected.water_out_recovery_band_k),
+        "water_recovery_time_s": (None, expected.water_out_recovery_within_s),
+    }
 
 
 @pytest.mark.parametrize("code", sorted(LINE_STATION_TYPES))
