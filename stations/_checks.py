@@ -183,6 +183,10 @@ class RiseTestCheck(CheckSpec):
     rise_limit: str
     duration_limit: str
     vapour_pressure_limit: str
+    # settings (plant data) of the expected rise of a tight, dry circuit, recorded as the expectation
+    outgassing_1h_setting: str
+    surface_per_volume_setting: str
+    oil_degassing_setting: str
 
     def refs(self) -> CheckRefs:
         return CheckRefs(

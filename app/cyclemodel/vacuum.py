@@ -10,8 +10,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import CoolProp.CoolProp as CP
-
 PA_L_PER_MBAR_L = 100.0
 ZERO_C_IN_K = 273.15
 
@@ -22,7 +20,9 @@ class TightCircuitOutgassing:
 
     Surface outgassing of unbaked copper falls roughly as 1/t with pumping time (vacuum practice), so
     it is given at one hour of pumping; the compressor's oil keeps degassing at a roughly steady rate.
-    These are illustrative plant values: tune them from the rises of units known to be tight.
+    These are illustrative plant values: they seed the vacuum_dehydration settings (``tight_circuit_*``),
+    which a specification revision holds as its own data and a plant tunes from the rises of units
+    known to be tight.
     """
 
     specific_outgassing_1h_mbar_l_s_cm2: float = 1.0e-8
@@ -37,6 +37,9 @@ DEFAULT_OUTGASSING = TightCircuitOutgassing()
 
 @lru_cache(maxsize=512)
 def _water_vapour_pressure_pa(temp_k: float) -> float:
+    # Imported here: the station modules take this module's outgassing defaults without loading CoolProp.
+    import CoolProp.CoolProp as CP
+
     return float(CP.PropsSI("P", "T", temp_k, "Q", 0, "Water"))
 
 

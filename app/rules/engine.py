@@ -49,7 +49,7 @@ EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
 MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
 
 
-RULES_VERSION = "rules-5"
+RULES_VERSION = "rules-6"
 """Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
 expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
 is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
@@ -68,7 +68,9 @@ below PS/4 is a "leak" (the test-pressure check comes after the leak rate: the f
 mode routes the unit), not a "test_invalid" to repeat; a run-in plateau's steady window records its
 slope and its standard deviation as two rows (<plateau>_steady_window, <plateau>_steady_window_spread),
 each with its own limit and U (one row recorded the slope's limit beside a verdict the deviation
-decided). Verdicts before 0014 record none."""
+decided). rules-6 (2026-11-29): the rise test records, as its expectation, the rise of a tight, dry
+circuit of the product's volume over the test (the cycle model's surface and oil outgassing, from the
+revision's tight_circuit_* settings); verdicts are unchanged. Verdicts before 0014 record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:

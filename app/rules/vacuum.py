@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from app.cyclemodel.vacuum import leak_rate_from_rise_mbar_l_s
+from app.cyclemodel.vacuum import TightCircuitOutgassing, expected_tight_rise_pa, leak_rate_from_rise_mbar_l_s
 from app.domain.results import CheckResult, Verdict
 from stations._checks import RiseTestCheck, TimeBelowCheck
 
@@ -318,9 +318,17 @@ def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
         vapour_pressure_pa=ctx.limit(check.vapour_pressure_limit).high or np.inf,
         circuit_volume_l=ctx.spec.product.circuit_volume_l,
     )
-    base = judged(check, value=fit.total_rise_pa, limit=rise_limit, subject=f"pressure rise over {fmt(duration_s)} s")
+    tight_pa = _tight_circuit_rise_pa(check, ctx, pumped_for_s=isolation_s - float(t[0]), duration_s=duration_s)
+    base = judged(
+        check,
+        value=fit.total_rise_pa,
+        limit=rise_limit,
+        subject=f"pressure rise over {fmt(duration_s)} s",
+        expected=tight_pa,
+    )
+    expectation = "" if tight_pa is None else f" (a tight, dry circuit rises {fmt(tight_pa)} Pa)"
     if base.verdict is Verdict.PASS:
-        return replace(base, message=f"{base.message}: tight", rule="rise_test:tight")
+        return replace(base, message=f"{base.message}: tight{expectation}", rule="rise_test:tight")
     detail = {
         "leak": f"steady linear rise: leak, Q ≈ {fmt(fit.leak_rate_mbar_l_s)} mbar·l/s "
         f"(V {fmt(ctx.spec.product.circuit_volume_l)} l)",
@@ -330,4 +338,27 @@ def rise_test_check(check: RiseTestCheck, ctx: JudgeContext) -> CheckResult:
     if base.verdict is Verdict.RETEST:
         detail = "repeat the rise test"
     failure_mode = None if base.verdict is Verdict.RETEST else ("moisture" if fit.shape == "moisture" else "leak")
-    return replace(base, message=f"{base.message}; {detail}", rule=f"rise_test:{fit.shape}", failure_mode=failure_mode)
+    message = f"{base.message}{expectation}; {detail}"
+    return replace(base, message=message, rule=f"rise_test:{fit.shape}", failure_mode=failure_mode)
+
+
+def _tight_circuit_rise_pa(
+    check: RiseTestCheck, ctx: JudgeContext, *, pumped_for_s: float, duration_s: float
+) -> float | None:
+    """The rise a tight, dry circuit of the product's volume would show over the test (the cycle model's
+    outgassing expectation, from the revision's settings): the check's expectation. None when the trace
+    shows no pumping before isolation."""
+    if pumped_for_s <= 0:
+        return None
+    settings = ctx.spec.settings
+    outgassing = TightCircuitOutgassing(
+        specific_outgassing_1h_mbar_l_s_cm2=settings[check.outgassing_1h_setting],
+        surface_per_volume_cm2_per_l=settings[check.surface_per_volume_setting],
+        oil_degassing_mbar_l_s=settings[check.oil_degassing_setting],
+    )
+    return expected_tight_rise_pa(
+        volume_l=ctx.spec.product.circuit_volume_l,
+        duration_s=duration_s,
+        pumped_for_s=pumped_for_s,
+        outgassing=outgassing,
+    )

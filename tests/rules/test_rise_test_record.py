@@ -91,6 +91,57 @@ def test_a_rise_test_without_a_valid_rise_measures_nothing_but_records_its_limit
     assert (check.limit_low, check.limit_high, check.uncertainty) == (None, TIGHT_RISE_PA, TIGHT_RISE_U_PA)
 
 
+def _tight_circuit_rise_pa(*, outgassing_1h: float, surface_per_l: float, oil: float) -> float:
+    """The expectation written out for HPM-06 (2.5 l), pumped 2,100 s before isolation, a 600 s test:
+    surface q_1h·A·1 h·ln((t0 + Δt)/t0) plus the oil's q·Δt, over the volume (1 mbar·l = 100 Pa·l)."""
+    area_cm2 = surface_per_l * 2.5
+    surface_mbar_l = outgassing_1h * area_cm2 * 3600.0 * np.log((2100.0 + 600.0) / 2100.0)
+    return (surface_mbar_l + oil * 600.0) * 100.0 / 2.5
+
+
+@pytest.mark.parametrize(("outcome", "result", "verdict", "rise_pa"), VALID, ids=[v[0] for v in VALID])
+def test_every_valid_rise_test_records_a_tight_dry_circuits_rise_as_its_expectation(
+    outcome: str, result: StationResult, verdict: Verdict, rise_pa: float
+) -> None:
+    """Issue 4: the cycle model's expected rise of a tight, dry circuit of the product's volume, from the
+    revision's plant settings (1e-8 mbar·l/(s·cm²) after 1 h, 4,000 cm²/l, oil 5e-5 mbar·l/s)."""
+    check = _rise_test(result)
+    expected = _tight_circuit_rise_pa(outgassing_1h=1.0e-8, surface_per_l=4000.0, oil=5.0e-5)
+    assert check.expected == pytest.approx(expected, rel=1e-9)
+    assert f"(a tight, dry circuit rises {expected:.4g} Pa)" in check.message
+
+
+def test_the_tight_circuit_expectation_follows_the_revisions_settings_and_leaves_the_verdict_to_the_limit() -> None:
+    settings = {
+        "tight_circuit_outgassing_1h_mbar_l_s_cm2": 3.0e-8,
+        "tight_circuit_surface_per_volume_cm2_per_l": 2000.0,
+        "tight_circuit_oil_degassing_mbar_l_s": 1.0e-4,
+    }
+    spec = build_spec(
+        station_type="vacuum_dehydration", product=HPM_06, overrides={"retest_cap": 5, "settings": settings}
+    )
+    judgement = judge(
+        station_type="vacuum_dehydration",
+        spec=spec,
+        result=_with_rise(lambda t: 0.02 * t),
+        expectations=FakeCycleExpectations(),
+        retest_count=0,
+        now=NOW,
+    )
+    check = next(c for c in judgement.checks if c.name == "rise_test")
+    assert check.expected == pytest.approx(
+        _tight_circuit_rise_pa(outgassing_1h=3.0e-8, surface_per_l=2000.0, oil=1.0e-4)
+    )
+    assert (check.verdict, check.rule) == (Verdict.PASS, "rise_test:tight")
+
+
+@pytest.mark.parametrize(("outcome", "result", "rule"), NO_RISE, ids=[v[0] for v in NO_RISE])
+def test_a_rise_test_without_a_valid_rise_records_no_expectation(
+    outcome: str, result: StationResult, rule: str
+) -> None:
+    assert _rise_test(result).expected is None
+
+
 def test_a_tight_rise_read_with_uncertain_status_keeps_its_limit_and_u() -> None:
     check = _rise_test(_with_rise(lambda t: 0.02 * t), value_status={"RiseTestDuration_s": "uncertain"})
     assert check.verdict is Verdict.RETEST and check.rule == "rise_test:tight+uncertain_status"
