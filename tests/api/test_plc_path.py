@@ -6,7 +6,9 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import create_engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.domain.results import Measurement, StationResult, Verdict
@@ -18,6 +20,7 @@ from app.services.judging import EngineJudge, default_expectations
 from app.services.plc_gateway import DatabaseStationBackend
 from tests.api.driver import Line
 from tests.auth_support import auth_headers
+from tests.conftest import DbUnderTest
 
 
 def test_result_without_release_is_stored_as_fail_with_alarm_and_unit_held(client: Any, settings: Settings) -> None:
@@ -234,5 +237,31 @@ def test_a_result_without_release_is_stored_while_another_units_attempt_is_open_
             statuses = dict(session.execute(select(m.Unit.serial, m.Unit.status)).all())
         assert attempts == {(first, "aborted"), (first, "failed"), (second, "open")}
         assert statuses[first] == "on_hold" and statuses[second] == "in_process"
+    finally:
+        engine.dispose()
+
+
+def test_the_database_itself_keeps_one_result_per_station_and_result_id(database: DbUnderTest) -> None:
+    """A PLC re-offers a result until it sees the Ack: whatever the code checks first, the database
+    refuses a second attempt or orphan under the same station and Result.Id (another station may use it)."""
+    engine = create_engine(database.owner)
+    at = datetime(2026, 11, 29, 6, tzinfo=UTC)
+    attempt = {"station_type": "coil_expansion", "status": "passed", "verdict": "PASS", "retest_index": 0,
+               "started_at": at, "origin": "plc", "use_as_is": False, "result_key": "CEB-1"}  # fmt: skip
+    orphan = {"serial": "HP99-9999999", "reason": "no unit", "received_at": at, "result_values": {}, "traces": {},
+              "result_key": "CEB-1"}  # fmt: skip
+    try:
+        with engine.begin() as conn:
+            unit_id = conn.execute(select(m.Unit.id).order_by(m.Unit.id).limit(1)).scalar_one()
+            for station_id in ("CEX-01", "BRZ-01"):
+                conn.execute(insert(m.OperationAttempt), {**attempt, "unit_id": unit_id, "station_id": station_id})
+                conn.execute(insert(m.OrphanResult), {**orphan, "station_id": station_id})
+        for table, row in ((m.OperationAttempt, {**attempt, "unit_id": unit_id}), (m.OrphanResult, orphan)):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(insert(table), {**row, "station_id": "CEX-01"})
+        with engine.connect() as conn:
+            for table in (m.OperationAttempt, m.OrphanResult):
+                keys = conn.execute(select(table.station_id).where(table.result_key == "CEB-1")).scalars().all()
+                assert sorted(keys) == ["BRZ-01", "CEX-01"]
     finally:
         engine.dispose()

@@ -269,3 +269,88 @@ def test_rise_test_verdicts_re_derive_as_recorded_and_one_judged_by_rules_3_name
     assert body["reproduced"] is False and body["rederived_verdict"] == body["recorded_verdict"] == "FAIL"
     assert any(d.startswith("rise_test: measured: recorded 300.0") for d in body["differences"]), body["differences"]
     assert f"judged by rules rules-3, re-derived by {RULES_VERSION}" in " ".join(body["notes"])
+
+
+def test_a_recorded_parameter_set_id_the_stored_version_does_not_hold_is_named(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    """The verdict's model version names version 1 with another set's id (a record edited behind the
+    MES): the stored version 1 no longer supports it, and the re-derivation says so."""
+    serial = line.work_order(quantity=1)[0]
+    run_in = [line.run(station_type, serial) for station_type in MONOBLOC][-1]["attempt"]
+    seed = load_shipped(product_model_code=MODEL)
+    assert run_in["model_version"] == f"{CODE_VERSION}/{seed.parameter_set_id}#v1"
+    _behind_the_mes(database, "UPDATE operation_attempt SET model_version = :v WHERE id = :a",
+                    v=f"{CODE_VERSION}/{MODEL}@0000000000#v1", a=run_in["id"])  # fmt: skip
+    body = _rederive(client, run_in["id"])
+    assert body["reproduced"] is False
+    assert body["recorded_model_version"] == f"{CODE_VERSION}/{MODEL}@0000000000#v1"
+    assert body["model_version"] == run_in["model_version"]
+    assert body["differences"] == [
+        f"cycle-model parameter set: recorded {MODEL}@0000000000, the stored version holds {seed.parameter_set_id}"
+    ]
+
+
+def test_each_recorded_number_of_a_check_changed_by_a_ten_thousandth_is_named(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    """measured, expected, both limits and U are the verdict's record: a change to any of them, however
+    small, no longer re-derives, and the re-derivation names the field with both numbers."""
+    serial = line.work_order(quantity=1)[0]
+    run_in = [line.run(station_type, serial) for station_type in MONOBLOC][-1]
+    cop = next(c for c in run_in["checks"] if c["name"] == "M10_cop")
+    fields = ("measured", "expected", "limit_low", "limit_high", "uncertainty")
+    assert all(cop[f] not in (None, 0.0) for f in fields), cop
+    _behind_the_mes(database, "UPDATE check_result SET " + ", ".join(f"{f} = {f} * 1.0001" for f in fields)
+                    + " WHERE attempt_id = :a AND name = 'M10_cop'", a=run_in["attempt"]["id"])  # fmt: skip
+    body = _rederive(client, run_in["attempt"]["id"])
+    assert body["reproduced"] is False and body["rederived_verdict"] == body["recorded_verdict"] == "PASS"
+    (changed,) = [c for c in body["checks"] if c["differences"]]
+    assert changed["name"] == "M10_cop"
+    assert [d.split(": recorded ")[0] for d in changed["differences"]] == [f.replace("_", " ") for f in fields]
+    for field, difference in zip(fields, changed["differences"], strict=True):
+        recorded, rederived = difference.split(": recorded ")[1].split(", re-derived ")
+        assert float(rederived) == pytest.approx(cop[field], rel=1e-12)
+        assert float(recorded) == pytest.approx(cop[field] * 1.0001, rel=1e-12)
+
+
+def test_values_and_traces_read_uncertain_re_derive_with_the_status_they_were_read_with(
+    client: Any, settings: Any
+) -> None:
+    """A PLC value and trace read Uncertain were judged as such; the re-derivation takes the stored
+    statuses, so it gives the recorded verdict rather than the one good readings would get."""
+    from app.opcua.backend import PlcResult, PlcValue
+    from app.services.judging import EngineJudge, default_expectations
+    from app.services.plc_gateway import DatabaseStationBackend
+
+    serial = Line(client).work_order()[0]
+    engine = make_engine(settings.resolved_database_url())
+    backend = DatabaseStationBackend(
+        session_factory=make_session_factory(engine),
+        serial_format=settings.serial.format(),
+        judge=EngineJudge(default_expectations),
+    )
+    good = {"CoilBatch": "CB-1", "PeakForce_kN": 41.0, "LengthLoss_mm": 2.1, "FinPitch_mm": 1.8}
+    status = {"LengthLoss_mm": "uncertain"}
+    result = PlcResult(
+        result_id="Q-UNCERTAIN",
+        serial=serial,
+        values={name: PlcValue(value, status.get(name, "good")) for name, value in good.items()},
+        traces={"Force_kN": ((0.0, 1.0), (0.0, 41.0)), "HairpinPeakForce_kN": ((0.0, 1.0), (40.0, 41.0))},
+        trace_status={"Force_kN": "uncertain"},
+    )
+    try:
+        assert backend._request("CEX-01", serial).release
+        stored = backend._result("CEX-01", result)
+    finally:
+        engine.dispose()
+    record = client.get(f"/api/v1/units/{serial}/birth-record").json()
+    (attempt,) = [a for a in record["attempts"] if a["station_id"] == "CEX-01"]
+    assert attempt["verdict"] == stored.verdict.value == "FAIL"  # coil expansion cannot measure again
+    assert sorted(c["name"] for c in attempt["checks"] if "+uncertain_status" in c["rule"]) == [
+        "force_curve_recorded",
+        "length_loss",
+    ]
+    body = _rederive(client, attempt["id"])
+    assert body["reproduced"] is True, body["differences"]
+    assert body["rederived_verdict"] == body["recorded_verdict"] == attempt["verdict"]

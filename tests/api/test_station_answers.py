@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, text
 
 from app.api import presenters, schemas
 from app.domain.results import CheckResult, Verdict
+from app.persistence import trace_codec
 from app.persistence.repositories import AttemptState, UnitState
 from app.services.operations import CompletionOutcome, StartOutcome
-from tests.api.driver import Line
+from tests.api.driver import Line, station_payload
 from tests.conftest import DbUnderTest
 
 
@@ -156,3 +157,66 @@ def test_a_repeated_delivery_and_the_birth_record_list_checks_in_the_verdicts_or
     assert again == first | {"duplicate": True}
     record = line.client.get(f"/api/v1/units/{serial}/birth-record").json()
     assert [c["name"] for c in record["attempts"][0]["checks"]] == names
+
+
+ATTEMPT_RECORD = ("verdict", "spec_revision_id", "model_version", "rules_version")
+CHECK_RECORD = ("name", "verdict", "rule", "message", "measured", "expected", "limit_low", "limit_high", "uncertainty",
+                "failure_mode")  # fmt: skip
+
+
+def test_a_completion_is_stored_whole_as_delivered_and_answered(line: Line, database: DbUnderTest) -> None:
+    """Every value with its kind and unit, every trace sample bit for bit, every check as answered (in
+    the judge's order, with its limits, U and rule) and the verdict's revision and model version: the
+    record a verdict is explained and re-derived from."""
+    serial = line.work_order()[0]
+    line.start("coil_expansion", serial)
+    body = station_payload("coil_expansion", serial, overrides={"CoilBatch": "CB-STORED-1"})
+    body["result_id"] = "R-WHOLE-1"
+    r = line.client.post("/api/v1/stations/CEX-01/complete", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    engine = create_engine(database.owner)
+    try:
+        with engine.connect() as connection:
+            attempt = connection.execute(
+                text(f"SELECT id, {', '.join(ATTEMPT_RECORD)} FROM operation_attempt WHERE result_key = 'R-WHOLE-1'")
+            ).one()
+            measurements = connection.execute(
+                text("SELECT name, kind, value, text, unit, quality FROM measurement WHERE attempt_id = :a"),
+                {"a": attempt.id},
+            ).all()
+            traces = connection.execute(
+                text("SELECT channel, n_samples, encoding, t_blob, value_blob, t_start_s, t_end_s, value_first,"
+                     " value_last, value_min, value_max FROM trace WHERE attempt_id = :a"), {"a": attempt.id}
+            ).all()  # fmt: skip
+            checks = (
+                connection.execute(
+                    text(f"SELECT {', '.join(CHECK_RECORD)} FROM check_result WHERE attempt_id = :a ORDER BY position"),
+                    {"a": attempt.id},
+                )
+                .mappings()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert tuple(attempt)[1:] == tuple(answer["attempt"][k] for k in ATTEMPT_RECORD)
+    assert attempt.spec_revision_id is not None and attempt.model_version and attempt.rules_version
+
+    def stored_value(kind: str, value: float | None, text_value: str | None) -> object:
+        return text_value if kind == "string" else value
+
+    assert sorted((n, stored_value(k, v, t), u, q) for n, k, v, t, u, q in measurements) == sorted(
+        (x["name"], x["value"], x["unit"], None) for x in body["measurements"]
+    )
+    assert {n: k for n, k, *_ in measurements}["CoilBatch"] == "string"
+    assert {n: u for n, _, _, _, u, _ in measurements}["LengthLoss_mm"] == "mm"
+    assert len(traces) == len(body["traces"]) == 2
+    sent = {t["channel"]: t for t in body["traces"]}
+    for channel, n_samples, encoding, t_blob, value_blob, t_start, t_end, first, last, low, high in traces:
+        t_s, values = sent[channel]["t_s"], sent[channel]["values"]
+        assert trace_codec.decode(t_blob, encoding) == [float(t) for t in t_s]
+        assert trace_codec.decode(value_blob, encoding) == [float(v) for v in values]
+        assert (n_samples, t_start, t_end) == (len(values), t_s[0], t_s[-1])
+        assert (first, last, low, high) == (values[0], values[-1], min(values), max(values))
+    assert [dict(c) for c in checks] == [{k: c[k] for k in CHECK_RECORD} for c in answer["checks"]]
+    assert any(c["uncertainty"] and c["limit_low"] is not None and c["limit_high"] is not None for c in checks)
