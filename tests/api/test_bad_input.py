@@ -442,6 +442,19 @@ def test_bad_input_is_a_clear_problem_and_changes_nothing(
     assert _state(state) == before
 
 
+def test_a_refused_request_lists_each_bad_field_with_its_message(client: Any, state: Engine) -> None:
+    before = _state(state)
+    body = {"number": "WO 1", "product_model": "HPM-06-R290-EVI", "first_serial": "HP26-0000001", "quantity": 0}
+    response = client.post("/api/v1/work-orders", json=body | {"priority": "rush"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["status"] == 422 and problem["title"] == "Invalid input"
+    assert [e["field"] for e in problem["errors"]] == ["number", "quantity", "priority"]
+    assert problem["errors"][2] == {"field": "priority", "message": "is not a field of this request"}
+    assert problem["detail"].startswith("The request was not accepted: number: String should match pattern")
+    assert _state(state) == before
+
+
 def test_oversized_payload_is_refused_with_413_before_parsing(client: Any, state: Engine) -> None:
     before = _state(state)
     big = json.dumps(_complete(note="x" * (17 * 1024 * 1024))).encode()

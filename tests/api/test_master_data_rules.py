@@ -94,6 +94,40 @@ def test_a_rework_rule_that_re_enters_after_the_failed_step_is_refused(client: A
     assert client.put("/api/v1/routes/SKIPPER", json=skipper).status_code == 200  # upstream re-entry is fine
 
 
+def test_a_rework_rule_that_re_enters_at_the_step_right_after_the_failed_one_is_refused(client: Any) -> None:
+    """Re-entering one step after the failed step skips nothing in between, but skips the failed step."""
+    skipper = copy.deepcopy(_route(client))
+    skipper["code"] = "SKIPPER"
+    skipper["rework"] = [{"failed_at": "brazing", "action": "repair", "reenter_at": "sub_base_assembly"}]
+    r = client.put("/api/v1/routes/SKIPPER", json=skipper)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == (
+        "route SKIPPER: the rework rule for a FAIL at brazing re-enters at sub_base_assembly, after the failed "
+        "step; a unit re-enters at brazing or a step before it"
+    )
+    assert client.get("/api/v1/routes/SKIPPER").status_code == 404
+
+
+def test_a_route_without_steps_is_refused(client: Any) -> None:
+    empty = _route(client) | {"code": "EMPTY", "steps": [], "rework": []}
+    r = client.put("/api/v1/routes/EMPTY", json=empty)
+    assert r.status_code == 422, r.text
+    assert (
+        r.json()["detail"]
+        == "The request was not accepted: steps: List should have at least 1 item after validation, not 0"
+    )
+    assert client.get("/api/v1/routes/EMPTY").status_code == 404
+
+
+def test_a_product_model_with_a_misspelt_field_is_refused_naming_it(client: Any) -> None:
+    model = client.get("/api/v1/product-models/HPM-06-R290-EVI").json()
+    model["charge_tolerence_g"] = 1.0  # meant: charge_tolerance_g
+    r = client.put("/api/v1/product-models/HPM-06-R290-EVI", json=model)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "The request was not accepted: charge_tolerence_g: is not a field of this request"
+    assert client.get("/api/v1/product-models/HPM-06-R290-EVI").json()["charge_tolerance_g"] == 2
+
+
 def test_whether_a_repeat_counts_as_a_rework_loop_is_stated_per_rule_and_round_trips(client: Any, line: Line) -> None:
     monobloc = _route(client)
     counted = {(r["failed_at"], r["failure_mode"]): r["counts_as_rework_loop"] for r in monobloc["rework"]}
@@ -187,6 +221,29 @@ def test_a_revision_for_a_station_type_not_on_the_models_route_is_refused(client
             json={"station_type": station_type, "product_model": "HPS-10-R32", "overrides": {}},
         )
         assert r.status_code == 201, r.text
+
+
+def test_a_draft_based_on_a_revision_of_another_station_type_or_model_is_refused(client: Any) -> None:
+    (brazing,) = client.get(
+        "/api/v1/spec-revisions", params={"station_type": "brazing", "product_model": "HPM-06-R290-EVI"}
+    ).json()
+    for station_type, model in (("coil_expansion", "HPM-06-R290-EVI"), ("brazing", "HPM-12-R32-EVI")):
+        r = client.post(
+            "/api/v1/spec-revisions",
+            json={"station_type": station_type, "product_model": model, "overrides": {}, "based_on": brazing["id"]},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == f"revision {brazing['id']} is for another station type or product model"
+    r = client.post(
+        "/api/v1/spec-revisions",
+        json={
+            "station_type": "brazing",
+            "product_model": "HPM-06-R290-EVI",
+            "overrides": {},
+            "based_on": brazing["id"],
+        },
+    )
+    assert r.status_code == 201 and r.json()["based_on"] == brazing["id"], r.text
 
 
 def test_a_revision_that_clears_a_limits_bound_is_refused_naming_the_limit(client: Any) -> None:

@@ -110,3 +110,21 @@ def test_a_document_with_a_market_code_longer_than_its_column_is_refused(
     err = _refused(_write(tmp_path, document), capsys)
     assert "market_rules.0.market" in err and "at most 32 characters" in err
     assert query_rows(database.url, "SELECT count(*) FROM market_rule") == [(1,)]
+
+
+def test_a_document_with_a_misspelt_field_is_refused_naming_it_not_loaded_without_it(
+    database: DbUnderTest, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A field the MES does not know is a typo, not a comment: dropped, the station's OPC UA endpoint
+    below would be cleared and the MES would stop talking to the coil expander."""
+    document = _demo()
+    cex = document["stations"][0]  # CEX-01
+    cex["opcua_endpiont"] = "opc.tcp://10.0.0.5:4840/ashp-line/LINE-1"
+    del cex["opcua_endpoint"]
+    events_before = query_rows(database.url, "SELECT count(*) FROM audit_event")
+
+    err = _refused(_write(tmp_path, document), capsys)
+    assert "is not valid" in err and "stations.0.opcua_endpiont" in err and "Extra inputs are not permitted" in err
+    endpoint = query_rows(database.url, "SELECT opcua_endpoint FROM station WHERE station_id = 'CEX-01'")
+    assert endpoint == [("opc.tcp://127.0.0.1:4840/ashp-line/LINE-1",)]
+    assert query_rows(database.url, "SELECT count(*) FROM audit_event") == events_before

@@ -192,6 +192,47 @@ def test_a_revisions_charge_limit_above_the_market_cap_is_refused_naming_the_cap
     assert export.status_code == 201, export.text  # an export model: its market has no cap rule
 
 
+def test_a_revisions_charge_limit_a_fraction_of_a_gram_over_the_market_cap_is_refused(client: Any) -> None:
+    refused = _draft(client, "charging", {"limits": {"charged_mass_g": {"low": 140.0, "high": 150.5}}})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == (
+        "the specification is not valid: limit 'charged_mass_g': its high 150.5 g is over market_cap_g 150 g "
+        "(market rule: market × refrigerant × construction → max charge): a unit passing charged_mass_g above it "
+        "would FAIL at market_cap_g; keep the high at or below 150 g"
+    )
+
+
+def _eu_r290_split(nominal_charge_g: float) -> dict[str, Any]:
+    """An EU split outdoor unit on R290, charged on the line (the demo has none)."""
+    return _demo_model("HPS-10-R32") | {
+        "code": "HPS-08-R290",
+        "refrigerant": "R290",
+        "gwp": 3,
+        "market": "EU",
+        "nominal_charge_g": nominal_charge_g,
+        "charge_tolerance_g": 5.0,
+    }
+
+
+def test_a_market_rule_caps_only_its_own_construction(client: Any) -> None:
+    """The 150 g cap is for EU factory-sealed R290 monoblocs: an EU R290 split has no cap until a rule
+    for splits says so, and a rule for splits does not cap the monobloc."""
+    split = client.put("/api/v1/product-models/HPS-08-R290", json=_eu_r290_split(300.0))
+    assert split.status_code == 200, split.text
+
+    split_rule = _eu_r290_rule(300.0) | {"construction": "split_outdoor"}
+    refused = client.put("/api/v1/market-rules", json=split_rule)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["product_models"] == ["HPS-08-R290"]  # not the 140 g monobloc
+    assert refused.json()["detail"].startswith(
+        "market rule EU/R290/split_outdoor: a cap of 300 g (source: national rule X, 2026) is under the charge "
+        "of product model HPS-08-R290 (nominal charge 300 g + 5 g tolerance = 305 g)"
+    )
+    assert client.put("/api/v1/market-rules", json=split_rule | {"max_charge_g": 305.0}).status_code == 200
+    caps = {(r["construction"], r["max_charge_g"]) for r in client.get("/api/v1/market-rules").json()}
+    assert caps == {("monobloc_sealed", 150), ("split_outdoor", 305)}
+
+
 def test_a_charge_raised_and_a_cap_lowered_at_once_cannot_both_pass_against_the_others_old_value(
     pg_database: Any,
 ) -> None:

@@ -140,6 +140,31 @@ def test_admin_creates_a_user_who_can_then_sign_in_and_a_deactivated_user_cannot
     assert _sign_in(client, username="newqe", password="a-long-passphrase").status_code == 401
 
 
+def test_a_deactivated_badge_user_cannot_sign_in_with_badge_and_pin(client) -> None:  # type: ignore[no-untyped-def]
+    admin = auth_headers("admin")
+    created = client.post(
+        "/api/v1/users",
+        json={
+            "username": "newop",
+            "display_name": "New Operator",
+            "role": "operator",
+            "badge_id": "B7301",
+            "pin": "7301",
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    assert _sign_in(client, badge_id="B7301", pin="7301").status_code == 201
+    off = client.put("/api/v1/users/newop", json={"active": False, "reason": "left the company"}, headers=admin)
+    assert off.status_code == 200 and off.json()["active"] is False
+
+    refused = _sign_in(client, badge_id="B7301", pin="7301")
+    assert refused.status_code == 401, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("user name and password, or badge and PIN, not accepted")
+    assert detail == _sign_in(client, badge_id="B0000", pin="7301").json()["detail"]  # reads as an unknown badge
+
+
 def test_weak_passwords_and_pins_are_refused(client) -> None:  # type: ignore[no-untyped-def]
     admin = auth_headers("admin")
     short = {"username": "weak", "display_name": "W", "role": "supervisor", "password": "short"}
