@@ -192,6 +192,102 @@ def test_last_n_counts_units_each_with_its_latest_judged_value(
     assert "each unit's latest judged result" in _text_of(html, "basis")
 
 
+def test_the_charted_limits_are_the_revisions_even_where_every_row_recorded_others(
+    line: Line, client: Any, sessions: sessionmaker[Session], database: DbUnderTest
+) -> None:
+    """The brazing revision's belt speed limits are 285 … 315 mm/min; rows that recorded other limits
+    (written by an older rules version, or edited) do not move the spec lines nor the capability."""
+    serials = line.work_order(first="HP26-5000401", quantity=3)
+    speeds = [299.0, 301.5, 300.2]
+    revisions = {_braze(line, sn, i + 1, v) for i, (sn, v) in enumerate(zip(serials, speeds, strict=True))}
+    assert len(revisions) == 1
+    engine = create_engine(database.owner)
+    try:
+        with engine.begin() as conn:
+            changed = conn.execute(
+                text("UPDATE check_result SET limit_low = 290.0, limit_high = 310.0 WHERE name = 'belt_speed'")
+            )
+            assert changed.rowcount == 3
+    finally:
+        engine.dispose()
+
+    got = _sample(sessions, "brazing:belt_speed", limit=25)
+    assert got.values == pytest.approx(speeds)
+    assert (got.low, got.high) == (285.0, 315.0)
+    html, chart = _page(client, characteristic="brazing:belt_speed", n=25)
+    assert (chart["low"], chart["high"]) == (285.0, 315.0)
+    assert _text_of(html, "cpk") == f"{_cpk(speeds, 285.0, 315.0):.3g}"
+
+
+def test_a_chosen_revision_without_results_falls_back_to_the_newest_revision_with_results(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    serials = line.work_order(first="HP26-5000501", quantity=3)
+    speeds = [299.0, 301.5, 300.2]
+    (judged_under,) = {_braze(line, sn, i + 1, v) for i, (sn, v) in enumerate(zip(serials, speeds, strict=True))}
+    draft = client.post(
+        "/api/v1/spec-revisions",
+        json={
+            "station_type": "brazing",
+            "product_model": MODEL,
+            "overrides": {"limits": {"belt_speed_mm_min": {"low": 304.0, "high": 336.0}}},
+            "note": "new belt profile, nothing brazed under it yet",
+        },
+    )
+    assert draft.status_code == 201, draft.text
+    approved = client.post(
+        f"/api/v1/spec-revisions/{draft.json()['id']}/approve",
+        json={"reason": "new furnace profile", "signature": {"secret": "demo-quality"}},
+    )
+    assert approved.status_code == 200, approved.text
+
+    got = _sample(sessions, "brazing:belt_speed", limit=25, revision_id=draft.json()["id"])
+    assert got.revision_id == judged_under and got.values == pytest.approx(speeds)
+    assert (got.low, got.high) == (285.0, 315.0)
+    html, chart = _page(client, characteristic="brazing:belt_speed", n=25, revision=draft.json()["id"])
+    assert chart["values"] == pytest.approx(speeds) and (chart["low"], chart["high"]) == (285.0, 315.0)
+    assert f"judged under spec revision {judged_under}" in _text_of(html, "basis")
+
+
+def test_a_moving_range_above_its_limit_alone_says_cpk_is_not_meaningful(line: Line, client: Any) -> None:
+    """No Nelson rule on the individuals chart, every value inside x̄ ± 3σ, but one jump between two
+    units wider than D4·MR̄ (3.267 × 0.154 g = 0.503 g): the process is out of control all the same."""
+    serials = line.work_order(first="HP26-5000601", quantity=14)
+    steps = [0, 1, 1, 0, 0, 1, -3, 4, 1, 0, 0, 1, 1, 0]
+    masses = [round(140.0 + 0.1 * k, 1) for k in steps]
+    for i, (sn, mass) in enumerate(zip(serials, masses, strict=True)):
+        for station_type in MONOBLOC[:4]:
+            line.run(station_type, sn, seed=i + 1)
+        line.run("charging", sn, overrides={"ChargedMass_g": mass})
+    ranges = np.abs(np.diff(masses))
+    assert [i + 1 for i, r in enumerate(ranges) if r > 3.267 * ranges.mean()] == [7]  # 139.7 g → 140.4 g
+
+    html, chart = _page(client, characteristic="charging:charged_mass", n=25)
+    assert chart["values"] == pytest.approx(masses) and chart["flagged"] == [] and chart["dispersion_flagged"] == [7]
+    assert _text_of(html, "violations").startswith("Moving-range chart: 1 moving range(s) above the upper limit")
+    assert serials[7] in _text_of(html, "violations")
+    assert "Cp and Cpk are not a meaningful capability" in _text_of(html, "out-of-control")
+
+
+def test_a_unit_whose_latest_result_is_a_retest_is_charted_with_the_retest_value(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    """A RETEST is a judged result inside the guard band: leaving it out would chart only the values
+    clear of the limits and flatter the capability."""
+    serials = line.work_order(first="HP26-5000301", quantity=4)
+    masses = [140.0, 140.3, 139.6, 141.8]  # the last one between the limit shrunk and widened by U
+    for i, (sn, mass) in enumerate(zip(serials, masses, strict=True)):
+        for station_type in MONOBLOC[:4]:
+            line.run(station_type, sn, seed=i + 1)
+        line.run("charging", sn, expect="RETEST" if i == 3 else "PASS", overrides={"ChargedMass_g": mass})
+
+    got = _sample(sessions, "charging:charged_mass", limit=25)
+    assert got.serials == serials and got.values == pytest.approx(masses) and got.units == 4
+    html, chart = _page(client, characteristic="charging:charged_mass", n=25)
+    assert chart["values"] == pytest.approx(masses) and _n_card(html) == 4
+    assert _text_of(html, "ppk") == f"{_cpk(masses, got.low, got.high, overall=True):.3g}"
+
+
 def test_each_units_readings_are_one_subgroup_on_an_xbar_s_chart_and_cpk_is_not_claimed_out_of_control(
     line: Line, client: Any, sessions: sessionmaker[Session]
 ) -> None:

@@ -112,6 +112,32 @@ def test_a_concession_over_a_fail_shows_in_the_csv_with_who_when_and_why(line: L
     assert {r["override_by"] + r["override_at"] + r["override_reason"] for r in others} == {""}
 
 
+def test_a_second_override_is_the_verdict_that_counts_in_the_csv(line: Line, client: Any) -> None:
+    """A concession withdrawn: FAIL by the engine, PASS by a first override, FAIL by a second. The
+    latest override counts, with its own who, when and why."""
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC[:4]:
+        line.run(station_type, serial)
+    failed = line.run("charging", serial, "FAIL", overrides={"ChargedMass_g": 143.0})["attempt"]
+    given = []
+    for verdict, reason in (("PASS", "concession per deviation D-17"), ("FAIL", "D-17 withdrawn by the customer")):
+        r = client.post(
+            f"/api/v1/attempts/{failed['id']}/override",
+            json={"verdict": verdict, "reason": reason, "signature": QUALITY_SIGNATURE},
+        )
+        assert r.status_code == 201, r.text
+        given.append(r.json())
+
+    _, rows = _csv(client, serial)
+    charging = [r for r in rows if r["attempt_id"] == str(failed["id"]) and r["row"] != "hold"]
+    assert charging and {r["attempt_verdict"] for r in charging} == {"FAIL"}
+    assert {r["effective_verdict"] for r in charging} == {"FAIL"}
+    assert {r["use_as_is"] for r in charging} == {"false"}
+    assert {r["override_reason"] for r in charging} == {"D-17 withdrawn by the customer"}
+    [at] = {r["override_at"] for r in charging}
+    assert datetime.fromisoformat(at) == datetime.fromisoformat(given[1]["at"])
+
+
 def test_the_units_holds_are_rows_of_the_csv_placed_released_and_disposed(line: Line, client: Any) -> None:
     serial = line.work_order(quantity=1)[0]
     line.run("coil_expansion", serial, overrides={"CoilBatch": "CB-77"})

@@ -3,10 +3,11 @@ transaction pattern of its write routes, and what the dashboard shows of a runni
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
-from tests.api.driver import Line
+from tests.api.driver import MONOBLOC, Line
 from tests.conftest import auth_headers
 
 
@@ -59,6 +60,61 @@ def test_the_dashboard_shows_the_supervisors_station_links(client: Any) -> None:
     assert r.status_code == 200
     assert "connected" in r.text and "not supervised" in r.text  # VAC-01 linked; others not in the board
     assert '"started": [' in r.text
+
+
+def test_first_pass_yield_counts_only_a_units_first_attempt_and_a_retest_is_not_a_pass(client: Any) -> None:
+    """Three units charged: one PASS at once, one RETEST then PASS, one FAIL then PASS after repair
+    and a new evacuation. First-pass yield at the charging station is 1 of 3; the vacuum station
+    passed each unit at its first attempt (the repeat after repair is no first attempt)."""
+    line = Line(client)
+    serials = ["HP26-0000401", "HP26-0000402", "HP26-0000403"]
+    for serial in serials:
+        for station_type in MONOBLOC[:4]:
+            line.run(station_type, serial)
+    line.run("charging", serials[0], overrides={"ChargedMass_g": 140.0})
+    line.run("charging", serials[1], expect="RETEST", overrides={"ChargedMass_g": 141.8})
+    line.run("charging", serials[1], overrides={"ChargedMass_g": 141.4}, seed=99)
+    line.run("charging", serials[2], expect="FAIL", overrides={"ChargedMass_g": 143.0})
+    assert line.start("repair", serials[2]).status_code == 201
+    assert line.complete("repair", serials[2], overrides={"RecoveredMass_g": 143.0}).status_code == 200
+    line.run("vacuum_dehydration", serials[2], seed=50)
+    line.run("charging", serials[2], overrides={"ChargedMass_g": 140.2}, seed=98)
+
+    page = client.get("/ui/dashboard")
+    assert page.status_code == 200, page.text
+    table = re.findall(r"<tr>(.*?)</tr>", page.text, re.S)
+    rows = {cells[0]: cells[2] for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in table) if cells}
+    assert rows["CHG-01"] == "33.3 % (1/3)"
+    assert rows["VAC-01"] == "100.0 % (3/3)"
+
+
+def _verdict_box(panel_html: str) -> tuple[str, str]:
+    """The tablet panel's verdict box: its CSS class (the colour the operator sees) and its big word."""
+    found = re.search(r'<div class="(verdict verdict-[A-Z]+)" id="verdict".*?"verdict-word">(\w+)<', panel_html, re.S)
+    assert found is not None, panel_html
+    return found.group(1), found.group(2)
+
+
+def test_the_tablet_colours_the_verdict_that_counts_the_latest_override_over_the_engines(client: Any) -> None:
+    line = Line(client)
+    serial = "HP26-0000405"
+    for station_type in MONOBLOC[:4]:
+        line.run(station_type, serial)
+    failed = line.run("charging", serial, "FAIL", overrides={"ChargedMass_g": 143.0})["attempt"]
+    panel = client.get("/ui/tablet/CHG-01/panel", params={"serial": serial})
+    assert panel.status_code == 200 and _verdict_box(panel.text) == ("verdict verdict-FAIL", "FAIL")
+
+    override = {"verdict": "PASS", "reason": "concession per deviation D-17", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/attempts/{failed['id']}/override", json=override).status_code == 201
+    panel = client.get("/ui/tablet/CHG-01/panel", params={"serial": serial})
+    assert _verdict_box(panel.text) == ("verdict verdict-PASS", "PASS")
+    assert 'data-engine-verdict="FAIL"' in panel.text
+
+    withdrawn = {"verdict": "FAIL", "reason": "D-17 withdrawn by the customer", "signature": {"secret": "demo-quality"}}
+    assert client.post(f"/api/v1/attempts/{failed['id']}/override", json=withdrawn).status_code == 201
+    panel = client.get("/ui/tablet/CHG-01/panel", params={"serial": serial})
+    assert _verdict_box(panel.text) == ("verdict verdict-FAIL", "FAIL")  # the latest override counts
+    assert "D-17 withdrawn by the customer" in panel.text and "concession per deviation" not in panel.text
 
 
 def test_every_page_script_and_style_is_served_by_the_app(client: Any) -> None:

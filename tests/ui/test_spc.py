@@ -76,6 +76,23 @@ def test_units_of_different_sizes_pool_their_standard_deviations_with_limits_of_
     assert limits.s_lcl == pytest.approx(list(np.maximum(0.0, centre - spread)))
 
 
+def test_a_unit_whose_readings_spread_too_little_falls_below_the_s_charts_lower_limit() -> None:
+    """Eight readings a unit: B3 = 0.185 (published), so a unit whose readings hardly differ (a stuck
+    sensor, a copied value) lies below B3·c4·σ and the s chart is out of control."""
+    rng = np.random.default_rng(5)
+    units = [list(rng.normal(10.0, 1.0, 8)) for _ in range(20)]
+    units[12] = [10.0, 10.01, 9.99, 10.0, 10.0, 10.01, 9.99, 10.0]
+    sds = np.array([np.std(u, ddof=1) for u in units])
+    sigma = math.sqrt(float(np.mean(sds**2))) / _c4(20 * 7 + 1)  # equal sizes: pooled s over 140 degrees of freedom
+    s_lcl, s_ucl = 0.185 * 0.9650 * sigma, 1.815 * 0.9650 * sigma  # B3·c4(8)·σ and B4·c4(8)·σ, n = 8
+    expected = [i for i, s in enumerate(sds) if not s_lcl <= s <= s_ucl]
+    assert 12 in expected
+
+    report = spc.analyse_subgroups(units, low=None, high=None)
+    assert report.limits.s_lcl[12] == pytest.approx(s_lcl, rel=1e-3)
+    assert report.dispersion_flagged == expected and not report.in_control
+
+
 def test_a_unit_of_one_reading_is_charted_without_a_standard_deviation() -> None:
     report = spc.analyse_subgroups([[1.0, 1.2], [1.1], [0.9, 1.0, 1.05]], low=0.0, high=2.0)
     assert isinstance(report, spc.SubgroupReport)
@@ -171,6 +188,28 @@ def test_fifteen_points_hugging_the_centre_break_rule_7() -> None:
 def test_eight_points_avoiding_the_centre_on_both_sides_break_rule_8() -> None:
     values = [1.5, -1.5, 1.2, -1.3, 1.4, -1.6, 1.1, -1.2]
     assert spc.nelson(values, mean=0.0, sigma=1.0)[8] == [7]
+
+
+def test_a_moving_range_above_its_limit_alone_puts_the_individuals_chart_out_of_control() -> None:
+    """Every point inside x̄ ± 3σ and no Nelson pattern, but one jump wider than D4·MR̄ (D4 = 3.267)."""
+    values = [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, -3.0, 4.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    ranges = np.abs(np.diff(values))
+    mr_ucl = 3.267 * float(np.mean(ranges))  # 3.267 × 20/13 = 5.03: only the jump of 7 from -3 to 4 exceeds it
+    assert [i + 1 for i, r in enumerate(ranges) if r > mr_ucl] == [7]
+    report = spc.analyse(values, low=None, high=None)
+    assert report.violations == {} and report.dispersion_flagged == [7]
+    assert not report.in_control
+
+
+def test_three_of_five_beyond_one_sigma_do_not_break_rule_6() -> None:
+    assert 6 not in spc.nelson([1.5, 1.2, 0.0, 0.5, 1.7], mean=0.0, sigma=1.0)
+    assert 6 not in spc.nelson([1.5, -1.2, 1.1, 1.7, 0.0], mean=0.0, sigma=1.0)  # four beyond 1σ, one of them below
+
+
+def test_fourteen_points_hugging_the_centre_do_not_break_rule_7_the_fifteenth_does() -> None:
+    values = [0.1 if i % 3 else -0.1 for i in range(15)]
+    assert 7 not in spc.nelson(values[:14], mean=0.0, sigma=1.0)
+    assert spc.nelson(values, mean=0.0, sigma=1.0)[7] == [14]
 
 
 def test_analyse_skips_unmeasured_values_and_needs_two() -> None:
