@@ -97,21 +97,15 @@ def _braze(line: Line, serial: str, seed: int, belt_speed_mm_min: float) -> int:
     return int(body["attempt"]["spec_revision_id"])
 
 
-def test_capability_is_computed_per_revision_and_results_under_other_limits_are_left_out(
-    line: Line, client: Any, sessions: sessionmaker[Session]
-) -> None:
-    rng = np.random.default_rng(3)
-    serials = line.work_order(first="HP26-5000001", quantity=40)
-    old_values = [float(np.round(rng.normal(300.0, 2.0), 1)) for _ in range(20)]
-    new_values = [float(np.round(rng.normal(320.0, 2.0), 1)) for _ in range(20)]
-    old = {_braze(line, sn, i + 1, v) for i, (sn, v) in enumerate(zip(serials[:20], old_values, strict=True))}
+def _approve_new_belt_profile(client: Any, *, note: str) -> int:
+    """A brazing revision for a 320 mm/min belt profile (304–336 mm/min), approved: its id."""
     draft = client.post(
         "/api/v1/spec-revisions",
         json={
             "station_type": "brazing",
             "product_model": MODEL,
             "overrides": {"limits": {"belt_speed_mm_min": {"low": 304.0, "high": 336.0}}},
-            "note": "new belt profile, 320 mm/min",
+            "note": note,
         },
     )
     assert draft.status_code == 201, draft.text
@@ -120,8 +114,20 @@ def test_capability_is_computed_per_revision_and_results_under_other_limits_are_
         json={"reason": "new furnace profile", "signature": {"secret": "demo-quality"}},
     )
     assert approved.status_code == 200, approved.text
+    return int(draft.json()["id"])
+
+
+def test_capability_is_computed_per_revision_and_results_under_other_limits_are_left_out(
+    line: Line, client: Any, sessions: sessionmaker[Session]
+) -> None:
+    rng = np.random.default_rng(3)
+    serials = line.work_order(first="HP26-5000001", quantity=40)
+    old_values = [float(np.round(rng.normal(300.0, 2.0), 1)) for _ in range(20)]
+    new_values = [float(np.round(rng.normal(320.0, 2.0), 1)) for _ in range(20)]
+    old = {_braze(line, sn, i + 1, v) for i, (sn, v) in enumerate(zip(serials[:20], old_values, strict=True))}
+    new_revision_id = _approve_new_belt_profile(client, note="new belt profile, 320 mm/min")
     new = {_braze(line, sn, i + 21, v) for i, (sn, v) in enumerate(zip(serials[20:], new_values, strict=True))}
-    assert len(old) == 1 and new == {draft.json()["id"]}
+    assert len(old) == 1 and new == {new_revision_id}
     (old_revision,), (new_revision,) = old, new
     reference_new = _cpk(new_values, 304.0, 336.0)
     reference_old = _cpk(old_values, 285.0, 315.0)
@@ -225,26 +231,12 @@ def test_a_chosen_revision_without_results_falls_back_to_the_newest_revision_wit
     serials = line.work_order(first="HP26-5000501", quantity=3)
     speeds = [299.0, 301.5, 300.2]
     (judged_under,) = {_braze(line, sn, i + 1, v) for i, (sn, v) in enumerate(zip(serials, speeds, strict=True))}
-    draft = client.post(
-        "/api/v1/spec-revisions",
-        json={
-            "station_type": "brazing",
-            "product_model": MODEL,
-            "overrides": {"limits": {"belt_speed_mm_min": {"low": 304.0, "high": 336.0}}},
-            "note": "new belt profile, nothing brazed under it yet",
-        },
-    )
-    assert draft.status_code == 201, draft.text
-    approved = client.post(
-        f"/api/v1/spec-revisions/{draft.json()['id']}/approve",
-        json={"reason": "new furnace profile", "signature": {"secret": "demo-quality"}},
-    )
-    assert approved.status_code == 200, approved.text
+    new_revision_id = _approve_new_belt_profile(client, note="new belt profile, nothing brazed under it yet")
 
-    got = _sample(sessions, "brazing:belt_speed", limit=25, revision_id=draft.json()["id"])
+    got = _sample(sessions, "brazing:belt_speed", limit=25, revision_id=new_revision_id)
     assert got.revision_id == judged_under and got.values == pytest.approx(speeds)
     assert (got.low, got.high) == (285.0, 315.0)
-    html, chart = _page(client, characteristic="brazing:belt_speed", n=25, revision=draft.json()["id"])
+    html, chart = _page(client, characteristic="brazing:belt_speed", n=25, revision=new_revision_id)
     assert chart["values"] == pytest.approx(speeds) and (chart["low"], chart["high"]) == (285.0, 315.0)
     assert f"judged under spec revision {judged_under}" in _text_of(html, "basis")
 
