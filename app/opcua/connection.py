@@ -324,9 +324,16 @@ class EndpointRunner:
     async def _watch(
         self, client: Client, link: UaLink, sub: Subscription, handlers: dict[str, StationHandshakes]
     ) -> None:
-        """Reconcile every station now and periodically; end the session when the data goes stale."""
+        """Reconcile every station now and periodically; end the session when the data goes stale.
+
+        Fresh means a publish response (data or keep-alive) within ``stale_after_s``, counted from the
+        session's start until the first one arrives: a PLC that accepts the subscription and never
+        publishes is stale too (asyncua's own watchdog waits for a first publish). A subscription asyncua
+        recreates resets its ``last_publish_at`` without anything having been published, so that reset
+        does not count."""
         subscription_id = sub.subscription_id
         counter_nodes = [node for h in handlers.values() for node in h.nodes.counters]
+        fresh_at, seen_publish_at = time.monotonic(), sub.last_publish_at
         while True:
             read = await link.read(counter_nodes)
             for i, handler in enumerate(handlers.values()):
@@ -338,10 +345,13 @@ class EndpointRunner:
                 await asyncio.sleep(min(0.25, self._timing.reconcile_interval_s))
                 if client.uaclient.state is not UaClientState.CONNECTED:
                     raise LinkLost(f"client state {client.uaclient.state.value}")
-                last = sub.last_publish_at
-                if last is not None and time.monotonic() - last > self.stale_after_s:
-                    raise LinkLost(f"no publish response for {time.monotonic() - last:.1f} s")
-                if sub.subscription_id != subscription_id:
+                recreated = sub.subscription_id != subscription_id
+                if not recreated and sub.last_publish_at != seen_publish_at and sub.last_publish_at is not None:
+                    fresh_at = sub.last_publish_at
+                seen_publish_at = sub.last_publish_at
+                if time.monotonic() - fresh_at > self.stale_after_s:
+                    raise LinkLost(f"no publish response for {time.monotonic() - fresh_at:.1f} s")
+                if recreated:
                     # asyncua recreated the subscription behind our back: notifications may be lost
                     self.gaps_detected += 1
                     subscription_id = sub.subscription_id

@@ -55,3 +55,16 @@ def test_a_reply_cut_short_by_a_refusing_plc_is_logged_in_one_line(caplog: pytes
     (cut,) = caplog.records
     assert cut.exc_info is None and "Not enough data left in buffer" in cut.getMessage()
     assert "Traceback" not in logging.Formatter().format(cut)
+
+
+def test_asyncua_info_logging_is_turned_down_to_warning_when_the_supervisor_starts() -> None:
+    """pitfalls.md: asyncua's INFO logging dumps whole publish results and doubles CPU."""
+    asyncua_logger = logging.getLogger("asyncua")
+    level = asyncua_logger.level
+    asyncua_logger.setLevel(logging.INFO)  # what an application's basicConfig(level=INFO) lets through
+    try:
+        quiet_asyncua_logging()
+        assert asyncua_logger.level == logging.WARNING
+        assert not logging.getLogger("asyncua.common.subscription").isEnabledFor(logging.INFO)
+    finally:
+        asyncua_logger.setLevel(level)

@@ -140,6 +140,31 @@ def test_result_set_is_read_in_chunks_of_the_servers_published_operation_limit()
     run(scenario)
 
 
+def test_answer_fields_are_written_in_requests_of_at_most_the_servers_published_write_limit():
+    """pitfalls.md: asyncua does not read the server's OperationLimits; a PLC publishing MaxNodesPerWrite = 2
+    refuses a Write of the three answer fields (BadTooManyOperations). Response.Counter still comes last."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
+            assert r.server.server is not None
+            limit = ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerWrite)
+            await r.server.server.write_attribute_value(limit, ua.DataValue(ua.Variant(2, ua.VariantType.UInt32)))
+            log = ServiceLog(r.server, "ST-1")
+            await r.supervisor.start()
+            plc = await connected_plc(r, "ST-1")
+            link = r.supervisor.runners[0].link
+            assert link is not None and link.max_nodes_per_write == 2
+            assert (await plc.request_release("SN-1")).release
+            writes = log.writes()
+            assert all(len(write) <= 2 for write in writes), writes
+            assert writes[-1] == {"Response.Counter": 1}, writes
+            answer = {path: value for write in writes[:-1] for path, value in write.items()}
+            assert answer == {"Response.Release": True, "Response.Reason": "", "Response.Recipe": RECIPE}
+
+    run(scenario)
+
+
 def test_fit_utf8_counts_bytes_and_never_cuts_a_character_in_half():
     assert codec.fit_utf8("route complete", 254) == "route complete"
     exact = "é" * 127  # 254 bytes: fits as it is

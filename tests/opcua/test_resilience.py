@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
 
 from asyncua import ua
+from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
 
 from app.domain.results import Verdict
 from app.opcua.backend import ReleaseAnswer
@@ -456,5 +461,219 @@ def test_a_plc_without_modify_subscription_is_served_with_the_keep_alive_it_gran
             assert r.supervisor.runners[0].stale_after_s == FAST.stale_after_s
             outcome = await r.plcs["ST-1"].request_release("SN-1")
             assert outcome.answered and outcome.release
+
+    run(scenario)
+
+
+def _write_unnoticed(server, station_id: str, path: str, value, variant_type: ua.VariantType) -> None:
+    """Set a PLC variable without any data change reaching a subscriber: a notification lost on the way."""
+    node_id = server.nodes[station_id].node(path)
+    now = datetime.now(UTC)
+    attribute = server.server.iserver.aspace._nodes[node_id].attributes[ua.AttributeIds.Value]
+    attribute.value = ua.DataValue(ua.Variant(value, variant_type), SourceTimestamp=now, ServerTimestamp=now)
+
+
+def test_a_request_whose_notification_is_lost_after_a_reconnect_is_served_by_the_counter_reads():
+    """plc-interface.md: on every (re)connect and periodically while connected the MES reads the counters, so
+    nothing depends on a single notification; pitfalls.md: after every reconnect re-read the counters."""
+
+    async def scenario():
+        backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
+        async with rig(["ST-1"], backend=backend) as r:
+            await connected_plc(r, "ST-1")
+            runner = r.supervisor.runners[0]
+            await r.server.stop()
+            await eventually(lambda: r.supervisor.status("ST-1").link != "connected", what="loss seen")
+            await r.server.start()
+            log = ServiceLog(r.server, "ST-1")
+            await eventually(
+                lambda: runner.sessions_started == 2 and r.supervisor.status("ST-1").link == "connected",
+                what="reconnect",
+            )
+            await eventually(
+                lambda: sum("Request.Counter" in c.values and "Result.Ack" in c.values for c in log.calls) >= 2,
+                timeout_s=4 * FAST.reconcile_interval_s + FAST.request_timeout_s,
+                what="the four counters read (twice) after the reconnect",
+            )
+            _write_unnoticed(r.server, "ST-1", "Request.Serial", "SN-1", ua.VariantType.String)
+            _write_unnoticed(r.server, "ST-1", "Request.Counter", 1, ua.VariantType.UInt32)
+            await eventually(
+                lambda: r.server.read("ST-1", "Response.Counter") == 1,
+                timeout_s=4 * FAST.reconcile_interval_s + FAST.request_timeout_s,
+                what="the request answered without its notification",
+            )
+            assert r.server.read("ST-1", "Response.Release") is True
+            assert runner.sessions_started == 2
+
+    run(scenario)
+
+
+def test_a_lost_link_shows_disconnected_with_its_reason_while_the_mes_waits_to_reconnect():
+    """A station's status must not say "connected" for the whole reconnect backoff after its link is lost."""
+
+    async def scenario():
+        timing = dataclasses.replace(FAST, reconnect_min_delay_s=5.0, reconnect_max_delay_s=5.0)
+        async with rig(["ST-1"], timing=timing) as r:
+            await connected_plc(r, "ST-1")
+            await r.server.stop()
+            await eventually(
+                lambda: r.supervisor.status("ST-1").link == "disconnected",
+                timeout_s=0.5 * timing.reconnect_min_delay_s,
+                what="the lost link shown before the backoff ends",
+            )
+            assert r.supervisor.status("ST-1").problem, "a lost link says why"
+
+    run(scenario)
+
+
+def _time_session_ends(runner) -> list[float]:
+    """When each of the runner's sessions or connect attempts ended (time.monotonic)."""
+    ends: list[float] = []
+    on_session_end = runner._on_session_end
+
+    async def timed(exc: BaseException) -> None:
+        ends.append(time.monotonic())
+        await on_session_end(exc)
+
+    runner._on_session_end = timed
+    return ends
+
+
+def test_the_reconnect_backoff_is_capped_while_a_plc_stays_away():
+    async def scenario():
+        async with rig(["ST-1"]) as r:
+            await connected_plc(r, "ST-1")
+            ends = _time_session_ends(r.supervisor.runners[0])
+            await r.server.stop()
+            # the 7th attempt comes after a delay of 0.1 s × 2⁵ = 3.2 s uncapped, 0.5 s capped
+            await eventually(lambda: len(ends) >= 7, timeout_s=20.0, what="seven failed connects")
+            gaps = [later - earlier for earlier, later in itertools.pairwise(ends)]
+            assert max(gaps) < 1.2 * FAST.reconnect_max_delay_s + 0.5, gaps
+            await r.server.start()
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="reconnect")
+
+    run(scenario)
+
+
+def test_the_reconnect_backoff_starts_over_after_a_session_that_had_been_up():
+    async def scenario():
+        timing = dataclasses.replace(FAST, reconnect_min_delay_s=0.1, reconnect_max_delay_s=8.0)
+        async with rig(["ST-1"], timing=timing) as r:
+            await connected_plc(r, "ST-1")
+            runner = r.supervisor.runners[0]
+            ends = _time_session_ends(runner)
+            await r.server.stop()
+            await eventually(lambda: len(ends) >= 6, timeout_s=10.0, what="the backoff grown to 6.4 s")
+            await r.server.start()
+            await eventually(lambda: runner.sessions_started == 2, timeout_s=15.0, what="reconnect")
+            up_for = timedelta(seconds=10 * timing.reconnect_min_delay_s + 5 + 0.5)
+            await eventually(
+                lambda: datetime.now(UTC) - r.supervisor.status("ST-1").since > up_for,
+                timeout_s=up_for.total_seconds() + 2,
+                what="the session up for longer than the reset threshold",
+            )
+            assert r.supervisor.status("ST-1").link == "connected" and runner.sessions_started == 2
+            lost = len(ends)
+            await r.server.stop()
+            await eventually(lambda: len(ends) >= lost + 2, timeout_s=15.0, what="the first attempt after the loss")
+            # started over at 0.1 s, not the 6.4 s the backoff had grown to before the long session
+            assert ends[lost + 1] - ends[lost] < 1.5, ends[lost:]
+
+    run(scenario)
+
+
+def _record_monitored_items(server) -> list[tuple[str, float, int]]:
+    """Every monitored item the PLC is asked for: (node path, requested sampling interval, queue size)."""
+    asked: list[tuple[str, float, int]] = []
+
+    def created(event: ServerItemCallback, dispatcher: CallbackService) -> None:
+        for item in event.request_params.ItemsToCreate:
+            parameters = item.RequestedParameters
+            path = str(item.ItemToMonitor.NodeId.Identifier).split(".", 1)[1]
+            asked.append((path, parameters.SamplingInterval, parameters.QueueSize))
+
+    server.server.subscribe_server_callback(CallbackType.ItemSubscriptionCreated, created)
+    return asked
+
+
+def _held_subscriptions(server) -> list[tuple[float, int, int]]:
+    """(publishing interval, keep-alive count, lifetime count) of every subscription the PLC holds."""
+    subscriptions = server.server.iserver.subscription_service.subscriptions.values()
+    return sorted(
+        (s.data.RevisedPublishingInterval, s.data.RevisedMaxKeepAliveCount, s.data.RevisedLifetimeCount)
+        for s in subscriptions
+    )
+
+
+def test_the_mes_asks_for_the_contracts_publishing_keep_alive_lifetime_sampling_and_queue_sizes():
+    """plc-interface.md: 50 ms publishing and sampling interval 0 on the counters; pitfalls.md: set publishing
+    interval, keep-alive and lifetime counts explicitly, pass the sampling interval explicitly (asyncua's
+    default is 50 ms), and size the queues (a Live item's changes between two publishes are all kept)."""
+
+    async def scenario():
+        async with rig(["ST-1"], start_supervisor=False) as r:
+            asked = _record_monitored_items(r.server)
+            await r.supervisor.start()
+            await connected_plc(r, "ST-1")
+            timing = r.supervisor.timing
+            held = (timing.publishing_interval_ms, timing.keepalive_count, timing.lifetime_count)
+            assert _held_subscriptions(r.server) == [held, held]  # handshakes and Live
+            assert {path for path, _, _ in asked} == {
+                "Request.Counter",
+                "Result.Counter",
+                "Identification.BootId",
+                "State",
+                "Live.Force_kN",
+                "Live.Speed_mm_s",
+            }
+            for path, sampling_interval, queue_size in asked:
+                assert sampling_interval == 0.0, (path, sampling_interval)
+                wanted = timing.live_item_queue_size if path.startswith("Live.") else 1
+                assert queue_size == wanted, (path, queue_size)
+
+    run(scenario)
+
+
+def test_a_plc_without_modify_subscription_holds_the_keep_alive_and_lifetime_asked_at_creation():
+    async def scenario():
+        async with rig(["ST-1"], start_supervisor=False) as r:
+            from asyncua.common.utils import ServiceError
+
+            def unsupported(params):
+                raise ServiceError(ua.StatusCodes.BadServiceUnsupported)
+
+            r.server.server.iserver.subscription_service.modify_subscription = unsupported
+            await r.supervisor.start()
+            await connected_plc(r, "ST-1")
+            timing = r.supervisor.timing
+            held = (timing.publishing_interval_ms, timing.keepalive_count, timing.lifetime_count)
+            assert _held_subscriptions(r.server) == [held, held]
+
+    run(scenario)
+
+
+def test_a_plc_that_accepts_the_subscriptions_but_never_publishes_is_not_shown_connected_for_good(monkeypatch):
+    """pitfalls.md: watch data freshness. A PLC (or gateway) that accepts the MES's subscriptions but whose
+    publishing never runs sends neither data nor keep-alives, while its Read service still answers; the
+    same happens when asyncua drops a subscription's first publish and the PLC then goes silent. Counted
+    from the session's start, nothing published within stale_after_s ends the session: the MES starts a
+    new one instead of showing the station connected for good (it did: the check waited for a first
+    publish, as asyncua's own watchdog does)."""
+    from asyncua.server.internal_subscription import InternalSubscription
+
+    async def never_publish(self: InternalSubscription) -> None:
+        self._task = None  # the PLC's publishing engine never runs
+
+    monkeypatch.setattr(InternalSubscription, "start", never_publish)
+
+    async def scenario():
+        async with rig(["ST-1"]) as r:
+            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            runner = r.supervisor.runners[0]
+            await eventually(
+                lambda: runner.sessions_started >= 2 or r.supervisor.status("ST-1").link != "connected",
+                timeout_s=4 * FAST.stale_after_s,
+                what="the silent link declared lost (nothing has been published for 4 × stale_after_s)",
+            )
 
     run(scenario)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from asyncua import Server, ua
 
 from app.opcua.master_data import SecuritySettings
 from app.opcua.security import make_certificate, make_mes_certificate
@@ -121,3 +122,24 @@ def test_a_session_uri_other_than_the_mes_certificates_is_refused_before_a_plc_w
     says little about it; the MES checks first and names both URIs and the setting."""
     security = dataclasses.replace(_mes(pki), application_uri="urn:plant-7:mes")
     _assert_refused(pki, security=security, server=_server(pki), words="names ApplicationUri urn:ashp-line:mes")
+
+
+def test_an_endpoint_offering_basic256sha256_sign_only_is_refused_not_used(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plc-interface.md: production endpoints use Basic256Sha256 with SignAndEncrypt. Sign alone would put
+    the handshake values and the user's password token on the wire unencrypted: the MES does not settle."""
+    set_security_policy = Server.set_security_policy
+
+    def sign_only(self: Server, policies: list[ua.SecurityPolicyType], *args: object, **kwargs: object) -> None:
+        policies = [
+            ua.SecurityPolicyType.Basic256Sha256_Sign
+            if policy == ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt
+            else policy
+            for policy in policies
+        ]
+        set_security_policy(self, policies, *args, **kwargs)
+
+    monkeypatch.setattr(Server, "set_security_policy", sign_only)
+    words = "no Basic256Sha256 SignAndEncrypt security (it offers Basic256Sha256/Sign)"
+    _assert_refused(pki, security=_mes(pki), server=_server(pki), words=words)
