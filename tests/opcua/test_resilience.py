@@ -8,6 +8,7 @@ import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from asyncua import ua
 from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
 
@@ -652,23 +653,29 @@ def test_a_plc_without_modify_subscription_holds_the_keep_alive_and_lifetime_ask
     run(scenario)
 
 
-def test_a_plc_that_accepts_the_subscriptions_but_never_publishes_is_not_shown_connected_for_good(monkeypatch):
-    """pitfalls.md: watch data freshness. A PLC (or gateway) that accepts the MES's subscriptions but whose
-    publishing never runs sends neither data nor keep-alives, while its Read service still answers; the
-    same happens when asyncua drops a subscription's first publish and the PLC then goes silent. Counted
-    from the session's start, nothing published within stale_after_s ends the session: the MES starts a
-    new one instead of showing the station connected for good (it did: the check waited for a first
-    publish, as asyncua's own watchdog does)."""
+@pytest.mark.parametrize("falls_silent", ["from the start", "after publishing"])
+def test_a_plc_whose_subscriptions_do_not_publish_is_not_shown_connected_for_good(monkeypatch, falls_silent):
+    """pitfalls.md: watch data freshness. A PLC (or gateway) whose publishing engine does not run sends
+    neither data nor keep-alives while its Read service still answers: from the start (the MES's check, like
+    asyncua's own watchdog, waited for a first publish and showed the station connected for good), or after
+    it had published (asyncua then recreates the subscriptions again and again, each time resetting the
+    clock it keeps). Nothing published within stale_after_s ends the session and the MES starts a new one."""
     from asyncua.server.internal_subscription import InternalSubscription
 
     async def never_publish(self: InternalSubscription) -> None:
-        self._task = None  # the PLC's publishing engine never runs
+        self._task = None  # the PLC's publishing engine does not run
 
-    monkeypatch.setattr(InternalSubscription, "start", never_publish)
+    if falls_silent == "from the start":
+        monkeypatch.setattr(InternalSubscription, "start", never_publish)
 
     async def scenario():
         async with rig(["ST-1"]) as r:
-            await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
+            await connected_plc(r, "ST-1")
+            if falls_silent == "after publishing":
+                monkeypatch.setattr(InternalSubscription, "start", never_publish)
+                assert r.server.server is not None
+                for subscription in r.server.server.iserver.subscription_service.subscriptions.values():
+                    subscription._task.cancel()
             runner = r.supervisor.runners[0]
             await eventually(
                 lambda: runner.sessions_started >= 2 or r.supervisor.status("ST-1").link != "connected",
