@@ -117,13 +117,18 @@ def test_each_field_that_must_come_last_is_written_in_its_own_later_write_reques
     run(scenario)
 
 
+async def _publish_operation_limit(r, name: str, limit: int) -> None:
+    """The PLC's server publishes one of its OperationLimits (MaxNodesPerRead, MaxNodesPerWrite …)."""
+    assert r.server.server is not None
+    node = ua.NodeId(getattr(ua.ObjectIds, f"Server_ServerCapabilities_OperationLimits_{name}"))
+    await r.server.server.write_attribute_value(node, ua.DataValue(ua.Variant(limit, ua.VariantType.UInt32)))
+
+
 def test_result_set_is_read_in_chunks_of_the_servers_published_operation_limit():
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
-            assert r.server.server is not None
-            limit = ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
-            await r.server.server.write_attribute_value(limit, ua.DataValue(ua.Variant(3, ua.VariantType.UInt32)))
+            await _publish_operation_limit(r, "MaxNodesPerRead", 3)
             await r.supervisor.start()
             plc = await connected_plc(r, "ST-1")
             link = r.supervisor.runners[0].link
@@ -147,9 +152,7 @@ def test_answer_fields_are_written_in_requests_of_at_most_the_servers_published_
     async def scenario():
         backend = MemoryBackend(route=("ST-1",), serials={"SN-1"})
         async with rig(["ST-1"], backend=backend, start_supervisor=False) as r:
-            assert r.server.server is not None
-            limit = ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerWrite)
-            await r.server.server.write_attribute_value(limit, ua.DataValue(ua.Variant(2, ua.VariantType.UInt32)))
+            await _publish_operation_limit(r, "MaxNodesPerWrite", 2)
             log = ServiceLog(r.server, "ST-1")
             await r.supervisor.start()
             plc = await connected_plc(r, "ST-1")

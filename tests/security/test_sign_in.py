@@ -117,19 +117,18 @@ def test_secrets_and_tokens_are_stored_only_as_hashes(client, database) -> None:
     assert len(digests) >= 1 and all(len(d) == 64 for d in digests)
 
 
+def _create_user(client, **user: str):  # type: ignore[no-untyped-def]
+    """The admin creates a user through the API (201): the response."""
+    created = client.post("/api/v1/users", json=user, headers=auth_headers("admin"))
+    assert created.status_code == 201, created.text
+    return created
+
+
 def test_admin_creates_a_user_who_can_then_sign_in_and_a_deactivated_user_cannot(client) -> None:  # type: ignore[no-untyped-def]
     admin = auth_headers("admin")
-    created = client.post(
-        "/api/v1/users",
-        json={
-            "username": "newqe",
-            "display_name": "New QE",
-            "role": "quality_engineer",
-            "password": "a-long-passphrase",
-        },
-        headers=admin,
+    created = _create_user(
+        client, username="newqe", display_name="New QE", role="quality_engineer", password="a-long-passphrase"
     )
-    assert created.status_code == 201, created.text
     assert "password" not in created.text.replace("has_password", "")
     token = _sign_in(client, username="newqe", password="a-long-passphrase").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -142,18 +141,7 @@ def test_admin_creates_a_user_who_can_then_sign_in_and_a_deactivated_user_cannot
 
 def test_a_deactivated_badge_user_cannot_sign_in_with_badge_and_pin(client) -> None:  # type: ignore[no-untyped-def]
     admin = auth_headers("admin")
-    created = client.post(
-        "/api/v1/users",
-        json={
-            "username": "newop",
-            "display_name": "New Operator",
-            "role": "operator",
-            "badge_id": "B7301",
-            "pin": "7301",
-        },
-        headers=admin,
-    )
-    assert created.status_code == 201, created.text
+    _create_user(client, username="newop", display_name="New Operator", role="operator", badge_id="B7301", pin="7301")
     assert _sign_in(client, badge_id="B7301", pin="7301").status_code == 201
     off = client.put("/api/v1/users/newop", json={"active": False, "reason": "left the company"}, headers=admin)
     assert off.status_code == 200 and off.json()["active"] is False
