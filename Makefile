@@ -40,10 +40,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The OPC UA interoperability tests run the MES against a PLC on node-opcua (tests/opcua/interop),
+# installed from the npm registry by its lock file. Without npm they are skipped and say so (CI
+# requires them: MES_REQUIRE_NODE=1).
+INTEROP := tests/opcua/interop
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(INTEROP) && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: the node-opcua interoperability tests will be skipped"; fi
+
 # Two pytest workers (pytest-xdist) on this two-core machine kind: each worker creates and drops its
 # own uniquely named databases; PYTEST_WORKERS=0 runs the suite in one process.
 PYTEST_WORKERS ?= 2
-pytest: $(STAMP)
+pytest: $(STAMP) $(INTEROP)/node_modules/.installed
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
@@ -52,4 +61,4 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules
