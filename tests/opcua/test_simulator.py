@@ -8,9 +8,11 @@ import pytest
 from asyncua import Client, ua
 from asyncua.ua.uaerrors import BadMessageNotAvailable
 
+from app.cyclemodel.vacuum import expected_tight_rise_pa
 from app.opcua.nodes import NAMESPACE_URI
 from app.opcua.simulator.faults import Fault, UnitTruth
 from app.opcua.simulator.physics import generate
+from app.opcua.simulator.products import product_facts
 from app.opcua.simulator.server import HostedStation, StationServer
 from app.opcua.station_types import default_lookup
 from tests.opcua.conftest import endpoint_url, run
@@ -98,3 +100,25 @@ def test_run_in_faults_show_against_the_cycle_model_values():
     assert good["Defrost_EndedOn"] == "temperature" and bad["Defrost_EndedOn"] == "timeout"
     assert abs(good["P07_UnitAirSensor_C"] - good["P07_AirTemp_C"]) < 1.0
     assert bad["P07_UnitAirSensor_C"] - bad["P07_AirTemp_C"] > 1.0
+
+
+@pytest.mark.parametrize("model_code", ["HPM-06-R290-EVI", "HPM-12-R32-EVI", "HPS-10-R32"])
+def test_a_simulated_tight_unit_rises_as_the_cycle_model_expects_a_tight_dry_circuit_of_its_volume(model_code: str):
+    """The simulator's tight units are the physics' tight circuit (outgassing after the pumping time, by
+    volume), each unit 0.8–1.5 × it, so the rise-test rows of the demo line agree with their expectation."""
+    factors = []
+    for n in range(20):
+        unit = UnitTruth(f"HP26-{n:07d}", model_code, frozenset(), near_limit=False)
+        output = generate(station_type="vacuum_dehydration", unit=unit, rng=random.Random(n))
+        _, pressure = output.traces["Pressure_Pa"]
+        isolated = int(output.values["IsolationAt_s"])  # one sample a second from t = 0
+        expected = expected_tight_rise_pa(
+            volume_l=product_facts(model_code).internal_volume_l,
+            duration_s=output.values["RiseTestDuration_s"],
+            pumped_for_s=output.values["IsolationAt_s"],
+        )
+        # the trace's own 1 % noise on ~20–30 Pa: average the last 30 s
+        rise = sum(pressure[-30:]) / 30 - pressure[isolated]
+        factors.append(rise / expected)
+    assert all(0.6 < f < 1.7 for f in factors), factors
+    assert max(factors) - min(factors) > 0.2  # units differ

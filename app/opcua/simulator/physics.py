@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from app.cyclemodel.vacuum import expected_tight_rise_pa
 from app.opcua.simulator.faults import Fault, UnitTruth
 from app.opcua.simulator.products import ProductFacts, product_facts
 
@@ -100,6 +101,19 @@ def sub_base_assembly(unit: UnitTruth, product: ProductFacts, rng: random.Random
     return CycleOutput(values, {"FastenerTorque_Nm": _trace(t, torques)}, 60.0, {"FastenerTorque_Nm": list(torques)})
 
 
+def _tight_circuit_rise_pa(
+    unit: UnitTruth, product: ProductFacts, dt_s: np.ndarray, *, pumped_for_s: float
+) -> np.ndarray:
+    """A tight, dry circuit's rise: the cycle model's outgassing (falling as 1/t, plus the oil) times this
+    unit's own factor of 0.8–1.5, drawn from its serial so that the line's random stream is not shifted."""
+    factor = random.Random(f"outgassing:{unit.serial}").uniform(0.8, 1.5)
+    rise = [
+        expected_tight_rise_pa(volume_l=product.internal_volume_l, duration_s=float(d), pumped_for_s=pumped_for_s)
+        for d in dt_s
+    ]
+    return factor * np.asarray(rise)
+
+
 def vacuum_dehydration(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleOutput:
     """Pump-down to below 50 Pa, hold ≥ 30 min, isolate, 600 s rise test; leak and moisture shape the rise."""
     target_pa, rise_s = 50.0, 600.0
@@ -118,7 +132,7 @@ def vacuum_dehydration(unit: UnitTruth, product: ProductFacts, rng: random.Rando
     elif Fault.FINE_LEAK in unit.faults:
         rise = 0.03 * dt  # too small to see here: caught by the leak test
     else:
-        rise = 12.0 * (1.0 - np.exp(-dt / 200.0))  # outgassing of a tight, dry circuit
+        rise = _tight_circuit_rise_pa(unit, product, dt, pumped_for_s=isolate_s)
     pressure = np.where(t < isolate_s, pump, pump[int(isolate_s)] + rise)
     pressure = pressure * (1.0 + np.array([rng.gauss(0, 0.01) for _ in t]))
     below = (t < isolate_s) & (pressure <= target_pa)
