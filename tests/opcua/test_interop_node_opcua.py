@@ -8,6 +8,7 @@ MES sends and each departure from the contract's writing rules and handshakes.
 from __future__ import annotations
 
 import asyncio
+import math
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -418,5 +419,37 @@ def test_a_node_opcua_plcs_counters_wrap_from_4294967295_to_1_and_are_answered(t
             {"Response.Counter": ("UInt32", 1)},
             {"Result.Ack": ("UInt32", 1)},
         ]
+
+    run(scenario, timeout_s=120)
+
+
+def test_the_contracts_largest_result_crosses_from_a_node_opcua_plc_whole(tmp_path: Path):
+    """run_in: six channels of 20,000 samples (the contract's most) and their times, about 1.9 MB in one
+    Read, within node-opcua's default message and chunk limits; every sample arrives as it was sent."""
+    run_in = lookup("run_in")
+
+    async def scenario():
+        plc = NodePlc(port=free_port(), stations=[PlcStation("RI-01", run_in)], workdir=tmp_path)
+        await plc.start()
+        backend = MemoryBackend(route=("RI-01",), serials={"SN-1"})
+        supervisor = supervisor_for(plc, {"RI-01": run_in}, backend)
+        await supervisor.start()
+        t = [i * 0.5 for i in range(20_000)]
+        traces = {
+            channel: (t, [k + math.sin(i / 97.0) for i in range(20_000)])
+            for k, channel in enumerate(run_in.trace_channels)
+        }
+        values = {v.name: "temperature" if v.kind == "string" else 1.0 for v in run_in.values}
+        try:
+            await eventually(lambda: supervisor.status("RI-01").link == "connected", what="connected")
+            assert (await plc.request("RI-01", "SN-1"))["release"] is True
+            acked = await plc.result("RI-01", "SN-1", values=values, traces=traces)
+        finally:
+            await supervisor.stop()
+            await plc.stop()
+        assert acked["event"] == "acked"
+        ((stored, _),) = backend.stored.values()
+        assert stored.traces == {channel: (tuple(t_s), tuple(v)) for channel, (t_s, v) in traces.items()}
+        assert len(stored.traces) == 6
 
     run(scenario, timeout_s=120)
