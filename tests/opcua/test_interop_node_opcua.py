@@ -453,3 +453,42 @@ def test_the_contracts_largest_result_crosses_from_a_node_opcua_plc_whole(tmp_pa
         assert len(stored.traces) == 6
 
     run(scenario, timeout_s=120)
+
+
+def test_a_node_opcua_plc_with_small_operation_limits_is_read_and_written_in_chunks_it_accepts(tmp_path: Path):
+    """A PLC publishing MaxNodesPerRead 25 and MaxNodesPerWrite 2 (node-opcua refuses a larger request
+    with BadTooManyOperations): the run_in result set (82 nodes) is read in consecutive chunks and every
+    value lands under its own name; the three answer fields go in two Writes, still before the counter."""
+    run_in = lookup("run_in")
+
+    async def scenario():
+        plc = NodePlc(
+            port=free_port(),
+            stations=[PlcStation("RI-01", run_in)],
+            workdir=tmp_path,
+            max_nodes_per_read=25,
+            max_nodes_per_write=2,
+        )
+        await plc.start()
+        backend = MemoryBackend(route=("RI-01",), serials={"SN-1"})
+        supervisor = supervisor_for(plc, {"RI-01": run_in}, backend)
+        await supervisor.start()
+        values = {v.name: f"text-{i}" if v.kind == "string" else float(i) + 0.25 for i, v in enumerate(run_in.values)}
+        traces = {channel: ([0.0, 1.0], [float(k), float(k) + 0.5]) for k, channel in enumerate(run_in.trace_channels)}
+        try:
+            await eventually(lambda: supervisor.status("RI-01").link == "connected", what="connected")
+            assert (await plc.request("RI-01", "SN-1"))["release"] is True
+            acked = await plc.result("RI-01", "SN-1", values=values, traces=traces)
+            log = await plc.log("RI-01")
+        finally:
+            await supervisor.stop()
+            await plc.stop()
+        assert acked["event"] == "acked"
+        ((stored, _),) = backend.stored.values()
+        assert {name: v.value for name, v in stored.values.items()} == values
+        assert stored.traces == {channel: (tuple(t_s), tuple(v)) for channel, (t_s, v) in traces.items()}
+        assert log["violations"] == []
+        assert max(len(entry["paths"]) for entry in log["log"] if entry["service"] == "Read") == 25
+        assert max(len(entry["paths"]) for entry in log["log"] if entry["service"] == "Write") == 2
+
+    run(scenario, timeout_s=120)

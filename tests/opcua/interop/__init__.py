@@ -85,6 +85,8 @@ class NodePlc:
         security: PlcSecurity | None = None,
         extra_namespaces: Sequence[str] = (),
         ack_timeout_s: float = 30.0,
+        max_nodes_per_read: int = 0,
+        max_nodes_per_write: int = 0,
     ) -> None:
         self.port = port
         self.url = f"opc.tcp://127.0.0.1:{port}"
@@ -99,6 +101,9 @@ class NodePlc:
             "answer_timeout_s": 10,
             "ack_timeout_s": ack_timeout_s,
             "extra_namespaces": list(extra_namespaces),
+            # the server's OperationLimits (0: none published)
+            "max_nodes_per_read": max_nodes_per_read,
+            "max_nodes_per_write": max_nodes_per_write,
             "security": None
             if security is None
             else {

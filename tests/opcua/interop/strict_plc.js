@@ -7,7 +7,7 @@
 //   node strict_plc.js CONFIG.json
 //
 // CONFIG: {port, stations: [{id, type, values: [{name, kind}], traces: [...], live: [...], counters_at}],
-//          retain_dir, pki_root, answer_timeout_s, ack_timeout_s, extra_namespaces,
+//          retain_dir, pki_root, max_nodes_per_read, max_nodes_per_write, answer_timeout_s, ack_timeout_s, extra_namespaces,
 //          security: null | {certificate, private_key, pki_root, users: {name: password}}}
 // Commands: {cmd: "request", station, serial} · {cmd: "result", station, serial, values, traces}
 //           {cmd: "log", station} · {cmd: "live", station, channel, value} · {cmd: "stop"}
@@ -218,8 +218,8 @@ class Station {
       (e) => e.service === "Read" && ["Request.Counter", "Request.Serial", "Identification.BootId"].every((p) => e.paths.includes(p)),
     );
     if (!readTogether) this.violate("Request.Counter, Request.Serial and BootId were not read in one Read before the answer");
-    const answered = before.filter((e) => e.service === "Write" && ANSWER_FIELDS.every((p) => e.paths.includes(p)));
-    if (answered.length === 0) this.violate("Response.Counter written before Release, Reason and Recipe");
+    const written = new Set(before.filter((e) => e.service === "Write").flatMap((e) => e.paths));
+    if (!ANSWER_FIELDS.every((p) => written.has(p))) this.violate("Response.Counter written before Release, Reason and Recipe");
     const release = this.get("Response.Release");
     const reason = this.get("Response.Reason");
     const recipe = this.get("Response.Recipe");
@@ -243,9 +243,13 @@ class Station {
     const setPaths = ["Result.Counter", "Result.Id", "Result.Serial", "Identification.BootId",
       ...this.description.values.map((v) => `Result.Values.${v.name}`),
       ...this.description.traces.flatMap((c) => [`Result.Traces.${c}`, `Result.Traces.${c}_t`])];
-    // one Read, unless the set is larger than the server's MaxNodesPerRead (not the case here)
-    if (!before.some((e) => e.service === "Read" && setPaths.every((p) => e.paths.includes(p))))
-      this.violate("the result set, its counter and BootId were not read in one Read before the Ack");
+    // one Read; a set larger than the server's MaxNodesPerRead in consecutive Reads that together hold it
+    if (setPaths.length <= (config.max_nodes_per_read || Infinity)) {
+      if (!before.some((e) => e.service === "Read" && setPaths.every((p) => e.paths.includes(p))))
+        this.violate("the result set, its counter and BootId were not read in one Read before the Ack");
+    } else if (!readInChunks(before, setPaths)) {
+      this.violate("the result set, its counter and BootId were not read in consecutive Reads before the Ack");
+    }
     if (!before.some((e) => e.service === "Write" && e.paths.includes("Result.Verdict")))
       this.violate("Result.Ack written before Result.Verdict");
   }
@@ -323,6 +327,18 @@ class Station {
   }
 }
 
+// Some run of consecutive Reads in `entries` (no Write between them) that together hold every path.
+function readInChunks(entries, paths) {
+  for (let start = 0; start < entries.length; start++) {
+    const seen = new Set();
+    for (let i = start; i < entries.length && entries[i].service === "Read"; i++) {
+      entries[i].paths.forEach((p) => seen.add(p));
+      if (paths.every((p) => seen.has(p))) return true;
+    }
+  }
+  return false;
+}
+
 function stationPath(nodeId, namespaceIndex, stations) {
   if (nodeId.namespace !== namespaceIndex || typeof nodeId.value !== "string") return null;
   const dot = nodeId.value.indexOf(".");
@@ -376,6 +392,9 @@ async function main() {
     maxConnectionsPerEndpoint: 10,
     serverInfo: { applicationUri: "urn:ashp-line:node-opcua-plc", productUri: "urn:ashp-line:node-opcua-plc" },
     buildInfo: { productName: "strict node-opcua PLC" },
+    serverCapabilities: {
+      operationLimits: { maxNodesPerRead: config.max_nodes_per_read || 0, maxNodesPerWrite: config.max_nodes_per_write || 0 },
+    },
   };
   // PKI stores of the test's own (never node-opcua's default under the user's home)
   const pkiRoot = config.security ? config.security.pki_root : config.pki_root;
