@@ -492,3 +492,47 @@ def test_a_node_opcua_plc_with_small_operation_limits_is_read_and_written_in_chu
         assert max(len(entry["paths"]) for entry in log["log"] if entry["service"] == "Write") == 2
 
     run(scenario, timeout_s=120)
+
+
+def test_a_station_restarting_on_a_live_node_opcua_gateway_while_its_result_is_stored_gets_one_verdict_and_ack(
+    tmp_path: Path,
+):
+    """The gateway stays up and only the station's program restarts (new BootId, counters 0) while the MES
+    is committing its result; the re-offer of that result at counter 1 is read before its Verdict and Ack,
+    found stored, and answered once: no Verdict or Ack meant for the old boot reaches the new one."""
+
+    async def scenario():
+        plc = NodePlc(port=free_port(), stations=[PlcStation("CE-01", COIL)], workdir=tmp_path)
+        first_boot = (await plc.start())["boot_ids"]["CE-01"]
+        backend = GatedBackend(route=("CE-01",), serials={"SN-1"})
+        supervisor = supervisor_for(plc, {"CE-01": COIL}, backend)
+        await supervisor.start()
+        try:
+            await eventually(lambda: supervisor.status("CE-01").link == "connected", what="connected")
+            assert (await plc.request("CE-01", "SN-1"))["release"] is True
+            backend.gate.clear()
+            before_restart = len(plc.events)
+            await plc.result("CE-01", "SN-1", values=coil_values(), traces=coil_traces(), wait=False)
+            await eventually(lambda: len(backend.stored) == 1, what="the result committed")
+            await plc.send({"cmd": "restart", "station": "CE-01"})
+            restarted = await plc.wait_for(lambda e: e["event"] == "restarted", what="restart", start=before_restart)
+            reoffered = await plc.wait_for(lambda e: e["event"] == "reoffered", what="re-offer", start=before_restart)
+            backend.gate.set()
+            acked = await plc.wait_for(lambda e: e["event"] == "acked", what="Ack of the re-offer")
+            lost = await plc.wait_for(lambda e: e["event"] == "lost_in_restart", what="the first offer's end")
+            log = await plc.log("CE-01")
+            boot_seen = supervisor.status("CE-01").boot_id
+        finally:
+            await supervisor.stop()
+            await plc.stop()
+        assert reoffered["result_id"] == lost["result_id"] == acked["result_id"] == f"{first_boot}-1"
+        assert (acked["counter"], acked["verdict"]) == (1, 1)
+        assert len(backend.stored) == 1 and backend.store_attempts == 2
+        assert log["violations"] == []
+        assert [w for w in writes_of(log) if "Result.Verdict" in w or "Result.Ack" in w] == [
+            {"Result.Verdict": ("Int32", 1)},
+            {"Result.Ack": ("UInt32", 1)},
+        ]
+        assert boot_seen == restarted["boot_id"] != first_boot
+
+    run(scenario, timeout_s=120)

@@ -201,7 +201,11 @@ class NodePlc:
         if not wait:
             return {}
         return await self.wait_for(
-            lambda e: e["event"] in ("acked", "not_acked") and e["station"] == station_id and e["serial"] == serial,
+            lambda e: (
+                e["event"] in ("acked", "not_acked", "lost_in_restart")
+                and e["station"] == station_id
+                and e["serial"] == serial
+            ),
             timeout_s=40.0,
             what=f"Ack of {serial} at {station_id}",
             start=start,

@@ -10,8 +10,9 @@
 //          retain_dir, pki_root, max_nodes_per_read, max_nodes_per_write, answer_timeout_s, ack_timeout_s, extra_namespaces,
 //          security: null | {certificate, private_key, pki_root, users: {name: password}}}
 // Commands: {cmd: "request", station, serial} · {cmd: "result", station, serial, values, traces}
-//           {cmd: "log", station} · {cmd: "live", station, channel, value} · {cmd: "stop"}
-// Events:   ready · answer · acked · not_acked · reoffered · log · error
+//           {cmd: "log", station} · {cmd: "live", station, channel, value} · {cmd: "restart", station}
+//           {cmd: "stop"}
+// Events:   ready · answer · acked · not_acked · lost_in_restart · restarted · reoffered · log · violation · error
 
 const fs = require("fs");
 const path = require("path");
@@ -73,6 +74,7 @@ class Station {
     this.requestMark = null; // log length when the pending request was made
     this.resultMark = null; // log length when the pending result was offered
     this.retainFile = path.join(config.retain_dir, `${this.id}.json`);
+    this.generation = 0; // a station restart ends every wait of the program before it
 
     const station = namespace.addObject({ organizedBy: objects, browseName: this.id });
     const folders = {};
@@ -298,7 +300,11 @@ class Station {
 
   async awaitAck(result, counter, timeoutS) {
     const deadline = Date.now() + timeoutS * 1000;
+    const generation = this.generation;
     while (Date.now() < deadline) {
+      if (this.generation !== generation) {
+        return { event: "lost_in_restart", station: this.id, serial: result.serial, result_id: result.id, counter };
+      }
       if (this.get("Result.Ack") === counter) {
         const verdict = this.get("Result.Verdict");
         fs.rmSync(this.retainFile, { force: true });
@@ -315,6 +321,24 @@ class Station {
     const result = { id: `${this.bootId}-${counter}`, serial, values, traces };
     this.offer(result, counter);
     return this.awaitAck(result, counter, timeoutS);
+  }
+
+  // The station's program restarts while the server stays up (a gateway restarting one station): a new
+  // BootId, every counter back to 0, then the unacknowledged result offered again.
+  async restart(timeoutS) {
+    this.generation += 1;
+    this.bootId = crypto.randomBytes(8).toString("hex");
+    for (const nodePath of ["Request.Counter", "Response.Counter", "Result.Counter", "Result.Ack", "Result.Verdict"])
+      this.set(nodePath, 0);
+    this.set("Response.Release", false);
+    this.set("Response.Reason", "");
+    this.set("Response.Recipe", "");
+    this.set("State", 2);
+    this.requestMark = null;
+    this.resultMark = null;
+    this.set("Identification.BootId", this.bootId);
+    emit({ event: "restarted", station: this.id, boot_id: this.bootId });
+    await this.reofferRetained(timeoutS);
   }
 
   // After a (re)start: an unacknowledged result is offered again with its original Result.Id, at 1.
@@ -451,6 +475,8 @@ async function main() {
         station.request(command.serial, config.answer_timeout_s || 10).then(emit);
       } else if (command.cmd === "result") {
         station.result(command.serial, command.values || {}, command.traces || {}, ackTimeout).then(emit);
+      } else if (command.cmd === "restart") {
+        station.restart(ackTimeout);
       } else if (command.cmd === "live") {
         station.set(`Live.${command.channel}`, command.value);
       } else if (command.cmd === "log") {
