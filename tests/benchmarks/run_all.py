@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_core_throughput": (["--seconds", "30"], ["--seconds", "8"]),
     "bench_core_traceability": ([], ["--units", "20000", "--trace-units", "2000", "--requests", "500"]),
     "bench_opcua": ([], ["--gateways", "3", "--seconds", "8"]),
+    "bench_interop": ([], ["--cycles", "40", "--rounds", "1"]),
     "bench_line": ([], ["--units", "100"]),
     "bench_ui": ([], ["--quick"]),
 }

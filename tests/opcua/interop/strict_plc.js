@@ -39,7 +39,7 @@ function emit(event) {
 }
 
 const nextCounter = (counter) => (counter >= UINT32_MAX ? 1 : counter + 1);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const msSince = (started) => Number(process.hrtime.bigint() - started) / 1e6;
 
 // Who writes each node and its exact built-in type (plc-interface.md's table).
 const MES_WRITES = {
@@ -143,6 +143,20 @@ class Station {
           value: dataType === DataType.DateTime ? (value === null ? new Date(Date.UTC(1601, 0, 1)) : new Date(value)) : value === null ? NaN : value,
         });
     this.variables[nodePath].setValueFromSource(variant, StatusCodes.Good);
+  }
+
+  // Resolves when the node is written (by the MES), or after 50 ms at the latest.
+  changed(nodePath) {
+    return new Promise((resolve) => {
+      const variable = this.variables[nodePath];
+      const done = () => {
+        clearTimeout(timer);
+        variable.removeListener("value_changed", done);
+        resolve();
+      };
+      const timer = setTimeout(done, 50);
+      variable.once("value_changed", done);
+    });
   }
 
   get(nodePath) {
@@ -266,14 +280,15 @@ class Station {
     const counter = nextCounter(this.get("Request.Counter"));
     this.requestMark = this.log.length;
     this.set("Request.Counter", counter);
+    const started = process.hrtime.bigint();
     const deadline = Date.now() + timeoutS * 1000;
     while (Date.now() < deadline) {
       if (this.get("Response.Counter") === counter) {
         const release = this.get("Response.Release");
         if (release) this.set("State", 3);
-        return { event: "answer", station: this.id, serial, counter, answered: true, release, reason: this.get("Response.Reason"), recipe: this.get("Response.Recipe") };
+        return { event: "answer", station: this.id, serial, counter, answered: true, release, reason: this.get("Response.Reason"), recipe: this.get("Response.Recipe"), elapsed_ms: msSince(started) };
       }
-      await sleep(5);
+      await this.changed("Response.Counter");
     }
     return { event: "answer", station: this.id, serial, counter, answered: false };
   }
@@ -299,6 +314,7 @@ class Station {
   }
 
   async awaitAck(result, counter, timeoutS) {
+    const started = process.hrtime.bigint();
     const deadline = Date.now() + timeoutS * 1000;
     const generation = this.generation;
     while (Date.now() < deadline) {
@@ -309,9 +325,9 @@ class Station {
         const verdict = this.get("Result.Verdict");
         fs.rmSync(this.retainFile, { force: true });
         this.set("State", 2);
-        return { event: "acked", station: this.id, serial: result.serial, result_id: result.id, counter, verdict };
+        return { event: "acked", station: this.id, serial: result.serial, result_id: result.id, counter, verdict, elapsed_ms: msSince(started) };
       }
-      await sleep(5);
+      await this.changed("Result.Ack");
     }
     return { event: "not_acked", station: this.id, serial: result.serial, result_id: result.id, counter };
   }
