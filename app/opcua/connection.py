@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 class LinkLost(Exception):
     """The session stopped delivering: transport down, subscription gone, or data gone stale."""
 
+    def __init__(self, message: str, *, silent_s: float | None = None) -> None:
+        super().__init__(message)
+        self.silent_s = silent_s  # data gone stale: nothing (no data, no keep-alive) published for this long
+
 
 class EndpointRunner:
     """Keeps one endpoint's stations served: a fresh session after every loss, never reusing a session."""
@@ -63,11 +67,19 @@ class EndpointRunner:
         self._live_bus = live_bus
         self._alarms = alarms
         self.sessions_started = 0
+        self.sessions_lost = 0  # sessions lost after having been connected (a stop of the MES is no loss)
+        self._connected = False  # the current session got as far as "connected"
         self.gaps_detected = 0
         self.stale_after_s = timing.stale_after_s  # from the keep-alive the PLC granted (_settle_keepalive)
         self.link: UaLink | None = None  # the current session's link (diagnostics)
         self._security_choice: SecurityChoice | None = None  # the current session's, for expiry checks
         self._next_certificate_check = 0.0
+        for station in stations:  # the stations' loss accounting follows this endpoint's timing
+            board.update(
+                station_id=station.station_id,
+                sessions_lost_window_s=timing.link_loss_window_s,
+                unstable_after_losses=timing.link_unstable_after_losses,
+            )
 
     def _specs(self) -> dict[str, StationTypeSpec | None]:
         specs: dict[str, StationTypeSpec | None] = {}
@@ -87,6 +99,7 @@ class EndpointRunner:
         delay_s = self._timing.reconnect_min_delay_s
         while True:
             self._set_link("connecting")
+            self._connected = False
             started = time.monotonic()
             try:
                 await self._session()
@@ -105,6 +118,11 @@ class EndpointRunner:
 
     async def _on_session_end(self, exc: BaseException) -> None:
         security_problem = explain_connect_failure(exc, mes_certificate=self._security.certificate_path)
+        if self._connected:
+            self.sessions_lost += 1
+            reason = security_problem or _loss_reason(exc)
+            for station in self.stations:
+                self._board.record_loss(station_id=station.station_id, reason=reason)
         if security_problem is not None:
             self._set_link("refused", security_problem)
             for station in self.stations:
@@ -174,6 +192,7 @@ class EndpointRunner:
         live = await self._subscribe_live(client, handlers)
         handshake_sub, routes = await self._subscribe_handshakes(client, handlers)
         self._set_link("connected")
+        self._connected = True
         for station in self.stations:
             self._alarms.clear(station_id=station.station_id, key="link")
         tasks: list[Coroutine[Any, Any, None]] = [
@@ -350,12 +369,24 @@ class EndpointRunner:
                     fresh_at = sub.last_publish_at
                 seen_publish_at = sub.last_publish_at
                 if time.monotonic() - fresh_at > self.stale_after_s:
-                    raise LinkLost(f"no publish response for {time.monotonic() - fresh_at:.1f} s")
+                    silent_s = time.monotonic() - fresh_at
+                    raise LinkLost(f"no publish response for {silent_s:.1f} s", silent_s=silent_s)
                 if recreated:
                     # asyncua recreated the subscription behind our back: notifications may be lost
                     self.gaps_detected += 1
                     subscription_id = sub.subscription_id
                     break
+
+
+def _loss_reason(exc: BaseException) -> str:
+    """Why a connected session was lost, in words a maintenance engineer reads on the station's status."""
+    if isinstance(exc, LinkLost):
+        return str(exc) if exc.silent_s is None else f"no data from the PLC for {exc.silent_s:.0f} s"
+    if isinstance(exc, TimeoutError):
+        return "the PLC did not answer in time"
+    if isinstance(exc, ConnectionError):
+        return "the connection to the PLC was closed"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _kick(kick: Callable[[], None]) -> Callable[[Any], Coroutine[Any, Any, None]]:

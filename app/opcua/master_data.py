@@ -63,6 +63,10 @@ class AdapterTiming:
     reconnect_max_delay_s: float = 30.0
     live_queue_size: int = 10_000
     live_item_queue_size: int = 16  # per Live item: changes between two publishes are not overwritten
+    # a link that keeps dropping and coming back: sessions lost within the window are counted per station,
+    # and from this many on its status says so (a PLC that falls silent is lost every stale_after_s or so)
+    link_loss_window_s: float = 600.0
+    link_unstable_after_losses: int = 3
 
 
 def group_by_endpoint(stations: Iterable[StationEndpoint]) -> Mapping[str, tuple[StationEndpoint, ...]]:

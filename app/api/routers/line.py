@@ -34,10 +34,24 @@ class StationStatusOut(BaseModel):
     station_id: str
     station_type: str
     endpoint_url: str
-    link: str = Field(description="connected, connecting or disconnected")
+    link: str = Field(description="connected, connecting, disconnected or refused")
     since: datetime | None = Field(description="When the link entered its current state")
     identification_ok: bool | None
     problem: str = Field(description="Why the station is not served, in words (empty when fine)")
+    link_summary: str = Field(
+        description="The link as the line dashboard shows it, in words: its state, the problem, and when it keeps "
+        "dropping how often, e.g. 'connected — link lost 5 times in the last 10 min (last: no data from the PLC "
+        "for 4 s)'"
+    )
+    sessions_lost_recent: int = Field(
+        description="Sessions lost after having been connected within the last sessions_lost_window_s seconds "
+        "(a PLC that falls silent is shown connected most of the time while it is lost again and again)"
+    )
+    sessions_lost_window_s: float = Field(description="The sliding window sessions_lost_recent counts over")
+    unstable_after_losses: int = Field(description="From this many losses in the window the link counts as unstable")
+    link_unstable: bool = Field(description="sessions_lost_recent reached unstable_after_losses, whatever link says")
+    last_loss_at: datetime | None = Field(description="When a connected session was last lost (even before the window)")
+    last_loss_reason: str = Field(description="Why it was lost, in words (empty if never)")
     boot_id: str
     state: int | None = Field(description="0 NotAvailable, 1 OutOfService, 2 idle, 3 executing")
     request_counter: int
