@@ -16,7 +16,9 @@ import stations
 from app.cyclemodel.provider import UNITS as MODEL_QUANTITY_UNITS
 from app.persistence import models as m
 from app.services.traceability import AttemptRecord, BirthRecord
+from app.ui.spc_data import CHARTED_LIMIT
 from app.ui.templating import number as number_text
+from stations import _checks as kinds
 
 VACUUM = "vacuum_dehydration"
 TARGET_LIMIT = "target_pressure_pa"
@@ -155,19 +157,27 @@ FRACTION = "fraction of expected"
 class LimitBasis:
     """What a check's recorded numbers are: the unit of its measured and expected values, what its
     low/high limits and U apply to (``basis``) and their unit. A run-in residual records measured and
-    expected as absolute values (W, °C) but judges measured − expected (K) or its fraction of expected."""
+    expected as absolute values (W, °C) but judges measured − expected (K) or its fraction of expected.
+    ``expected_unit`` is the expected value's unit where it differs from the measured one (a recovery
+    time in s against the water's temperature before the event in °C)."""
 
     value_unit: str
     basis: str
     limit_unit: str
+    expected_unit: str | None = None
 
     def value(self, number: float | None) -> str:
         """A measured or expected value with its unit, as the birth record page shows it."""
-        return _with_unit(number_text(number), self.value_unit) if number is not None else "—"
+        return self._shown(number, self.value_unit)
+
+    def expected(self, number: float | None) -> str:
+        """The expected value with its own unit."""
+        return self._shown(number, self.value_unit if self.expected_unit is None else self.expected_unit)
 
     def limit(self, number: float | None, *, signed: bool = True) -> str:
         """A low/high limit (``signed``) or U as what it limits: "-8 % of expected" for a fraction of the
-        expected value, "+1.5 K from expected" for a residual, "30 kN" on the measured value itself."""
+        expected value, "+1.5 K from expected" for a residual, "30 kN" on the measured value itself, "5 %"
+        for a dimensionless fraction."""
         if number is None:
             return "—"
         if self.basis == FRACTION:
@@ -175,7 +185,17 @@ class LimitBasis:
             return f"{_signed(shown) if signed else number_text(shown)} % of expected"
         if self.basis == RESIDUAL:
             return _with_unit(_signed(number) if signed else number_text(number), self.limit_unit) + " from expected"
-        return _with_unit(number_text(number), self.limit_unit)
+        return self._shown(number, self.limit_unit)
+
+    def _shown(self, number: float | None, unit: str) -> str:
+        """A number with its unit. A limit on the value itself whose unit is "1" is a fraction (a reference
+        leak's deviation, the share of the predicted EVI gain): shown as a percentage. A model quantity
+        without a unit (a COP) is shown as it is."""
+        if number is None:
+            return "—"
+        if unit == "1" and self.basis == ABSOLUTE:
+            return f"{number_text(number * 100.0)} %"
+        return _with_unit(number_text(number), unit)
 
 
 def _with_unit(text: str, unit: str) -> str:
@@ -187,29 +207,58 @@ def _signed(number: float) -> str:
 
 
 NO_LIMIT = LimitBasis("", "", "")
+# Checks a station type's check records beside its own row, under its name plus a suffix: the check
+# kind that records it, and the limit the row records.
+_SECONDARY_ROWS: dict[str, tuple[type[kinds.CheckSpec], str]] = {
+    "_spread": (kinds.SteadyWindowCheck, "spread_limit"),
+    "_station_cross_check": (kinds.TimeBelowCheck, "disagreement_limit"),
+}
 
 
 @cache
 def limit_basis(station_type: str, check_name: str) -> LimitBasis:
     """The units and basis of a recorded check, from its station type's declaration (blank when the
-    station type or the check is not declared, or the check has no limit)."""
+    station type or the check is not declared, or the check has no limit). A check with several limits
+    records the one its value is judged against (``CHARTED_LIMIT``): the time below the target
+    pressure is in s, not in the target's Pa."""
     try:
         declared = stations.get_station_type(station_type)
     except LookupError:
         return NO_LIMIT
     check = next((c for c in declared.checks if c.name == check_name), None)
     if check is None:
-        return NO_LIMIT
-    limit_names = check.refs().limits
-    limit = declared.limit(limit_names[0]) if limit_names else None
-    if type(check).__name__ == "ResidualCheck":
-        quantity_unit = MODEL_QUANTITY_UNITS.get(getattr(check, "quantity", ""), "")
-        if getattr(check, "relative", False):
+        return _secondary_basis(declared, check_name)
+    limit_name = getattr(check, CHARTED_LIMIT.get(type(check), "limit"), None)
+    limit = declared.limit(limit_name) if isinstance(limit_name, str) else None
+    if isinstance(check, kinds.ResidualCheck):
+        quantity_unit = MODEL_QUANTITY_UNITS.get(check.quantity, "")
+        if check.relative:
             return LimitBasis(quantity_unit, FRACTION, "1")
         return LimitBasis(quantity_unit, RESIDUAL, limit.unit if limit else "")
     if limit is None:
         return NO_LIMIT
+    if isinstance(check, kinds.RecoveryCheck):  # expected: the trace's value before the event
+        trace = next((t for t in declared.traces if t.channel == check.channel), None)
+        return LimitBasis(limit.unit, ABSOLUTE, limit.unit, trace.unit if trace else "")
     return LimitBasis(limit.unit, ABSOLUTE, limit.unit)
+
+
+def _secondary_basis(declared: stations.StationType, check_name: str) -> LimitBasis:
+    """The basis of a row a check records beside its own (a steady window's spread, the station's own
+    figure cross-checked against the trace's)."""
+    for suffix, (kind, limit_attribute) in _SECONDARY_ROWS.items():
+        owner_name = check_name.removesuffix(suffix)
+        if owner_name == check_name:
+            continue
+        owner = next((c for c in declared.checks if c.name == owner_name and isinstance(c, kind)), None)
+        limit = declared.limit(getattr(owner, limit_attribute)) if owner is not None else None
+        if limit is None:
+            continue
+        if isinstance(owner, kinds.TimeBelowCheck):  # the station's figure and the trace's, both in s
+            figure = declared.measurement(owner.station_figure_measurement)
+            return LimitBasis(figure.unit or "" if figure else "", ABSOLUTE, limit.unit)
+        return LimitBasis(limit.unit, ABSOLUTE, limit.unit)
+    return NO_LIMIT
 
 
 def _neutralised(cell: object) -> object:

@@ -19,7 +19,8 @@ router = APIRouter(route_class=PageRoute)
 
 
 def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
-    """The OPC UA supervisor's view of each station (link, machine state), when one is running."""
+    """The OPC UA supervisor's view of each station (link, how often it dropped lately, machine state), when
+    one is running."""
     supervisor = getattr(request.app.state, "supervisor", None)
     board = getattr(supervisor, "board", None)
     if board is None:
@@ -29,6 +30,8 @@ def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
             "link": s.link,
             "since": s.since,
             "problem": s.problem,
+            "summary": s.link_summary,
+            "unstable": s.link_unstable,
             "state": s.state,
             "request_pending": s.request_pending,
         }

@@ -48,6 +48,7 @@ def genealogy_page(request: Request, session: SessionDep, identifier: str = "", 
         shown=view.shown if view else 0,
         statuses=view.statuses if view else {},
         spellings=view.spellings if view else (),
+        verdicts=view.verdicts if view else {},
     )
 
 

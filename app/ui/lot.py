@@ -8,7 +8,7 @@ shown whole or not at all, and never pushes another unit off the table unsaid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,9 @@ class LotView:
     shown: int  # units in ``entries``: the first ``limit`` units, or all of them
     # the identifier as recorded: one spelling, or (recorded in more than one case) the first and last of them
     spellings: tuple[str, ...]
+    # the verdict that counts (the latest override's, else the engine's) of the operation that consumed it,
+    # by attempt: which units of a suspect furnace run or lot failed there
+    verdicts: dict[int, str] = field(default_factory=dict)
 
 
 def lot_view(*, session: Session, identifier: str, kind: str | None, limit: int) -> LotView:
@@ -73,4 +76,22 @@ def lot_view(*, session: Session, identifier: str, kind: str | None, limit: int)
         entries=[GenealogyEntry._make(row) for row in rows],  # the columns in GenealogyEntry's order
         shown=len({row.serial for row in rows}),
         spellings=spellings,
+        verdicts=_verdicts(session, [row.attempt_id for row in rows if row.attempt_id is not None]),
     )
+
+
+def _verdicts(session: Session, attempt_ids: list[int]) -> dict[int, str]:
+    """Each attempt's verdict that counts (an override over the engine's), or its status while it has none."""
+    a, vo = m.OperationAttempt, m.VerdictOverride
+    found: dict[int, str] = {}
+    for start in range(0, len(attempt_ids), 500):
+        chunk = attempt_ids[start : start + 500]
+        found |= {
+            i: verdict or status
+            for i, verdict, status in session.execute(select(a.id, a.verdict, a.status).where(a.id.in_(chunk)))
+        }
+        for attempt_id, verdict in session.execute(
+            select(vo.attempt_id, vo.verdict).where(vo.attempt_id.in_(chunk)).order_by(vo.id)
+        ):
+            found[attempt_id] = verdict  # the latest override counts
+    return found

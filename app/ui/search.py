@@ -19,6 +19,7 @@ class SearchResult:
     components: list[tuple[str, int]] = field(default_factory=list)  # (kind, units)
     work_order: str | None = None
     work_order_units: list[tuple[str, str, str | None]] = field(default_factory=list)  # serial, status, next step
+    work_order_total: int = 0  # units of the work order, of which the first ``limit`` are listed
 
 
 def as_serial(term: str, serial_format: SerialFormat | None) -> str:
@@ -48,7 +49,9 @@ def search(*, session: Session, term: str, limit: int = 200, serial_format: Seri
     ]
     order_id = session.execute(select(m.WorkOrder.id).where(m.WorkOrder.number == term)).scalar_one_or_none()
     units: list[tuple[str, str, str | None]] = []
+    total = 0
     if order_id is not None:
+        total = session.execute(select(func.count()).where(m.Unit.work_order_id == order_id)).scalar_one()
         units = [
             (s, st, nxt)
             for s, st, nxt in session.execute(
@@ -64,4 +67,5 @@ def search(*, session: Session, term: str, limit: int = 200, serial_format: Seri
         components=components,
         work_order=term if order_id is not None else None,
         work_order_units=units,
+        work_order_total=total,
     )

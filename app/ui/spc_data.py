@@ -50,10 +50,25 @@ class Characteristic:
     reading_channel: str | None = None  # charted reading by reading: every sample of this trace
     reading_item: str = ""  # what one reading is of ("hairpin", "fastener")
     limit: str | None = None  # the specification's limit the value is judged against
+    unit: str = ""  # the charted value's unit (the limit's): "g", "K"; "1" for a fraction
 
     @property
     def key(self) -> str:
         return f"{self.station_type}:{self.check}"
+
+    @property
+    def unit_words(self) -> str:
+        """The unit as the page writes it after a number: " g", " K"; a fraction says so."""
+        if self.unit == "1":
+            return " (fraction of the model's value)" if self.relative else " (fraction)"
+        return f" {self.unit}" if self.unit else ""
+
+    @property
+    def axis_title(self) -> str:
+        """The charted value's axis title: its unit ("g", "K"), or what a fraction is of."""
+        if self.unit == "1":
+            return "fraction of the model's value" if self.relative else "fraction"
+        return self.unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +131,9 @@ def characteristics() -> list[Characteristic]:
             suffix += f" (each {item})" if channel else ""
             label = f"{st.title}: {getattr(check, 'label', check.name)}{suffix}"
             limit = getattr(check, CHARTED_LIMIT.get(type(check), "limit"), None)
-            found.append(Characteristic(st.code, check.name, label, residual, relative, channel, item, limit))
+            declared = st.limit(limit) if isinstance(limit, str) else None
+            unit = declared.unit if declared is not None else ""
+            found.append(Characteristic(st.code, check.name, label, residual, relative, channel, item, limit, unit))
     return found
 
 

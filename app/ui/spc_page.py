@@ -95,6 +95,8 @@ def _chart(chosen: Characteristic, data: Sample, report: spc.SpcReport | spc.Sub
         "flagged": sorted({i for idx in report.violations.values() for i in idx}),
         "dispersion_flagged": report.dispersion_flagged,
         "title": f"{chosen.label}, judged under spec revision {data.revision_id}",
+        "y_title": chosen.axis_title,
+        "x_title": "unit, in production order",
     }
     if isinstance(report, spc.SubgroupReport):
         limits = report.limits

@@ -119,6 +119,7 @@ def spec_view(request: Request, revision_id: SpecRevisionIdPath, session: Sessio
         model_code=model.code if model else "?",
         propagated={lim.name for lim in station_type.limits if lim.uncertainty_from_model},
         setting_units={setting.name: setting.unit for setting in station_type.settings},
+        setting_notes={setting.name: setting.note for setting in station_type.settings},
         overrides=json.dumps(json.loads(revision.overrides), indent=2),
         document=document,
         signature=session.get(m.ESignature, revision.approval_signature_id) if revision.approval_signature_id else None,

@@ -7,6 +7,8 @@ acts is the signed-in user (badge + PIN), never a name typed into a request.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
@@ -15,18 +17,20 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import stations
 from app.api.authz import CurrentActorDep
 from app.api.deps import SerialFormatDep, SessionDep
 from app.domain import routing
 from app.domain.actors import Role
 from app.domain.errors import Conflict, DomainError
-from app.domain.results import Component, ComponentKind, Measurement, StationResult, Verdict
+from app.domain.results import CheckResult, Component, ComponentKind, Measurement, StationResult, Verdict
 from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.security.access import allow
-from app.services import holds, operations, overrides, scans, traceability
+from app.services import holds, operations, overrides, scans, specs, traceability
 from app.ui.templating import render
 from app.ui.unit_panel import Panel, build_panel, last_attempt_here
+from stations import _checks as kinds
 from stations.repair import REPAIR_ACTIONS
 
 router = APIRouter()
@@ -106,9 +110,52 @@ def tablet_page(request: Request, session: SessionDep) -> HTMLResponse:
         request,
         "tablet.html",
         stations=[{"id": sid, "type": st} for sid, st in rows],
+        live_units={sid: _live_units(st) for sid, st in rows},
         repair_actions=REPAIR_ACTIONS,
         manual_check_names=MANUAL_CHECK_NAMES,
     )
+
+
+def _live_units(station_type: str) -> dict[str, str]:
+    """The unit of each live channel of a station type (its traces'), for the tablet's live tiles."""
+    try:
+        declared = stations.get_station_type(station_type)
+    except LookupError:
+        return {}
+    return {t.channel: t.unit for t in declared.traces}
+
+
+@dataclass(frozen=True, slots=True)
+class BelowTimer:
+    """What the tablet times from live values while a unit runs: a channel at or below a threshold for a
+    minimum time (vacuum: the pressure ≤ 50 Pa for 30 min), as the unit's specification revision sets them."""
+
+    channel: str
+    threshold: float
+    unit: str
+    minimum_s: float
+
+
+def _below_timer(session: Session, panel: Panel) -> BelowTimer | None:
+    """The timer of the unit's open operation here, from the revision in force when it started, the one
+    it will be judged by (None without one)."""
+    attempt = panel.open_here
+    if attempt is None:
+        return None
+    declared = stations.get_station_type(panel.station_type)
+    check = next((c for c in declared.checks if isinstance(c, kinds.TimeBelowCheck)), None)
+    if check is None:
+        return None
+    spec = specs.effective_spec(
+        session, station_type=panel.station_type, product_model_id=panel.unit.product_model_id, at=attempt.started_at
+    )
+    if spec is None:
+        return None
+    limits = spec.limits
+    threshold, duration = limits.get(check.threshold_limit), limits.get(check.duration_limit)
+    if threshold is None or threshold.high is None or duration is None or duration.low is None:
+        return None
+    return BelowTimer(check.channel, threshold.high, threshold.unit, duration.low)
 
 
 @router.get(
@@ -124,7 +171,12 @@ def tablet_panel(
         # the fragment is a view of the operator's input: shown with the reason, not a failed load
         return render(request, "_panel_error.html", message=exc.detail, problem=exc.slug)
     return render(
-        request, "_panel.html", panel=panel, repair_note=_repair_note(session, panel), held_charge=_held(session, panel)
+        request,
+        "_panel.html",
+        panel=panel,
+        sent_to_repair=_sent_to_repair(session, panel),
+        held_charge=_held(session, panel),
+        timer=_below_timer(session, panel),
     )
 
 
@@ -136,11 +188,25 @@ def _held(session: Session, panel: Panel) -> operations.HeldCharge | None:
     return operations.held_charge(session=session, unit=panel.unit)
 
 
-def _repair_note(session: Session, panel: Panel) -> str:
-    """At the repair bench, what the route's rework rule says to do for the failure that sent the unit
-    here (e.g. "monoblocs: recover the refrigerant first"); empty when no rule's note applies."""
-    if panel.station_type != routing.REPAIR or panel.unit.next_step != routing.REPAIR:
-        return ""
+@dataclass(frozen=True, slots=True)
+class SentToRepair:
+    """At the repair bench: the failed result that sent the unit there, with what to do about it."""
+
+    station_id: str
+    station_type: str
+    completed_at: datetime | None
+    failed_checks: list[CheckResult]
+    note: str  # what the route's rework rule says to do (e.g. "re-braze the joint"), or ""
+
+
+def _sent_to_repair(session: Session, panel: Panel) -> SentToRepair | None:
+    """At the repair bench, while the unit is due there or its repair is open: the failure that sent it,
+    with the checks that failed (which joint leaked, which part is the wrong model) and the route's rework
+    rule's note. None when no failure sent it (a quality engineer's decision did)."""
+    if panel.station_type != routing.REPAIR:
+        return None
+    if panel.unit.next_step != routing.REPAIR and panel.open_here is None:
+        return None
     a = m.OperationAttempt
     failed = session.scalars(
         select(a)
@@ -153,12 +219,17 @@ def _repair_note(session: Session, panel: Panel) -> str:
         .limit(1)
     ).first()
     if failed is None or overrides.effective_verdict(session, failed) != Verdict.FAIL.value:
-        return ""  # sent here by a quality engineer's decision, not by a rework rule
+        return None  # sent here by a quality engineer's decision, not by a rework rule
     _unit, route = repo.unit_state(session, panel.unit.serial)
     rule = route.rework_for(failed.station_type, failed.failure_mode)
-    if rule is None or rule.action is not routing.ReworkAction.REPAIR or not rule.note:
-        return ""
-    return rule.note
+    note = rule.note if rule is not None and rule.action is routing.ReworkAction.REPAIR and rule.note else ""
+    return SentToRepair(
+        station_id=failed.station_id,
+        station_type=failed.station_type,
+        completed_at=failed.completed_at,
+        failed_checks=[c for c in operations.checks_of(session, failed.id) if c.verdict is not Verdict.PASS],
+        note=note,
+    )
 
 
 @router.post("/tablet/{station_id}/start", dependencies=[allow(Role.OPERATOR, Role.SUPERVISOR)])

@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 from fastapi import Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 from starlette.routing import compile_path
 
@@ -33,42 +34,59 @@ def number(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def breakable(value: Any) -> Markup:
+    """A code such as a check name or rule (``time_below_target_station_cross_check``) that may wrap after
+    each ``_`` and ``:`` in a narrow table cell, escaped."""
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(value))))
+
+
+_BREAK_AFTER = re.compile(r"([_:])")
+
+
 def instant(value: datetime | None) -> str:
     """A UTC instant to the second."""
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-def _page_routes(app: Any) -> list[tuple[re.Pattern[str], Access | None]]:
-    """The app's GET routes with their declared access, compiled once per app."""
-    routes = _PAGE_ROUTES.get(app)
+def _routes(app: Any) -> list[tuple[str, re.Pattern[str], Access | None]]:
+    """The app's routes (method, path pattern, declared access), compiled once per app."""
+    routes = _ROUTES.get(app)
     if routes is None:
         routes = [
-            (compile_path(context.path_format)[0], declared_access(context.route))
+            (method, compile_path(context.path_format)[0], declared_access(context.route))
             for context in iter_route_contexts(app.routes)
-            if isinstance(context.route, APIRoute) and context.path_format and "GET" in (context.methods or ())
+            if isinstance(context.route, APIRoute) and context.path_format
+            for method in sorted(context.methods or ())
         ]
-        _PAGE_ROUTES[app] = routes
+        _ROUTES[app] = routes
     return routes
 
 
-_PAGE_ROUTES: WeakKeyDictionary[Any, list[tuple[re.Pattern[str], Access | None]]] = WeakKeyDictionary()
+_ROUTES: WeakKeyDictionary[Any, list[tuple[str, re.Pattern[str], Access | None]]] = WeakKeyDictionary()
 
 
-def may_open(request: Request, path: str) -> bool:
-    """Whether the signed-in user's role may GET ``path``, by the route's own declaration (the nav shows
-    only the pages the user can open)."""
+def may_call(request: Request, method: str, path: str) -> bool:
+    """Whether the signed-in user's role may call ``method path``, by the route's own declaration (a page
+    offers only what the user may do)."""
     actor = getattr(request.state, "actor", None)
     if actor is None:
         return False
-    for pattern, access in _page_routes(request.app):
-        if pattern.match(path):
+    for route_method, pattern, access in _routes(request.app):
+        if route_method == method and pattern.match(path):
             return access is not None and (access.public_reason is not None or actor.role in access.roles)
     return False
 
 
+def may_open(request: Request, path: str) -> bool:
+    """Whether the signed-in user's role may GET ``path`` (the nav shows only the pages the user can open)."""
+    return may_call(request, "GET", path)
+
+
 TEMPLATES.env.filters["num"] = number
 TEMPLATES.env.filters["instant"] = instant
+TEMPLATES.env.filters["wbr"] = breakable
 TEMPLATES.env.globals["may_open"] = may_open
+TEMPLATES.env.globals["may_call"] = may_call
 
 
 def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

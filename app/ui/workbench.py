@@ -1,4 +1,5 @@
-"""The quality engineer's workbench: search, birth record (with plots), CSV export, re-derivation."""
+"""The quality engineer's workbench: search, birth record (with plots; hold, release and override with an
+e-signature through the REST API), CSV export, re-derivation."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import SerialFormatDep, SessionDep
 from app.api.schemas import AttemptIdPath
+from app.domain import routing
 from app.domain.actors import Role
 from app.domain.errors import DomainError
+from app.persistence import repositories as repo
 from app.security.access import allow
 from app.services import rederive, traceability
 from app.ui.birth import birth_record_csv, limit_basis, plots_of, residual_bands
@@ -43,7 +46,26 @@ def birth_record_page(request: Request, serial: str, session: SessionDep, serial
         return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
     plots = {rec.attempt.id: plots_of(session, rec) for rec in record.attempts}
     bands = {rec.attempt.id: [b.as_json() for b in residual_bands(rec)] for rec in record.attempts}
-    return render(request, "birth_record.html", record=record, plots=plots, bands=bands, limit_basis=limit_basis)
+    _unit, route = repo.unit_state(session, record.unit.serial)
+    return render(
+        request,
+        "birth_record.html",
+        record=record,
+        plots=plots,
+        bands=bands,
+        limit_basis=limit_basis,
+        overridable=_overridable(record),
+        route_steps=[step.station_type for step in route.steps],
+    )
+
+
+def _overridable(record: traceability.BirthRecord) -> int | None:
+    """The attempt whose verdict a quality engineer may override: the unit's latest judged result (the
+    service refuses any earlier one), none on a scrapped unit."""
+    if record.unit.status == routing.UnitStatus.SCRAPPED:
+        return None
+    latest = next((rec.attempt for rec in reversed(record.attempts) if rec.attempt.status != "aborted"), None)
+    return latest.id if latest is not None and latest.verdict is not None else None
 
 
 @router.get(

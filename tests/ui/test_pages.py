@@ -62,6 +62,33 @@ def test_the_dashboard_shows_the_supervisors_station_links(client: Any) -> None:
     assert '"started": [' in r.text
 
 
+def test_the_dashboard_says_when_a_connected_stations_link_keeps_dropping(client: Any) -> None:
+    """A PLC that falls silent is reconnected again and again and shown "connected" most of the time: from
+    three losses in the window the station's link cell says how often and why, and stands out."""
+    from app.opcua.status import StatusBoard
+
+    board = StatusBoard()
+    for station_id, losses in (("VAC-01", 5), ("CHG-01", 2), ("CEX-01", 0)):
+        board.register(station_id=station_id, station_type="any", endpoint_url="opc.tcp://127.0.0.1:4840")
+        for _ in range(losses):
+            board.set_link(station_id=station_id, link="connected")
+            board.record_loss(station_id=station_id, reason="no data from the PLC for 4 s")
+            board.set_link(station_id=station_id, link="disconnected", problem="LinkLost: no publish response")
+        board.set_link(station_id=station_id, link="connected")
+    client.app.state.supervisor = SimpleNamespace(board=board)
+    page = client.get("/ui/dashboard")
+    assert page.status_code == 200, page.text
+    rows = [re.findall(r"<td([^>]*)>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", page.text, re.S)]
+    # the link column, without "(since …)": its attributes (how it stands out) and its words
+    links = {cells[0][1]: (cells[5][0], cells[5][1].split(" (since ")[0]) for cells in rows if cells}
+    assert links["VAC-01"] == (
+        ' class="error link-unstable"',
+        "connected — link lost 5 times in the last 10 min (last: no data from the PLC for 4 s)",
+    )
+    assert links["CHG-01"] == ("", "connected")  # twice is not yet "keeps dropping"
+    assert links["CEX-01"] == ("", "connected")
+
+
 def test_first_pass_yield_counts_only_a_units_first_attempt_and_a_retest_is_not_a_pass(client: Any) -> None:
     """Three units charged: one PASS at once, one RETEST then PASS, one FAIL then PASS after repair
     and a new evacuation. First-pass yield at the charging station is 1 of 3; the vacuum station

@@ -120,6 +120,49 @@ def test_the_repair_bench_records_a_repair_through_the_completion_service(page: 
     assert Line(ui_server.client).unit(serial)["next_step"] == "brazing"
 
 
+def test_the_repair_bench_shows_which_checks_failed_where_before_and_during_the_repair(
+    page: Any, ui_server: UiServer
+) -> None:
+    serial = "HP26-0000140"
+    line = Line(ui_server.client)
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial)
+    line.run("sub_base_assembly", serial, expect="FAIL", fault=Fault.WRONG_COMPRESSOR)
+    open_tablet(page, ui_server.base, station="REP-01")
+    scan(page, serial)
+    # the operator at the bench sees which part is wrong, not only "replace the part"
+    sent = page.locator("#sent-to-repair")
+    assert "Repair: replace the part — then re-enter at sub_base_assembly" in sent.inner_text()
+    assert "Sent here by a FAIL at SBA-01 (sub base assembly)" in sent.inner_text()
+    failed = page.locator("#repair-failed-checks li").all_inner_texts()
+    assert any("compressor" in text and "BOM requires RSC-19-EVI" in text for text in failed), failed
+    screenshot(page, "tablet-repair-bench-why-1280x800")
+    page.click("#start-btn")
+    page.wait_for_selector("#repair-form")
+    assert any("BOM requires RSC-19-EVI" in t for t in page.locator("#repair-failed-checks li").all_inner_texts())
+
+
+def test_a_repair_is_recorded_only_with_what_was_done_picked_by_the_operator(page: Any, ui_server: UiServer) -> None:
+    serial = "HP26-0000141"
+    line = Line(ui_server.client)
+    line.run("coil_expansion", serial)
+    line.run("brazing", serial, expect="FAIL", fault=Fault.DEW_POINT_EXCURSION)
+    open_tablet(page, ui_server.base, station="REP-01")
+    scan(page, serial)
+    page.click("#start-btn")
+    page.wait_for_selector("#repair-form")
+    assert page.input_value("#repair-action") == ""  # no action is preselected for the operator
+    page.fill("#repair-description", "re-brazed the manifold joint")
+    page.click('#repair-form button[type="submit"]')
+    page.wait_for_timeout(500)
+    assert page.locator("#repair-action:invalid").count() == 1
+    attempts = ui_server.client.get(f"/api/v1/units/{serial}/birth-record").json()["attempts"]
+    assert [a["status"] for a in attempts if a["station_type"] == "repair"] == ["open"]  # nothing recorded
+    page.select_option("#repair-action", "rebraze")
+    page.click('#repair-form button[type="submit"]')
+    page.wait_for_selector('#verdict[data-verdict="PASS"]')
+
+
 @BOTH
 def test_a_part_replaced_at_the_repair_bench_shows_in_the_birth_record_with_the_old_one_marked_removed(
     page: Any, qe_page: Any, ui_server: UiServer, watch: Watch

@@ -17,7 +17,8 @@
     size: ys.map((_, i) => flagged.has(i) ? 10 : 6),
   });
   const config = { responsive: true, displaylogo: false };
-  const margin = { t: 40, r: 20, b: 40, l: 60 };
+  const margin = { t: 40, r: 20, b: 50, l: 70 };
+  const xaxis = { title: { text: d.x_title } };
   const subgrouped = d.kind === "xbar_s";
   const text = subgrouped ? d.serials.map((s, i) => `${s} (n ${d.sizes[i]})`) : d.serials;
 
@@ -29,7 +30,7 @@
     title: { text: `${d.title} — ${subgrouped ? "X̄ (unit means)" : "individuals"} (UCL/LCL dashed, spec dotted)` },
     shapes: [...hline(d.mean, "#333", "solid"), ...hline(d.ucl, "#0b4f9c", "dash"), ...hline(d.lcl, "#0b4f9c", "dash"),
       ...hline(d.low, "#c00", "dot"), ...hline(d.high, "#c00", "dot")],
-    margin, showlegend: false,
+    xaxis, yaxis: { title: { text: d.y_title } }, margin, showlegend: false,
   }, config);
 
   const spread = new Set(d.dispersion_flagged);
@@ -38,12 +39,13 @@
       { x, y: d.s, text, mode: "lines+markers", name: "s", connectgaps: false, marker: marked(d.s, spread) },
       ...steps(x, d.s_centre, "#333", "solid", "centre"), ...steps(x, d.s_ucl, "#0b4f9c", "dash", "UCL"),
       ...steps(x, d.s_lcl, "#0b4f9c", "dash", "LCL"),
-    ], { title: { text: "s (standard deviation within each unit)" }, margin, showlegend: false }, config);
+    ], { title: { text: "s (standard deviation within each unit)" }, xaxis, yaxis: { title: { text: d.y_title } },
+      margin, showlegend: false }, config);
   } else {
     const mr = [null, ...d.mr]; // the moving range ending at each point
     Plotly.newPlot("mr-chart", [{ x, y: mr, text, mode: "lines+markers", name: "MR", marker: marked(mr, spread) }],
       { title: { text: "moving range" }, shapes: [...hline(d.mr_mean, "#333", "solid"), ...hline(d.mr_ucl, "#0b4f9c", "dash")],
-        margin, showlegend: false }, config);
+        xaxis, yaxis: { title: { text: d.y_title } }, margin, showlegend: false }, config);
   }
   document.getElementById("i-chart").dataset.drawn = "yes";
 })();

@@ -15,7 +15,23 @@
 
   stationSel.value = store.getItem("mes.station") || "";
   serialIn.value = store.getItem("mes.serialDraft") || "";
-  stationSel.addEventListener("change", () => { store.setItem("mes.station", stationSel.value); if (serial) show(serial); });
+  stationSel.addEventListener("change", () => {
+    store.setItem("mes.station", stationSel.value);
+    serialIn.focus();
+    if (serial) show(serial);
+  });
+  // A barcode scanner types the serial and Enter wherever the focus is. On a button (the opener of a
+  // dialog just cancelled, Start) its Enter would press that button and the serial would be lost; on the
+  // station list its letters would pick another station. So, with no dialog open, typing outside a text
+  // field goes to the serial field, which starts empty for it.
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.key.length !== 1) return;
+    if (document.querySelector("dialog[open]")) return;
+    const el = document.activeElement;
+    if (el === serialIn || (el && (el.matches("input, textarea") || el.isContentEditable))) return;
+    serialIn.value = "";
+    serialIn.focus();
+  }, true);
   serialIn.addEventListener("input", () => store.setItem("mes.serialDraft", serialIn.value));
 
   function setOnline(online) {
@@ -97,6 +113,7 @@
     if (asked !== panelAsked) return;
     panel.classList.remove("stale");
     panel.innerHTML = html;
+    showLiveBox();
     wirePanel();
     serialIn.select();
   }
@@ -106,10 +123,23 @@
     retryTimer = setTimeout(() => { retryTimer = null; refresh(); }, 3000);
   }
 
+  // Live values are the station's, of whichever unit is in it: shown only while the unit the panel shows
+  // is the one running there, each named with its unit (from the station type's traces).
+  const liveUnits = JSON.parse($("live-units").textContent);
+  const runningHere = () => panel.querySelector('.unit[data-open="yes"]') !== null && !panel.classList.contains("stale");
+  function showLiveBox() { liveBox.hidden = !(runningHere() && liveValues.children.length); }
+  function liveLabel(channel) {
+    const unit = (liveUnits[station()] || {})[channel];
+    if (!unit) return channel.replace(/_/g, " ");
+    const cut = channel.lastIndexOf("_");
+    return `${(cut > 0 ? channel.slice(0, cut) : channel).replace(/_/g, " ")} (${unit})`;
+  }
+
   function listen() {
     if (source) source.close();
     if (leaving) return;
-    liveValues.innerHTML = ""; belowSince = null; vacTimer.hidden = true;
+    liveValues.innerHTML = ""; belowSince = null; vacTimer.hidden = true; liveBox.hidden = true;
+    $("live-station").textContent = station();
     source = new EventSource(`/ui/tablet/${encodeURIComponent(station())}/events?serial=${encodeURIComponent(serial)}`);
     source.addEventListener("open", () => { clearTimeout(offlineTimer); offlineTimer = null; setOnline(true); });
     // The server ends each stream after a while and the browser reconnects: only a link that stays
@@ -129,28 +159,34 @@
   }
 
   function showLive(v) {
-    liveBox.hidden = false;
     let tile = liveValues.querySelector(`[data-channel="${CSS.escape(v.channel)}"]`);
     if (!tile) {
       tile = document.createElement("div");
       tile.className = "tile"; tile.dataset.channel = v.channel;
       tile.innerHTML = '<div class="tile-name"></div><div class="tile-value"></div>';
-      tile.querySelector(".tile-name").textContent = v.channel.replace(/_/g, " ");
+      tile.querySelector(".tile-name").textContent = liveLabel(v.channel);
       liveValues.appendChild(tile);
     }
     tile.querySelector(".tile-value").textContent = v.value === null ? "—" : Number(v.value).toPrecision(4);
-    if (v.channel === "Pressure_Pa" && v.value !== null) vacuum(v);
+    showLiveBox();
+    const timer = panel.querySelector(".unit[data-timer-channel]");
+    if (timer && v.channel === timer.dataset.timerChannel && v.value !== null) {
+      below(v, Number(timer.dataset.timerThreshold), Number(timer.dataset.timerMinS), timer.dataset.timerUnit);
+    }
   }
 
-  function vacuum(v) {
+  // The time at or below the target (vacuum: the pressure ≤ the target for the minimum time), with the
+  // target and the time of the specification revision the unit is judged by (the panel carries them).
+  function below(v, threshold, minimumS, unit) {
     const at = v.at ? Date.parse(v.at) : Date.now();
     vacTimer.hidden = false;
-    if (v.value <= 50) { if (belowSince === null) belowSince = at; } else { belowSince = null; }
-    if (belowSince === null) { vacTimer.textContent = `Pressure ${Number(v.value).toPrecision(4)} Pa — target ≤ 50 Pa`; return; }
+    const target = `${threshold} ${unit}`;
+    if (v.value <= threshold) { if (belowSince === null) belowSince = at; } else { belowSince = null; }
+    if (belowSince === null) { vacTimer.textContent = `${Number(v.value).toPrecision(4)} ${unit} — target ≤ ${target}`; return; }
     const s = Math.max(0, Math.round((at - belowSince) / 1000));
-    const left = Math.max(0, 1800 - s);
-    vacTimer.textContent = `≤ 50 Pa for ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} — ` +
-      (left ? `${Math.ceil(left / 60)} min to go` : "30 min reached");
+    const left = Math.max(0, minimumS - s);
+    vacTimer.textContent = `≤ ${target} for ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} — ` +
+      (left ? `${Math.ceil(left / 60)} min to go` : `${Math.round(minimumS / 60)} min reached`);
   }
 
   // POST as the signed-in operator (csrf.js adds the session's CSRF token). A refusal is said in
@@ -365,6 +401,7 @@
       keep();
     };
     const cancel = () => { forget(); form.reset(); dialog.close(); };
+    dialog.addEventListener("close", () => serialIn.focus());  // the next scan goes to the serial field
     $(`${name}-cancel`).addEventListener("click", cancel);
     dialog.addEventListener("cancel", (e) => { e.preventDefault(); cancel(); });  // Esc
     form.addEventListener("submit", (e) => {
