@@ -6,9 +6,10 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.api import errors, limits
+from app.api.query_params import refuse_unknown_query_parameters
 from app.api.routers import audit, auth, holds, line, master_data, operations, quality, traceability
 from app.config import Settings, get_settings
 from app.opcua.live import LiveBus
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         audit.router,
     ):
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", dependencies=[Depends(refuse_unknown_query_parameters)])
 
     @app.get(
         "/api/v1/health",

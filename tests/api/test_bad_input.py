@@ -384,6 +384,17 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", f"/api/v1/units/{GOOD_SERIAL}/holds", {"reason": "leak\x00suspected"}, 422, "NUL character"),
     ("POST", "/api/v1/auth/tokens/9223372036854775808/revoke", None, 422, "token_id"),
     ("GET", "/api/v1/nothing-here", None, 404, "no GET /api/v1/nothing-here"),
+    # a filter the route does not take is refused, not ignored (it answered with every unit)
+    (
+        "GET",
+        "/api/v1/units?next_step=repair&limit=5",
+        None,
+        422,
+        "next_step: is not a query parameter of GET /api/v1/units (it takes cursor, limit, product_model, "
+        "since, station_id, status, until, verdict, work_order)",
+    ),
+    ("GET", "/api/v1/holds?serial=HP26-0000007", None, 422, "serial: is not a query parameter of GET /api/v1/holds"),
+    ("GET", "/api/v1/units/HP26-0000007?verbose=1", None, 422, "verbose: is not a query parameter of GET"),
     ("DELETE", "/api/v1/units/HP26-0000007", None, 405, ""),
 ]
 
