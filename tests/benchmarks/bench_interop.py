@@ -50,6 +50,10 @@ class BareAnswerer:
         self.nodes = nodes
         self.spec = spec
         self.tasks: set[asyncio.Task[None]] = set()
+        # one answer at a time per handshake: two notifications answered at once both read the request as
+        # pending and both write its counter (the strict PLC names the second write a violation)
+        self.request_lock = asyncio.Lock()
+        self.result_lock = asyncio.Lock()
 
     def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
         if node.nodeid == self.nodes.request_counter:
@@ -60,6 +64,14 @@ class BareAnswerer:
         task.add_done_callback(self.tasks.discard)
 
     async def answer_request(self) -> None:
+        async with self.request_lock:
+            await self._answer_request()
+
+    async def answer_result(self) -> None:
+        async with self.result_lock:
+            await self._answer_result()
+
+    async def _answer_request(self) -> None:
         n = self.nodes
         counter_dv, answered_dv, _serial, _boot = await self.client.uaclient.read_attributes(
             [n.request_counter, n.response_counter, n.request_serial, n.boot_id], ua.AttributeIds.Value
@@ -73,7 +85,7 @@ class BareAnswerer:
         )
         await self.client.uaclient.write_attributes([n.response_counter], [codec.uint32(counter)])
 
-    async def answer_result(self) -> None:
+    async def _answer_result(self) -> None:
         n = self.nodes
         header = [n.result_counter, n.result_ack, n.boot_id, n.result_id, n.result_serial]
         values = [n.value(v.name) for v in self.spec.values]

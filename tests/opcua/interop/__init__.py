@@ -132,6 +132,7 @@ class NodePlc:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=(self.workdir / "plc-stderr.log").open("ab"),
+            limit=256 * 1024 * 1024,  # one event per line: a long session's log is one long line
         )
         self._reader = asyncio.create_task(self._read_events(self._process))
         self.ready = await self.wait_for(lambda e: e["event"] == "ready", timeout_s=timeout_s, what="PLC ready")
