@@ -122,3 +122,26 @@ def test_a_simulated_tight_unit_rises_as_the_cycle_model_expects_a_tight_dry_cir
         factors.append(rise / expected)
     assert all(0.6 < f < 1.7 for f in factors), factors
     assert max(factors) - min(factors) > 0.2  # units differ
+
+
+def test_consecutive_units_share_their_batches_as_on_a_line():
+    """A furnace run, coil batch, filler and cylinder lot each hold consecutive units, so a lot's genealogy
+    on the demo line names many units (a random id per unit named one or two)."""
+
+    def lots(station_type: str, name: str, first: int, count: int) -> list[str]:
+        return [
+            str(
+                generate(
+                    station_type=station_type,
+                    unit=UnitTruth(f"HP26-{n:07d}", "HPM-06-R290-EVI", frozenset(), near_limit=False),
+                    rng=random.Random(n),
+                ).values[name]
+            )
+            for n in range(first, first + count)
+        ]
+
+    assert lots("brazing", "FurnaceRun", 100, 25) == ["FR-0004"] * 25
+    assert lots("brazing", "FurnaceRun", 124, 2) == ["FR-0004", "FR-0005"]
+    assert set(lots("coil_expansion", "CoilBatch", 50, 50)) == {"CB-0001"}
+    assert set(lots("brazing", "FillerLot", 200, 30)) == {"AG15-0001"}
+    assert set(lots("charging", "CylinderLot", 0, 30)) == {"CYL-R290-0000"}  # 40 kg / 140 g: 285 units

@@ -37,6 +37,17 @@ def _trace(t: np.ndarray, v: np.ndarray) -> Trace:
     return ([float(x) for x in t], [float(x) for x in v])
 
 
+CYLINDER_G = 40_000.0  # refrigerant in one charging cylinder
+
+
+def _lot(unit: UnitTruth, prefix: str, *, units_per_lot: int) -> str:
+    """The batch a unit's part or material came from, shared by consecutive units as on a line: a coil batch,
+    a furnace run, a filler or cylinder lot holds ``units_per_lot`` units in serial order."""
+    number = unit.serial.rpartition("-")[2]
+    sequence = int(number) if number.isdigit() else 0
+    return f"{prefix}-{sequence // max(1, units_per_lot):04d}"
+
+
 def coil_expansion(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> CycleOutput:
     hairpins = 24
     spread = 1.3 if unit.near_limit else 0.8
@@ -48,7 +59,7 @@ def coil_expansion(unit: UnitTruth, product: ProductFacts, rng: random.Random) -
     force = peaks[np.minimum((t // 2.0).astype(int), hairpins - 1)] * np.sin(np.pi * np.clip(phase / 0.6, 0, 1)) ** 2
     force += np.array([rng.gauss(0, 0.1) for _ in t])
     values: dict[str, Value] = {
-        "CoilBatch": f"CB-{rng.randint(1000, 9999)}",
+        "CoilBatch": _lot(unit, "CB", units_per_lot=50),
         "PeakForce_kN": float(peaks.max()),
         "LengthLoss_mm": rng.gauss(1.6, 0.2),
         "FinPitch_mm": rng.gauss(1.80, 0.006),
@@ -68,8 +79,8 @@ def brazing(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> Cycle
     part += np.array([rng.gauss(0, 0.8) for _ in t])
     dew = rng.gauss(-44.0, 1.0) if Fault.DEW_POINT_EXCURSION in unit.faults else rng.gauss(-60.0, 2.0)
     values: dict[str, Value] = {
-        "FurnaceRun": f"FR-{rng.randint(100, 999)}",
-        "FillerLot": f"AG15-{rng.randint(10, 99)}",
+        "FurnaceRun": _lot(unit, "FR", units_per_lot=25),
+        "FillerLot": _lot(unit, "AG15", units_per_lot=200),
         "PeakZoneTemp_C": peak_c + 25.0,
         "DewPoint_C": dew,
         "O2_ppm": abs(rng.gauss(12.0, 4.0)),
@@ -160,7 +171,9 @@ def charging(unit: UnitTruth, product: ProductFacts, rng: random.Random) -> Cycl
         mass = (product.market_cap_g or nominal) + 2.0
     values: dict[str, Value] = {
         "ChargedMass_g": mass,
-        "CylinderLot": f"CYL-{product.refrigerant}-{rng.randint(100, 999)}",
+        "CylinderLot": _lot(
+            unit, f"CYL-{product.refrigerant}", units_per_lot=int(CYLINDER_G // nominal) if nominal > 0 else 1
+        ),
         "LiquidTemp_C": rng.gauss(21.0, 0.5),
         "LiquidPressure_bar": product.liquid_pressure_bar_at_21c * rng.gauss(1.0, 0.01),
         "ChargeTime_s": rng.gauss(45.0, 3.0),
