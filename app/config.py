@@ -82,10 +82,17 @@ class Settings(BaseSettings):
         return self.owner_database_url or self.resolved_database_url()
 
 
-# MES_ variables read by other parts than Settings: the test suite, the page tests and the cycle model's
-# table cache. Every other MES_ name must be a setting, or it is refused as a typo.
+# MES_ variables read by other parts than Settings: the test suite, the page tests, the OPC UA interop
+# tests and the cycle model's table cache. Every other MES_ name must be a setting, or it is refused as a typo.
 OTHER_MES_VARIABLES = frozenset(
-    {"MES_TEST_POSTGRES_URL", "MES_REQUIRE_POSTGRES", "MES_REQUIRE_BROWSER", "MES_CHROMIUM", "MES_CYCLEMODEL_CACHE"}
+    {
+        "MES_TEST_POSTGRES_URL",
+        "MES_REQUIRE_POSTGRES",
+        "MES_REQUIRE_BROWSER",
+        "MES_REQUIRE_NODE",
+        "MES_CHROMIUM",
+        "MES_CYCLEMODEL_CACHE",
+    }
 )
 
 
