@@ -39,6 +39,7 @@ MAX_BIGINT_ID = 2**63 - 1
 SpecRevisionIdPath = Annotated[int, Path(ge=1, le=MAX_INTEGER_ID, description="Specification revision id")]
 AttemptIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Attempt id")]
 HoldIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Hold id")]
+LotHoldIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Lot hold id (a hold's `lot_hold_id`)")]
 TokenIdPath = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID, description="Token id")]
 
 
@@ -311,6 +312,11 @@ class HoldOut(Output):
     disposition: str | None
     release_reason: str | None
     release_signature: SignatureOut | None = Field(default=None, description="The releaser's e-signature")
+    lot_hold_id: int | None = Field(
+        default=None,
+        description="The lot hold this hold belongs to (placed by one hold-by-component request; release every "
+        "hold of it still active with POST /api/v1/lot-holds/{lot_hold_id}/release); null for a hold on one unit",
+    )
 
 
 class OverrideOut(Output):
@@ -429,10 +435,32 @@ class LotHoldRequest(Input):
 
 
 class LotHoldOut(BaseModel):
+    lot_hold_id: int | None = Field(
+        description="The lot hold the holds belong to, released whole with POST /api/v1/lot-holds/{lot_hold_id}"
+        "/release; null when every unit found was scrapped (nothing was held)"
+    )
     identifier: str
     kind: str | None
     held: list[HoldOut]
     skipped_scrapped: list[str]
+
+
+class LotHoldReleaseOut(BaseModel):
+    """Every hold of a lot hold still active, released with one disposition under one e-signature."""
+
+    lot_hold_id: int
+    identifier: str
+    kind: str | None
+    disposition: str
+    released: list[HoldOut] = Field(description="The holds this release released, each with the one signature")
+    already_released: list[HoldOut] = Field(
+        description="Holds of the lot hold released before (one by one, or closed when their unit was scrapped), "
+        "left as they were"
+    )
+    still_on_hold: list[str] = Field(
+        description="Serials released from this lot hold that another hold still keeps on hold"
+    )
+    signature: SignatureOut
 
 
 class ReleaseRequest(Input):

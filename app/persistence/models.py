@@ -273,6 +273,22 @@ class Hold(Base):
     disposition: Mapped[str | None] = mapped_column(String(16))
     release_reason: Mapped[str | None] = mapped_column(Text)
     release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("e_signature.id"))
+    # the lot hold this hold was placed by (migration 0019); None for a unit's own hold, a verdict's, and
+    # every hold placed before lot holds were recorded
+    lot_hold_id: Mapped[int | None] = mapped_column(ForeignKey("lot_hold.id"))
+
+
+class LotHold(Base):
+    """One hold-by-component request: every unit that consumed ``identifier`` held at once, released at once."""
+
+    __tablename__ = "lot_hold"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(64))  # as typed (the units are found whatever its case)
+    kind: Mapped[str | None] = mapped_column(String(16))  # None: any kind of component
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class SpecRevision(Base):

@@ -1,15 +1,17 @@
-"""Holds: on a unit, or on every unit that consumed a component serial or lot; release with a disposition."""
+"""Holds: on a unit, or on every unit that consumed a component serial or lot (a lot hold); release with a
+disposition, one hold at a time or every hold of a lot hold under one e-signature."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import routing
 from app.domain.actors import Actor
-from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.domain.results import Verdict
 from app.domain.routing import AttemptStatus, Disposition, UnitStatus
 from app.persistence import models as m
@@ -67,9 +69,26 @@ def audit_hold(
     )
 
 
-def _hold(session: Session, *, unit: m.Unit, reason: str, by: str | None, scope: str, scope_ref: str | None) -> m.Hold:
+def _hold(
+    session: Session,
+    *,
+    unit: m.Unit,
+    reason: str,
+    by: str | None,
+    scope: str,
+    scope_ref: str | None,
+    lot_hold_id: int | None = None,
+) -> m.Hold:
     now = utcnow()
-    hold = m.Hold(unit_id=unit.id, reason=reason, scope=scope, scope_ref=scope_ref, created_at=now, created_by=by)
+    hold = m.Hold(
+        unit_id=unit.id,
+        reason=reason,
+        scope=scope,
+        scope_ref=scope_ref,
+        created_at=now,
+        created_by=by,
+        lot_hold_id=lot_hold_id,
+    )
     session.add(hold)
     unit.status = UnitStatus.ON_HOLD.value
     unit.updated_at = now
@@ -83,13 +102,15 @@ class LotHoldOutcome:
     kind: str | None
     held: list[tuple[str, int]]  # (serial, hold id)
     skipped_scrapped: list[str]
+    lot_hold_id: int | None  # the lot hold the holds belong to; None when every unit found was scrapped
 
 
 def hold_by_component(
     *, session: Session, identifier: str, kind: str | None, reason: str, actor: Actor
 ) -> LotHoldOutcome:
     """Hold every unit that consumed ``identifier`` (a component serial, lot, furnace run, cylinder lot),
-    recorded in any case, as the genealogy finds them: a recall typed "fr-0001" holds FR-0001's units."""
+    recorded in any case, as the genealogy finds them: a recall typed "fr-0001" holds FR-0001's units.
+    The holds belong to one lot hold, which ``release_lot_hold`` releases whole."""
     query = select(m.ComponentUse.unit_id).where(same_identifier(identifier))
     if kind is not None:
         query = query.where(m.ComponentUse.kind == kind)
@@ -99,19 +120,41 @@ def hold_by_component(
         raise NotFound(f"no unit has consumed {what}", identifier=identifier)
     units = session.scalars(select(m.Unit).where(m.Unit.id.in_(unit_ids)).order_by(m.Unit.id).with_for_update()).all()
     scope_ref = f"{kind}:{identifier}" if kind else identifier
-    held, skipped = [], []
+    skipped = [unit.serial for unit in units if unit.status == UnitStatus.SCRAPPED]
+    to_hold = [unit for unit in units if unit.status != UnitStatus.SCRAPPED]
+    if not to_hold:
+        return LotHoldOutcome(identifier=identifier, kind=kind, held=[], skipped_scrapped=skipped, lot_hold_id=None)
+    lot = m.LotHold(identifier=identifier, kind=kind, reason=reason, created_at=utcnow(), created_by=actor.username)
+    session.add(lot)
+    session.flush()
+    held = []
     placed: list[tuple[m.Hold, m.Unit, dict[str, object]]] = []
-    for unit in units:
-        if unit.status == UnitStatus.SCRAPPED:
-            skipped.append(unit.serial)
-            continue
+    for unit in to_hold:
         before = unit_state(unit)
-        hold = _hold(session, unit=unit, reason=reason, by=actor.username, scope="component", scope_ref=scope_ref)
+        hold = _hold(
+            session,
+            unit=unit,
+            reason=reason,
+            by=actor.username,
+            scope="component",
+            scope_ref=scope_ref,
+            lot_hold_id=lot.id,
+        )
         held.append((unit.serial, hold.id))
         placed.append((hold, unit, before))
     for hold, unit, before in placed:  # after every row lock is taken: the audit head is locked last
         audit_hold(session, actor=actor, action="hold.place", hold=hold, unit=unit, before=before, reason=reason)
-    return LotHoldOutcome(identifier=identifier, kind=kind, held=held, skipped_scrapped=skipped)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="lot_hold.place",
+        entity_type="lot_hold",
+        entity_id=str(lot.id),
+        before=None,
+        after={"lot_hold": audit.snapshot(lot), "held": [serial for serial, _ in held], "skipped_scrapped": skipped},
+        reason=reason,
+    )
+    return LotHoldOutcome(identifier=identifier, kind=kind, held=held, skipped_scrapped=skipped, lot_hold_id=lot.id)
 
 
 def release_hold(
@@ -134,7 +177,6 @@ def release_hold(
     engine's) is FAIL, counts as passed and the unit goes on as after that FAIL conceded.
 
     Needs the releaser's electronic signature, verified by the caller before this transaction."""
-    by = actor.username
     unit_id = session.scalar(select(m.Hold.unit_id).where(m.Hold.id == hold_id))
     if unit_id is None:
         raise NotFound(f"hold {hold_id} does not exist")
@@ -148,6 +190,55 @@ def release_hold(
     ).one()
     if hold.released_at is not None:
         raise Conflict(f"hold {hold_id} on {unit.serial} was already released ({hold.disposition})")
+    released = _dispose(
+        session,
+        unit=unit,
+        hold=hold,
+        disposition=disposition,
+        reason=reason,
+        by=actor.username,
+        now=utcnow(),
+        reenter_at=reenter_at,
+        then_reenter_at=then_reenter_at,
+    )
+    signed = signatures.sign(
+        session=session,
+        actor=actor,
+        signature=signature,
+        meaning=signatures.RELEASE_HOLD,
+        reason=reason,
+        entity_type="hold",
+        entity_id=str(hold.id),
+    )
+    _sign_and_audit(session, actor=actor, released=[released], signed=signed, reason=reason)
+    return hold
+
+
+@dataclass(frozen=True, slots=True)
+class _Released:
+    """One hold released and its unit disposed of, with their states before, for the audit trail."""
+
+    hold: m.Hold
+    unit: m.Unit
+    unit_before: dict[str, object]
+    hold_before: dict[str, object]
+    closed: list[tuple[m.Hold, dict[str, object]]]  # the unit's other holds a scrap closed, each with its state
+
+
+def _dispose(
+    session: Session,
+    *,
+    unit: m.Unit,
+    hold: m.Hold,
+    disposition: Disposition,
+    reason: str,
+    by: str,
+    now: datetime,
+    reenter_at: str | None,
+    then_reenter_at: str | None,
+) -> _Released:
+    """Release one active hold, its unit and hold rows locked, and apply the disposition to the unit (the
+    caller signs it and audits it)."""
     if then_reenter_at is not None and disposition is not Disposition.REWORK:
         raise InvalidInput(
             f"then_reenter_at names where {unit.serial} re-enters after a repair: it belongs to a rework release "
@@ -156,7 +247,6 @@ def release_hold(
     model = session.get(m.ProductModel, unit.product_model_id)
     assert model is not None
     route = repo.route_def(session, model.route_id)
-    now = utcnow()
     failed = session.get(m.OperationAttempt, hold.attempt_id) if hold.attempt_id else None
     unit_before, hold_before = unit_state(unit), audit.snapshot(hold)
 
@@ -195,41 +285,162 @@ def release_hold(
         unit.status = UnitStatus.SCRAPPED.value
     else:
         settle_status(session, unit=unit, route=route)
+    return _Released(hold=hold, unit=unit, unit_before=unit_before, hold_before=hold_before, closed=closed)
+
+
+def _sign_and_audit(
+    session: Session, *, actor: Actor, released: list[_Released], signed: m.ESignature, reason: str
+) -> None:
+    """Store the one signature with every hold it released, then one audit event per hold (the release, and
+    each hold a scrap closed with it), as a single release writes them."""
+    for r in released:
+        r.hold.release_signature_id = signed.id
+    session.flush()
+    for r in released:
+        audit_hold(
+            session,
+            actor=actor,
+            action=f"hold.release.{r.hold.disposition}",
+            hold=r.hold,
+            unit=r.unit,
+            before=r.unit_before,
+            hold_before=r.hold_before,
+            reason=reason,
+            signature=signed,
+        )
+        for other, other_before in r.closed:
+            audit_hold(
+                session,
+                actor=actor,
+                action="hold.release.scrap",
+                hold=other,
+                unit=r.unit,
+                before=r.unit_before,
+                hold_before=other_before,
+                reason=other.release_reason,
+                signature=signed,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class LotHoldRelease:
+    """What releasing a lot hold did: the holds it released under one signature, those released before."""
+
+    lot_hold: m.LotHold
+    released: list[m.Hold]
+    already_released: list[m.Hold]  # released one by one before (or closed by a scrap), left as they were
+    serials: dict[int, str]  # by unit id, for every hold of the lot hold
+    still_on_hold: list[str]  # units released here that another hold keeps on hold
+    signature: m.ESignature
+
+
+def release_lot_hold(
+    *,
+    session: Session,
+    lot_hold_id: int,
+    disposition: Disposition,
+    reason: str,
+    actor: Actor,
+    signature: VerifiedSignature,
+    reenter_at: str | None = None,
+    then_reenter_at: str | None = None,
+) -> LotHoldRelease:
+    """Release every hold of a lot hold that is still active, with one disposition and one e-signature, in
+    one transaction: each hold as ``release_hold`` releases it (the same disposition rules, the same audit
+    event per hold, signed by the one signature), or none of them when one unit refuses the disposition.
+
+    Holds released before are reported and left as they were; a unit another hold keeps on hold stays on
+    hold. Needs the releaser's electronic signature, verified by the caller before this transaction."""
+    lot = session.get(m.LotHold, lot_hold_id)
+    if lot is None:
+        raise NotFound(f"lot hold {lot_hold_id} does not exist")
+    # Every unit row of the lot hold, in id order as hold_by_component locks them, then its hold rows: the
+    # lock order of release_hold, each read again once locked, so a release that committed meanwhile is seen.
+    of_lot = select(m.Hold.unit_id).where(m.Hold.lot_hold_id == lot.id)
+    units = {
+        u.id: u
+        for u in session.scalars(
+            select(m.Unit)
+            .where(m.Unit.id.in_(of_lot))
+            .order_by(m.Unit.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    holds_of_lot = session.scalars(
+        select(m.Hold)
+        .where(m.Hold.lot_hold_id == lot.id)
+        .order_by(m.Hold.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    serials = {unit_id: unit.serial for unit_id, unit in units.items()}
+    active = [h for h in holds_of_lot if h.released_at is None]
+    before = [h for h in holds_of_lot if h.released_at is not None]
+    what = f"lot hold {lot.id} ({_lot_words(lot)})"
+    if not active:
+        raise Conflict(
+            f"every hold of {what} was already released: "
+            + ", ".join(f"{serials[h.unit_id]} ({h.disposition})" for h in before)
+        )
+    now = utcnow()
+    try:
+        released = [
+            _dispose(
+                session,
+                unit=units[hold.unit_id],
+                hold=hold,
+                disposition=disposition,
+                reason=reason,
+                by=actor.username,
+                now=now,
+                reenter_at=reenter_at,
+                then_reenter_at=then_reenter_at,
+            )
+            for hold in active
+        ]
+    except DomainError as refused:  # the transaction rolls back: one unit's refusal releases nothing
+        raise type(refused)(f"nothing of {what} was released: {refused.detail}", **refused.extensions) from None
     signed = signatures.sign(
         session=session,
         actor=actor,
         signature=signature,
-        meaning=signatures.RELEASE_HOLD,
+        meaning=signatures.RELEASE_LOT_HOLD,
         reason=reason,
-        entity_type="hold",
-        entity_id=str(hold.id),
+        entity_type="lot_hold",
+        entity_id=str(lot.id),
     )
-    hold.release_signature_id = signed.id
-    session.flush()
-    audit_hold(
-        session,
+    _sign_and_audit(session, actor=actor, released=released, signed=signed, reason=reason)
+    audit.record(
+        session=session,
         actor=actor,
-        action=f"hold.release.{disposition.value}",
-        hold=hold,
-        unit=unit,
-        before=unit_before,
-        hold_before=hold_before,
+        action=f"lot_hold.release.{disposition.value}",
+        entity_type="lot_hold",
+        entity_id=str(lot.id),
+        before={"active": [_hold_ref(h, serials) for h in active]},
+        after={
+            "released": [_hold_ref(h, serials) for h in active],
+            "already_released": [_hold_ref(h, serials) for h in before],
+        },
         reason=reason,
         signature=signed,
     )
-    for other, other_before in closed:
-        audit_hold(
-            session,
-            actor=actor,
-            action="hold.release.scrap",
-            hold=other,
-            unit=unit,
-            before=unit_before,
-            hold_before=other_before,
-            reason=other.release_reason,
-            signature=signed,
-        )
-    return hold
+    return LotHoldRelease(
+        lot_hold=lot,
+        released=active,
+        already_released=before,
+        serials=serials,
+        still_on_hold=[r.unit.serial for r in released if r.unit.status == UnitStatus.ON_HOLD],
+        signature=signed,
+    )
+
+
+def _lot_words(lot: m.LotHold) -> str:
+    return f"{lot.kind} {lot.identifier}" if lot.kind else lot.identifier
+
+
+def _hold_ref(hold: m.Hold, serials: dict[int, str]) -> dict[str, object]:
+    return {"hold": hold.id, "serial": serials[hold.unit_id], "disposition": hold.disposition}
 
 
 def effective_verdict(session: Session, attempt: m.OperationAttempt) -> str | None:

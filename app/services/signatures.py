@@ -20,6 +20,7 @@ from app.services.clock import utcnow
 
 APPROVE_SPEC_REVISION = "approve specification revision"
 RELEASE_HOLD = "release hold with disposition"
+RELEASE_LOT_HOLD = "release lot hold with disposition"  # every hold of a lot hold still active, at once
 OVERRIDE_VERDICT = "override verdict"
 
 

@@ -1,4 +1,5 @@
-"""Reverse genealogy: every unit that consumed a lot or component, and one action to hold them all."""
+"""Reverse genealogy: every unit that consumed a lot or component, one action to hold them all, and the lot
+holds placed on it, each released whole through the REST API with one e-signature."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from app.domain.actors import Role
 from app.domain.results import ComponentKind
 from app.security.access import allow
 from app.services import holds
-from app.ui.lot import lot_view
+from app.ui.lot import lot_hold_route_steps, lot_holds, lot_view
 from app.ui.templating import render
 
 router = APIRouter()
@@ -33,10 +34,13 @@ class HoldAllIn(BaseModel):
     "/genealogy", response_class=HTMLResponse, dependencies=[allow(Role.SUPERVISOR, Role.QUALITY_ENGINEER, Role.ADMIN)]
 )
 def genealogy_page(request: Request, session: SessionDep, identifier: str = "", kind: str = "") -> HTMLResponse:
-    """Every unit that consumed ``identifier`` with its state; a form holds them all."""
+    """Every unit that consumed ``identifier`` with its state; a form holds them all; the lot holds placed on it,
+    a form for each still in force releases it whole."""
     identifier = identifier.strip()[:64]
     chosen = kind if kind in KINDS else None
     view = lot_view(session=session, identifier=identifier, kind=chosen, limit=SHOWN_UNITS) if identifier else None
+    holds_placed = lot_holds(session=session, identifier=identifier, kind=chosen) if identifier else []
+    in_force = [h.id for h in holds_placed if h.active]
     return render(
         request,
         "genealogy.html",
@@ -49,6 +53,8 @@ def genealogy_page(request: Request, session: SessionDep, identifier: str = "", 
         statuses=view.statuses if view else {},
         spellings=view.spellings if view else (),
         verdicts=view.verdicts if view else {},
+        lot_holds=holds_placed,
+        lot_hold_steps=lot_hold_route_steps(session=session, lot_hold_ids=in_force),
     )
 
 
@@ -63,4 +69,8 @@ def hold_all(body: HoldAllIn, session: SessionDep, actor: CurrentActorDep) -> di
             reason=body.reason,
             actor=actor,
         )
-        return {"held": len(outcome.held), "skipped_scrapped": outcome.skipped_scrapped}
+        return {
+            "held": len(outcome.held),
+            "skipped_scrapped": outcome.skipped_scrapped,
+            "lot_hold_id": outcome.lot_hold_id,
+        }

@@ -3,17 +3,20 @@
 The API's genealogy returns every consumption (5,000 rows for a cylinder lot); a page needs the
 counts by status and a first screenful, both read through ix_component_identifier_lower. The page
 is cut by units, as it counts them: a unit with two rows (re-brazed in the same furnace run) is
-shown whole or not at all, and never pushes another unit off the table unsaid.
+shown whole or not at all, and never pushes another unit off the table unsaid. Beside them, the lot
+holds placed on the identifier, each with how many of its holds still stand.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.persistence import models as m
+from app.persistence import repositories as repo
 from app.services.traceability import GenealogyEntry, same_identifier
 
 
@@ -95,3 +98,61 @@ def _verdicts(session: Session, attempt_ids: list[int]) -> dict[int, str]:
         ):
             found[attempt_id] = verdict  # the latest override counts
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LotHoldView:
+    """One lot hold of the identifier shown: what held the units, and how many of its holds still stand."""
+
+    id: int
+    identifier: str
+    kind: str | None
+    reason: str
+    created_at: datetime
+    created_by: str | None
+    holds: int  # units the lot hold held
+    active: int  # of its holds, those not released yet
+
+
+def lot_holds(*, session: Session, identifier: str, kind: str | None) -> list[LotHoldView]:
+    """The lot holds placed on ``identifier`` (in any case), newest first; with a kind chosen, those of that
+    kind and those of any kind (which held its units too)."""
+    lot, hold = m.LotHold, m.Hold
+    conditions = [func.lower(lot.identifier) == func.lower(identifier.strip())]
+    if kind is not None:
+        conditions.append(or_(lot.kind == kind, lot.kind.is_(None)))
+    rows = session.execute(
+        select(
+            lot.id,
+            lot.identifier,
+            lot.kind,
+            lot.reason,
+            lot.created_at,
+            lot.created_by,
+            func.count(hold.id),
+            func.count(hold.id).filter(hold.released_at.is_(None)),
+        )
+        .join(hold, hold.lot_hold_id == lot.id)
+        .where(*conditions)
+        .group_by(lot.id, lot.identifier, lot.kind, lot.reason, lot.created_at, lot.created_by)
+        .order_by(lot.id.desc())
+    ).all()
+    return [LotHoldView(*row) for row in rows]
+
+
+def lot_hold_route_steps(*, session: Session, lot_hold_ids: list[int]) -> list[str]:
+    """The steps of every route the units of these lot holds follow, in route order (where a rework of the
+    whole lot may re-enter)."""
+    if not lot_hold_ids:
+        return []
+    route_ids = session.scalars(
+        select(m.ProductModel.route_id)
+        .join(m.Unit, m.Unit.product_model_id == m.ProductModel.id)
+        .join(m.Hold, m.Hold.unit_id == m.Unit.id)
+        .where(m.Hold.lot_hold_id.in_(lot_hold_ids))
+        .distinct()
+    ).all()
+    steps: list[str] = []
+    for route_id in sorted(route_ids):
+        steps += [s.station_type for s in repo.route_def(session, route_id).steps if s.station_type not in steps]
+    return steps

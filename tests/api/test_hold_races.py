@@ -1,4 +1,5 @@
-"""Two releases of one hold at once, on PostgreSQL through a real server: the second sees the first."""
+"""Two releases of one hold at once, on PostgreSQL through a real server: the second sees the first; so does
+a lot hold's release racing a single release of one of its holds."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from app.config import OpcuaSettings, Settings
 from app.main import create_app
 from app.services import holds
 from app.services.clock import utcnow
+from tests.api.driver import Line
 from tests.auth_support import auth_headers
 from tests.conftest import DbUnderTest, cloned_database, require_postgres
 
@@ -159,5 +161,87 @@ def test_a_hold_released_twice_at_once_is_released_once(
                 {"hold": str(hold_id)},
             ).scalar_one()
             assert signed == 1
+    finally:
+        engine.dispose()
+
+
+def _lot_of_three(server: str) -> tuple[list[str], int, list[int]]:
+    """Three units brazed in one furnace run, held by one lot hold: (serials, lot hold id, hold ids)."""
+    with httpx.Client(base_url=server, headers=auth_headers("supervisor"), timeout=60) as supervisor:
+        line = Line(supervisor)
+        serials = line.work_order(first="HP26-5300001", quantity=3)
+        for serial in serials:
+            line.run("coil_expansion", serial)
+            line.run("brazing", serial, overrides={"FurnaceRun": "FR-RACE-7"})
+    r = httpx.post(
+        f"{server}/api/v1/holds/by-component",
+        json={"identifier": "FR-RACE-7", "kind": "furnace_run", "reason": "furnace run alarm"},
+        headers=auth_headers("quality_engineer"),
+    )
+    assert r.status_code == 201, r.text
+    held = sorted(r.json()["held"], key=lambda h: h["serial"])
+    return serials, r.json()["lot_hold_id"], [h["id"] for h in held]
+
+
+@pytest.mark.parametrize("first", ["single", "lot"])
+def test_a_single_release_and_a_lot_hold_release_at_once_release_each_hold_once(
+    server: str, pg: DbUnderTest, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    """Whichever takes the locks first, the other sees it: the lot hold reports the hold released one by one
+    as already released, or the single release is refused; each hold is released and audited once."""
+    qe = auth_headers("quality_engineer")
+    serials, lot_hold_id, hold_ids = _lot_of_three(server)
+    middle = hold_ids[1]  # the lot release locks the first unit, then waits for (or holds) the middle one
+    hook = FirstReleaseWaits()
+    monkeypatch.setattr(holds, "utcnow", hook)
+
+    def single() -> httpx.Response:
+        body = {"disposition": "rework", "reason": "re-braze", "reenter_at": "brazing", "signature": SIGNATURE}
+        return httpx.post(f"{server}/api/v1/holds/{middle}/release", json=body, headers=qe, timeout=60)
+
+    def lot() -> httpx.Response:
+        body = {"disposition": "use_as_is", "reason": "false alarm", "signature": SIGNATURE}
+        return httpx.post(f"{server}/api/v1/lot-holds/{lot_hold_id}/release", json=body, headers=qe, timeout=60)
+
+    calls = {"single": single, "lot": lot}
+    with ThreadPoolExecutor(2) as pool:
+        winner: Future[httpx.Response] = pool.submit(calls[first])
+        assert hook.locked.wait(TIMEOUT_S), "the first release never took its locks"
+        loser: Future[httpx.Response] = pool.submit(calls["lot" if first == "single" else "single"])
+        _wait_for_a_lock_wait(pg.owner)  # the second release now waits behind the first one's locks
+        hook.go.set()
+        won, lost = winner.result(timeout=60), loser.result(timeout=60)
+
+    assert won.status_code == 200, won.text
+    by_lot = won if first == "lot" else lost
+    if first == "single":
+        assert lost.status_code == 200, lost.text
+        assert [h["id"] for h in by_lot.json()["already_released"]] == [middle]
+        assert by_lot.json()["already_released"][0]["disposition"] == "rework"
+        assert sorted(h["id"] for h in by_lot.json()["released"]) == [hold_ids[0], hold_ids[2]]
+    else:
+        assert sorted(h["id"] for h in by_lot.json()["released"]) == hold_ids
+        assert lost.status_code == 409, lost.text
+        assert f"hold {middle} on {serials[1]} was already released (use_as_is)" in lost.json()["detail"]
+
+    expected_middle = "rework" if first == "single" else "use_as_is"
+    engine = create_engine(pg.owner)
+    try:
+        with engine.connect() as conn:
+            releases = conn.execute(
+                text(
+                    "SELECT entity_id, action FROM audit_event WHERE entity_type = 'hold' "
+                    "AND action LIKE 'hold.release%' ORDER BY entity_id"
+                )
+            ).all()
+            assert sorted((int(i), a) for i, a in releases) == [
+                (hold_ids[0], "hold.release.use_as_is"),
+                (middle, f"hold.release.{expected_middle}"),
+                (hold_ids[2], "hold.release.use_as_is"),
+            ]
+            signed = conn.execute(text("SELECT entity_type FROM e_signature ORDER BY id")).scalars().all()
+            assert sorted(signed) == (["hold", "lot_hold"] if first == "single" else ["lot_hold"])
+            dispositions = conn.execute(text("SELECT id, disposition FROM hold ORDER BY id")).all()
+            assert dispositions == [(hold_ids[0], "use_as_is"), (middle, expected_middle), (hold_ids[2], "use_as_is")]
     finally:
         engine.dispose()

@@ -36,6 +36,7 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/units/{serial}/holds"): {OP, S, Q},
     ("POST", "/api/v1/holds/by-component"): {S, Q},
     ("POST", "/api/v1/holds/{hold_id}/release"): {S, Q},
+    ("POST", "/api/v1/lot-holds/{lot_hold_id}/release"): {S, Q},  # every hold of a lot hold, one e-signature
     ("GET", "/api/v1/holds"): HUMANS,
     # quality: specifications, re-judging and overrides are the quality engineer's
     ("GET", "/api/v1/station-types"): HUMANS,
@@ -118,6 +119,7 @@ DUMMY = {
     "serial": "HP26-9999999",
     "attempt_id": "999999",
     "hold_id": "999999",
+    "lot_hold_id": "999999",
     "revision_id": "999999",
     "token_id": "999999",
     "channel": "no_channel",
