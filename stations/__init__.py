@@ -27,6 +27,7 @@ __all__ = [
     "describe_station_type",
     "get_station_type",
     "node_ids",
+    "plant_name",
     "refresh_station_types",
 ]
 
@@ -92,6 +93,15 @@ def get_station_type(code: str) -> StationType:
         return _registry()[code]
     except KeyError:
         raise UnknownStationTypeError(code) from None
+
+
+def plant_name(code: str) -> str:
+    """A station type as operators name it in a sentence ("vacuum dehydration", "run-in"): its module's
+    ``plant_name``; a code no module declares reads as itself with spaces."""
+    try:
+        return get_station_type(code).plant_name
+    except UnknownStationTypeError:
+        return code.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ def describe_station_type(station_type: StationType) -> dict[str, Any]:
     return {
         "code": st.code,
         "title": st.title,
+        "plant_name": st.plant_name,
         "has_plc": st.has_plc,
         "measurements": [
             {"name": m.name, "kind": m.kind, "unit": m.unit, "required": m.required, "description": m.description}

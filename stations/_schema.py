@@ -130,6 +130,10 @@ class StationType:
     code: str
     title: str
     has_plc: bool
+    # What operators call it in a sentence ("leak test", "run-in"): instructions and refusals name
+    # station types by it ("repeat vacuum dehydration"); ``title`` is the heading. Default: the code
+    # with spaces.
+    plant_name: str = ""
     measurements: tuple[MeasurementSpec, ...]
     traces: tuple[TraceSpec, ...] = ()
     extra_live_channels: tuple[str, ...] = ()
@@ -140,6 +144,10 @@ class StationType:
     retest_cap: int = 0
     failure_modes: tuple[str, ...] = ()
     rework: tuple[ReworkDefault, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.plant_name:
+            object.__setattr__(self, "plant_name", self.code.replace("_", " "))
 
     def measurement(self, name: str) -> MeasurementSpec | None:
         """The schema entry of a measurement, or None when the station does not report it."""

@@ -8,6 +8,7 @@ from ._schema import ComponentSpec, LimitDefault, MeasurementSpec, ReworkDefault
 STATION_TYPE = StationType(
     code="brazing",
     title="Furnace brazing",
+    plant_name="brazing",
     has_plc=True,
     measurements=(
         MeasurementSpec(name="FurnaceRun", kind="string"),

@@ -30,6 +30,7 @@ def _market_cap(product: ProductView) -> Bounds | None:
 STATION_TYPE = StationType(
     code="charging",
     title="Refrigerant charging",
+    plant_name="charging",
     has_plc=True,
     measurements=(
         MeasurementSpec(name="ChargedMass_g", unit="g"),

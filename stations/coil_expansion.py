@@ -8,6 +8,7 @@ from ._schema import ComponentSpec, LimitDefault, MeasurementSpec, ReworkDefault
 STATION_TYPE = StationType(
     code="coil_expansion",
     title="Coil expansion and fin stamping",
+    plant_name="coil expansion",
     has_plc=True,
     measurements=(
         MeasurementSpec(name="CoilBatch", kind="string", description="coil batch id"),

@@ -13,6 +13,7 @@ def _quarter_ps(product: ProductView) -> Bounds:
 STATION_TYPE = StationType(
     code="leak_test",
     title="Tracer-gas leak test",
+    plant_name="leak test",
     has_plc=True,
     measurements=(
         MeasurementSpec(

@@ -16,6 +16,7 @@ RECOVERED_MASS = "RecoveredMass_g"
 STATION_TYPE = StationType(
     code="repair",
     title="Repair bench",
+    plant_name="repair",
     has_plc=False,
     measurements=(
         MeasurementSpec(name="RepairAction", kind="string", description="one of " + ", ".join(REPAIR_ACTIONS)),

@@ -119,6 +119,7 @@ def _plateau_checks(plateau: PlateauCode) -> tuple[CheckSpec, ...]:
 STATION_TYPE = StationType(
     code="run_in",
     title="Run-in in the climate chamber",
+    plant_name="run-in",
     has_plc=True,
     measurements=(
         *(

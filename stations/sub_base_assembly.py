@@ -8,6 +8,7 @@ from ._schema import ComponentSpec, LimitDefault, MeasurementSpec, ReworkDefault
 STATION_TYPE = StationType(
     code="sub_base_assembly",
     title="Sub-base assembly",
+    plant_name="sub-base assembly",
     has_plc=True,
     measurements=(
         MeasurementSpec(name="CompressorSerial", kind="string"),

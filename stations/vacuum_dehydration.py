@@ -8,6 +8,7 @@ from ._schema import LimitDefault, MeasurementSpec, ReworkDefault, SettingDefaul
 STATION_TYPE = StationType(
     code="vacuum_dehydration",
     title="Vacuum dehydration",
+    plant_name="vacuum dehydration",
     has_plc=True,
     measurements=(
         MeasurementSpec(name="IsolationAt_s", unit="s", description="seconds since cycle start at pump isolation"),

@@ -1,7 +1,8 @@
 """Routes and the route interlock: which station a unit may start at, and where a verdict sends it.
 
 Pure functions over plain data. The services load a unit, its route and its attempt history,
-ask ``check_start`` or ``after_verdict``, and persist what they answer.
+ask ``check_start`` or ``after_verdict``, and persist what they answer. What they say names station
+types in the plant's words (``stations.plant_name``: "vacuum dehydration", not its code).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain.results import Verdict
+from stations import plant_name
 
 REPAIR = "repair"
 
@@ -208,6 +210,40 @@ def _tests_not_valid_in_a_row(route: RouteDef, history: Sequence[AttemptView], s
     return _latest_results_in_a_row(history, station_type, not_valid)
 
 
+def _no_stations(station_type: str) -> Sequence[str]:
+    return ()
+
+
+def _to_repair(unit: UnitView, stations_of_type: Callable[[str], Sequence[str]]) -> tuple[str, str]:
+    """The repair a unit is due at, named with its bench(es), and where it re-enters after it:
+    ("repair at REP-01", ", then re-enter at brazing")."""
+    benches = stations_of_type(REPAIR)
+    at = f" at {' or '.join(benches)}" if benches else ""
+    then = f", then re-enter at {plant_name(unit.reentry_step)}" if unit.reentry_step else ""
+    return f"{plant_name(REPAIR)}{at}", then
+
+
+def _where_next(
+    route: RouteDef, unit: UnitView, history: Sequence[AttemptView], stations_of_type: Callable[[str], Sequence[str]]
+) -> str:
+    """Where the unit must go next, in the route's terms: "repair at REP-01, then re-enter at brazing",
+    "repeat vacuum dehydration", "leak test" ("" when it has no next step)."""
+    next_step = unit.next_step
+    if next_step is None:
+        return ""
+    if next_step == REPAIR:
+        bench, then = _to_repair(unit, stations_of_type)
+        return f"{bench}{then}"
+    latest = _latest(history, next_step)
+    if latest is not None and latest.status is AttemptStatus.RETEST:
+        return f"measure again at {plant_name(next_step)}"
+    if latest is not None and latest.status is AttemptStatus.FAILED:
+        rule = route.rework_for(next_step, latest.failure_mode)
+        if rule is not None and rule.action is ReworkAction.REPEAT and rule.reenter_at == next_step:
+            return f"{'repeat' if rule.counts_as_rework_loop else 'test again at'} {plant_name(next_step)}"
+    return plant_name(next_step)
+
+
 def check_start(
     *,
     route: RouteDef,
@@ -215,8 +251,13 @@ def check_start(
     history: Sequence[AttemptView],
     station_type: str,
     station_id: str,
+    stations_of_type: Callable[[str], Sequence[str]] = _no_stations,
 ) -> StartDecision:
-    """May ``unit`` start at station ``station_id`` of type ``station_type``? If not, say why."""
+    """May ``unit`` start at station ``station_id`` of type ``station_type``? If not, say why, and where
+    the unit must go instead.
+
+    ``stations_of_type``: the ids of the stations of a type on ``station_id``'s line (the repair bench a
+    refusal sends the unit to); asked only to word a refusal."""
     serial = unit.serial
     if unit.status is UnitStatus.SCRAPPED:
         return StartDecision(False, f"{serial} was scrapped; it cannot start anywhere")
@@ -233,7 +274,7 @@ def check_start(
             return StartDecision(True, "", resume_open_attempt=True)
         return StartDecision(
             False,
-            f"{serial} is still in process at {current.station_id} ({current.station_type}) "
+            f"{serial} is still in process at {current.station_id} ({plant_name(current.station_type)}) "
             "with no result yet; finish or abort it there first",
         )
 
@@ -244,40 +285,50 @@ def check_start(
     if station_type == REPAIR:
         if next_step == REPAIR:
             return StartDecision(True, "")
-        return StartDecision(False, f"{serial} has no repair pending; its next step is {next_step}")
+        return StartDecision(False, f"{serial} has no repair pending; its next step is {plant_name(next_step)}")
 
     step = route.step(station_type)
     if step is None:
-        return StartDecision(False, f"{station_type} is not a step of route {route.code} that {serial} follows")
+        return StartDecision(
+            False, f"{plant_name(station_type)} is not a step of route {route.code} that {serial} follows"
+        )
 
     for earlier in route.steps:
         if earlier.position >= step.position or not earlier.required:
             continue
         latest = _latest(history, earlier.station_type)
-        if latest is None:
-            return StartDecision(False, f"{serial} has not passed {earlier.station_type} (no attempt yet)")
-        if not latest.counts_as_passed:
-            return StartDecision(
-                False, f"{serial} has not passed {earlier.station_type} (last attempt: {_describe(latest)})"
-            )
+        if latest is not None and latest.counts_as_passed:
+            continue
+        # Where to go comes before the last attempt's findings: a PLC's Reason is cut at 254 bytes.
+        where = _where_next(route, unit, history, stations_of_type)
+        not_passed = plant_name(earlier.station_type)
+        instead = f"next: {where}; " if where not in ("", not_passed) and next_step != station_type else ""
+        last = "no attempt yet" if latest is None else f"last attempt: {_describe(latest)}"
+        return StartDecision(False, f"{serial} has not passed {not_passed} ({instead}{last})")
 
     if next_step == REPAIR:
         failed_at = next((a for a in reversed(history) if a.status is AttemptStatus.FAILED), None)
-        why = f" (last failure at {failed_at.station_type}: {_describe(failed_at)})" if failed_at else ""
-        return StartDecision(False, f"{serial} must go to repair first{why}")
+        why = f" (last failure at {plant_name(failed_at.station_type)}: {_describe(failed_at)})" if failed_at else ""
+        bench, then = _to_repair(unit, stations_of_type)
+        return StartDecision(False, f"{serial} must go to {bench} first{then}{why}")
 
     if station_type not in route.startable_types(next_step):
         latest = _latest(history, station_type)
         if latest is not None and latest.counts_as_passed:
             return StartDecision(
                 False,
-                f"{serial} has already passed {station_type}; its next step is {next_step} "
+                f"{serial} has already passed {plant_name(station_type)}; its next step is {plant_name(next_step)} "
                 "(running a passed station again needs a rework decision)",
             )
-        return StartDecision(False, f"{serial} is expected at {next_step}, not {station_type}")
+        return StartDecision(False, f"{serial} is expected at {plant_name(next_step)}, not {plant_name(station_type)}")
 
     # The retest cap is the specification's: judging turns a RETEST at the cap into a FAIL.
     return StartDecision(True, "", retest_index=consecutive_retests(history, station_type))
+
+
+def _named(station_type: str | None) -> str | None:
+    """A station type in the plant's words; None (no station named) stays None."""
+    return None if station_type is None else plant_name(station_type)
 
 
 def first_step_not_passed(route: RouteDef, passed: Collection[str]) -> str | None:
@@ -311,7 +362,7 @@ def after_verdict(
     if station_type == REPAIR:
         if verdict is Verdict.PASS:
             target = unit.reentry_step
-            return Transition(UnitStatus.IN_PROCESS, target, None, loops, instruction=f"re-enter at {target}")
+            return Transition(UnitStatus.IN_PROCESS, target, None, loops, instruction=f"re-enter at {_named(target)}")
         if verdict is Verdict.RETEST:
             return Transition(UnitStatus.IN_PROCESS, REPAIR, unit.reentry_step, loops, instruction="repeat repair")
         # the repair is still to be done: a rework release with no target sends the unit back to it
@@ -328,13 +379,13 @@ def after_verdict(
         following = route.following(station_type)
         if following is None:
             return Transition(UnitStatus.FINISHED, None, None, loops, instruction="route complete")
-        return Transition(UnitStatus.IN_PROCESS, following, None, loops, instruction=f"next: {following}")
+        return Transition(UnitStatus.IN_PROCESS, following, None, loops, instruction=f"next: {plant_name(following)}")
     if verdict is Verdict.RETEST:
         return Transition(
-            UnitStatus.IN_PROCESS, station_type, None, loops, instruction=f"measure again at {station_type}"
+            UnitStatus.IN_PROCESS, station_type, None, loops, instruction=f"measure again at {plant_name(station_type)}"
         )
 
-    what = f"FAIL at {station_type}" + (f": {summary}" if summary else "")
+    what = f"FAIL at {plant_name(station_type)}" + (f": {summary}" if summary else "")
     rule = route.rework_for(station_type, failure_mode)
     if rule is None:
         return Transition(
@@ -372,7 +423,7 @@ def after_verdict(
             rule.reenter_at,
             None,
             loops,
-            instruction=f"test again at {rule.reenter_at}{noted}: the test was not valid, no rework loop",
+            instruction=f"test again at {_named(rule.reenter_at)}{noted}: the test was not valid, no rework loop",
         )
     loops += 1
     next_step = REPAIR if rule.action is ReworkAction.REPAIR else rule.reenter_at
@@ -387,8 +438,8 @@ def after_verdict(
             instruction="hold for a quality engineer: rework loop cap reached",
         )
     instruction = (
-        f"to repair{noted}, then re-enter at {rule.reenter_at}"
+        f"to {plant_name(REPAIR)}{noted}, then re-enter at {_named(rule.reenter_at)}"
         if rule.action is ReworkAction.REPAIR
-        else f"repeat {rule.reenter_at}{noted}"
+        else f"repeat {_named(rule.reenter_at)}{noted}"
     )
     return Transition(UnitStatus.IN_PROCESS, next_step, reentry, loops, instruction=instruction)

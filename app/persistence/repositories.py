@@ -357,6 +357,22 @@ def station_type_of(session: Session, station_id: str) -> str:
     return station_type
 
 
+_ON_THE_SAME_LINE = _STATION.alias("on_the_same_line")
+_STATIONS_OF_TYPE_ON_LINE = (
+    select(_STATION.c.station_id)
+    .join(_ON_THE_SAME_LINE, _ON_THE_SAME_LINE.c.line_code == _STATION.c.line_code)
+    .where(_ON_THE_SAME_LINE.c.station_id == bindparam("station_id"), _STATION.c.station_type == bindparam("type"))
+    .order_by(_STATION.c.station_id)
+)
+
+
+def stations_of_type_on_line(session: Session, *, station_id: str, station_type: str) -> list[str]:
+    """The ids of the stations of ``station_type`` on ``station_id``'s line (the repair bench a refusal
+    there sends a unit to)."""
+    rows = session.execute(_STATIONS_OF_TYPE_ON_LINE, {"station_id": station_id, "type": station_type})
+    return list(rows.scalars())
+
+
 _UNIT_STATE = (
     select(*_UNIT_COLUMNS, _PRODUCT_MODEL.c.route_id, _ROUTE.c.revision)
     .select_from(_UNIT_JOINS.join(_ROUTE, _ROUTE.c.id == _PRODUCT_MODEL.c.route_id))

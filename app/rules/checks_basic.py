@@ -50,7 +50,8 @@ def judged(
     unit_text = unit if unit is not None else limit.unit
     unit_text = "" if unit_text in ("", "1") else f" {unit_text}"
     what = subject or check.label
-    message = f"{what} {fmt(value)}{unit_text} {gb.relation(unit_text)} (U {fmt(u)})"
+    # U is in the unit of the quantity judged (a unitless one stays so): "exceeds 3 g/yr (U 0.2 g/yr)"
+    message = f"{what} {fmt(value)}{unit_text} {gb.relation(unit_text)} (U {fmt(u)}{unit_text})"
     if gb.verdict is Verdict.RETEST:
         message += ": measure again"
     return CheckResult(

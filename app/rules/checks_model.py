@@ -166,7 +166,7 @@ def residual_check(check: ResidualCheck, ctx: JudgeContext) -> CheckResult:
     band = (
         f"{fmt(limit.low and limit.low * 100)}…{fmt(limit.high and limit.high * 100)} % (U {u:.1%})"
         if check.relative
-        else f"{fmt(limit.low)}…{fmt(limit.high)} {difference_unit} (U {fmt(u)})"
+        else f"{fmt(limit.low)}…{fmt(limit.high)} {difference_unit} (U {fmt(u)} {difference_unit})"
     )
     verdict_words = {
         Verdict.PASS: "within",

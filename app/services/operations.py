@@ -132,7 +132,13 @@ def _decide(
         history=repo.attempt_history(session, unit.id),
         station_type=station_type,
         station_id=station_id,
+        stations_of_type=_stations_on_line_of(session, station_id),
     )
+
+
+def _stations_on_line_of(session: Session, station_id: str) -> Callable[[str], list[str]]:
+    """The stations of a type on ``station_id``'s line, read when a refusal names where the unit must go."""
+    return lambda station_type: repo.stations_of_type_on_line(session, station_id=station_id, station_type=station_type)
 
 
 def start_operation(
@@ -165,6 +171,7 @@ def start_operation(
         history=history,
         station_type=station_type,
         station_id=station_id,
+        stations_of_type=_stations_on_line_of(session, station_id),
     )
     now = utcnow()
     aborted = _abort(session, [a for a in open_here if a.unit_id != unit.id], now=now)

@@ -198,6 +198,11 @@ class SentToRepair:
     failed_checks: list[CheckResult]
     note: str  # what the route's rework rule says to do (e.g. "re-braze the joint"), or ""
 
+    @property
+    def station_name(self) -> str:
+        """The failing station's type in the plant's words."""
+        return stations.plant_name(self.station_type)
+
 
 def _sent_to_repair(session: Session, panel: Panel) -> SentToRepair | None:
     """At the repair bench, while the unit is due there or its repair is open: the failure that sent it,

@@ -18,6 +18,7 @@ from app.persistence import models as m
 from app.persistence import repositories as repo
 from app.persistence.repositories import AttemptState, UnitState
 from app.services import operations, scans
+from stations import plant_name
 
 STEP_WORDS = {
     "passed": "passed",
@@ -41,6 +42,11 @@ class StepState:
     @property
     def word(self) -> str:
         return STEP_WORDS.get(self.state, self.state)
+
+    @property
+    def name(self) -> str:
+        """The step's station type in the plant's words."""
+        return plant_name(self.station_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +113,13 @@ class Panel:
             return "scrapped"
         if self.unit.next_step is None:
             return ""
-        then = f", then re-enter at {self.unit.reentry_step}" if self.unit.reentry_step else ""
-        return f"{self.unit.next_step}{then}"
+        then = f", then re-enter at {self.reentry_name}" if self.reentry_name else ""
+        return f"{plant_name(self.unit.next_step)}{then}"
+
+    @property
+    def reentry_name(self) -> str:
+        """Where the unit re-enters its route after a repair, in the plant's words ("" when not set)."""
+        return plant_name(self.unit.reentry_step) if self.unit.reentry_step else ""
 
     @property
     def scanning(self) -> bool:
@@ -142,7 +153,8 @@ def route_steps(*, route: routing.RouteDef, unit: UnitState, history: list[routi
         else:
             steps.append(StepState(step.station_type, "pending"))
     if unit.next_step == routing.REPAIR:
-        steps.append(StepState(routing.REPAIR, "next", f"then {unit.reentry_step or '?'}"))
+        then = plant_name(unit.reentry_step) if unit.reentry_step else "?"
+        steps.append(StepState(routing.REPAIR, "next", f"then {then}"))
     return steps
 
 

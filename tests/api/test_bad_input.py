@@ -66,7 +66,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/api/v1/stations/NOPE-01/start", {"serial": GOOD_SERIAL}, 404, "station 'NOPE-01'"),
     ("POST", "/api/v1/stations/CEX-01/start", b'{"serial": "HP26-00', 422, "not valid JSON"),
     ("POST", "/api/v1/stations/CEX-01/start", b"serial=HP26-0000007", 422, "JSON"),
-    ("POST", "/api/v1/stations/BRZ-01/start", {"serial": GOOD_SERIAL}, 409, "has not passed coil_expansion"),
+    ("POST", "/api/v1/stations/BRZ-01/start", {"serial": GOOD_SERIAL}, 409, "has not passed coil expansion"),
     (
         "POST",
         "/api/v1/stations/CEX-01/complete",

@@ -112,6 +112,28 @@ def test_a_stored_value_changed_behind_the_mes_is_named_by_the_re_derivation(
     assert "oxygen: recorded PASS, re-derived FAIL" in out and "1 of 2 verdicts re-derived as recorded" in out
 
 
+def test_a_verdict_recorded_with_u_without_its_unit_re_derives_as_recorded_worded_differently(
+    line: Line, client: Any, database: DbUnderTest
+) -> None:
+    """Before U was written with its unit ("(U 0.5)", now "(U 0.5 g)") messages read otherwise; only words
+    changed, so the verdict re-derives as recorded (no RULES_VERSION bump) and the answer says so."""
+    serial = line.work_order(quantity=1)[0]
+    for station_type in MONOBLOC[:4]:
+        line.run(station_type, serial)
+    attempt = line.run("charging", serial, "FAIL", overrides={"ChargedMass_g": 135.0})["attempt"]
+    assert "charged mass 135 g is below 138 g (U 0.5 g)" in attempt["summary"]
+    _behind_the_mes(
+        database,
+        "UPDATE check_result SET message = REPLACE(message, '(U 0.5 g)', '(U 0.5)') "
+        "WHERE attempt_id = :a AND name = 'charged_mass'",
+        a=attempt["id"],
+    )
+    body = _rederive(client, attempt["id"])
+    assert body["reproduced"] is True, body["differences"]
+    assert body["recorded_verdict"] == body["rederived_verdict"] == "FAIL"
+    assert "some messages are worded differently now; their verdicts and numbers agree" in body["notes"]
+
+
 def test_a_verdict_is_re_derived_at_the_instant_it_was_judged(line: Line, client: Any) -> None:
     """The reference-leak check was 8 h old less 2 s when judged: valid then, expired a moment later."""
     serial = line.work_order(quantity=1)[0]

@@ -273,9 +273,20 @@ def test_the_operator_is_told_the_routes_repair_note_at_the_failing_station_and_
         line.run(station_type, serial)
     failed = line.run("leak_test", serial, "FAIL", fault=Fault.FINE_LEAK)
     note = "re-braze the joint; monoblocs: recover the refrigerant first"
-    assert failed["attempt"]["instruction"] == f"to repair ({note}), then re-enter at vacuum_dehydration"
+    assert failed["attempt"]["instruction"] == f"to repair ({note}), then re-enter at vacuum dehydration"
 
     at_tester = _text(client.get("/ui/tablet/LKT-01/panel", params={"serial": serial}).text)
-    assert f"Next: to repair ({note})" in at_tester
+    assert f"Next: to repair ({note}), then re-enter at vacuum dehydration" in at_tester
     at_bench = _text(client.get("/ui/tablet/REP-01/panel", params={"serial": serial}).text)
-    assert f"Repair: {note} — then re-enter at vacuum_dehydration" in at_bench
+    assert f"Repair: {note} — then re-enter at vacuum dehydration" in at_bench
+    assert "Sent here by a FAIL at LKT-01 (leak test)" in at_bench
+    # the route as the tablet lists it: station types in the plant's words, never their codes
+    assert "sub-base assembly passed" in at_bench and "run-in to do" in at_bench
+    assert "repair next then vacuum dehydration" in at_bench
+    assert "_" not in " ".join(re.findall(r'class="step-name">([^<]*)<', at_bench))
+    # downstream, the refusal says where the unit must go first
+    at_run_in = _text(client.get("/ui/tablet/RUN-01/panel", params={"serial": serial}).text)
+    assert (
+        f"Cannot start here: {serial} has not passed leak test (next: repair at REP-01, then re-enter at "
+        "vacuum dehydration; last attempt: FAIL, "
+    ) in at_run_in

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
+from app.config import Settings
+from app.opcua import codec
 from app.opcua.simulator.faults import Fault
+from app.persistence.db import make_engine, make_session_factory
+from app.services.judging import EngineJudge
+from app.services.plc_gateway import DatabaseStationBackend
 from tests.api.driver import MONOBLOC, Line
 
 REBRAZE_AFTER_RECOVERY = {"RepairAction": "rebraze", "RepairDescription": "re-brazed", "RecoveredMass_g": 140.0}
@@ -65,10 +70,80 @@ def test_unit_cannot_skip_past_a_failed_station_and_reason_names_the_failure(lin
     assert failed["attempt"]["failure_mode"] == "leak"
     body = _problem(line.start("charging", serial), 409)
     assert body["detail"] == (
-        f"{serial} has not passed vacuum_dehydration (last attempt: FAIL, {failed['attempt']['summary']})"
+        f"{serial} has not passed vacuum dehydration (next: repair at REP-01, then re-enter at vacuum dehydration; "
+        f"last attempt: FAIL, {failed['attempt']['summary']})"
     )
     body = _problem(line.start("vacuum_dehydration", serial), 409)
-    assert "must go to repair first" in body["detail"]
+    assert body["detail"].startswith(
+        f"{serial} must go to repair at REP-01 first, then re-enter at vacuum dehydration (last failure at "
+        "vacuum dehydration: FAIL, "
+    )
+
+
+def test_a_unit_that_failed_brazing_is_told_at_each_station_to_go_to_the_repair_bench_first(line: Line) -> None:
+    """Refused downstream (SBA-01) and where it failed (BRZ-01), the operator reads where the unit must go,
+    in the route's terms and the plant's words: the line's repair bench, then back into brazing."""
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    failed = line.run("brazing", serial, "FAIL", fault=Fault.DEW_POINT_EXCURSION)["attempt"]
+    downstream = _problem(line.start("sub_base_assembly", serial), 409)["detail"]
+    assert downstream == (
+        f"{serial} has not passed brazing (next: repair at REP-01, then re-enter at brazing; "
+        f"last attempt: FAIL, {failed['summary']})"
+    )
+    where_it_failed = _problem(line.start("brazing", serial), 409)["detail"]
+    assert where_it_failed == (
+        f"{serial} must go to repair at REP-01 first, then re-enter at brazing "
+        f"(last failure at brazing: FAIL, {failed['summary']})"
+    )
+
+
+def test_a_unit_with_moisture_is_told_downstream_to_repeat_vacuum_dehydration(line: Line) -> None:
+    serial = line.work_order()[0]
+    for station_type in MONOBLOC[:3]:
+        line.run(station_type, serial)
+    failed = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.MOISTURE)["attempt"]
+    assert failed["instruction"] == "repeat vacuum dehydration"
+    refused = _problem(line.start("charging", serial), 409)["detail"]
+    assert refused == (
+        f"{serial} has not passed vacuum dehydration (next: repeat vacuum dehydration; "
+        f"last attempt: FAIL, {failed['summary']})"
+    )
+
+
+def test_a_plcs_refusal_says_where_the_unit_must_go_before_findings_cut_at_254_bytes(
+    line: Line, settings: Settings
+) -> None:
+    """Response.Reason holds 254 bytes: where the unit must go comes before the failed checks' sentence,
+    which is what the cut shortens."""
+    serial = line.work_order()[0]
+    line.run("coil_expansion", serial)
+    everything_off = {
+        "DewPoint_C": -20.0,
+        "O2_ppm": 400.0,
+        "BeltSpeed_mm_min": 200.0,
+        "FurnaceRun": "",
+        "FillerLot": "",
+    }
+    line.run("brazing", serial, "FAIL", overrides=everything_off)
+    whole = _problem(line.start("sub_base_assembly", serial), 409)["detail"]  # REST: not cut
+    assert codec.utf8_length(whole) > codec.REASON_MAX_BYTES
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        backend = DatabaseStationBackend(
+            session_factory=make_session_factory(engine),
+            serial_format=settings.serial.format(),
+            judge=EngineJudge(lambda: None),
+        )
+        refused = backend._request("SBA-01", serial)
+    finally:
+        engine.dispose()
+    assert not refused.release and refused.recipe == ""
+    assert refused.reason.startswith(
+        f"{serial} has not passed brazing (next: repair at REP-01, then re-enter at brazing; last attempt: FAIL, "
+    )
+    assert refused.reason == codec.fit_utf8(whole, codec.REASON_MAX_BYTES)
+    assert refused.reason.endswith("…") and codec.utf8_length(refused.reason) <= codec.REASON_MAX_BYTES
 
 
 def test_passed_station_cannot_run_again_without_rework(line: Line) -> None:
@@ -76,7 +151,7 @@ def test_passed_station_cannot_run_again_without_rework(line: Line) -> None:
     line.run("coil_expansion", serial)
     line.run("brazing", serial)
     body = _problem(line.start("brazing", serial), 409)
-    assert "has already passed brazing" in body["detail"] and "next step is sub_base_assembly" in body["detail"]
+    assert "has already passed brazing" in body["detail"] and "next step is sub-base assembly" in body["detail"]
 
 
 def test_unit_on_hold_cannot_start_anywhere_until_released(line: Line, client: Any) -> None:
@@ -145,7 +220,7 @@ def test_vacuum_leak_goes_to_repair_then_reenters_at_vacuum(line: Line) -> None:
         line.run(station_type, serial)
     result = line.run("vacuum_dehydration", serial, "FAIL", fault=Fault.GROSS_LEAK)
     assert result["unit"]["next_step"] == "repair"
-    assert result["attempt"]["instruction"] == "to repair (re-braze the joint), then re-enter at vacuum_dehydration"
+    assert result["attempt"]["instruction"] == "to repair (re-braze the joint), then re-enter at vacuum dehydration"
     line.run("repair", serial)
     assert line.unit(serial)["next_step"] == "vacuum_dehydration"
     for station_type in MONOBLOC[3:]:
@@ -378,7 +453,7 @@ def test_repeats_of_a_leak_test_that_was_not_valid_are_no_rework_loops(
         after_each.append((unit["status"], unit["next_step"], unit["rework_loops"]))
     assert after_each == [("in_process", "leak_test", 0)] * 2
     instruction = result["attempt"]["instruction"]
-    assert instruction.startswith("test again at leak_test") and "no rework loop" in instruction, instruction
+    assert instruction.startswith("test again at leak test") and "no rework loop" in instruction, instruction
 
     third = line.run("leak_test", serial, "FAIL", overrides=invalid_test())
 

@@ -28,7 +28,7 @@ def test_a_refused_request_for_another_unit_still_aborts_the_open_attempt_at_the
     r = line.start("brazing", second)  # the second unit has not been expanded: refused
     assert r.status_code == 409, r.text
     body = r.json()
-    assert body["detail"].startswith(f"{second} has not passed coil_expansion")
+    assert body["detail"].startswith(f"{second} has not passed coil expansion")
     assert body["aborted_serials"] == [first]
     attempt = _last_attempt(client, first)
     assert (attempt["station_id"], attempt["status"]) == ("BRZ-01", "aborted")

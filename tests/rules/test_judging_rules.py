@@ -180,7 +180,7 @@ def test_every_check_result_explains_itself() -> None:
     assert check.measured is not None and check.measured > 3.0
     assert (check.limit_low, check.limit_high, check.uncertainty) == (None, 3.0, 0.2)
     assert check.rule == "guard_band:above_high"
-    assert check.message.startswith("leak rate (R290) 3.4") and "exceeds 3 g/yr (U 0.2)" in check.message
+    assert check.message.startswith("leak rate (R290) 3.4") and "exceeds 3 g/yr (U 0.2 g/yr)" in check.message
 
 
 def test_station_figure_disagreeing_with_the_trace_raises_an_alarm_but_keeps_the_verdict() -> None:

@@ -218,14 +218,16 @@ def test_a_failure_is_routed_per_the_rework_table(
             "leak_test",
             "leak",
             "to repair (re-braze the joint; monoblocs: recover the refrigerant first), "
-            "then re-enter at vacuum_dehydration",
+            "then re-enter at vacuum dehydration",
         ),
-        ("charging", "charge_mass", "to repair (recover the refrigerant), then re-enter at vacuum_dehydration"),
-        ("vacuum_dehydration", "moisture", "repeat vacuum_dehydration"),
+        ("charging", "charge_mass", "to repair (recover the refrigerant), then re-enter at vacuum dehydration"),
+        ("vacuum_dehydration", "moisture", "repeat vacuum dehydration"),
+        ("brazing", "atmosphere", "to repair (re-braze), then re-enter at brazing"),
+        ("sub_base_assembly", "wrong_part", "to repair (replace the part), then re-enter at sub-base assembly"),
         (
             "leak_test",
             "instrument",
-            "test again at leak_test (after the reference-leak check, with the unit's refrigerant, He or H2N2 "
+            "test again at leak test (after the reference-leak check, with the unit's refrigerant, He or H2N2 "
             "as tracer): the test was not valid, no rework loop",
         ),
         ("coil_expansion", None, "hold for a quality engineer (quality engineer decides: scrap the coil)"),
@@ -234,7 +236,41 @@ def test_a_failure_is_routed_per_the_rework_table(
 def test_the_fail_instruction_tells_the_operator_the_routes_repair_note(
     station: str, mode: str | None, instruction: str
 ) -> None:
+    """In the plant's words: "vacuum dehydration", never the station type's code."""
     assert _fail(_route(), station, mode).instruction == instruction
+
+
+@pytest.mark.parametrize(
+    ("station", "verdict", "instruction"),
+    [
+        ("sub_base_assembly", Verdict.PASS, "next: vacuum dehydration"),
+        ("coil_expansion", Verdict.PASS, "next: brazing"),
+        ("leak_test", Verdict.PASS, "next: run-in"),
+        ("run_in", Verdict.RETEST, "measure again at run-in"),
+        ("leak_test", Verdict.RETEST, "measure again at leak test"),
+    ],
+)
+def test_the_pass_and_retest_instructions_name_stations_in_the_plants_words(
+    station: str, verdict: Verdict, instruction: str
+) -> None:
+    unit = UnitView("HP26-0000001", UnitStatus.IN_PROCESS, station, None, 0)
+    transition = after_verdict(
+        route=_route(), unit=unit, station_type=station, verdict=verdict, failure_mode=None, summary=None
+    )
+    assert transition.instruction == instruction
+
+
+def test_a_hold_after_a_fail_names_the_station_in_the_plants_words() -> None:
+    transition = _fail(_route(), "run_in", "evi_valve")
+    assert transition.hold_reason == "FAIL at run-in: x (quality engineer decides)"
+
+
+def test_after_a_repair_the_unit_is_told_to_re_enter_in_the_plants_words() -> None:
+    unit = UnitView("HP26-0000001", UnitStatus.IN_PROCESS, REPAIR, "sub_base_assembly", 1)
+    transition = after_verdict(
+        route=_route(), unit=unit, station_type=REPAIR, verdict=Verdict.PASS, failure_mode=None, summary=None
+    )
+    assert (transition.next_step, transition.instruction) == ("sub_base_assembly", "re-enter at sub-base assembly")
 
 
 def test_routing_takes_the_failure_mode_from_the_judgement() -> None:

@@ -157,7 +157,7 @@ ROWS = [
     Row("brazing", "dew_point", F, {"DewPoint_C": -47.5}, failure_mode="atmosphere"),
     Row("brazing", "oxygen", P, {"O2_ppm": 47.5}),
     Row("brazing", "oxygen", R, {"O2_ppm": 51.5}),
-    Row("brazing", "oxygen", F, {"O2_ppm": 52.5}, message="O2 52.5 ppm exceeds 50 ppm (U 2)"),
+    Row("brazing", "oxygen", F, {"O2_ppm": 52.5}, message="O2 52.5 ppm exceeds 50 ppm (U 2 ppm)"),
     Row("brazing", "belt_speed", P, {"BeltSpeed_mm_min": 312.5}),
     Row("brazing", "belt_speed", R, {"BeltSpeed_mm_min": 314.0}),
     Row("brazing", "belt_speed", F, {"BeltSpeed_mm_min": 317.5}),
@@ -272,7 +272,13 @@ ROWS = [
     Row("charging", "charged_mass", R, {"ChargedMass_g": 141.7}),
     Row("charging", "charged_mass", F, {"ChargedMass_g": 142.6}, failure_mode="charge_mass"),
     Row("charging", "charged_mass", R, {"ChargedMass_g": 138.3}),
-    Row("charging", "charged_mass", F, {"ChargedMass_g": 137.4}),
+    Row(
+        "charging",
+        "charged_mass",
+        F,
+        {"ChargedMass_g": 137.4},
+        message="charged mass 137.4 g is below 138 g (U 0.5 g)",
+    ),
     Row("charging", "market_charge_cap", P, {"ChargedMass_g": 149.4}, product=HPM_06_NEAR_CAP),
     Row("charging", "market_charge_cap", R, {"ChargedMass_g": 149.8}, product=HPM_06_NEAR_CAP),
     Row(
@@ -299,7 +305,7 @@ ROWS = [
         F,
         {"LeakSignal_mbar_l_s": r290_signal(3.4)},
         failure_mode="leak",
-        message="leak rate (R290) 3.4 g/yr exceeds 3 g/yr (U 0.2)",
+        message="leak rate (R290) 3.4 g/yr exceeds 3 g/yr (U 0.2 g/yr)",
     ),
     Row("leak_test", "leak_rate", F, {"TracerGas": "He", "LeakSignal_mbar_l_s": r290_signal(3.4) * 1.3}),
     Row("leak_test", "leak_rate", P, {"TracerGas": "H2N2", "LeakSignal_mbar_l_s": 1e-5}),
@@ -550,6 +556,47 @@ def test_station_check_decides_each_side_of_its_limit(row: Row) -> None:
     if row.message is not None:
         assert row.message in check.message
     assert check.message and check.rule
+
+
+@pytest.mark.parametrize(
+    ("row", "u_text"),
+    [
+        # a range: the limit's unit
+        (Row("charging", "charged_mass", F, {"ChargedMass_g": 135.0}), "is below 138 g (U 0.5 g)"),
+        (Row("sub_base_assembly", "earth_continuity", P), "(U 0.005 Ω)"),
+        (Row("leak_test", "test_pressure", P), "(U 0.05 bar)"),
+        (Row("brazing", "oxygen", P), "(U 2 ppm)"),
+        # every sample of a trace, and a trace's peak
+        (Row("coil_expansion", "hairpin_peak_force", P), "(U 0.5 kN)"),
+        (Row("sub_base_assembly", "fastener_torque", P), "(U 0.1 N·m)"),
+        (Row("brazing", "part_peak_temperature", P), "(U 3 °C)"),
+        (Row("run_in", "defrost_coil_temperature", P), "(U 0.5 °C)"),
+        # the rise after isolation, in Pa; the time below target, in s from the gauge's U in Pa
+        (Row("vacuum_dehydration", "rise_test", F, traces=(vacuum(rise=lambda t: 2.5 * t),)), "Pa (U 2 Pa)"),
+        (Row("vacuum_dehydration", "time_below_target", P), "U of the time 2 s from the gauge's U 3 Pa"),
+        # the converted leak rate, the reference-leak check's age in h
+        (Row("leak_test", "leak_rate", P), "(U 0.2 g/yr)"),
+        (Row("leak_test", "reference_leak_age", P), "(U 0 h)"),
+        # a difference of temperatures, in K
+        (Row("run_in", "P07_air_sensor_drift", P), "difference 0.2 K is within -1…1 K (U 0.2 K)"),
+        (Row("run_in", "evi_discharge_change", P), "(U 0.5 K)"),
+        # a residual against the cycle model: a temperature difference in K, a relative one in %
+        (Row("run_in", "P07_condensing_temp_c", P), "within -1.5…1.5 K (U 0.4 K)"),
+        (Row("run_in", "P07_capacity_w", P), "within -8…8 % (U 3.0%)"),
+        # the EVI gain as a share of the model's: a number without a unit, and its U without one
+        (Row("run_in", "evi_capacity_gain", P), "is within ≥ 0.5 (U 0.05); capacity"),
+        # the time the water outlet takes to recover after defrost, in s
+        (Row("run_in", "defrost_water_recovery", P), "is within ≤ 600 s (U 0 s)"),
+    ],
+    ids=lambda x: str(x) if isinstance(x, Row) else "",
+)
+def test_u_is_stated_in_the_unit_of_the_quantity_judged(row: Row, u_text: str) -> None:
+    """An operator reads "below 138 g (U 0.5 g)", never a bare "(U 0.5)": U has the unit of the quantity
+    judged (the limit's), a relative band's U is in %, and a share without a unit keeps none."""
+    _, _, judgement = _judge(row)
+    check = next(c for c in judgement.checks if c.name == row.check)  # type: ignore[attr-defined]
+    assert check.verdict is row.verdict, check.message
+    assert u_text in check.message, check.message
 
 
 def test_every_station_type_has_rows_on_both_sides_of_its_limits() -> None:

@@ -295,6 +295,13 @@ def test_a_new_station_module_is_judged_by_the_engine(throwaway_station_dir: Pat
     assert "print contrast 78 % is below 80 %" in judgement.checks[-1].message
 
 
+def test_a_new_station_module_without_a_plant_name_reads_as_its_code_with_spaces(
+    throwaway_station_dir: Path,
+) -> None:
+    assert get_station_type("label_printing").plant_name == "label printing"
+    assert stations.plant_name("label_printing") == "label printing"
+
+
 def test_the_throwaway_station_is_gone_once_its_directory_leaves_the_path(
     throwaway_station_dir: Path,
 ) -> None:
@@ -317,3 +324,20 @@ def test_station_type_description_is_plain_json(code: str) -> None:
     assert described["code"] == code
     assert [m["name"] for m in described["measurements"]] == [m.name for m in get_station_type(code).measurements]
     assert (described["node_ids"] != {}) == get_station_type(code).has_plc
+
+
+def test_every_station_type_of_the_line_has_the_name_operators_read() -> None:
+    """Instructions and refusals name station types as the plant does ("repeat vacuum dehydration",
+    "must go to repair"), from the station modules themselves: one source, not a second table."""
+    assert {st.code: st.plant_name for st in all_station_types()} == {
+        "coil_expansion": "coil expansion",
+        "brazing": "brazing",
+        "sub_base_assembly": "sub-base assembly",
+        "vacuum_dehydration": "vacuum dehydration",
+        "charging": "charging",
+        "leak_test": "leak test",
+        "run_in": "run-in",
+        "repair": "repair",
+    }
+    assert stations.plant_name("run_in") == "run-in"
+    assert stations.plant_name("not_a_station") == "not a station"  # a code no module declares

@@ -22,7 +22,7 @@ def test_an_unknown_serial_gets_a_page_that_says_so(client: Any) -> None:
 def test_a_refused_start_from_the_tablet_is_a_409_with_the_reason_and_writes_nothing(client: Any) -> None:
     r = client.post("/ui/tablet/VAC-01/start", json={"serial": "HP26-0000301"})
     assert r.status_code == 409
-    assert "has not passed coil_expansion" in r.json()["detail"]
+    assert "has not passed coil expansion" in r.json()["detail"]
     assert client.get("/api/v1/units/HP26-0000301/birth-record").json()["attempts"] == []
 
 

@@ -132,8 +132,8 @@ def test_the_repair_bench_shows_which_checks_failed_where_before_and_during_the_
     scan(page, serial)
     # the operator at the bench sees which part is wrong, not only "replace the part"
     sent = page.locator("#sent-to-repair")
-    assert "Repair: replace the part — then re-enter at sub_base_assembly" in sent.inner_text()
-    assert "Sent here by a FAIL at SBA-01 (sub base assembly)" in sent.inner_text()
+    assert "Repair: replace the part — then re-enter at sub-base assembly" in sent.inner_text()
+    assert "Sent here by a FAIL at SBA-01 (sub-base assembly)" in sent.inner_text()
     failed = page.locator("#repair-failed-checks li").all_inner_texts()
     assert any("compressor" in text and "BOM requires RSC-19-EVI" in text for text in failed), failed
     screenshot(page, "tablet-repair-bench-why-1280x800")

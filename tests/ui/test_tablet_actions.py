@@ -113,7 +113,7 @@ def test_a_verdict_a_quality_engineer_overrode_shows_as_the_verdict_that_counts(
     assert page.locator(".verdict-word").inner_text() == "PASS"
     overridden = page.locator("#overridden").inner_text()
     assert "Overridden by quality1" in overridden and "judged FAIL" in overridden and "D-17" in overridden
-    assert page.locator("#verdict .next").inner_text() == "Next: leak_test"  # not the FAIL's "hold for …"
+    assert page.locator("#verdict .next").inner_text() == "Next: leak test"  # not the FAIL's "hold for …"
     screenshot(page, "tablet-verdict-overridden-1280x800")
 
 
