@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.serials import SerialFormat
@@ -44,6 +44,27 @@ class OpcuaSettings(BaseModel):
     rejected_dir: Path | None = None
     # a station alarm when the MES's or a PLC's certificate expires within this many days
     certificate_warn_days: int = Field(default=30, ge=0)
+    # Timing of the station links (plc-interface.md's defaults; plant settings). The publishing interval
+    # the MES asks for (50 ms) and sampling interval 0 are the contract's, not settings.
+    reconcile_interval_s: float = Field(default=5.0, gt=0, le=3600)  # the four counters read while connected
+    request_timeout_s: float = Field(default=5.0, gt=0, le=600)  # one OPC UA service call
+    stale_after_s: float = Field(default=4.0, gt=0, le=3600)  # no keep-alive or data this long: the link is lost
+    reconnect_min_delay_s: float = Field(default=0.5, gt=0, le=3600)
+    reconnect_max_delay_s: float = Field(default=30.0, gt=0, le=86400)
+    # a session up this long resets the reconnect delay to its minimum
+    reconnect_backoff_reset_after_s: float = Field(default=10.0, gt=0, le=86400)
+    certificate_check_interval_s: float = Field(default=3600.0, gt=0, le=86400 * 7)
+    link_loss_window_s: float = Field(default=600.0, gt=0, le=86400 * 7)  # lost sessions counted over this window
+    link_unstable_after_losses: int = Field(default=3, ge=1)  # from this many in the window the link is "unstable"
+
+    @model_validator(mode="after")
+    def _reconnect_delays_ordered(self) -> OpcuaSettings:
+        if self.reconnect_max_delay_s < self.reconnect_min_delay_s:
+            raise ValueError(
+                f"the longest reconnect delay, MES_OPCUA__RECONNECT_MAX_DELAY_S ({self.reconnect_max_delay_s} s), "
+                f"is below the shortest, MES_OPCUA__RECONNECT_MIN_DELAY_S ({self.reconnect_min_delay_s} s)"
+            )
+        return self
 
 
 class SecuritySettings(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from anyio import to_thread
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 import stations
 from app.config import Settings
-from app.opcua import OpcuaSupervisor, SecuritySettings, StationEndpoint
+from app.opcua import AdapterTiming, OpcuaSupervisor, SecuritySettings, StationEndpoint
 from app.persistence import models as m
 from app.services.plc_gateway import DatabaseStationBackend
 
@@ -30,6 +31,15 @@ def security_settings(settings: Settings) -> SecuritySettings:
         rejected_dir=o.rejected_dir,
         certificate_warn_days=o.certificate_warn_days,
     )
+
+
+def adapter_timing(settings: Settings) -> AdapterTiming:
+    """The station links' timing: each field of AdapterTiming that is a plant setting
+    (MES_OPCUA__RECONCILE_INTERVAL_S …) from the settings, the contract's own (publishing interval,
+    queue sizes) as the adapter has them."""
+    o = settings.opcua
+    named = {f.name for f in dataclasses.fields(AdapterTiming)} & set(type(o).model_fields)
+    return AdapterTiming(**{name: getattr(o, name) for name in sorted(named)})
 
 
 def station_endpoints(app: FastAPI) -> list[StationEndpoint]:
@@ -54,7 +64,11 @@ async def start_supervisor(app: FastAPI, settings: Settings) -> OpcuaSupervisor:
         session_factory=app.state.session_factory, serial_format=app.state.serial_format, judge=app.state.judge
     )
     supervisor = OpcuaSupervisor(
-        stations=endpoints, backend=backend, security=security_settings(settings), live_bus=app.state.live_bus
+        stations=endpoints,
+        backend=backend,
+        security=security_settings(settings),
+        live_bus=app.state.live_bus,
+        timing=adapter_timing(settings),
     )
     await supervisor.start()
     app.state.supervisor = supervisor

@@ -6,6 +6,8 @@ that says what to do."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.config import OpcuaSettings, Settings
 from app.main import create_app
+from app.opcua import AdapterTiming
 from app.persistence import migrate
 from app.startup import ConfigurationRefused, check_environment, explain, preflight
 from tests.conftest import DbUnderTest
@@ -108,3 +111,69 @@ def test_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
         "cannot reach the database at postgresql+psycopg://mes@127.0.0.1:1"
     )
     assert "Traceback" not in message
+
+
+def test_the_station_links_timing_is_the_plants_setting(
+    database: DbUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plc-interface.md reads the counters 'every 5 s by default': the plant sets it, and the other link
+    timings, with MES_OPCUA__… variables; the supervisor the lifespan starts runs on them."""
+    monkeypatch.setenv("MES_OPCUA__RECONCILE_INTERVAL_S", "2.5")
+    monkeypatch.setenv("MES_OPCUA__STALE_AFTER_S", "9")
+    monkeypatch.setenv("MES_OPCUA__RECONNECT_MAX_DELAY_S", "60")
+    monkeypatch.setenv("MES_OPCUA__LINK_UNSTABLE_AFTER_LOSSES", "5")
+    check_environment(dict(os.environ))  # known settings, not typos
+    settings = Settings(
+        database_url=database.url,
+        data_dir=tmp_path,
+        security={"allow_demo_secrets": True},
+        opcua={"allow_security_none": True},
+    )  # type: ignore[arg-type]
+    timings: list[object] = []
+
+    async def start() -> None:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            timings.append(app.state.supervisor.timing)
+
+    asyncio.run(start())
+    (timing,) = timings
+    assert (timing.reconcile_interval_s, timing.stale_after_s) == (2.5, 9.0)  # type: ignore[attr-defined]
+    assert (timing.reconnect_max_delay_s, timing.link_unstable_after_losses) == (60.0, 5)  # type: ignore[attr-defined]
+    assert (timing.reconnect_min_delay_s, timing.request_timeout_s) == (0.5, 5.0)  # type: ignore[attr-defined]
+    # each link timing setting is a field of the adapter's timing (a misspelt one would be dropped silently)
+    adapter_fields = {f.name for f in dataclasses.fields(AdapterTiming)}
+    assert set(TIMING_SETTINGS) <= adapter_fields and set(TIMING_SETTINGS) <= set(OpcuaSettings.model_fields)
+
+
+TIMING_SETTINGS = (
+    "reconcile_interval_s",
+    "request_timeout_s",
+    "stale_after_s",
+    "reconnect_min_delay_s",
+    "reconnect_max_delay_s",
+    "reconnect_backoff_reset_after_s",
+    "certificate_check_interval_s",
+    "link_loss_window_s",
+    "link_unstable_after_losses",
+)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("MES_OPCUA__RECONCILE_INTERVAL_S", "0", "MES_OPCUA__RECONCILE_INTERVAL_S: Input should be greater than 0"),
+        (
+            "MES_OPCUA__RECONNECT_MAX_DELAY_S",
+            "0.1",
+            "MES_OPCUA__RECONNECT_MAX_DELAY_S (0.1 s), is below the shortest, MES_OPCUA__RECONNECT_MIN_DELAY_S (0.5 s)",
+        ),
+    ],
+)
+def test_a_link_timing_that_cannot_work_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert words in explain(refused.value)  # type: ignore[operator]

@@ -111,7 +111,7 @@ class EndpointRunner:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise asyncio.CancelledError  # a cancellation swallowed below us still means stop
-            if time.monotonic() - started > 10 * self._timing.reconnect_min_delay_s + 5:
+            if time.monotonic() - started > self._timing.reconnect_backoff_reset_after_s:
                 delay_s = self._timing.reconnect_min_delay_s  # the session had been up: start over
             await asyncio.sleep(delay_s * random.uniform(0.8, 1.2))
             delay_s = min(delay_s * 2, self._timing.reconnect_max_delay_s)

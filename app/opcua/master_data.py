@@ -61,6 +61,7 @@ class AdapterTiming:
     certificate_check_interval_s: float = 3600.0  # expiring certificates are looked for again while connected
     reconnect_min_delay_s: float = 0.5
     reconnect_max_delay_s: float = 30.0
+    reconnect_backoff_reset_after_s: float = 10.0  # a session up this long starts the backoff over
     live_queue_size: int = 10_000
     live_item_queue_size: int = 16  # per Live item: changes between two publishes are not overwritten
     # a link that keeps dropping and coming back: sessions lost within the window are counted per station,

@@ -138,11 +138,14 @@ CSV_HEADER = [
     # ("residual of expected") or on (measured − expected) / expected ("fraction of expected"), and their unit
     "limit_basis",
     "limit_unit",
+    # a hold row's lot hold: the hold-by-component request that placed it (blank for a hold of one unit)
+    "hold_lot_hold_id",
 ]
 _DETAIL_COLUMNS = 10  # name … message: what a measurement, check, manual check, component or hold row says
 _HOLD_COLUMNS = 7  # hold_id … hold_release_reason
 _REMOVAL_COLUMNS = 2  # removed_at, removed_by_attempt_id: blank on every row but a removed part's
 _LIMIT_COLUMNS = 2  # limit_basis, limit_unit: blank on every row but a check's
+_LOT_HOLD_COLUMNS = 1  # hold_lot_hold_id: blank on every row but a lot hold's
 
 # A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP, "CSV Injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -309,8 +312,9 @@ def _attempt_columns(rec: AttemptRecord) -> tuple[list[object], list[object]]:
 def birth_record_csv(record: BirthRecord) -> str:
     """The birth record as CSV: one row per measurement, check, manual check and consumed component of
     each attempt, each with the attempt's verdict that counts and its override (who, when, why), then
-    one row per hold on the unit (placed, released, disposition). A component taken out again at the
-    repair bench says when and by which attempt in the last two columns (blank on every other row).
+    one row per hold on the unit (placed, released, disposition, the lot hold that placed it). A component
+    taken out again at the repair bench says when and by which attempt in ``removed_at`` and
+    ``removed_by_attempt_id`` (blank on every other row).
     Text cells a spreadsheet would take for a formula (starting with =, +, -, @, tab or a line break)
     are prefixed with a single quote; numbers are written as numbers."""
     out = io.StringIO()
@@ -320,6 +324,7 @@ def birth_record_csv(record: BirthRecord) -> str:
     no_hold: list[object] = [""] * _HOLD_COLUMNS
     no_removal: list[object] = [""] * _REMOVAL_COLUMNS
     no_limit: list[object] = [""] * _LIMIT_COLUMNS
+    no_lot_hold: list[object] = [""] * _LOT_HOLD_COLUMNS
     by_attempt: dict[int, tuple[list[object], list[object]]] = {}
 
     def write(*cells: object) -> None:
@@ -330,7 +335,7 @@ def birth_record_csv(record: BirthRecord) -> str:
         for x in rec.measurements:
             value = x.value if x.kind in ("number", "bool") and x.value is not None else x.text
             detail = _detail(x.name, _blank(value), x.unit or "")
-            write(serial, *head, "measurement", *detail, *decision, *no_hold, *no_removal, *no_limit)
+            write(serial, *head, "measurement", *detail, *decision, *no_hold, *no_removal, *no_limit, *no_lot_hold)
         for c in rec.checks:
             basis = limit_basis(rec.attempt.station_type, c.name)
             detail = [
@@ -346,21 +351,22 @@ def birth_record_csv(record: BirthRecord) -> str:
                 c.message,
             ]
             limits = [basis.basis, basis.limit_unit]
-            write(serial, *head, "check", *detail, *decision, *no_hold, *no_removal, *limits)
+            write(serial, *head, "check", *detail, *decision, *no_hold, *no_removal, *limits, *no_lot_hold)
         for mc in rec.manual_checks:
             detail = [mc.name, "", "", "", "", "", "", mc.verdict, f"manual by {mc.by}", mc.message]
-            write(serial, *head, "manual_check", *detail, *decision, *no_hold, *no_removal, *no_limit)
+            write(serial, *head, "manual_check", *detail, *decision, *no_hold, *no_removal, *no_limit, *no_lot_hold)
         for comp in rec.components:
             detail = _detail(comp.kind, comp.identifier, comp.model or "")
             removal = [_at(comp.removed_at), _blank(comp.removed_by_attempt_id)]
-            write(serial, *head, "component", *detail, *decision, *no_hold, *removal, *no_limit)
+            write(serial, *head, "component", *detail, *decision, *no_hold, *removal, *no_limit, *no_lot_hold)
     for h in record.holds:
         # a hold a FAIL put is about that attempt; a unit or lot hold about no attempt
         head, decision = by_attempt.get(h.attempt_id, ([""] * 7, [""] * 6))
         detail = _detail(h.scope, _blank(h.scope_ref), *[""] * 7, h.reason)
         placed = [h.id, _at(h.created_at), _blank(h.created_by)]
         released = [_at(h.released_at), _blank(h.released_by), _blank(h.disposition), _blank(h.release_reason)]
-        write(serial, *head, "hold", *detail, *decision, *placed, *released, *no_removal, *no_limit)
+        lot_hold = [_blank(h.lot_hold_id)]
+        write(serial, *head, "hold", *detail, *decision, *placed, *released, *no_removal, *no_limit, *lot_hold)
     return out.getvalue()
 
 

@@ -11,6 +11,7 @@ from app.api.schemas import AttemptIdPath
 from app.domain import routing
 from app.domain.actors import Role
 from app.domain.errors import DomainError
+from app.domain.results import ComponentKind
 from app.persistence import repositories as repo
 from app.security.access import allow
 from app.services import rederive, traceability
@@ -56,7 +57,17 @@ def birth_record_page(request: Request, serial: str, session: SessionDep, serial
         limit_basis=limit_basis,
         overridable=_overridable(record),
         route_steps=[step.station_type for step in route.steps],
+        lot_scope=lot_scope,
     )
+
+
+def lot_scope(scope_ref: str | None) -> tuple[str | None, str]:
+    """(component kind or None, identifier) of a lot hold's scope reference, "kind:identifier" or the
+    identifier alone (an identifier may hold a colon itself)."""
+    kind, _, identifier = (scope_ref or "").partition(":")
+    if kind in set(ComponentKind):
+        return kind, identifier
+    return None, scope_ref or ""
 
 
 def _overridable(record: traceability.BirthRecord) -> int | None:

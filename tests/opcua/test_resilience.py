@@ -558,16 +558,18 @@ def test_the_reconnect_backoff_is_capped_while_a_plc_stays_away():
 
 def test_the_reconnect_backoff_starts_over_after_a_session_that_had_been_up():
     async def scenario():
-        timing = dataclasses.replace(FAST, reconnect_min_delay_s=0.1, reconnect_max_delay_s=8.0)
+        timing = dataclasses.replace(
+            FAST, reconnect_min_delay_s=0.1, reconnect_max_delay_s=3.2, reconnect_backoff_reset_after_s=2.0
+        )
         async with rig(["ST-1"], timing=timing) as r:
             await connected_plc(r, "ST-1")
             runner = r.supervisor.runners[0]
             ends = _time_session_ends(runner)
             await r.server.stop()
-            await eventually(lambda: len(ends) >= 6, timeout_s=10.0, what="the backoff grown to 6.4 s")
+            await eventually(lambda: len(ends) >= 6, timeout_s=10.0, what="the backoff grown to 3.2 s")
             await r.server.start()
             await eventually(lambda: runner.sessions_started == 2, timeout_s=15.0, what="reconnect")
-            up_for = timedelta(seconds=10 * timing.reconnect_min_delay_s + 5 + 0.5)
+            up_for = timedelta(seconds=timing.reconnect_backoff_reset_after_s + 0.5)
             await eventually(
                 lambda: datetime.now(UTC) - r.supervisor.status("ST-1").since > up_for,
                 timeout_s=up_for.total_seconds() + 2,
@@ -577,7 +579,7 @@ def test_the_reconnect_backoff_starts_over_after_a_session_that_had_been_up():
             lost = len(ends)
             await r.server.stop()
             await eventually(lambda: len(ends) >= lost + 2, timeout_s=15.0, what="the first attempt after the loss")
-            # started over at 0.1 s, not the 6.4 s the backoff had grown to before the long session
+            # started over at 0.1 s, not the 3.2 s the backoff had grown to before the long session
             assert ends[lost + 1] - ends[lost] < 1.5, ends[lost:]
 
     run(scenario)

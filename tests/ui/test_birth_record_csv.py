@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.ui.workbench import lot_scope
 from tests.api.driver import MONOBLOC, Line
 
 QUALITY_SIGNATURE = {"secret": "demo-quality"}  # quality1's password, re-entered to sign
@@ -162,6 +163,8 @@ def test_the_units_holds_are_rows_of_the_csv_placed_released_and_disposed(line: 
     assert lot_hold["name"] == "component" and lot_hold["value"] == "coil_batch:CB-77"
     assert lot_hold["message"] == "batch recall" and lot_hold["hold_id"] == str(holds[1]["id"])
     assert lot_hold["hold_released_at"] == lot_hold["hold_disposition"] == ""  # still in force
+    assert lot_hold["hold_lot_hold_id"] == str(lot.json()["lot_hold_id"]) and unit_hold["hold_lot_hold_id"] == ""
+    assert {r["hold_lot_hold_id"] for r in rows if r["row"] != "hold"} == {""}
 
 
 def test_run_in_residual_limits_say_they_are_residuals_of_the_expected_value_with_units(
@@ -173,7 +176,7 @@ def test_run_in_residual_limits_say_they_are_residuals_of_the_expected_value_wit
 
     header, rows = _csv(client, serial)
     assert header[: len(EARLIER_COLUMNS)] == EARLIER_COLUMNS  # the new columns are appended
-    assert header[-2:] == ["limit_basis", "limit_unit"]
+    assert header[-3:] == ["limit_basis", "limit_unit", "hold_lot_hold_id"]
     checks = {r["name"]: r for r in rows if r["row"] == "check"}
     capacity, evaporating = checks["M10_capacity_w"], checks["M10_evaporating_temp_c"]
     # measured and expected are absolute; the band and U are a fraction of expected / a difference from it
@@ -201,3 +204,10 @@ def test_run_in_residual_limits_say_they_are_residuals_of_the_expected_value_wit
     assert cells[2].endswith(" °C") and cells[4] == "-1.5 K from expected" and cells[5] == "+1.5 K from expected"
     row = re.search(r'<tr data-check="charged_mass" data-basis="absolute">(.*?)</tr>', page)
     assert row is not None and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))[4].endswith(" g")
+
+
+def test_a_lot_holds_scope_reads_as_kind_and_identifier_even_when_the_identifier_holds_a_colon() -> None:
+    assert lot_scope("furnace_run:FR-0001") == ("furnace_run", "FR-0001")
+    assert lot_scope("coil_batch:CB:7") == ("coil_batch", "CB:7")
+    assert lot_scope("LOT:7") == (None, "LOT:7")  # typed without a kind: "LOT" is no component kind
+    assert lot_scope("CB-77") == (None, "CB-77")

@@ -43,6 +43,16 @@ def test_a_lot_hold_is_released_whole_from_the_genealogy_with_one_e_signature(
     held = ui_server.client.get("/api/v1/holds", params={"lot_hold_id": lot_hold_id}).json()
     assert sorted(h["serial"] for h in held) == LOT_UNITS
 
+    # a held unit's birth record says which lot hold holds it, and leads to the page that releases it whole
+    first_hold = next(h["id"] for h in held if h["serial"] == LOT_UNITS[0])
+    page.goto(f"{ui_server.base}/ui/units/{LOT_UNITS[0]}")
+    link = page.locator(f'#holds tr[data-hold="{first_hold}"] a.lot-hold')
+    assert link.inner_text() == f"lot hold {lot_hold_id}"
+    scope = page.locator(f'#holds tr[data-hold="{first_hold}"] td:nth-child(3)').inner_text()
+    assert scope == f"lot hold {lot_hold_id}: every unit with {COIL_BATCH}", scope
+    link.click()
+    page.locator(f'#lot-holds tr[data-lot-hold="{lot_hold_id}"]').wait_for()
+
     release = page.locator(f"#release-lot-{lot_hold_id}")
     page.click(f"text=Release all {len(LOT_UNITS)} unit(s) still held by lot hold {lot_hold_id}")
     release.locator("select[name=disposition]").select_option("use_as_is")
