@@ -50,11 +50,13 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-l
 	else echo "npm not found: the node-opcua interoperability tests will be skipped"; fi
 
 # Two pytest workers (pytest-xdist) on this two-core machine kind. Each worker creates and drops its own
-# uniquely named databases; PYTEST_WORKERS=0 runs the suite in one process. Three workers measured
-# 504–553 s here but 657 s from a clean clone, two 572–593 s, four 636 s: the suite is bound by CPU.
+# uniquely named databases; PYTEST_WORKERS=0 runs the suite in one process. --dist worksteal: xdist's
+# default (load) hands a worker up to a quarter of the tests left in one go, and one worker got every
+# OPC UA test (330–350 s, mostly waiting) while the other ran out 90–170 s before it (pytest 477–519 s
+# against 465 s with worksteal, measured on one working tree). Three workers measured 454 s: no gain.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(INTEROP)/node_modules/.installed
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck pytest
 

@@ -115,8 +115,10 @@ def _safe(url: str) -> str:
 
 def _session():  # type: ignore[no-untyped-def]
     from app.persistence.db import make_engine, make_session_factory
+    from app.security import passwords
 
     settings = get_settings()
+    passwords.configure(settings.security)  # a password or PIN set here is hashed at the plant's cost
     return make_session_factory(make_engine(settings.resolved_database_url()))()
 
 

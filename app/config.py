@@ -67,6 +67,11 @@ class OpcuaSettings(BaseModel):
         return self
 
 
+# OWASP Password Storage Cheat Sheet: argon2id with at least 19 MiB of memory and 2 passes (1 lane).
+OWASP_MINIMUM_MEMORY_KIB = 19 * 1024
+OWASP_MINIMUM_TIME_COST = 2
+
+
 class SecuritySettings(BaseModel):
     """Sign-in, sessions, tokens and lockout. ``secret_key`` signs CSRF tokens; production refuses to
     start without one of its own (``allow_demo_secrets`` is for ``make run`` and tests only)."""
@@ -79,6 +84,32 @@ class SecuritySettings(BaseModel):
     lockout_minutes: float = Field(default=15.0, gt=0)
     cookie_secure: bool = False  # set true behind HTTPS
     token_cache_seconds: float = Field(default=5.0, ge=0)  # how long a revoked token may still pass in other workers
+    # The argon2id cost of every password and PIN hash made from now on (a stored hash keeps the cost it was
+    # made with and still verifies). Defaults: RFC 9106's second recommended option, argon2-cffi's default;
+    # about 0.1 s per sign-in here. A plant sets it to what its server affords, not below OWASP's minimum.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=100)  # passes over the memory
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=255)  # lanes (threads)
+
+    @model_validator(mode="after")
+    def _password_hash_cost(self) -> SecuritySettings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                f"MES_SECURITY__PASSWORD_HASH_MEMORY_KIB ({self.password_hash_memory_kib}) must be at least 8 KiB "
+                f"per lane of MES_SECURITY__PASSWORD_HASH_PARALLELISM ({self.password_hash_parallelism})"
+            )
+        below_minimum = (
+            self.password_hash_memory_kib < OWASP_MINIMUM_MEMORY_KIB
+            or self.password_hash_time_cost < OWASP_MINIMUM_TIME_COST
+        )
+        if below_minimum and not self.allow_demo_secrets:
+            raise ValueError(
+                f"the password hash cost (MES_SECURITY__PASSWORD_HASH_MEMORY_KIB={self.password_hash_memory_kib}, "
+                f"MES_SECURITY__PASSWORD_HASH_TIME_COST={self.password_hash_time_cost}) is below OWASP's minimum "
+                f"for argon2id ({OWASP_MINIMUM_MEMORY_KIB} KiB, {OWASP_MINIMUM_TIME_COST} passes): only the demo "
+                "and the tests may hash cheaper (MES_SECURITY__ALLOW_DEMO_SECRETS=true)"
+            )
+        return self
 
 
 class Settings(BaseSettings):

@@ -11,11 +11,12 @@ from fastapi import Depends, FastAPI
 from app.api import errors, limits
 from app.api.query_params import refuse_unknown_query_parameters
 from app.api.routers import audit, auth, holds, line, master_data, operations, quality, traceability
+from app.api.shared_routes import include_router_shared
 from app.config import Settings, get_settings
 from app.opcua.live import LiveBus
 from app.persistence import migrate
 from app.persistence.db import make_engine, make_session_factory
-from app.security import access
+from app.security import access, passwords
 from app.security.secrets import refuse_demo_users, secret_key
 from app.services.judging import EngineJudge, default_expectations
 from app.supervision import start_supervisor
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         audit.router,
     ):
-        app.include_router(router, prefix="/api/v1", dependencies=[Depends(refuse_unknown_query_parameters)])
+        include_router_shared(app, router, prefix="/api/v1", dependencies=[Depends(refuse_unknown_query_parameters)])
 
     @app.get(
         "/api/v1/health",
@@ -124,5 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     install_ui(app)
+    passwords.configure(settings.security)
     access.install(app, secret_key=secret_key(settings.security), cache_seconds=settings.security.token_cache_seconds)
     return app

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from app.config import OpcuaSettings, Settings
 from app.persistence import migrate
 from app.persistence.db import make_engine, make_session_factory
+from app.security import passwords
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="starlette.testclient")
 warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -38,9 +39,22 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 # Tests run with a key of their own; the demo users (published secrets) exist in every test database.
 os.environ.setdefault("MES_SECURITY__SECRET_KEY", secrets.token_urlsafe(48))
 os.environ.setdefault("MES_SECURITY__ALLOW_DEMO_SECRETS", "true")
+# Passwords and PINs are hashed at a test cost (argon2id, one pass over 1 MiB, about 1 ms) instead of the
+# plant's (about 0.1 s on both cores): some 900 sign-ins and e-signatures spent 140 of the suite's worker
+# seconds in argon2. tests/security/test_password_cost.py holds the plant's defaults and the refusal of a
+# cost this low outside the demo and the tests.
+TEST_PASSWORD_HASH_COST = {
+    "MES_SECURITY__PASSWORD_HASH_TIME_COST": "1",
+    "MES_SECURITY__PASSWORD_HASH_MEMORY_KIB": "1024",
+    "MES_SECURITY__PASSWORD_HASH_PARALLELISM": "1",
+}
+for _name, _value in TEST_PASSWORD_HASH_COST.items():
+    os.environ.setdefault(_name, _value)
 from tests.auth_support import auth_headers, bearer_token, preferred_role, seed_demo_users_and_tokens  # noqa: E402
 
 __all__ = ["auth_headers", "bearer_token"]
+
+passwords.configure(Settings().security)  # the template's demo users are hashed before any app is built
 
 PG_ADMIN_URL = os.environ.get("MES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("MES_REQUIRE_POSTGRES") == "1"

@@ -23,7 +23,14 @@ from app.services.demo import DEMO_USERS
 from app.startup import preflight
 from tests.conftest import DbUnderTest, query_rows
 
-PRODUCTION = {"MES_SECURITY__SECRET_KEY": "a-plant-secret-" + "x" * 40, "MES_SECURITY__ALLOW_DEMO_SECRETS": "false"}
+# a plant's configuration: its own key, no demo secrets, and a password hash cost at OWASP's minimum (the
+# tests' own cost is refused without the demo's flag)
+PRODUCTION = {
+    "MES_SECURITY__SECRET_KEY": "a-plant-secret-" + "x" * 40,
+    "MES_SECURITY__ALLOW_DEMO_SECRETS": "false",
+    "MES_SECURITY__PASSWORD_HASH_TIME_COST": "2",
+    "MES_SECURITY__PASSWORD_HASH_MEMORY_KIB": str(19 * 1024),
+}
 
 
 def test_production_refuses_demo_passwords_and_the_cli_is_the_way_out(

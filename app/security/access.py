@@ -220,7 +220,7 @@ def _undeclared_in(top: object) -> Iterable[str]:
 # builds hundreds. Without FastAPI's include details (another version) nothing is kept: the check then
 # runs in full every time, never skipped.
 _INCLUDED_ROUTER_CHECKS: dict[tuple[object, ...], list[str]] = {}
-_KEPT_ROUTERS: dict[int, object] = {}  # the routers a key names, held so that their ids cannot be reused
+_KEPT_ROUTERS: dict[int, object] = {}  # what the keys name, held so that their ids cannot be reused
 
 
 def _included_router_key(top: object) -> tuple[object, ...] | None:
@@ -231,14 +231,18 @@ def _included_router_key(top: object) -> tuple[object, ...] | None:
     routes = getattr(router, "routes", None)
     if routes is None:
         return None
-    # the router (held, so its id cannot be reused), its routes as they are now, and the include's
-    # prefix and dependencies (which may declare access for every route below)
-    _KEPT_ROUTERS[id(router)] = router
+    # the router, its routes as they are now, and the include's prefix and the callables of its
+    # dependencies (which may declare access for every route below). Each create_app wraps the same
+    # callable in a new Depends: keyed on the Depends itself the check never hit. What a key names is
+    # held, so that an id cannot be reused by another object.
+    dependencies = tuple(getattr(d, "dependency", d) for d in getattr(include, "dependencies", None) or ())
+    for held in (router, *dependencies):
+        _KEPT_ROUTERS[id(held)] = held
     return (
         id(router),
         tuple(id(r) for r in routes),
         getattr(include, "prefix", None),
-        tuple(id(d) for d in getattr(include, "dependencies", None) or ()),
+        tuple(id(d) for d in dependencies),
     )
 
 

@@ -10,11 +10,23 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.config import SecuritySettings
 from app.domain.errors import InvalidInput
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+_hasher = PasswordHasher()  # argon2id at the library's recommended cost until configure() is called
 PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 MIN_PASSWORD_LENGTH = 10
+
+
+def configure(settings: SecuritySettings) -> None:
+    """Hash new secrets at the configured argon2id cost (the app and the ``mes`` command call this at start).
+    Stored hashes verify at the cost they were made with; a refused sign-in spends one hash of this cost."""
+    global _hasher
+    wanted = (settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_parallelism)
+    if wanted == (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+        return
+    _hasher = PasswordHasher(time_cost=wanted[0], memory_cost=wanted[1], parallelism=wanted[2])
+    _dummy_hash.cache_clear()
 
 
 def hash_secret(secret: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from app.api.shared_routes import include_router_shared
 from app.opcua.live import LiveBus
 from app.security.access import public
 from app.ui import assets
@@ -41,7 +42,7 @@ def install(app: FastAPI) -> None:
         app.state.live_bus = LiveBus()
     assets.install(app)
     for router in ROUTERS:
-        app.include_router(router, prefix="/ui", include_in_schema=False)
+        include_router_shared(app, router, prefix="/ui", include_in_schema=False)
 
     @app.get("/", include_in_schema=False, dependencies=[public("a redirect to the pages")])
     async def home() -> RedirectResponse:

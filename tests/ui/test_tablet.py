@@ -190,6 +190,8 @@ def test_a_part_replaced_at_the_repair_bench_shows_in_the_birth_record_with_the_
     page.fill("#repair-part-model", "RSC-19-EVI")
     page.click('#repair-form button[type="submit"]')
     page.wait_for_selector('#verdict[data-verdict="PASS"]')
+    # the verdict can come by the live stream before the repair's own answer fills the message line
+    page.wait_for_function("() => document.querySelector('#message').textContent.includes('marked removed')")
     assert "C-UI-OLD-12 marked removed" in page.locator("#message").inner_text()
     refused = [e for e in watch.errors if "status of 409 (Conflict)" in e]  # the browser logs the refusal
     assert len(refused) == 1
