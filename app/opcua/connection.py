@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from asyncua import Client, Node, ua
@@ -28,7 +29,7 @@ from app.opcua.security import (
     explain_connect_failure,
 )
 from app.opcua.station_types import StationTypeLookup, StationTypeSpec
-from app.opcua.status import StatusBoard
+from app.opcua.status import StatusBoard, now_utc
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class EndpointRunner:
         board: StatusBoard,
         live_bus: LiveBus,
         alarms: AlarmLatch,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.stations = stations
@@ -66,6 +68,7 @@ class EndpointRunner:
         self._board = board
         self._live_bus = live_bus
         self._alarms = alarms
+        self._clock = clock  # the date certificates are judged against
         self.sessions_started = 0
         self.sessions_lost = 0  # sessions lost after having been connected (a stop of the MES is no loss)
         self._connected = False  # the current session got as far as "connected"
@@ -152,7 +155,9 @@ class EndpointRunner:
         self._next_certificate_check = time.monotonic() + self._timing.certificate_check_interval_s
         if choice.mode == "None":
             return
-        warnings = expiry_warnings(settings=self._security, server_certificate=choice.server_certificate)
+        warnings = expiry_warnings(
+            settings=self._security, server_certificate=choice.server_certificate, now=self._clock()
+        )
         for station in self.stations:
             if warnings:
                 await self._alarms.raise_once(

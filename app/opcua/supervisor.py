@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from asyncua.common.utils import NotEnoughData
 
@@ -15,7 +16,7 @@ from app.opcua.live import LiveBus
 from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoint, group_by_endpoint
 from app.opcua.nodes import STATION_ID_PATTERN
 from app.opcua.station_types import StationTypeLookup, default_lookup
-from app.opcua.status import StationStatus, StatusBoard
+from app.opcua.status import StationStatus, StatusBoard, now_utc
 
 ASYNCUA_LOGGERS = ("asyncua",)
 # where asyncua's client logs a publish loop that met a closed connection, or a reply cut short by a
@@ -80,7 +81,9 @@ class OpcuaSupervisor:
         station_types: StationTypeLookup | None = None,
         timing: AdapterTiming | None = None,
         live_bus: LiveBus | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
+        """``clock`` gives the date certificates are judged against (a test moves it on by hours)."""
         self.stations = tuple(stations)
         for station in self.stations:
             if not STATION_ID_PATTERN.fullmatch(station.station_id):
@@ -109,6 +112,7 @@ class OpcuaSupervisor:
                 board=self.board,
                 live_bus=self.live_bus,
                 alarms=self._alarms,
+                clock=clock,
             )
             for url, group in group_by_endpoint(self.stations).items()
         ]

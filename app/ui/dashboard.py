@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+import stations
 from app.api.deps import SessionDep
 from app.domain.actors import Role
 from app.security.access import allow
@@ -16,6 +17,16 @@ from app.ui.pages import Hours, PageRoute, Until
 from app.ui.templating import render
 
 router = APIRouter(route_class=PageRoute)
+
+# A station's State node (plc-interface.md: the OPC 40001-1 machine states), as the dashboard says it
+MACHINE_STATES = {0: "not available", 1: "out of service", 2: "idle", 3: "executing"}
+
+
+def machine_state_words(state: int | None) -> str | None:
+    """The machine state in words; a value outside the contract says so with the number the PLC wrote."""
+    if state is None:
+        return None
+    return MACHINE_STATES.get(state, f"unknown state {state} (not in the contract)")
 
 
 def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
@@ -33,6 +44,7 @@ def supervisor_status(request: Request) -> dict[str, dict[str, object]]:
             "summary": s.link_summary,
             "unstable": s.link_unstable,
             "state": s.state,
+            "state_words": machine_state_words(s.state),
             "request_pending": s.request_pending,
         }
         for s in board.all()
@@ -53,6 +65,7 @@ def dashboard_view(request: Request, session: SessionDep, hours: Hours = 24, unt
         figures=figures,
         hours=hours,
         live=supervisor_status(request),
+        type_titles={t.code: t.title for t in stations.all_station_types()},
         supervised=getattr(request.app.state, "supervisor", None) is not None,
         chart={
             "hours": figures.hours,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
@@ -13,6 +14,7 @@ from app.opcua.master_data import AdapterTiming, SecuritySettings, StationEndpoi
 from app.opcua.simulator.plc import SimulatedPlc
 from app.opcua.simulator.server import HostedStation, ServerSecurity, StationServer
 from app.opcua.station_types import StationTypeSpec, ValueSpec, lookup_from_specs
+from app.opcua.status import now_utc
 from app.opcua.supervisor import OpcuaSupervisor
 from tests.opcua.conftest import FAST, endpoint_url, eventually
 from tests.opcua.memory_backend import MemoryBackend
@@ -118,6 +120,7 @@ async def rig(
     timing: AdapterTiming = FAST,
     start_supervisor: bool = True,
     min_publishing_interval_ms: float = 0.0,
+    clock: Callable[[], datetime] = now_utc,
 ) -> AsyncIterator[Rig]:
     """Start one endpoint hosting ``station_ids`` and a supervisor connected to it."""
     url = endpoint_url()
@@ -136,6 +139,7 @@ async def rig(
         security=security or SecuritySettings(allow_none=True),
         station_types=lookup_from_specs([spec]),
         timing=timing,
+        clock=clock,
     )
     plcs = {s: SimulatedPlc(server=server, station_id=s, spec=spec, answer_timeout_s=5.0) for s in station_ids}
     if start_supervisor:

@@ -3,6 +3,7 @@ certificate's with an alarm that says so, and looks for expiring certificates wh
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import shutil
@@ -109,32 +110,44 @@ def test_a_private_key_that_is_not_the_certificates_is_refused_with_an_alarm(tmp
 def test_a_certificate_entering_its_warning_window_while_connected_raises_the_alarm(tmp_path: Path) -> None:
     plant = make_plant(tmp_path)
     shutil.copy(plant.plc_cert, plant.trusted / "plc.der")
-    # the MES certificate expires 30 days and 20 s from now: outside a 30-day window at connect (which the
-    # suite expects within 10 s), inside it soon after
+    # the MES certificate expires in 30 days and 1 hour: outside a 30-day window at connect; the MES's clock
+    # then moves on 2 hours while the session stays up, and the next check must find it inside
     make_certificate(
         certificate_path=plant.mes_cert,
         private_key_path=plant.mes_key,
         application_uri="urn:ashp-line:mes",
         common_name="ASHP line MES",
         hostnames=["localhost"],
-        valid_from=dt.datetime.now(dt.UTC) - dt.timedelta(days=1) + dt.timedelta(seconds=20),
+        valid_from=dt.datetime.now(dt.UTC) - dt.timedelta(days=1) + dt.timedelta(hours=1),
         valid_days=31,
     )
     shutil.copy(plant.mes_cert, plant.plc_trust / "mes.der")
     timing = dataclasses.replace(FAST, certificate_check_interval_s=0.5)
+    moved_on = dt.timedelta(0)
+
+    def clock() -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + moved_on
 
     async def scenario() -> None:
+        nonlocal moved_on
         backend = MemoryBackend(route=("ST-1",))
         security = plant.mes_settings(certificate_warn_days=30)
         async with rig(
-            ["ST-1"], backend=backend, security=security, server_security=plant.plc_security(), timing=timing
+            ["ST-1"],
+            backend=backend,
+            security=security,
+            server_security=plant.plc_security(),
+            timing=timing,
+            clock=clock,
         ) as r:
             await eventually(lambda: r.supervisor.status("ST-1").link == "connected", what="connect")
-            assert not any("expires" in message for _, message in backend.alarms), "warned at connect already"
+            await asyncio.sleep(2 * timing.certificate_check_interval_s)  # checked again while connected
+            assert not any("expires" in message for _, message in backend.alarms), "warned too early"
+            moved_on = dt.timedelta(hours=2)
             await eventually(
                 lambda: any("MES certificate" in m and "expires" in m for _, m in backend.alarms),
                 what="expiry alarm while connected",
-                timeout_s=40,
+                timeout_s=10,
             )
             assert r.supervisor.runners[0].sessions_started == 1  # found without a reconnect
 

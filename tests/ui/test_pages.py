@@ -89,6 +89,31 @@ def test_the_dashboard_says_when_a_connected_stations_link_keeps_dropping(client
     assert links["CEX-01"] == ("", "connected")
 
 
+def test_the_dashboard_names_station_types_and_machine_states_in_words(client: Any) -> None:
+    """The Type and Machine state columns read as the plant says them, not as codes and numbers; a state
+    outside the contract's four shows the number the PLC wrote."""
+    from app.opcua.status import StatusBoard
+
+    board = StatusBoard()
+    for station_id, state in (("CEX-01", 3), ("BRZ-01", 2), ("VAC-01", 1), ("CHG-01", 0), ("LKT-01", 7)):
+        board.register(station_id=station_id, station_type="any", endpoint_url="opc.tcp://127.0.0.1:4840")
+        board.set_link(station_id=station_id, link="connected")
+        board.update(station_id=station_id, state=state)
+    board.register(station_id="RUN-01", station_type="run_in", endpoint_url="opc.tcp://127.0.0.1:4840")
+    client.app.state.supervisor = SimpleNamespace(board=board)
+    page = client.get("/ui/dashboard")
+    assert page.status_code == 200, page.text
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", page.text, re.S)]
+    shown = {cells[0]: (cells[1], cells[6]) for cells in rows if cells}
+    assert shown["CEX-01"] == ("Coil expansion and fin stamping", "executing")
+    assert shown["BRZ-01"] == ("Furnace brazing", "idle")
+    assert shown["VAC-01"] == ("Vacuum dehydration", "out of service")
+    assert shown["CHG-01"] == ("Refrigerant charging", "not available")
+    assert shown["LKT-01"] == ("Tracer-gas leak test", "unknown state 7 (not in the contract)")
+    assert shown["RUN-01"] == ("Run-in in the climate chamber", "—")  # connected, no State read yet
+    assert shown["REP-01"] == ("Repair bench", "—")  # no PLC
+
+
 def test_first_pass_yield_counts_only_a_units_first_attempt_and_a_retest_is_not_a_pass(client: Any) -> None:
     """Three units charged: one PASS at once, one RETEST then PASS, one FAIL then PASS after repair
     and a new evacuation. First-pass yield at the charging station is 1 of 3; the vacuum station
