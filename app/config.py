@@ -84,9 +84,10 @@ class SecuritySettings(BaseModel):
     lockout_minutes: float = Field(default=15.0, gt=0)
     cookie_secure: bool = False  # set true behind HTTPS
     token_cache_seconds: float = Field(default=5.0, ge=0)  # how long a revoked token may still pass in other workers
-    # The argon2id cost of every password and PIN hash made from now on (a stored hash keeps the cost it was
-    # made with and still verifies). Defaults: RFC 9106's second recommended option, argon2-cffi's default;
-    # about 0.1 s per sign-in here. A plant sets it to what its server affords, not below OWASP's minimum.
+    # The argon2id cost of every password and PIN hash made from now on (a stored hash of another cost still
+    # verifies, and is made again at its user's next sign-in). Defaults: RFC 9106's second recommended
+    # option, argon2-cffi's default; about 0.1 s per sign-in here. A plant sets it to what its server
+    # affords, not below OWASP's minimum.
     password_hash_time_cost: int = Field(default=3, ge=1, le=100)  # passes over the memory
     password_hash_memory_kib: int = Field(default=64 * 1024, ge=8, le=4 * 1024 * 1024)
     password_hash_parallelism: int = Field(default=4, ge=1, le=255)  # lanes (threads)

@@ -125,6 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     install_ui(app)
-    passwords.configure(settings.security)
     access.install(app, secret_key=secret_key(settings.security), cache_seconds=settings.security.token_cache_seconds)
+    passwords.configure(settings.security)  # once nothing can refuse the app any more
     return app

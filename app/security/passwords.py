@@ -51,6 +51,17 @@ def verify_secret(secret_hash: str | None, secret: str) -> bool:
         return False
 
 
+def needs_rehash(secret_hash: str | None) -> bool:
+    """True when a stored hash was made at another cost than the configured one: after a sign-in with the
+    right secret, the caller stores a new hash of it (OWASP: upgrade on sign-in)."""
+    if not secret_hash:
+        return False
+    try:
+        return _hasher.check_needs_rehash(secret_hash)
+    except InvalidHashError:
+        return False
+
+
 def _spend_a_verification(secret: str) -> None:
     with contextlib.suppress(VerificationError, InvalidHashError):
         _hasher.verify(_dummy_hash(), secret)

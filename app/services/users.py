@@ -317,6 +317,8 @@ def authenticate_password(
         _failed(session, user, settings, now)
         return None, _refused(settings)
     _succeeded(user)
+    if passwords.needs_rehash(user.password_hash):  # the plant changed the cost since it was made
+        user.password_hash = passwords.hash_secret(password)
     return user, None
 
 
@@ -336,6 +338,8 @@ def authenticate_badge(
         _failed(session, user, settings, now)
         return None, _refused(settings)
     _succeeded(user)
+    if passwords.needs_rehash(user.pin_hash):
+        user.pin_hash = passwords.hash_secret(pin)
     return user, None
 
 

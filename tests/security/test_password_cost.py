@@ -1,6 +1,6 @@
 """The argon2id cost of password and PIN hashes is the plant's setting: RFC 9106's recommendation by
-default, never below OWASP's minimum outside the demo and the tests, and a stored hash keeps verifying
-at the cost it was made with after the setting changes."""
+default, never below OWASP's minimum outside the demo and the tests; a stored hash still verifies at
+the cost it was made with after the setting changes, and its user's next sign-in re-makes it."""
 
 from __future__ import annotations
 
@@ -77,14 +77,23 @@ def test_mes_refuses_to_start_with_a_cost_below_the_minimum_and_says_which_setti
     assert "Traceback" not in refusal
 
 
-def test_new_secrets_are_hashed_at_the_apps_cost_and_older_hashes_still_sign_in(
+def test_new_secrets_are_hashed_at_the_apps_cost_and_older_hashes_sign_in_and_are_upgraded(
     database: DbUnderTest, settings: Settings
 ) -> None:
-    plant = settings.model_copy(
-        update={"security": settings.security.model_copy(update=OWASP_MINIMUM)}
-    )  # the suite's own cost made the template's demo users
+    """The suite's own cost made the template's demo users; this app hashes at OWASP's minimum. A user
+    whose hash has the old cost still signs in, and that sign-in stores a hash at the new one."""
+    plant = settings.model_copy(update={"security": settings.security.model_copy(update=OWASP_MINIMUM)})
     app = create_app(plant)
+
+    def stored(column: str, username: str) -> str:
+        [(value,)] = query_rows(database.owner, f"SELECT {column} FROM app_user WHERE username = '{username}'")
+        return str(value)
+
     with TestClient(app) as client:
+
+        def sign_in(**body: Any) -> int:
+            return int(client.post("/api/v1/auth/token", json=body).status_code)
+
         created = client.post(
             "/api/v1/users",
             json={
@@ -96,14 +105,19 @@ def test_new_secrets_are_hashed_at_the_apps_cost_and_older_hashes_still_sign_in(
             headers=auth_headers("admin"),
         )
         assert created.status_code == 201, created.text
-        [(stored,)] = query_rows(database.owner, "SELECT password_hash FROM app_user WHERE username = 'new-qe'")
-        assert _cost(stored) == "m=19456,t=2,p=1"
-        [(demo,)] = query_rows(database.owner, "SELECT password_hash FROM app_user WHERE username = 'quality1'")
-        assert _cost(demo) == "m=1024,t=1,p=1"
-
-        def sign_in(**body: Any) -> int:
-            return int(client.post("/api/v1/auth/token", json=body).status_code)
-
+        assert _cost(stored("password_hash", "new-qe")) == "m=19456,t=2,p=1"
         assert sign_in(username="new-qe", password="a-long-passphrase") == 201
-        assert sign_in(username="quality1", password="demo-quality") == 201  # made at the other cost
+
+        old = stored("password_hash", "quality1")
+        assert _cost(old) == "m=1024,t=1,p=1"
         assert sign_in(username="quality1", password="not-the-password") == 401
+        assert stored("password_hash", "quality1") == old  # a refused sign-in changes no hash
+        assert sign_in(username="quality1", password="demo-quality") == 201
+        upgraded = stored("password_hash", "quality1")
+        assert _cost(upgraded) == "m=19456,t=2,p=1"
+        assert sign_in(username="quality1", password="demo-quality") == 201
+        assert stored("password_hash", "quality1") == upgraded  # hashed once, not at every sign-in
+
+        assert _cost(stored("pin_hash", "operator1")) == "m=1024,t=1,p=1"
+        assert sign_in(badge_id="B1001", pin="1001") == 201
+        assert _cost(stored("pin_hash", "operator1")) == "m=19456,t=2,p=1"
