@@ -2,10 +2,10 @@
 
 FastAPI builds every route of an included router afresh for each app (its dependencies, its pydantic
 fields: about 0.1–0.2 s for all of this app's routers), on the first requests that reach them. A plant
-runs one app per process; the test suite builds some 1,500, one per test, and that build was a fifth
-of its CPU. The apps of one process include the same routers with the same prefix, the same
-dependency functions and the same FastAPI defaults, so the included node the first app built serves
-the later ones. Nothing of an app lives in a route: settings, engine and state are reached through
+runs one app per process; the test suite builds several hundred (563 tests take an app of their own),
+and that build was a fifth of its CPU. The apps of one process include the same routers with the same
+prefix, the same dependency functions and the same FastAPI defaults, so the included node the first
+app built serves the later ones. Nothing of an app lives in a route: settings, engine and state are reached through
 ``request.app``. The one thing a shared node takes from the first app is its dependency overrides
 (``app.dependency_overrides``), which this project never sets.
 """
