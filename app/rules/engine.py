@@ -19,7 +19,7 @@ from stations import _checks as kinds
 
 from . import checks_basic, checks_model, vacuum
 from .context import JudgeContext, NotJudgeable, ValueStatus
-from .spec import Spec
+from .spec import Limit, Spec
 
 Evaluator = Callable[[Any, JudgeContext], CheckResult | tuple[CheckResult, ...]]
 
@@ -48,8 +48,20 @@ EVALUATORS: dict[type[kinds.CheckSpec], Evaluator] = {
 #: Check kinds whose verdict depends on the cycle model: their judgement records its version.
 MODEL_KINDS = (kinds.LeakRateCheck, kinds.ResidualCheck, kinds.EviStepCheck)
 
+#: Check kinds judged against one limit of the revision as it stands (its bounds, its U): when one cannot
+#: be judged, its FAIL still records the limit and U it would have been judged against. The model-based
+#: kinds judge against a band around an expectation, or with a U propagated from the measurements: none.
+PLAIN_LIMIT_KINDS = (
+    kinds.RangeCheck,
+    kinds.DifferenceCheck,
+    kinds.TraceEachCheck,
+    kinds.TracePeakCheck,
+    kinds.CheckAgeCheck,
+    kinds.RatioCheck,
+)
 
-RULES_VERSION = "rules-6"
+
+RULES_VERSION = "rules-7"
 """Recorded with every verdict (migration 0014). Raise it whenever the same result, limits and
 expectations could be judged differently. rules-2 (2026-11-29): the steady window's standard deviation
 is the trace's own; a gap in the vacuum trace interrupts the time below target; the water outlet must
@@ -70,7 +82,10 @@ slope and its standard deviation as two rows (<plateau>_steady_window, <plateau>
 each with its own limit and U (one row recorded the slope's limit beside a verdict the deviation
 decided). rules-6 (2026-11-29): the rise test records, as its expectation, the rise of a tight, dry
 circuit of the product's volume over the test (the cycle model's surface and oil outgassing, from the
-revision's tight_circuit_* settings); verdicts are unchanged. Verdicts before 0014 record none."""
+revision's tight_circuit_* settings); verdicts are unchanged. rules-7 (2026-11-30): a check of a plain-limit
+kind (PLAIN_LIMIT_KINDS) that cannot be judged (not measured, Bad status, a broken trace…) records, beside
+its FAIL, the limit and U it would have been judged against; verdicts are unchanged. Verdicts before 0014
+record none."""
 
 
 def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, ...]:
@@ -90,12 +105,16 @@ def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, .
             raise NotJudgeable(f"no evaluator for check kind {type(check).__name__}", rule="unknown_check_kind")
         outcome = evaluator(check, ctx)
     except NotJudgeable as problem:
+        limit = _limit_in_force(check, ctx)
         return (
             CheckResult(
                 name=check.name,
                 verdict=Verdict.FAIL,
                 rule=problem.rule,
                 message=f"{check.label}: {problem.message}",
+                limit_low=limit.low if limit else None,
+                limit_high=limit.high if limit else None,
+                uncertainty=limit.uncertainty if limit else None,
             ),
         )
     except Exception as exc:  # a judging bug must give a FAIL that says so, never a lost result
@@ -123,6 +142,15 @@ def _evaluate(check: kinds.CheckSpec, ctx: JudgeContext) -> tuple[CheckResult, .
             for r in outcomes
         )
     return outcomes
+
+
+def _limit_in_force(check: kinds.CheckSpec, ctx: JudgeContext) -> Limit | None:
+    """The limit a check of a plain-limit kind would have been judged against (None for the other kinds,
+    or when the revision gives that limit no bound)."""
+    if not isinstance(check, PLAIN_LIMIT_KINDS):
+        return None
+    limit = ctx.spec.limits.get(check.limit)
+    return limit if limit is not None and limit.applies else None
 
 
 def _completeness(ctx: JudgeContext) -> CheckResult:

@@ -10,6 +10,7 @@ import pytest
 
 from app.domain.results import Measurement, MeasurementValue, StationResult, Trace, Verdict
 from app.rules import build_spec, judge, validate_result
+from app.rules.engine import MODEL_KINDS, PLAIN_LIMIT_KINDS
 from stations import all_station_types, get_station_type
 from tests.rules.factories import HPM_06, NOW, FakeCycleExpectations, good_result, with_trace, with_values
 
@@ -47,6 +48,43 @@ def test_a_required_value_not_measured_fails(code: str, name: str) -> None:
         judgement = _judge(code, with_values(good_result(code), **{name: value}))
         assert judgement.verdict is Verdict.FAIL, (name, value)
         assert any("not measured" in c.message for c in judgement.checks if c.verdict is Verdict.FAIL)
+
+
+def test_a_value_not_measured_fails_with_the_limit_and_u_it_would_have_been_judged_against() -> None:
+    """line.md: a verdict records the measured value, the limit and U; a FAIL for a value not measured has
+    no value, but its limit and U still say what it would have been held to."""
+    judgement = _judge("coil_expansion", with_values(good_result("coil_expansion"), LengthLoss_mm=math.nan))
+    check = next(c for c in judgement.checks if c.name == "length_loss")
+    limit = build_spec(station_type="coil_expansion", product=HPM_06).limits["length_loss_mm"]
+    assert (check.verdict, check.rule, check.measured) == (Verdict.FAIL, "not_measured", None)
+    assert (check.limit_low, check.limit_high, check.uncertainty) == (limit.low, limit.high, limit.uncertainty)
+    assert check.limit_high == 3.0 and check.uncertainty is not None
+
+
+def test_every_check_that_cannot_judge_a_value_records_only_a_limit_it_really_uses() -> None:
+    """Each required value in turn not measured: a plain-limit check records its revision's limit as it
+    stands; a model-based check (a band around an expectation, a U propagated from the measurements) records
+    none rather than a figure it would not use. (The rise test records its own limit whatever happens.)"""
+    with_limit, without = set(), set()
+    for code, name in REQUIRED:
+        kind = get_station_type(code).measurement(name).kind  # type: ignore[union-attr]
+        spec = build_spec(station_type=code, product=HPM_06)
+        specs = {c.name: c for c in get_station_type(code).checks}
+        judgement = _judge(code, with_values(good_result(code), **{name: _not_measured(kind)}))
+        for check in judgement.checks:
+            if check.rule != "not_measured" or check.name not in specs:
+                continue
+            recorded = (check.limit_low, check.limit_high, check.uncertainty)
+            limit = spec.limits.get(getattr(specs[check.name], "limit", ""))
+            if isinstance(specs[check.name], PLAIN_LIMIT_KINDS) and limit is not None and limit.applies:
+                assert recorded == (limit.low, limit.high, limit.uncertainty), (name, check)
+                with_limit.add(type(specs[check.name]).__name__)
+            elif isinstance(specs[check.name], MODEL_KINDS):
+                assert recorded == (None, None, None), (name, check)
+                without.add(type(specs[check.name]).__name__)
+    # both sides seen: plain checks of several kinds, and the model-based ones
+    assert {"RangeCheck", "DifferenceCheck", "CheckAgeCheck", "RatioCheck"} <= with_limit, with_limit
+    assert "LeakRateCheck" in without, without
 
 
 @pytest.mark.parametrize(("code", "name"), REQUIRED, ids=[f"{c}.{n}" for c, n in REQUIRED])
