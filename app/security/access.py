@@ -187,63 +187,22 @@ def declared_access(route: object) -> Access | None:
 
 
 def undeclared_routes(app: FastAPI) -> list[str]:
-    """Routes that declare no access (an app with any refuses to start)."""
+    """Routes that declare no access (an app with any refuses to start). Checked in full for every app:
+    the routes it walks are built once per process (app/api/shared_routes.py), and after the first app
+    the check took 0.08 ms here."""
     missing = []
-    for top in app.routes:
-        key = _included_router_key(top)
-        found = _INCLUDED_ROUTER_CHECKS.get(key) if key is not None else None
-        if found is None:
-            found = list(_undeclared_in(top))
-            if key is not None:
-                _INCLUDED_ROUTER_CHECKS[key] = found
-        missing.extend(found)
-    return missing
-
-
-def _undeclared_in(top: object) -> Iterable[str]:
-    for context in iter_route_contexts([top]):  # type: ignore[list-item]
+    for context in iter_route_contexts(app.routes):
         route = context.route
         if isinstance(route, APIRoute):
             if declared_access(route) is None:
-                yield f"{','.join(sorted(context.methods or []))} {context.path_format}"
+                missing.append(f"{','.join(sorted(context.methods or []))} {context.path_format}")
         elif isinstance(route, Mount | Route):
             path = route.path if isinstance(route, Mount) else context.path_format
             if path not in PUBLIC_NON_API_ROUTES:
-                yield f"{type(route).__name__} {path}"
+                missing.append(f"{type(route).__name__} {path}")
         else:
-            yield repr(route)
-
-
-# FastAPI builds every route of an included router afresh for each app when asked for its effective
-# routes (~0.2 s for this app); the check's answer depends only on the router, its routes and what the
-# include added, so it is kept per included router. Apps are built once in production, but a test suite
-# builds hundreds. Without FastAPI's include details (another version) nothing is kept: the check then
-# runs in full every time, never skipped.
-_INCLUDED_ROUTER_CHECKS: dict[tuple[object, ...], list[str]] = {}
-_KEPT_ROUTERS: dict[int, object] = {}  # what the keys name, held so that their ids cannot be reused
-
-
-def _included_router_key(top: object) -> tuple[object, ...] | None:
-    router = getattr(top, "original_router", None)
-    include = getattr(top, "include_context", None)
-    if router is None or include is None:
-        return None
-    routes = getattr(router, "routes", None)
-    if routes is None:
-        return None
-    # the router, its routes as they are now, and the include's prefix and the callables of its
-    # dependencies (which may declare access for every route below). Each create_app wraps the same
-    # callable in a new Depends: keyed on the Depends itself the check never hit. What a key names is
-    # held, so that an id cannot be reused by another object.
-    dependencies = tuple(getattr(d, "dependency", d) for d in getattr(include, "dependencies", None) or ())
-    for held in (router, *dependencies):
-        _KEPT_ROUTERS[id(held)] = held
-    return (
-        id(router),
-        tuple(id(r) for r in routes),
-        getattr(include, "prefix", None),
-        tuple(id(d) for d in dependencies),
-    )
+            missing.append(repr(route))
+    return missing
 
 
 def install(app: FastAPI, *, secret_key: bytes, cache_seconds: float) -> None:
